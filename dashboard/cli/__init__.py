@@ -1,0 +1,1 @@
+"""The `dlq` command line: the runbook's commands on the dashboard's core."""

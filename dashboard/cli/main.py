@@ -1,0 +1,52 @@
+"""`dlq`: entry point. Exit codes: 0 done, 1 refused or failed, 2 usage or bad settings."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from dashboard.broker.launcher import BrokerError
+from dashboard.cli import broker_cmd, demo_cmd, ingest_cmd, list_cmd
+from dashboard.cli.output import err
+from dashboard.db import DatabaseBusy, SnapshotMissing
+from dashboard.kafka_clients import BrokerUnreachable, KafkaException, TopicMissing
+from dashboard.settings import SettingsError
+from ingest.job import IngestError
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="dlq",
+        description="Triage the download pipeline's Kafka dead-letter queue.",
+    )
+    parser.add_argument("--config", type=Path, metavar="PATH",
+                        help="settings file (default: ./dlq.toml when present)")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for module in (broker_cmd, demo_cmd, ingest_cmd, list_cmd):
+        module.add_parser(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        code: int = args.run(args)
+    except SettingsError as exc:
+        err(f"dlq: bad setting: {exc}")
+        return EXIT_USAGE
+    except (BrokerUnreachable, TopicMissing, SnapshotMissing, DatabaseBusy, BrokerError,
+            IngestError, KafkaException) as exc:
+        err(f"dlq: {exc}")
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        err("dlq: interrupted")
+        return 130
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

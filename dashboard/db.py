@@ -1,0 +1,203 @@
+"""The one module that owns the DuckDB file: connections, locking, schema and migrations.
+
+DuckDB lets one process write a database file, or several processes read it, never both at
+once. The ingest job, the Streamlit app and the CLI all share one file, so nobody keeps it
+open while idle: every caller opens a connection for one unit of work and closes it again,
+and an open that meets another process's lock is retried until `lock_timeout` runs out.
+
+Inside one process DuckDB shares a database instance between connections of the same
+configuration but refuses a read-write connection while a read-only one is open (and the
+reverse), so a readers-writer lock keeps the two kinds apart between threads.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from dashboard.schema import MIGRATIONS, Migration
+
+Connection = duckdb.DuckDBPyConnection
+
+_LOCK_MESSAGES = ("Could not set lock", "Conflicting lock")
+ROW_GROUP_SIZE = 32_768
+WRITER_MEMORY_LIMIT = "256MB"
+
+
+class SnapshotMissing(Exception):
+    """There is no snapshot file yet: nothing has been ingested."""
+
+
+class DatabaseBusy(Exception):
+    """Another process held the DuckDB file for longer than the lock timeout."""
+
+
+@dataclass(frozen=True)
+class Database:
+    """Where the snapshot lives and how long to wait for another process's lock."""
+
+    path: Path
+    lock_timeout: float = 30.0
+
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        """A read-write connection on a migrated schema; closed when the block ends."""
+        with _PROCESS_LOCK.exclusive():
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            con = self._open(read_only=False)
+            # Memory stays bounded while a large backlog is written (DuckDB would otherwise
+            # buffer several row groups per thread, up to a fifth of the machine's memory).
+            con.execute(f"SET memory_limit = '{WRITER_MEMORY_LIMIT}'")
+            con.execute("SET preserve_insertion_order = false")
+            try:
+                apply_migrations(con, MIGRATIONS)
+                yield con
+            finally:
+                con.close()
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        """A read-only connection; `SnapshotMissing` when no snapshot was ever written."""
+        if not self.path.exists():
+            raise SnapshotMissing(f"no snapshot at {self.path}: run `dlq ingest` first")
+        if self.path not in _MIGRATED:
+            with self.write():  # brings a file written by an older version up to date
+                pass
+            _MIGRATED.add(self.path)
+        with _PROCESS_LOCK.shared():
+            con = self._open(read_only=True)
+            try:
+                yield con
+            finally:
+                con.close()
+
+    def _open(self, *, read_only: bool) -> Connection:
+        deadline = time.monotonic() + self.lock_timeout
+        pause = 0.005
+        while True:
+            try:
+                con = _connect(self.path, read_only=read_only)
+            except duckdb.IOException as exc:
+                if not any(text in str(exc) for text in _LOCK_MESSAGES):
+                    raise
+                if time.monotonic() >= deadline:
+                    raise DatabaseBusy(
+                        f"{self.path} stayed locked by another process for "
+                        f"{self.lock_timeout:g}s ({_holder(exc)})"
+                    ) from None
+                # Jitter keeps two waiting processes from retrying in lock-step.
+                time.sleep(pause * (0.5 + random.random()))
+                pause = min(pause * 2, 0.1)
+                continue
+            # Timestamps are stored as TIMESTAMPTZ; UTC keeps naive values and output stable.
+            con.execute("SET TimeZone = 'UTC'")
+            return con
+
+
+def _connect(path: Path, *, read_only: bool) -> Connection:
+    if read_only:
+        return duckdb.connect(str(path), read_only=True)
+    # Writers attach the file with smaller row groups: DuckDB writes a transaction of at
+    # least one full row group straight to the table instead of through the WAL (twice as
+    # fast), and 32k rows keep a transaction's memory within bounds. Readers need no option.
+    con = duckdb.connect()
+    try:
+        con.execute(f"ATTACH '{_quote(path)}' AS snapshot (ROW_GROUP_SIZE {ROW_GROUP_SIZE})")
+        con.execute("USE snapshot")
+    except BaseException:
+        con.close()
+        raise
+    return con
+
+
+def _quote(path: Path) -> str:
+    return str(path).replace("'", "''")
+
+
+def _holder(exc: Exception) -> str:
+    text = str(exc)
+    marker = "Conflicting lock is held in "
+    if marker in text:
+        return "held by " + text.split(marker, 1)[1].split(".", 1)[0].strip()
+    return text.splitlines()[0]
+
+
+_MIGRATED: set[Path] = set()
+
+
+def apply_migrations(con: Connection, migrations: Sequence[Migration]) -> list[str]:
+    """Apply, in order, each named migration not yet recorded; return the names applied."""
+    con.execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations ("
+        " name VARCHAR PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())"
+    )
+    done = {row[0] for row in con.execute("SELECT name FROM schema_migrations").fetchall()}
+    applied: list[str] = []
+    for migration in migrations:
+        if migration.name in done:
+            continue
+        con.execute("BEGIN TRANSACTION")
+        try:
+            con.execute(migration.sql)
+            con.execute("INSERT INTO schema_migrations (name) VALUES (?)", [migration.name])
+            con.execute("COMMIT")
+        except Exception:
+            con.execute("ROLLBACK")
+            raise
+        applied.append(migration.name)
+    return applied
+
+
+class _ReadersWriterLock:
+    """Many readers or one writer, between the threads of this process."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._readers = 0
+        self._writer: int | None = None
+        self._writer_depth = 0
+
+    @contextmanager
+    def shared(self) -> Iterator[None]:
+        me = threading.get_ident()
+        with self._cond:
+            if self._writer == me:
+                # DuckDB refuses a read-only connection beside this thread's read-write one.
+                raise RuntimeError("read inside a write block: use the write connection")
+            self._cond.wait_for(lambda: self._writer is None)
+            self._readers += 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._readers -= 1
+                self._cond.notify_all()
+
+    @contextmanager
+    def exclusive(self) -> Iterator[None]:
+        me = threading.get_ident()
+        with self._cond:
+            if self._writer == me:
+                self._writer_depth += 1
+            else:
+                self._cond.wait_for(lambda: self._writer is None and self._readers == 0)
+                self._writer = me
+                self._writer_depth = 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._writer_depth -= 1
+                if self._writer_depth == 0:
+                    self._writer = None
+                self._cond.notify_all()
+
+
+_PROCESS_LOCK = _ReadersWriterLock()

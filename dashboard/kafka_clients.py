@@ -1,0 +1,260 @@
+"""The one module that talks to Kafka (confluent-kafka): clients, metadata, offsets.
+
+Everything else asks this module for what it needs (partitions, watermarks, the review
+group's committed offsets, a consumer positioned by `assign()`, a producer) and never
+builds a client itself, so every client gets the same pass-through librdkafka properties
+(SASL, TLS, ...) from the settings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from confluent_kafka import (
+    OFFSET_BEGINNING,
+    Consumer,
+    ConsumerGroupTopicPartitions,
+    KafkaError,
+    KafkaException,
+    Message,
+    Producer,
+    TopicPartition,
+)
+from confluent_kafka.admin import AdminClient, NewTopic, OffsetSpec
+
+from dashboard.settings import Settings
+
+__all__ = [
+    "OFFSET_BEGINNING",
+    "BrokerUnreachable",
+    "KafkaGateway",
+    "KafkaException",
+    "Message",
+    "OutgoingRecord",
+    "PartitionOffsets",
+    "TopicMissing",
+    "is_partition_eof",
+]
+
+# Fetch tuning for reading a whole topic fast with bounded memory. librdkafka's default
+# fetch.queue.backoff.ms (1 s) idles the fetcher whenever the local queue is full, which
+# makes a bulk read five times slower; the queue cap bounds the prefetched bytes.
+BULK_READ_TUNING: Mapping[str, Any] = {
+    "fetch.queue.backoff.ms": 10,
+    "queued.max.messages.kbytes": 32768,
+    "queued.min.messages": 50000,
+}
+
+
+def broker_answers(bootstrap: str, timeout: float = 1.0) -> bool:
+    """True when a broker at `bootstrap` answers a metadata request within `timeout`."""
+    # log_level 0: a broker that is still starting refuses connections, which is expected.
+    admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 0})
+    try:
+        admin.list_topics(timeout=timeout)
+    except KafkaException:
+        return False
+    return True
+
+
+def is_partition_eof(error: KafkaError) -> bool:
+    """The consumer reached the current end of a partition (an event, not a failure)."""
+    return bool(error.code() == KafkaError._PARTITION_EOF)
+
+
+# key, value, headers, timestamp in milliseconds
+OutgoingRecord = tuple[bytes | None, bytes | None, list[tuple[str, bytes]], int]
+
+
+class BrokerUnreachable(Exception):
+    """Kafka did not answer in time."""
+
+
+class TopicMissing(Exception):
+    """The topic does not exist on the cluster."""
+
+
+@dataclass(frozen=True)
+class PartitionOffsets:
+    partition: int
+    low: int  # first offset still in Kafka
+    high: int  # next offset to be written: low..high-1 are the records in the topic
+
+
+class KafkaGateway:
+    """Kafka clients and the few cluster questions the dashboard asks, from one Settings."""
+
+    def __init__(self, settings: Settings, timeout: float = 10.0) -> None:
+        self.settings = settings
+        self.timeout = timeout
+        self._admin: AdminClient | None = None
+
+    # -- configuration ---------------------------------------------------------------------
+
+    def base_config(self) -> dict[str, Any]:
+        config: dict[str, Any] = {"bootstrap.servers": self.settings.bootstrap_servers}
+        config.update(self.settings.kafka)
+        return config
+
+    @property
+    def admin(self) -> AdminClient:
+        if self._admin is None:
+            self._admin = AdminClient(self.base_config())
+        return self._admin
+
+    # -- metadata --------------------------------------------------------------------------
+
+    def partitions(self, topic: str) -> list[int]:
+        try:
+            # All topics, not list_topics(topic=...): asking for one topic by name can make a
+            # broker with auto.create.topics.enable create it.
+            metadata = self.admin.list_topics(timeout=self.timeout)
+        except KafkaException as exc:
+            raise BrokerUnreachable(self._unreachable(exc)) from None
+        described = metadata.topics.get(topic)
+        if described is None or described.error is not None:
+            if described is not None and described.error.code() not in (
+                KafkaError.UNKNOWN_TOPIC_OR_PART,
+                KafkaError._UNKNOWN_TOPIC,
+            ):
+                raise BrokerUnreachable(f"topic {topic}: {described.error.str()}")
+            raise TopicMissing(f"topic {topic} does not exist on {self.settings.bootstrap_servers}")
+        return sorted(described.partitions)
+
+    def topic_exists(self, topic: str) -> bool:
+        try:
+            self.partitions(topic)
+        except TopicMissing:
+            return False
+        return True
+
+    def create_topic(self, topic: str, partitions: int, replication: int = 1) -> bool:
+        """Create `topic`; False when it already existed."""
+        futures = self.admin.create_topics(
+            [NewTopic(topic, num_partitions=partitions, replication_factor=replication)],
+            operation_timeout=self.timeout,
+        )
+        try:
+            futures[topic].result(timeout=self.timeout)
+        except KafkaException as exc:
+            if exc.args[0].code() == KafkaError.TOPIC_ALREADY_EXISTS:
+                return False
+            raise
+        return True
+
+    def delete_topic(self, topic: str) -> None:
+        futures = self.admin.delete_topics([topic], operation_timeout=self.timeout)
+        futures[topic].result(timeout=self.timeout)
+
+    def watermarks(self, topic: str, partitions: Iterable[int]) -> dict[int, PartitionOffsets]:
+        parts = list(partitions)
+        low = self._list_offsets(topic, parts, OffsetSpec.earliest())
+        high = self._list_offsets(topic, parts, OffsetSpec.latest())
+        return {p: PartitionOffsets(p, low[p], high[p]) for p in parts}
+
+    def _list_offsets(self, topic: str, parts: list[int], spec: OffsetSpec) -> dict[int, int]:
+        if not parts:
+            return {}
+        request = {TopicPartition(topic, p): spec for p in parts}
+        try:
+            futures = self.admin.list_offsets(request, request_timeout=self.timeout)
+            return {tp.partition: f.result().offset for tp, f in futures.items()}
+        except KafkaException as exc:
+            raise BrokerUnreachable(self._unreachable(exc)) from None
+
+    def committed_offsets(
+        self, group: str, topic: str, partitions: Iterable[int]
+    ) -> dict[int, int | None]:
+        """The group's committed offset per partition (None where it never committed).
+
+        Read through the admin API: asking never joins the group or moves its offsets.
+        """
+        parts = list(partitions)
+        request = ConsumerGroupTopicPartitions(group, [TopicPartition(topic, p) for p in parts])
+        try:
+            futures = self.admin.list_consumer_group_offsets(
+                [request], request_timeout=self.timeout
+            )
+            answer = futures[group].result(timeout=self.timeout)
+        except KafkaException as exc:
+            raise BrokerUnreachable(self._unreachable(exc)) from None
+        found: dict[int, int | None] = dict.fromkeys(parts)
+        for tp in answer.topic_partitions:
+            if tp.error is None and tp.offset >= 0:
+                found[tp.partition] = tp.offset
+        return found
+
+    # -- clients ---------------------------------------------------------------------------
+
+    def reader(self, topic: str, positions: Mapping[int, int]) -> Consumer:
+        """A consumer assigned to `positions` (partition -> offset) that never commits.
+
+        It carries a group id only because librdkafka wants one; it never subscribes, so it
+        never joins that group, and the review group is never touched.
+        """
+        config = self.base_config()
+        config.update(BULK_READ_TUNING)
+        config.update(
+            {
+                "group.id": "dlq-dashboard-reader",
+                "enable.auto.commit": False,
+                "enable.auto.offset.store": False,
+                "enable.partition.eof": True,
+                "auto.offset.reset": "earliest",
+            }
+        )
+        consumer = Consumer(config)
+        consumer.assign([TopicPartition(topic, p, o) for p, o in positions.items()])
+        return consumer
+
+    def producer(self, **overrides: Any) -> Producer:
+        """An idempotent producer: a send counts only once the broker acknowledged it."""
+        config = self.base_config()
+        config.update(
+            {
+                "enable.idempotence": True,
+                "acks": "all",
+                "linger.ms": 20,
+                "compression.type": "lz4",
+            }
+        )
+        config.update(overrides)
+        return Producer(config)
+
+    def produce_all(self, topic: str, records: Iterable[OutgoingRecord]) -> int:
+        """Send (key, value, headers, timestamp_ms) records and wait for every
+        acknowledgement; raise if any was not delivered. Returns how many were sent."""
+        producer = self.producer(**{"linger.ms": 50, "batch.num.messages": 10000})
+        failures: list[str] = []
+
+        def delivered(err: KafkaError | None, _msg: Message) -> None:
+            if err is not None:
+                failures.append(err.str())
+
+        sent = 0
+        for key, value, headers, timestamp_ms in records:
+            while True:
+                try:
+                    producer.produce(topic, value=value, key=key, headers=headers,
+                                     timestamp=timestamp_ms, on_delivery=delivered)
+                    break
+                except BufferError:  # local queue full: let deliveries drain it
+                    producer.poll(0.05)
+            sent += 1
+            if sent % 1000 == 0:
+                producer.poll(0)
+        remaining = producer.flush(self.timeout * 6)
+        if remaining or failures:
+            raise KafkaException(
+                f"{len(failures) + remaining} of {sent} records were not delivered to {topic}: "
+                f"{failures[0] if failures else 'timed out'}"
+            )
+        return sent
+
+    def _unreachable(self, exc: KafkaException) -> str:
+        return f"cannot reach Kafka at {self.settings.bootstrap_servers}: {exc.args[0]}"
+
+    def close(self) -> None:
+        self._admin = None

@@ -1,0 +1,99 @@
+"""The snapshot's schema, as named migrations applied in order by `dashboard.db`.
+
+A migration is never edited once released: a change to the schema is a new migration
+appended to `MIGRATIONS`, so every snapshot file can be brought forward from any version.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Migration:
+    name: str
+    sql: str
+
+
+RECORDS = """
+-- One row per Kafka record of the DLQ topic, whatever its bytes. The raw key, headers and
+-- value are kept exactly; everything after `value_preview` is parsed or derived from them.
+CREATE TABLE records (
+    topic              VARCHAR NOT NULL,
+    "partition"        INTEGER NOT NULL,
+    "offset"           BIGINT NOT NULL,
+    kafka_timestamp    TIMESTAMPTZ,          -- the record's Kafka timestamp
+    timestamp_type     VARCHAR,              -- 'create' or 'log_append'
+    "key"              BLOB,
+    headers            STRUCT("key" VARCHAR, "value" BLOB)[],
+    -- NULL for a tombstone. zstd: DLQ values are repetitive JSON and shrink about tenfold.
+    "value"            BLOB USING COMPRESSION zstd,
+    value_size         INTEGER,
+    value_preview      VARCHAR,              -- bounded and printable, for unparseable values
+    parse_error        VARCHAR,              -- why the value is not a readable DLQ record
+    parse_warnings     VARCHAR[],            -- readable, but something is off
+    record_format      VARCHAR NOT NULL,     -- pipeline, kafka-connect, spring-kafka, ...
+    trace_id           VARCHAR,
+    attachment_url     VARCHAR,
+    retry_count        INTEGER,
+    error_category     VARCHAR,              -- lower case
+    error_message      VARCHAR,              -- NULL: no error text recorded
+    error_source       VARCHAR,              -- where error_message was found
+    failed_at          TIMESTAMPTZ,          -- original_task stays in `value`: no second copy
+    event_type         VARCHAR,
+    event_subtype      VARCHAR,
+    file_type          VARCHAR,
+    assignment_id      VARCHAR,              -- the claim; the task's other fields stay in `value`
+    "domain"           VARCHAR,
+    error_signature    VARCHAR,              -- error text with numbers, ids, URLs, paths stripped
+    origin_topic       VARCHAR,              -- from other DLQ conventions' headers
+    origin_partition   INTEGER,
+    origin_offset      BIGINT,
+    exception_class    VARCHAR,
+    ingest_run_id      BIGINT NOT NULL,
+    ingested_at        TIMESTAMPTZ NOT NULL,
+    gone_from_kafka_at TIMESTAMPTZ,          -- set when retention deleted it from the topic
+    PRIMARY KEY (topic, "partition", "offset")
+);
+
+-- Where the next ingest resumes, per partition; written in the same transaction as the rows.
+CREATE TABLE ingest_positions (
+    topic       VARCHAR NOT NULL,
+    "partition" INTEGER NOT NULL,
+    next_offset BIGINT NOT NULL,
+    updated_at  TIMESTAMPTZ NOT NULL,
+    PRIMARY KEY (topic, "partition")
+);
+
+CREATE SEQUENCE ingest_run_ids START 1;
+
+CREATE TABLE ingest_runs (
+    run_id              BIGINT PRIMARY KEY,
+    topic               VARCHAR NOT NULL,
+    started_at          TIMESTAMPTZ NOT NULL,
+    finished_at         TIMESTAMPTZ,
+    status              VARCHAR NOT NULL,    -- running, ok, failed, interrupted
+    pid                 INTEGER NOT NULL,    -- lets a later run tell a killed run from a live one
+    host                VARCHAR NOT NULL,
+    records_ingested    BIGINT NOT NULL DEFAULT 0,
+    records_unparseable BIGINT NOT NULL DEFAULT 0,
+    records_missed      BIGINT NOT NULL DEFAULT 0,  -- deleted by retention before first seen
+    records_marked_gone BIGINT NOT NULL DEFAULT 0,
+    error               VARCHAR
+);
+
+-- Per run and partition: Kafka's watermarks and the review group's committed offset, so DLQ
+-- size, unresolved count and growth can be charted over time.
+CREATE TABLE partition_watermarks (
+    run_id           BIGINT NOT NULL,
+    taken_at         TIMESTAMPTZ NOT NULL,
+    topic            VARCHAR NOT NULL,
+    "partition"      INTEGER NOT NULL,
+    low_offset       BIGINT NOT NULL,
+    high_offset      BIGINT NOT NULL,
+    committed_offset BIGINT,                 -- NULL: the review group never committed here
+    PRIMARY KEY (run_id, topic, "partition")
+);
+"""
+
+MIGRATIONS: tuple[Migration, ...] = (Migration("0001_records_and_ingest_state", RECORDS),)

@@ -1,0 +1,214 @@
+"""Settings: one pydantic model, read from a TOML file and overridden by environment variables.
+
+Precedence, lowest first: built-in defaults (the runbook's values), the TOML file
+(`--config PATH`, else `dlq.toml` in the working directory when present), then `DLQ_*`
+environment variables. A bad value raises `SettingsError` whose message names the setting
+and where it came from, so the CLI can stop with one clear line.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+DEFAULT_CONFIG_FILE = "dlq.toml"
+
+KafkaValue = str | int | float | bool
+
+
+class SettingsError(Exception):
+    """A setting is missing, malformed or out of range; the message names it."""
+
+
+class _Strict(BaseModel):
+    # A typo in the TOML must not be silently ignored at 3 a.m.
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SeverityBands(_Strict):
+    """The runbook's "Severity Classification" table."""
+
+    warning_from_per_10min: float = Field(5, gt=0, description="5-10 per 10 min is Warning")
+    warning_to_per_10min: float = Field(10, gt=0, description="upper edge of the Warning band")
+    critical_above_per_min: float = Field(10, gt=0, description="> 10 per minute is Critical")
+    size_review_above: int = Field(1000, gt=0, description="> 1,000 records: manual review")
+
+
+class AlertRule(_Strict):
+    """A Prometheus-style rule: the condition must hold for `for_minutes` before it fires."""
+
+    name: str = Field(min_length=1)
+    kind: Literal["rate_per_min", "size"]
+    threshold: float = Field(gt=0)
+    for_minutes: float = Field(ge=0)
+
+
+DEFAULT_ALERTS: tuple[AlertRule, ...] = (
+    AlertRule(name="KafkaDLQGrowthRapid", kind="rate_per_min", threshold=10, for_minutes=5),
+    AlertRule(name="KafkaDLQGrowthWarning", kind="rate_per_min", threshold=5, for_minutes=10),
+    AlertRule(name="KafkaDLQSizeHigh", kind="size", threshold=1000, for_minutes=30),
+)
+
+
+class EscalationCriteria(_Strict):
+    """The runbook's "Escalate to L3 Engineering if" list (the numeric ones)."""
+
+    growth_above_per_min: float = Field(50, gt=0)
+    same_error_above: int = Field(100, gt=0)
+    known_categories: tuple[str, ...] = ("permanent", "transient", "auth", "circuit_open")
+
+
+class IngestTuning(_Strict):
+    batch_records: int = Field(10_000, ge=1, le=1_000_000)
+    # The ingest job releases the DuckDB file at least this often so the app and the CLI
+    # get their turn while a long backlog is being read.
+    hold_db_seconds: float = Field(2.0, gt=0)
+    # consume() waits this long for a full batch; short, so the tail of a topic is not slow.
+    poll_timeout_seconds: float = Field(0.1, gt=0)
+
+
+class Settings(_Strict):
+    bootstrap_servers: str = Field("127.0.0.1:9092", min_length=1)
+    dlq_topic: str = Field("xact.downloads.dlq", min_length=1)
+    pending_topic: str = Field("xact.downloads.pending", min_length=1)
+    results_topic: str | None = None
+    review_group: str = Field("xact-dlq-review", min_length=1)
+    db: Path = Path("dlq.duckdb")
+    audit_log: Path = Path("dlq-audit.log")
+    # How long a reader or writer waits for another process to release the DuckDB file.
+    db_lock_timeout_seconds: float = Field(30.0, gt=0)
+    operator: str | None = None
+    # librdkafka properties passed through untouched, e.g. security.protocol = "SASL_SSL".
+    kafka: dict[str, KafkaValue] = Field(default_factory=dict)
+    severity: SeverityBands = SeverityBands()
+    alerts: tuple[AlertRule, ...] = DEFAULT_ALERTS
+    escalation: EscalationCriteria = EscalationCriteria()
+    ingest: IngestTuning = IngestTuning()
+
+    @field_validator("results_topic", "operator", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @field_validator("kafka")
+    @classmethod
+    def _kafka_keys_are_properties(cls, value: dict[str, KafkaValue]) -> dict[str, KafkaValue]:
+        for key in value:
+            if not key or key.strip() != key or " " in key:
+                raise ValueError(f"{key!r} is not a librdkafka property name")
+        return value
+
+
+# Environment variable -> dotted setting path.
+ENV_VARS: Mapping[str, str] = {
+    "DLQ_BOOTSTRAP_SERVERS": "bootstrap_servers",
+    "DLQ_TOPIC": "dlq_topic",
+    "DLQ_PENDING_TOPIC": "pending_topic",
+    "DLQ_RESULTS_TOPIC": "results_topic",
+    "DLQ_REVIEW_GROUP": "review_group",
+    "DLQ_DB": "db",
+    "DLQ_AUDIT_LOG": "audit_log",
+    "DLQ_OPERATOR": "operator",
+    "DLQ_DB_LOCK_TIMEOUT": "db_lock_timeout_seconds",
+}
+# DLQ_KAFKA_SASL_PASSWORD=... sets the librdkafka property sasl.password, so secrets can stay
+# out of the TOML file.
+KAFKA_ENV_PREFIX = "DLQ_KAFKA_"
+
+
+def load_settings(
+    config_path: Path | str | None = None,
+    environ: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+) -> Settings:
+    """Build the settings from defaults, the TOML file and the environment."""
+    env = os.environ if environ is None else environ
+    merged: dict[str, Any] = {}
+    origin: dict[str, str] = {}
+
+    path = _config_file(config_path, cwd)
+    if path is not None:
+        file_values = _read_toml(path)
+        merged.update(file_values)
+        for key in _flatten_keys(file_values):
+            origin[key] = str(path)
+
+    for var, dotted in ENV_VARS.items():
+        if var in env:
+            _set_dotted(merged, dotted, env[var])
+            origin[dotted] = f"${var}"
+    for var, raw in env.items():
+        if var.startswith(KAFKA_ENV_PREFIX) and len(var) > len(KAFKA_ENV_PREFIX):
+            prop = var[len(KAFKA_ENV_PREFIX) :].lower().replace("_", ".")
+            merged.setdefault("kafka", {})[prop] = raw
+            origin[f"kafka.{prop}"] = f"${var}"
+
+    try:
+        return Settings.model_validate(merged)
+    except ValidationError as exc:
+        raise SettingsError(_describe(exc, origin)) from None
+
+
+def _config_file(config_path: Path | str | None, cwd: Path | None) -> Path | None:
+    if config_path is not None:
+        path = Path(config_path)
+        if not path.is_file():
+            raise SettingsError(f"config file {path} does not exist")
+        return path
+    default = (cwd or Path.cwd()) / DEFAULT_CONFIG_FILE
+    return default if default.is_file() else None
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingsError(f"config file {path} is not valid TOML: {exc}") from None
+    except OSError as exc:
+        raise SettingsError(f"config file {path} cannot be read: {exc.strerror}") from None
+
+
+def _flatten_keys(values: Mapping[str, Any], prefix: str = "") -> list[str]:
+    keys: list[str] = []
+    for key, value in values.items():
+        dotted = f"{prefix}{key}"
+        keys.append(dotted)
+        if isinstance(value, Mapping):
+            keys.extend(_flatten_keys(value, f"{dotted}."))
+    return keys
+
+
+def _set_dotted(target: dict[str, Any], dotted: str, value: object) -> None:
+    *parents, leaf = dotted.split(".")
+    for part in parents:
+        target = target.setdefault(part, {})
+    target[leaf] = value
+
+
+def _describe(exc: ValidationError, origin: Mapping[str, str]) -> str:
+    first = exc.errors()[0]
+    dotted = ".".join(str(part) for part in first["loc"])
+    source = _origin_of(dotted, origin)
+    where = f" (from {source})" if source else ""
+    more = exc.error_count() - 1
+    extra = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
+    message = first["msg"]
+    if first["type"] == "extra_forbidden":
+        message = "unknown setting"
+    return f"setting {dotted}{where}: {message}{extra}"
+
+
+def _origin_of(dotted: str, origin: Mapping[str, str]) -> str | None:
+    parts = dotted.split(".")
+    while parts:
+        key = ".".join(parts)
+        if key in origin:
+            return origin[key]
+        parts.pop()
+    return None

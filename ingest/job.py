@@ -1,0 +1,363 @@
+"""The ingest job: copy every new DLQ record into the DuckDB snapshot, exactly once.
+
+One run:
+1. asks Kafka for the partitions, their watermarks and the review group's committed offsets,
+   and records them (the growth and size charts are drawn from these);
+2. flags snapshot rows that retention deleted from Kafka;
+3. reads each partition from the snapshot's stored position up to the high watermark seen
+   at the start, with `assign()` (never joining or committing any group);
+4. writes each batch of rows together with the new positions in one DuckDB transaction, so
+   a run killed at any moment and run again neither loses nor duplicates a record.
+
+Reading Kafka and writing DuckDB overlap: the main thread consumes and stages the next batch
+while a writer thread parses and inserts the previous one (DuckDB releases the GIL).
+"""
+
+from __future__ import annotations
+
+import gc
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import pyarrow as pa
+
+from dashboard.db import ROW_GROUP_SIZE, Connection, Database
+from dashboard.kafka_clients import KafkaGateway, Message, PartitionOffsets, is_partition_eof
+from dashboard.settings import Settings
+from ingest import store
+from ingest.parse import stage_messages
+
+# A batch is also cut at this many bytes of values, so huge records cannot pile up in memory.
+MAX_BATCH_BYTES = 32 * 1024 * 1024
+# One DuckDB transaction holds this many rows (at least a row group, see dashboard.db) or
+# this many bytes of staged records, whichever comes first.
+TRANSACTION_ROWS = ROW_GROUP_SIZE + 8_192
+TRANSACTION_BYTES = 64 * 1024 * 1024
+# No record for this long while records are known to be waiting: Kafka has gone away.
+STALL_SECONDS = 30.0
+
+
+class IngestError(Exception):
+    """The run could not finish; every batch written before the error stays written."""
+
+
+@dataclass(frozen=True)
+class Progress:
+    records: int
+    behind: int
+    elapsed: float
+
+    @property
+    def rate(self) -> float:
+        return self.records / self.elapsed if self.elapsed > 0 else 0.0
+
+
+@dataclass
+class IngestSummary:
+    run_id: int
+    topic: str
+    partitions: int
+    records: int = 0
+    unparseable: int = 0
+    missed: int = 0
+    marked_gone: int = 0
+    behind: int = 0  # left unread because the run was stopped or timed out
+    seconds: float = 0.0
+    warnings: list[str] = field(default_factory=list)
+
+    def line(self) -> str:
+        rate = f" ({self.records / self.seconds:,.0f}/s)" if self.records and self.seconds else ""
+        text = (
+            f"ingested {self.records:,} new record{'s' if self.records != 1 else ''}"
+            f" ({self.unparseable:,} unparseable) from {self.partitions} partition"
+            f"{'s' if self.partitions != 1 else ''} of {self.topic} in {self.seconds:.2f}s{rate}"
+        )
+        if self.marked_gone:
+            text += f"; {self.marked_gone:,} now gone from Kafka (retention)"
+        if self.missed:
+            text += f"; {self.missed:,} deleted by retention before they could be read"
+        if self.behind:
+            text += f"; stopped {self.behind:,} records short of the end"
+        return text
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+ProgressCallback = Callable[[Progress], None]
+
+
+def ingest_once(
+    settings: Settings,
+    *,
+    gateway: KafkaGateway | None = None,
+    progress: ProgressCallback | None = None,
+    progress_every: float = 1.0,
+    deadline: float | None = None,
+    stop: threading.Event | None = None,
+) -> IngestSummary:
+    """Bring the snapshot up to the DLQ topic's current end (or until `deadline`, a
+    `time.monotonic()` value, or `stop`)."""
+    started = time.monotonic()
+    kafka = gateway or KafkaGateway(settings)
+    topic = settings.dlq_topic
+    db = Database(settings.db, settings.db_lock_timeout_seconds)
+
+    partitions = kafka.partitions(topic)
+    offsets = kafka.watermarks(topic, partitions)
+    committed = kafka.committed_offsets(settings.review_group, topic, partitions)
+
+    with db.write() as con:
+        run_id = store.start_run(con, topic)
+        store.record_watermarks(con, run_id, topic, offsets, committed)
+        marked_gone = store.mark_gone(con, topic, offsets)
+        stored = store.stored_positions(con, topic)
+
+    summary = IngestSummary(run_id, topic, len(partitions), marked_gone=marked_gone)
+    start, summary.missed, summary.warnings = _start_positions(offsets, stored)
+    todo = {p: o.high for p, o in offsets.items() if start[p] < o.high}
+
+    status, error = "ok", None
+    try:
+        if todo:
+            with _gc_paused():
+                _copy(kafka, db, settings, run_id, summary, start, todo, progress,
+                      progress_every, deadline, stop, started)
+    except BaseException as exc:
+        status, error = "failed", f"{type(exc).__name__}: {exc}"
+        raise
+    finally:
+        summary.seconds = time.monotonic() - started
+        with db.write() as con:
+            summary.records, summary.unparseable = store.finish_run(
+                con, run_id, status=status, missed=summary.missed,
+                marked_gone=summary.marked_gone, error=error)
+    return summary
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Hold off Python's cycle collector while records stream through. Every consumed
+    message allocates container objects (its header tuples), which triggers collection after
+    collection over the whole batch; nothing the copy allocates forms a cycle."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _start_positions(
+    offsets: dict[int, PartitionOffsets], stored: dict[int, int]
+) -> tuple[dict[int, int], int, list[str]]:
+    start: dict[int, int] = {}
+    missed = 0
+    warnings: list[str] = []
+    for p, wm in offsets.items():
+        position = stored.get(p, wm.low)
+        if position < wm.low:
+            # Retention deleted these before any run read them: they cannot be recovered.
+            missed += wm.low - position
+            position = wm.low
+        if position > wm.high:
+            warnings.append(
+                f"partition {p}: the snapshot has read up to offset {position} but Kafka ends "
+                f"at {wm.high}; was the topic deleted and recreated?"
+            )
+        start[p] = position
+    return start, missed, warnings
+
+
+def _copy(
+    kafka: KafkaGateway,
+    db: Database,
+    settings: Settings,
+    run_id: int,
+    summary: IngestSummary,
+    start: dict[int, int],
+    todo: dict[int, int],
+    progress: ProgressCallback | None,
+    progress_every: float,
+    deadline: float | None,
+    stop: threading.Event | None,
+    started: float,
+) -> None:
+    tuning = settings.ingest
+    writer = _BatchWriter(db, run_id, summary.topic, tuning.hold_db_seconds)
+    writer.start()
+    consumer = kafka.reader(summary.topic, {p: start[p] for p in todo})
+    position = dict(start)
+    pending = set(todo)
+    batch: list[Message] = []
+    batch_bytes = 0
+    ends: dict[int, int] = {}
+    consumed = 0
+    last_report = last_record = time.monotonic()
+
+    def behind() -> int:
+        return sum(max(0, todo[p] - position[p]) for p in pending)
+
+    def flush() -> None:
+        nonlocal batch, batch_bytes, ends
+        if batch or ends:
+            writer.put(stage_messages(batch), ends)
+        batch, batch_bytes, ends = [], 0, {}
+
+    try:
+        while pending:
+            now = time.monotonic()
+            if (stop is not None and stop.is_set()) or (deadline is not None and now >= deadline):
+                break
+            if now - last_record > STALL_SECONDS:
+                raise IngestError(
+                    f"no records from Kafka for {STALL_SECONDS:.0f}s with {behind():,} still "
+                    f"to read; is {settings.bootstrap_servers} up?"
+                )
+            messages = consumer.consume(tuning.batch_records, tuning.poll_timeout_seconds)
+            good = [m for m in messages if m.error() is None]
+            if len(good) != len(messages):
+                _handle_events(messages, position, pending, ends)
+            if good:
+                last_record = now
+                for m in good:
+                    position[m.partition()] = m.offset() + 1
+                consumed += len(good)
+                batch.extend(good)
+                batch_bytes += sum(map(len, good))
+            for p in list(pending):
+                if position[p] >= todo[p]:
+                    pending.discard(p)
+            if len(batch) >= tuning.batch_records or batch_bytes >= MAX_BATCH_BYTES:
+                flush()
+            writer.check()
+            if progress is not None and now - last_report >= progress_every:
+                last_report = now
+                progress(Progress(consumed, behind(), now - started))
+        flush()
+    finally:
+        consumer.close()
+        writer.finish()
+    summary.behind = behind()
+    if progress is not None:
+        progress(Progress(consumed, summary.behind, time.monotonic() - started))
+
+
+def _handle_events(
+    messages: list[Message], position: dict[int, int], pending: set[int], ends: dict[int, int]
+) -> None:
+    for m in messages:
+        err = m.error()
+        if err is None:
+            continue
+        if is_partition_eof(err):
+            p = m.partition()
+            end = m.offset()
+            if p is not None and end is not None and p in position:
+                # The live end: nothing below it is left to deliver (transaction markers
+                # take offsets but are never delivered), so the position may move to it.
+                if end > position[p]:
+                    position[p] = end
+                    ends[p] = end
+                pending.discard(p)
+            continue
+        if err.fatal() or not err.retriable():
+            raise IngestError(f"Kafka error while reading: {err.str()}")
+
+
+class _BatchWriter:
+    """Writes staged batches on a thread of its own, one transaction per batch.
+
+    It keeps the DuckDB file open across consecutive batches but lets go of it at least
+    every `hold_seconds` (and pauses a moment) so that readers in other processes get a
+    turn while a long backlog is being copied.
+    """
+
+    RELEASE_PAUSE = 0.05
+
+    def __init__(self, db: Database, run_id: int, topic: str, hold_seconds: float) -> None:
+        self._db = db
+        self._run_id = run_id
+        self._topic = topic
+        self._hold = hold_seconds
+        self._queue: queue.Queue[tuple[pa.Table, dict[int, int]] | None] = queue.Queue(2)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="dlq-ingest-writer", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def put(self, staged: pa.Table, ends: dict[int, int]) -> None:
+        while True:
+            self.check()
+            try:
+                self._queue.put((staged, ends), timeout=0.2)
+                return
+            except queue.Full:
+                continue
+
+    def check(self) -> None:
+        if self._error is not None:
+            raise IngestError(f"writing the snapshot failed: {self._error}") from self._error
+
+    def finish(self) -> None:
+        if self._thread.is_alive():
+            while True:
+                try:
+                    self._queue.put(None, timeout=0.2)
+                    break
+                except queue.Full:
+                    if not self._thread.is_alive():
+                        break
+            self._thread.join()
+        self.check()
+
+    def _run(self) -> None:
+        stack = ExitStack()
+        con: Connection | None = None
+        opened = 0.0
+        pending: list[pa.Table] = []
+        pending_ends: dict[int, int] = {}
+        try:
+            while True:
+                item = self._queue.get()
+                if item is not None:
+                    staged, ends = item
+                    pending.append(staged)
+                    pending_ends.update(ends)
+                    rows = sum(t.num_rows for t in pending)
+                    size = sum(t.nbytes for t in pending)
+                    # DuckDB writes a transaction of a full row group (122,880 rows) straight
+                    # to the table; smaller ones go through the WAL and are written twice.
+                    if rows < TRANSACTION_ROWS and size < TRANSACTION_BYTES:
+                        continue
+                if pending or pending_ends:
+                    if con is None:
+                        con = stack.enter_context(self._db.write())
+                        opened = time.monotonic()
+                    store.write_batch(con, self._run_id, self._topic,
+                                      pa.concat_tables(pending), pending_ends)
+                    pending, pending_ends = [], {}
+                if item is None:
+                    break
+                if time.monotonic() - opened >= self._hold:
+                    stack.close()
+                    con = None
+                    time.sleep(self.RELEASE_PAUSE)
+        except BaseException as exc:
+            self._error = exc
+            # Drain so the producer side never blocks on a dead writer.
+            while True:
+                try:
+                    if self._queue.get_nowait() is None:
+                        break
+                except queue.Empty:
+                    break
+        finally:
+            stack.close()

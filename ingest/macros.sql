@@ -1,0 +1,56 @@
+-- Helpers for parse.sql, created as temporary macros on the connection that parses.
+
+-- The last header with this name (Kafka allows repeats; the last one wins, as in the clients).
+CREATE OR REPLACE TEMP MACRO dlq_header_raw(hs, name) AS
+    list_filter(hs, lambda h: h."key" = name)[-1]."value";
+
+-- A header as text: UTF-8 when it is, else its bytes spelled \xNN.
+CREATE OR REPLACE TEMP MACRO dlq_header_text(hs, name) AS
+    coalesce(try(decode(dlq_header_raw(hs, name))), CAST(dlq_header_raw(hs, name) AS VARCHAR));
+
+-- A header as an integer: decimal text (Connect, Karafka) or a 4- or 8-byte big-endian
+-- binary integer (Spring Kafka's original partition and offset).
+CREATE OR REPLACE TEMP MACRO dlq_header_int(hs, name) AS
+    CASE
+        WHEN regexp_full_match(coalesce(try(decode(dlq_header_raw(hs, name))), ''), '-?[0-9]{1,19}')
+            THEN try_cast(decode(dlq_header_raw(hs, name)) AS BIGINT)
+        WHEN octet_length(dlq_header_raw(hs, name)) IN (4, 8)
+            THEN try_cast('0x' || hex(dlq_header_raw(hs, name)) AS BIGINT)
+    END;
+
+-- The lower-cased host of a URL with a scheme, or NULL when it has none. Internationalised
+-- names are kept as written (lower-cased), not converted to punycode.
+CREATE OR REPLACE TEMP MACRO dlq_url_host(u) AS
+    nullif(lower(regexp_extract(u,
+        '^[A-Za-z][A-Za-z0-9+.-]*://(?:[^@/?#\s]*@)?(\[[^\]]*\]|[^:/?#\s]+)', 1)), '');
+
+-- The file extension of a URL's path (".../x.pdf?sig=..." -> "pdf").
+CREATE OR REPLACE TEMP MACRO dlq_url_extension(u) AS
+    nullif(lower(regexp_extract(u, '^[^?#]*/[^/?#]*\.([A-Za-z0-9]{1,10})(?:[?#]|$)', 1)), '');
+
+-- Error text reduced to its shape, so that "Connection timeout after 30s" and "after 45s"
+-- group together. Variable parts become placeholders: <url>, <time>, <id>, <path>, <n>.
+-- HTTP status codes are kept ("HTTP 404", "(410)", "503 Service Unavailable"): they are
+-- what tells an expired URL from an outage. § marks a kept number until the last step.
+CREATE OR REPLACE TEMP MACRO dlq_error_signature(msg) AS
+    CASE WHEN msg IS NULL OR trim(msg) = '' THEN NULL ELSE
+    left(trim(regexp_replace(replace(
+        regexp_replace(                                                    -- numbers
+        regexp_replace(                                                    -- ids
+        regexp_replace(                                                    -- status codes
+        regexp_replace(                                                    -- paths
+        regexp_replace(                                                    -- hex ids, uuids
+        regexp_replace(                                                    -- timestamps
+        regexp_replace(msg,                                                -- urls
+            '[A-Za-z][A-Za-z0-9+.-]*://[^\s"''<>]+', '<url>', 'g'),
+            '[0-9]{4}-[0-9]{2}-[0-9]{2}(?:[T ][0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]+)?)?(?:Z|[+-][0-9]{2}:?[0-9]{2})?)?',
+            '<time>', 'g'),
+            '\b[0-9a-fA-F]{8}(?:-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}\b|\b[0-9a-fA-F]{8,}\b', '<id>', 'g'),
+            '(^|[\s(\[''"=:,])(?:/[\w.~%@+-]+)+/?|\b[A-Za-z]:\\[^\s"'']+|\b[\w.-]+(?:/[\w.~%-]+){2,}',
+            '\1<path>', 'g'),
+            '(HTTP(?:/[0-9.]+)?:?\s*|[Ss]tatus(?: code)?:?\s*|[Cc]ode:?\s*|\()([1-5][0-9]{2})\b|\b([1-5][0-9]{2})( [A-Z][a-z])',
+            '\1§\2\3\4', 'g'),
+            '\b[A-Za-z][A-Za-z_-]*[0-9][\w-]*', '<id>', 'g'),
+            '(^|[^§\w])[0-9]+(?:[.,][0-9]+)*', '\1<n>', 'g'),
+        '§', ''), '\s+', ' ', 'g')), 300)
+    END;

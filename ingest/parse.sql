@@ -1,0 +1,200 @@
+-- Turns raw Kafka records into `records` rows (minus the ingest bookkeeping columns).
+--
+-- Input: a relation named `staged` with the columns of ingest.parse.STAGED_SCHEMA.
+-- The parse runs inside DuckDB, vectorised over a whole batch on every core. Each value is
+-- parsed as JSON once (one json_extract_string over all the paths needed); the error
+-- signature, the costliest derived column, is computed once per distinct error text.
+--
+-- Nothing here may fail on bad bytes: casts are try_casts and parsers are wrapped in try(),
+-- so a record that cannot be read still yields a row, carrying its parse_error.
+WITH decoded AS (
+    SELECT
+        *,
+        try(decode("value")) AS text_value,           -- NULL: tombstone or not UTF-8
+        coalesce(try(decode("key")), CAST("key" AS VARCHAR)) AS key_text,
+        list_transform(headers, lambda h: h."key") AS header_keys
+    FROM staged
+),
+extracted AS (
+    SELECT
+        *,
+        left(ltrim(text_value), 1) AS first_char,
+        CASE WHEN left(ltrim(text_value), 1) = '{' THEN try(json_extract_string(text_value, [
+            '$.trace_id', '$.attachment_url', '$.retry_count', '$.error_category',   -- 1-4
+            '$.final_error', '$.failed_at', '$.original_task',                       -- 5-7
+            '$.original_task.event_type', '$.original_task.event_subtype',           -- 8-9
+            '$.original_task.file_type', '$.original_task.assignment_id',            -- 10-11
+            '$.original_task.metadata.last_error',                                   -- 12
+            '$.original_task.metadata.error_category',                               -- 13
+            '$.original_task.attachment_url', '$.original_task.trace_id'             -- 14-15
+        ])) END AS j
+    FROM decoded
+),
+fields AS (
+    SELECT
+        *,
+        nullif(trim(j[1]), '') AS v_trace_id,
+        nullif(trim(j[2]), '') AS v_url,
+        try_cast(trim(j[3]) AS UINTEGER)::INTEGER AS v_retry_count,
+        nullif(lower(trim(j[4])), '') AS v_category,
+        nullif(trim(j[5]), '') AS v_final_error,
+        try_cast(trim(j[6]) AS TIMESTAMPTZ) AS v_failed_at,
+        CASE WHEN right(trim(j[6]), 1) NOT IN ('Z', 'z')
+             THEN NOT regexp_matches(trim(j[6]), '[+-][0-9]{2}(:?[0-9]{2})?$') END AS v_failed_at_naive,
+        left(j[7], 1) = '{' AS task_is_object,
+        CASE
+            WHEN j[1] IS NOT NULL OR j[2] IS NOT NULL OR j[7] IS NOT NULL THEN 'pipeline'
+            WHEN list_bool_or(list_transform(header_keys,
+                lambda k: starts_with(k, '__connect.errors.'))) THEN 'kafka-connect'
+            WHEN list_bool_or(list_transform(header_keys,
+                lambda k: starts_with(k, 'kafka_dlt-'))) THEN 'spring-kafka'
+            WHEN list_bool_or(list_transform(header_keys,
+                lambda k: starts_with(k, '__streams.errors.'))) THEN 'kafka-streams'
+            WHEN list_contains(header_keys, 'source_topic')
+                AND list_contains(header_keys, 'source_offset') THEN 'karafka'
+            ELSE 'unknown'
+        END AS record_format
+    FROM extracted
+),
+foreign_context AS (
+    -- Error context that other producers' DLQs carry in headers instead of the value.
+    SELECT
+        *,
+        CASE record_format
+            WHEN 'kafka-connect' THEN {
+                topic: dlq_header_text(headers, '__connect.errors.topic'),
+                part: dlq_header_int(headers, '__connect.errors.partition'),
+                off: dlq_header_int(headers, '__connect.errors.offset'),
+                exc: dlq_header_text(headers, '__connect.errors.exception.class.name'),
+                msg: dlq_header_text(headers, '__connect.errors.exception.message')}
+            WHEN 'spring-kafka' THEN {
+                topic: dlq_header_text(headers, 'kafka_dlt-original-topic'),
+                part: dlq_header_int(headers, 'kafka_dlt-original-partition'),
+                off: dlq_header_int(headers, 'kafka_dlt-original-offset'),
+                exc: dlq_header_text(headers, 'kafka_dlt-exception-fqcn'),
+                msg: dlq_header_text(headers, 'kafka_dlt-exception-message')}
+            WHEN 'kafka-streams' THEN {
+                topic: dlq_header_text(headers, '__streams.errors.topic'),
+                part: dlq_header_int(headers, '__streams.errors.partition'),
+                off: dlq_header_int(headers, '__streams.errors.offset'),
+                exc: dlq_header_text(headers, '__streams.errors.exception'),
+                msg: dlq_header_text(headers, '__streams.errors.message')}
+            WHEN 'karafka' THEN {
+                topic: dlq_header_text(headers, 'source_topic'),
+                part: dlq_header_int(headers, 'source_partition'),
+                off: dlq_header_int(headers, 'source_offset'),
+                exc: NULL::VARCHAR,
+                msg: NULL::VARCHAR}
+        END AS fc
+    FROM fields
+),
+resolved AS (
+    SELECT
+        *,
+        coalesce(v_trace_id, nullif(trim(j[15]), ''), key_text) AS r_trace_id,
+        coalesce(v_url, nullif(trim(j[14]), '')) AS r_url,
+        coalesce(v_retry_count,
+                 try_cast(dlq_header_text(headers, 'retry_count') AS UINTEGER)::INTEGER)
+            AS r_retry_count,
+        coalesce(v_category,
+                 nullif(lower(trim(dlq_header_text(headers, 'error_category'))), ''),
+                 nullif(lower(trim(j[13])), '')) AS r_category,
+        CASE
+            WHEN v_final_error IS NOT NULL THEN 'final_error'
+            WHEN nullif(trim(j[12]), '') IS NOT NULL THEN 'original_task.metadata.last_error'
+            WHEN nullif(trim(fc.msg), '') IS NOT NULL THEN 'headers'
+        END AS r_error_source
+    FROM foreign_context
+),
+judged AS MATERIALIZED (
+    SELECT
+        *,
+        CASE r_error_source
+            WHEN 'final_error' THEN v_final_error
+            WHEN 'original_task.metadata.last_error' THEN trim(j[12])
+            WHEN 'headers' THEN trim(fc.msg)
+        END AS r_error_message,
+        CASE
+            WHEN "value" IS NULL THEN 'tombstone: the record has no value'
+            WHEN octet_length("value") = 0 THEN 'empty value'
+            WHEN record_format NOT IN ('pipeline', 'unknown') THEN NULL
+            WHEN text_value IS NULL THEN 'value is not valid UTF-8'
+            WHEN first_char = '[' THEN 'value is a JSON array, not an object'
+            WHEN first_char <> '{' OR first_char IS NULL THEN 'value is not a JSON object'
+            WHEN j IS NULL THEN 'value is not valid JSON'
+            ELSE nullif(concat_ws('; ',
+                CASE WHEN v_trace_id IS NULL THEN 'missing or empty trace_id' END,
+                CASE WHEN v_url IS NULL THEN 'missing or empty attachment_url' END,
+                CASE WHEN j[3] IS NULL THEN 'missing retry_count'
+                     WHEN v_retry_count IS NULL
+                        THEN 'retry_count is not a non-negative integer' END,
+                CASE WHEN v_category IS NULL THEN 'missing or empty error_category' END,
+                CASE WHEN j[6] IS NULL THEN 'missing failed_at'
+                     WHEN v_failed_at IS NULL THEN 'failed_at is not an ISO-8601 datetime' END,
+                CASE WHEN j[7] IS NULL THEN 'missing original_task'
+                     WHEN NOT task_is_object THEN 'original_task is not an object' END
+            ), '')
+        END AS r_parse_error,
+        dlq_url_host(coalesce(v_url, nullif(trim(j[14]), ''))) AS r_domain
+    FROM resolved
+),
+signatures AS (
+    SELECT message, dlq_error_signature(message) AS signature
+    FROM (SELECT DISTINCT r_error_message AS message FROM judged
+          WHERE r_error_message IS NOT NULL)
+)
+SELECT
+    topic,
+    "partition",
+    "offset",
+    make_timestamptz(timestamp_ms * 1000) AS kafka_timestamp,
+    CASE timestamp_type WHEN 1 THEN 'create' WHEN 2 THEN 'log_append' END AS timestamp_type,
+    "key",
+    headers,
+    "value",
+    octet_length("value")::INTEGER AS value_size,
+    -- Kept for records that did not parse (their value is not readable as it is): bounded,
+    -- and printable: control characters (a terminal escape, say) become U+FFFD.
+    CASE WHEN r_parse_error IS NOT NULL THEN regexp_replace(CASE
+        WHEN "value" IS NULL THEN NULL
+        WHEN text_value IS NOT NULL THEN left(text_value, 2000)
+        -- BLOB -> VARCHAR spells non-UTF-8 bytes as \xNN.
+        ELSE left(CAST("value"[1:1000] AS VARCHAR), 4000)
+    END, '[\x00-\x08\x0B-\x1F\x7F]', '�', 'g') END AS value_preview,
+    r_parse_error AS parse_error,
+    CASE WHEN v_trace_id IS NULL OR (v_failed_at IS NOT NULL AND v_failed_at_naive)
+              OR v_failed_at > now() + INTERVAL 5 MINUTE OR (r_url IS NOT NULL AND r_domain IS NULL)
+        THEN list_filter([
+            CASE WHEN v_trace_id IS NULL AND r_trace_id IS NOT NULL AND record_format = 'pipeline'
+                THEN 'trace_id taken from the record key' END,
+            CASE WHEN v_failed_at IS NOT NULL AND v_failed_at_naive
+                THEN 'failed_at has no UTC offset; read as UTC' END,
+            CASE WHEN v_failed_at > now() + INTERVAL 5 MINUTE
+                THEN 'failed_at is in the future' END,
+            CASE WHEN r_url IS NOT NULL AND r_domain IS NULL
+                THEN 'attachment_url is not a URL with a host' END
+        ], lambda w: w IS NOT NULL)
+        ELSE []
+    END AS parse_warnings,
+    record_format,
+    r_trace_id AS trace_id,
+    r_url AS attachment_url,
+    r_retry_count AS retry_count,
+    r_category AS error_category,
+    r_error_message AS error_message,
+    r_error_source AS error_source,
+    v_failed_at AS failed_at,
+    j[8] AS event_type,
+    j[9] AS event_subtype,
+    -- CASE, not coalesce: the regular expression then only runs where the task has no type.
+    CASE WHEN nullif(trim(j[10]), '') IS NOT NULL THEN lower(trim(j[10]))
+         ELSE dlq_url_extension(r_url) END AS file_type,
+    j[11] AS assignment_id,
+    r_domain AS "domain",
+    s.signature AS error_signature,
+    fc.topic AS origin_topic,
+    fc.part::INTEGER AS origin_partition,
+    fc.off AS origin_offset,
+    fc.exc AS exception_class
+FROM judged
+LEFT JOIN signatures s ON s.message = judged.r_error_message

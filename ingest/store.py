@@ -1,0 +1,185 @@
+"""The ingest job's reads and writes of the snapshot (run bookkeeping, positions, batches)."""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import pyarrow as pa
+
+from dashboard.db import Connection
+from dashboard.kafka_clients import PartitionOffsets
+from ingest.parse import install_macros, parse_select_sql
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    inserted: int
+    positions: dict[int, int]  # partition -> next offset now stored
+
+
+def start_run(con: Connection, topic: str) -> int:
+    """Record a new run; runs left `running` by a process that no longer exists are
+    marked `interrupted` (kill -9 leaves no chance to say so itself)."""
+    host = socket.gethostname()
+    stale = con.execute(
+        "SELECT run_id, pid FROM ingest_runs WHERE status = 'running' AND host = ?", [host]
+    ).fetchall()
+    for run_id, pid in stale:
+        if not _process_alive(pid):
+            con.execute(
+                "UPDATE ingest_runs SET status = 'interrupted' WHERE run_id = ?", [run_id]
+            )
+    row = con.execute(
+        "INSERT INTO ingest_runs (run_id, topic, started_at, status, pid, host) "
+        "VALUES (nextval('ingest_run_ids'), ?, now(), 'running', ?, ?) RETURNING run_id",
+        [topic, os.getpid(), host],
+    ).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def stored_positions(con: Connection, topic: str) -> dict[int, int]:
+    rows = con.execute(
+        'SELECT "partition", next_offset FROM ingest_positions WHERE topic = ?', [topic]
+    ).fetchall()
+    return {int(p): int(o) for p, o in rows}
+
+
+def record_watermarks(
+    con: Connection,
+    run_id: int,
+    topic: str,
+    offsets: Mapping[int, PartitionOffsets],
+    committed: Mapping[int, int | None],
+) -> None:
+    rows = [
+        (run_id, topic, p, o.low, o.high, committed.get(p)) for p, o in sorted(offsets.items())
+    ]
+    if rows:
+        con.executemany(
+            "INSERT INTO partition_watermarks "
+            '(run_id, taken_at, topic, "partition", low_offset, high_offset, committed_offset) '
+            "VALUES (?, now(), ?, ?, ?, ?, ?)",
+            rows,
+        )
+
+
+def mark_gone(con: Connection, topic: str, offsets: Mapping[int, PartitionOffsets]) -> int:
+    """Flag snapshot rows that retention has deleted from Kafka (offset below the low
+    watermark). They stay in the snapshot: the record is gone from Kafka, not from history."""
+    total = 0
+    for partition, wm in offsets.items():
+        row = con.execute(
+            "UPDATE records SET gone_from_kafka_at = now() "
+            'WHERE topic = ? AND "partition" = ? AND "offset" < ? AND gone_from_kafka_at IS NULL',
+            [topic, partition, wm.low],
+        ).fetchone()
+        total += int(row[0]) if row else 0
+    return total
+
+
+def write_batch(
+    con: Connection,
+    run_id: int,
+    topic: str,
+    staged: pa.Table,
+    ends: Mapping[int, int] | None = None,
+) -> BatchResult:
+    """Insert a staged batch and advance the positions, in one transaction.
+
+    Rows below the stored position are skipped: another ingest (a `dlq list` refresh beside
+    `dlq ingest --follow`, say) may have stored them first, and a record is stored once.
+    `ends` moves positions on to a partition's end (past transaction markers, which take
+    offsets but are never delivered); it is written with the batch that holds the records
+    before that end, never ahead of them.
+    """
+    install_macros(con)
+    con.register("staged_batch", staged)
+    try:
+        con.execute("BEGIN TRANSACTION")
+        try:
+            con.execute(
+                "CREATE OR REPLACE TEMP VIEW staged AS "
+                "SELECT s.* FROM staged_batch s "
+                'LEFT JOIN ingest_positions p ON p.topic = s.topic AND p."partition" = s."partition" '
+                'WHERE s."offset" >= coalesce(p.next_offset, -1)'
+            )
+            # No RETURNING: it would keep DuckDB from writing a large batch straight to
+            # the table. The insert reports its row count; the run counts the rest at its end.
+            counted = con.execute(
+                f"INSERT INTO records SELECT parsed.*, ?, now(), NULL FROM ({parse_select_sql()}) "
+                "AS parsed",
+                [run_id],
+            ).fetchone()
+            inserted = int(counted[0]) if counted else 0
+            con.execute(
+                "INSERT INTO ingest_positions "
+                '(topic, "partition", next_offset, updated_at) '
+                'SELECT topic, "partition", max("offset") + 1, now() FROM staged_batch '
+                'GROUP BY topic, "partition" '
+                'ON CONFLICT (topic, "partition") DO UPDATE SET '
+                "next_offset = greatest(ingest_positions.next_offset, excluded.next_offset), "
+                "updated_at = excluded.updated_at"
+            )
+            if ends:
+                _advance_positions(con, topic, ends)
+            con.execute(
+                "UPDATE ingest_runs SET records_ingested = records_ingested + ? WHERE run_id = ?",
+                [inserted, run_id],
+            )
+            con.execute("COMMIT")
+        except Exception:
+            con.execute("ROLLBACK")
+            raise
+    finally:
+        con.unregister("staged_batch")
+    return BatchResult(inserted, stored_positions(con, topic))
+
+
+def _advance_positions(con: Connection, topic: str, positions: Mapping[int, int]) -> None:
+    for partition, offset in positions.items():
+        con.execute(
+            'INSERT INTO ingest_positions (topic, "partition", next_offset, updated_at) '
+            "VALUES (?, ?, ?, now()) "
+            'ON CONFLICT (topic, "partition") DO UPDATE SET '
+            "next_offset = greatest(ingest_positions.next_offset, excluded.next_offset), "
+            "updated_at = excluded.updated_at",
+            [topic, partition, offset],
+        )
+
+
+def finish_run(
+    con: Connection,
+    run_id: int,
+    *,
+    status: str,
+    missed: int,
+    marked_gone: int,
+    error: str | None = None,
+) -> tuple[int, int]:
+    """Close the run's record; return how many rows it stored and how many of them did not
+    parse (counted from the rows themselves, so a count is never off by a failed batch)."""
+    row = con.execute(
+        "SELECT count(*), count(parse_error) FROM records WHERE ingest_run_id = ?", [run_id]
+    ).fetchone()
+    stored, unparseable = (int(row[0]), int(row[1])) if row else (0, 0)
+    con.execute(
+        "UPDATE ingest_runs SET finished_at = now(), status = ?, records_ingested = ?, "
+        "records_unparseable = ?, records_missed = ?, records_marked_gone = ?, error = ? "
+        "WHERE run_id = ?",
+        [status, stored, unparseable, missed, marked_gone, error, run_id],
+    )
+    return stored, unparseable
