@@ -8,14 +8,16 @@ builds a client itself, so every client gets the same pass-through librdkafka pr
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import logging
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 from confluent_kafka import (
     OFFSET_BEGINNING,
     Consumer,
-    ConsumerGroupTopicPartitions,
     KafkaError,
     KafkaException,
     Message,
@@ -29,8 +31,8 @@ from dashboard.settings import Settings
 __all__ = [
     "OFFSET_BEGINNING",
     "BrokerUnreachable",
-    "KafkaGateway",
     "KafkaException",
+    "KafkaGateway",
     "Message",
     "OutgoingRecord",
     "PartitionOffsets",
@@ -38,22 +40,54 @@ __all__ = [
     "is_partition_eof",
 ]
 
+LIBRDKAFKA_LOGGER = logging.getLogger("dlq.librdkafka")
+
 # Fetch tuning for reading a whole topic fast with bounded memory. librdkafka's default
 # fetch.queue.backoff.ms (1 s) idles the fetcher whenever the local queue is full, which
 # makes a bulk read five times slower; the queue cap bounds the prefetched bytes.
 BULK_READ_TUNING: Mapping[str, Any] = {
     "fetch.queue.backoff.ms": 10,
-    "queued.max.messages.kbytes": 32768,
-    "queued.min.messages": 50000,
+    "queued.max.messages.kbytes": 16384,
+    "queued.min.messages": 10000,
 }
 
 
-def broker_answers(bootstrap: str, timeout: float = 1.0) -> bool:
-    """True when a broker at `bootstrap` answers a metadata request within `timeout`."""
-    # log_level 0: a broker that is still starting refuses connections, which is expected.
-    admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 0})
+@contextmanager
+def _offset_reader(config: Mapping[str, Any], group: str) -> Iterator[Consumer]:
+    """A consumer that only reads `group`'s committed offsets: it never subscribes (so never
+    joins the group) and never commits.
+
+    Not AdminClient.list_consumer_group_offsets: librdkafka (2.x) dereferences a null consumer
+    group there when the coordinator answers NOT_COORDINATOR or is still loading, and the
+    process dies with SIGSEGV (confluentinc/librdkafka#5040).
+    """
+    consumer = Consumer(
+        {
+            **config,
+            "group.id": group,
+            "enable.auto.commit": False,
+            "enable.auto.offset.store": False,
+        }
+    )
     try:
-        admin.list_topics(timeout=timeout)
+        yield consumer
+    finally:
+        consumer.close()
+
+
+def broker_answers(bootstrap: str, timeout: float = 1.0) -> bool:
+    """True when a broker at `bootstrap` answers metadata requests and its group coordinator
+    answers offset requests (it loads a moment after the broker starts listening)."""
+    # log_level 0: a broker that is still starting refuses connections, which is expected.
+    config: dict[str, Any] = {
+        "bootstrap.servers": bootstrap,
+        "log_level": 0,
+        "logger": LIBRDKAFKA_LOGGER,
+    }
+    try:
+        AdminClient(config).list_topics(timeout=timeout)
+        with _offset_reader(config, "dlq-dashboard-readiness-probe") as consumer:
+            consumer.committed([TopicPartition("__dlq_probe", 0)], timeout=timeout)
     except KafkaException:
         return False
     return True
@@ -64,8 +98,21 @@ def is_partition_eof(error: KafkaError) -> bool:
     return bool(error.code() == KafkaError._PARTITION_EOF)
 
 
+# Transient answers that librdkafka does not always flag as retriable in admin results.
+_RETRIABLE_CODES = frozenset(
+    {
+        KafkaError.COORDINATOR_LOAD_IN_PROGRESS,
+        KafkaError.COORDINATOR_NOT_AVAILABLE,
+        KafkaError.NOT_COORDINATOR,
+        KafkaError.LEADER_NOT_AVAILABLE,
+        KafkaError.NOT_LEADER_FOR_PARTITION,
+        KafkaError.REQUEST_TIMED_OUT,
+        KafkaError._TIMED_OUT,
+    }
+)
+
 # key, value, headers, timestamp in milliseconds
-OutgoingRecord = tuple[bytes | None, bytes | None, list[tuple[str, bytes]], int]
+OutgoingRecord = tuple[bytes | None, bytes | None, Sequence[tuple[str, bytes | None]], int]
 
 
 class BrokerUnreachable(Exception):
@@ -94,7 +141,12 @@ class KafkaGateway:
     # -- configuration ---------------------------------------------------------------------
 
     def base_config(self) -> dict[str, Any]:
-        config: dict[str, Any] = {"bootstrap.servers": self.settings.bootstrap_servers}
+        config: dict[str, Any] = {
+            "bootstrap.servers": self.settings.bootstrap_servers,
+            # librdkafka logs through Python logging rather than straight to stderr, so the
+            # CLI can keep its connection chatter out of an operator's terminal.
+            "logger": LIBRDKAFKA_LOGGER,
+        }
         config.update(self.settings.kafka)
         return config
 
@@ -114,13 +166,16 @@ class KafkaGateway:
         except KafkaException as exc:
             raise BrokerUnreachable(self._unreachable(exc)) from None
         described = metadata.topics.get(topic)
-        if described is None or described.error is not None:
-            if described is not None and described.error.code() not in (
+        missing = TopicMissing(f"topic {topic} does not exist on {self.settings.bootstrap_servers}")
+        if described is None:
+            raise missing
+        if described.error is not None:
+            if described.error.code() in (
                 KafkaError.UNKNOWN_TOPIC_OR_PART,
                 KafkaError._UNKNOWN_TOPIC,
             ):
-                raise BrokerUnreachable(f"topic {topic}: {described.error.str()}")
-            raise TopicMissing(f"topic {topic} does not exist on {self.settings.bootstrap_servers}")
+                raise missing
+            raise BrokerUnreachable(f"topic {topic}: {described.error.str()}")
         return sorted(described.partitions)
 
     def topic_exists(self, topic: str) -> bool:
@@ -148,40 +203,68 @@ class KafkaGateway:
         futures = self.admin.delete_topics([topic], operation_timeout=self.timeout)
         futures[topic].result(timeout=self.timeout)
 
+    def delete_records_before(self, topic: str, offsets: Mapping[int, int]) -> None:
+        """Delete each partition's records below the given offset (what retention does)."""
+        futures = self.admin.delete_records(
+            [TopicPartition(topic, p, o) for p, o in offsets.items()],
+            request_timeout=self.timeout,
+        )
+        for future in futures.values():
+            future.result(timeout=self.timeout)
+
     def watermarks(self, topic: str, partitions: Iterable[int]) -> dict[int, PartitionOffsets]:
         parts = list(partitions)
-        low = self._list_offsets(topic, parts, OffsetSpec.earliest())
-        high = self._list_offsets(topic, parts, OffsetSpec.latest())
+        low = self._list_offsets(topic, parts, OffsetSpec.earliest())  # type: ignore[no-untyped-call]
+        high = self._list_offsets(topic, parts, OffsetSpec.latest())  # type: ignore[no-untyped-call]
         return {p: PartitionOffsets(p, low[p], high[p]) for p in parts}
 
     def _list_offsets(self, topic: str, parts: list[int], spec: OffsetSpec) -> dict[int, int]:
         if not parts:
             return {}
         request = {TopicPartition(topic, p): spec for p in parts}
-        try:
+
+        def ask() -> dict[int, int]:
             futures = self.admin.list_offsets(request, request_timeout=self.timeout)
             return {tp.partition: f.result().offset for tp, f in futures.items()}
-        except KafkaException as exc:
-            raise BrokerUnreachable(self._unreachable(exc)) from None
+
+        result: dict[int, int] = self._retrying(ask)
+        return result
+
+    def _retrying(self, ask: Callable[[], Any]) -> Any:
+        """Ask again while Kafka answers with a retriable error (a coordinator still loading
+        after a restart, a leader election) until the timeout; then it is unreachable."""
+        deadline = time.monotonic() + self.timeout
+        pause = 0.1
+        while True:
+            try:
+                return ask()
+            except KafkaException as exc:
+                error = exc.args[0]
+                retriable = isinstance(error, KafkaError) and (
+                    error.retriable() or error.code() in _RETRIABLE_CODES
+                )
+                if not retriable or time.monotonic() + pause > deadline:
+                    raise BrokerUnreachable(self._unreachable(exc)) from None
+            time.sleep(pause)
+            pause = min(pause * 2, 1.0)
 
     def committed_offsets(
         self, group: str, topic: str, partitions: Iterable[int]
     ) -> dict[int, int | None]:
-        """The group's committed offset per partition (None where it never committed).
-
-        Read through the admin API: asking never joins the group or moves its offsets.
-        """
+        """The group's committed offset per partition (None where it never committed)."""
         parts = list(partitions)
-        request = ConsumerGroupTopicPartitions(group, [TopicPartition(topic, p) for p in parts])
-        try:
-            futures = self.admin.list_consumer_group_offsets(
-                [request], request_timeout=self.timeout
-            )
-            answer = futures[group].result(timeout=self.timeout)
-        except KafkaException as exc:
-            raise BrokerUnreachable(self._unreachable(exc)) from None
+        if not parts:
+            return {}
+
+        def ask() -> list[TopicPartition]:
+            with _offset_reader(self.base_config(), group) as consumer:
+                answer: list[TopicPartition] = consumer.committed(
+                    [TopicPartition(topic, p) for p in parts], timeout=self.timeout
+                )
+                return answer
+
         found: dict[int, int | None] = dict.fromkeys(parts)
-        for tp in answer.topic_partitions:
+        for tp in self._retrying(ask):
             if tp.error is None and tp.offset >= 0:
                 found[tp.partition] = tp.offset
         return found
@@ -235,10 +318,17 @@ class KafkaGateway:
 
         sent = 0
         for key, value, headers, timestamp_ms in records:
+            header_list: list[tuple[str, str | bytes | None]] = [(k, v) for k, v in headers]
             while True:
                 try:
-                    producer.produce(topic, value=value, key=key, headers=headers,
-                                     timestamp=timestamp_ms, on_delivery=delivered)
+                    producer.produce(
+                        topic,
+                        value=value,
+                        key=key,
+                        headers=header_list,
+                        timestamp=timestamp_ms,
+                        on_delivery=delivered,
+                    )
                     break
                 except BufferError:  # local queue full: let deliveries drain it
                     producer.poll(0.05)

@@ -18,8 +18,19 @@ GROUP BY "partition"
 """
 
 LISTED_COLUMNS = (
-    "topic", "partition", "offset", "timestamp", "trace_id", "retry_count", "error_category",
-    "attachment_url", "domain", "error_signature", "error_message", "parse_error", "state",
+    "topic",
+    "partition",
+    "offset",
+    "timestamp",
+    "trace_id",
+    "retry_count",
+    "error_category",
+    "attachment_url",
+    "domain",
+    "error_signature",
+    "error_message",
+    "parse_error",
+    "state",
 )
 
 

@@ -18,12 +18,43 @@ MASK = "***"
 SENSITIVE_PARAMETERS = frozenset(
     name.lower()
     for name in (
-        "X-Amz-Signature", "X-Amz-Credential", "X-Amz-Security-Token",
-        "sig", "se", "sv", "skoid", "sktid", "skt", "ske", "sks", "skv",
-        "SharedAccessSignature", "token", "access_token", "id_token", "refresh_token",
-        "signature", "Signature", "X-Goog-Signature", "X-Goog-Credential", "GoogleAccessId",
-        "Policy", "Key-Pair-Id", "AWSAccessKeyId", "code", "key", "apikey", "api_key",
-        "api-key", "password", "passwd", "pwd", "secret", "client_secret", "auth", "jwt",
+        "X-Amz-Signature",
+        "X-Amz-Credential",
+        "X-Amz-Security-Token",
+        "sig",
+        "se",
+        "sv",
+        "skoid",
+        "sktid",
+        "skt",
+        "ske",
+        "sks",
+        "skv",
+        "SharedAccessSignature",
+        "token",
+        "access_token",
+        "id_token",
+        "refresh_token",
+        "signature",
+        "Signature",
+        "X-Goog-Signature",
+        "X-Goog-Credential",
+        "GoogleAccessId",
+        "Policy",
+        "Key-Pair-Id",
+        "AWSAccessKeyId",
+        "code",
+        "key",
+        "apikey",
+        "api_key",
+        "api-key",
+        "password",
+        "passwd",
+        "pwd",
+        "secret",
+        "client_secret",
+        "auth",
+        "jwt",
     )
 )
 
@@ -63,8 +94,9 @@ def mask_text(text: str) -> str:
     return _BARE_SECRET.sub(lambda m: f"{m.group(1)}={MASK}", masked)
 
 
-_BARE_SECRET = re.compile(r"\b(SharedAccessSignature|X-Amz-Signature|X-Amz-Credential)=[^&\s\"']+",
-                          re.IGNORECASE)
+_BARE_SECRET = re.compile(
+    r"\b(SharedAccessSignature|X-Amz-Signature|X-Amz-Credential)=[^&\s\"']+", re.IGNORECASE
+)
 
 
 def shorten(text: str, width: int) -> str:

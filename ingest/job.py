@@ -26,17 +26,14 @@ from typing import Any
 
 import pyarrow as pa
 
-from dashboard.db import ROW_GROUP_SIZE, Connection, Database
+from dashboard.db import Connection, Database
 from dashboard.kafka_clients import KafkaGateway, Message, PartitionOffsets, is_partition_eof
 from dashboard.settings import Settings
 from ingest import store
-from ingest.parse import stage_messages
+from ingest.parse import STAGED_SCHEMA, stage_messages
 
-# A batch is also cut at this many bytes of values, so huge records cannot pile up in memory.
-MAX_BATCH_BYTES = 32 * 1024 * 1024
-# One DuckDB transaction holds this many rows (at least a row group, see dashboard.db) or
-# this many bytes of staged records, whichever comes first.
-TRANSACTION_ROWS = ROW_GROUP_SIZE + 8_192
+# One DuckDB transaction holds at most this many bytes of staged records (and at most
+# settings.ingest.transaction_records rows).
 TRANSACTION_BYTES = 64 * 1024 * 1024
 # No record for this long while records are known to be waiting: Kafka has gone away.
 STALL_SECONDS = 30.0
@@ -126,8 +123,20 @@ def ingest_once(
     try:
         if todo:
             with _gc_paused():
-                _copy(kafka, db, settings, run_id, summary, start, todo, progress,
-                      progress_every, deadline, stop, started)
+                _copy(
+                    kafka,
+                    db,
+                    settings,
+                    run_id,
+                    summary,
+                    start,
+                    todo,
+                    progress,
+                    progress_every,
+                    deadline,
+                    stop,
+                    started,
+                )
     except BaseException as exc:
         status, error = "failed", f"{type(exc).__name__}: {exc}"
         raise
@@ -135,8 +144,13 @@ def ingest_once(
         summary.seconds = time.monotonic() - started
         with db.write() as con:
             summary.records, summary.unparseable = store.finish_run(
-                con, run_id, status=status, missed=summary.missed,
-                marked_gone=summary.marked_gone, error=error)
+                con,
+                run_id,
+                status=status,
+                missed=summary.missed,
+                marked_gone=summary.marked_gone,
+                error=error,
+            )
     return summary
 
 
@@ -190,25 +204,18 @@ def _copy(
     started: float,
 ) -> None:
     tuning = settings.ingest
-    writer = _BatchWriter(db, run_id, summary.topic, tuning.hold_db_seconds)
+    writer = _BatchWriter(
+        db, run_id, summary.topic, tuning.hold_db_seconds, tuning.transaction_records
+    )
     writer.start()
     consumer = kafka.reader(summary.topic, {p: start[p] for p in todo})
     position = dict(start)
     pending = set(todo)
-    batch: list[Message] = []
-    batch_bytes = 0
-    ends: dict[int, int] = {}
     consumed = 0
     last_report = last_record = time.monotonic()
 
     def behind() -> int:
         return sum(max(0, todo[p] - position[p]) for p in pending)
-
-    def flush() -> None:
-        nonlocal batch, batch_bytes, ends
-        if batch or ends:
-            writer.put(stage_messages(batch), ends)
-        batch, batch_bytes, ends = [], 0, {}
 
     try:
         while pending:
@@ -222,31 +229,41 @@ def _copy(
                 )
             messages = consumer.consume(tuning.batch_records, tuning.poll_timeout_seconds)
             good = [m for m in messages if m.error() is None]
+            ends: dict[int, int] = {}
             if len(good) != len(messages):
                 _handle_events(messages, position, pending, ends)
+            staged = None
             if good:
+                # Staged at once, so the messages (and librdkafka's fetch buffers behind
+                # them) are released before the next consume().
+                staged = stage_messages(good)
+                del good, messages
                 last_record = now
-                for m in good:
-                    position[m.partition()] = m.offset() + 1
-                consumed += len(good)
-                batch.extend(good)
-                batch_bytes += sum(map(len, good))
+                position.update(_next_offsets(staged))
+                consumed += staged.num_rows
+            if staged is not None or ends:
+                writer.put(staged, ends)
             for p in list(pending):
                 if position[p] >= todo[p]:
                     pending.discard(p)
-            if len(batch) >= tuning.batch_records or batch_bytes >= MAX_BATCH_BYTES:
-                flush()
-            writer.check()
             if progress is not None and now - last_report >= progress_every:
                 last_report = now
                 progress(Progress(consumed, behind(), now - started))
-        flush()
     finally:
         consumer.close()
         writer.finish()
     summary.behind = behind()
     if progress is not None:
         progress(Progress(consumed, summary.behind, time.monotonic() - started))
+
+
+def _next_offsets(staged: pa.Table) -> dict[int, int]:
+    """Partition -> the offset after the last record of that partition in `staged`."""
+    last = staged.group_by("partition").aggregate([("offset", "max")])
+    return {
+        int(p): int(o) + 1
+        for p, o in zip(last["partition"].to_pylist(), last["offset_max"].to_pylist(), strict=True)
+    }
 
 
 def _handle_events(
@@ -281,19 +298,22 @@ class _BatchWriter:
 
     RELEASE_PAUSE = 0.05
 
-    def __init__(self, db: Database, run_id: int, topic: str, hold_seconds: float) -> None:
+    def __init__(
+        self, db: Database, run_id: int, topic: str, hold_seconds: float, transaction_rows: int
+    ) -> None:
         self._db = db
+        self._transaction_rows = transaction_rows
         self._run_id = run_id
         self._topic = topic
         self._hold = hold_seconds
-        self._queue: queue.Queue[tuple[pa.Table, dict[int, int]] | None] = queue.Queue(2)
+        self._queue: queue.Queue[tuple[pa.Table | None, dict[int, int]] | None] = queue.Queue(4)
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="dlq-ingest-writer", daemon=True)
 
     def start(self) -> None:
         self._thread.start()
 
-    def put(self, staged: pa.Table, ends: dict[int, int]) -> None:
+    def put(self, staged: pa.Table | None, ends: dict[int, int]) -> None:
         while True:
             self.check()
             try:
@@ -329,20 +349,21 @@ class _BatchWriter:
                 item = self._queue.get()
                 if item is not None:
                     staged, ends = item
-                    pending.append(staged)
+                    if staged is not None:
+                        pending.append(staged)
                     pending_ends.update(ends)
                     rows = sum(t.num_rows for t in pending)
                     size = sum(t.nbytes for t in pending)
-                    # DuckDB writes a transaction of a full row group (122,880 rows) straight
-                    # to the table; smaller ones go through the WAL and are written twice.
-                    if rows < TRANSACTION_ROWS and size < TRANSACTION_BYTES:
+                    # DuckDB writes a transaction of a full row group straight to the table;
+                    # smaller ones go through the WAL and are written twice.
+                    if rows < self._transaction_rows and size < TRANSACTION_BYTES:
                         continue
                 if pending or pending_ends:
                     if con is None:
                         con = stack.enter_context(self._db.write())
                         opened = time.monotonic()
-                    store.write_batch(con, self._run_id, self._topic,
-                                      pa.concat_tables(pending), pending_ends)
+                    batch = pa.concat_tables(pending) if pending else STAGED_SCHEMA.empty_table()
+                    store.write_batch(con, self._run_id, self._topic, batch, pending_ends)
                     pending, pending_ends = [], {}
                 if item is None:
                     break

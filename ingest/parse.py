@@ -13,11 +13,12 @@ from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 from itertools import accumulate
-from typing import Any, Protocol
+from typing import Any
 
 import pyarrow as pa
 
 from dashboard.db import Connection
+from dashboard.kafka_clients import Message
 
 HEADER_TYPE = pa.struct([("key", pa.string()), ("value", pa.large_binary())])
 
@@ -35,21 +36,10 @@ STAGED_SCHEMA = pa.schema(
 )
 
 
-class KafkaRecord(Protocol):
-    """What the parser needs of a confluent_kafka.Message (and of test doubles of one)."""
-
-    def topic(self) -> str | None: ...
-    def partition(self) -> int | None: ...
-    def offset(self) -> int | None: ...
-    def timestamp(self) -> tuple[int, int]: ...
-    def key(self) -> bytes | None: ...
-    def value(self) -> bytes | None: ...
-    def headers(self) -> list[tuple[str, bytes | None]] | None: ...
-
-
 @dataclass(frozen=True)
 class RawRecord:
-    """A Kafka record's raw parts; also the test-side stand-in for a consumed message."""
+    """A Kafka record's raw parts, for parsing records that did not come from a consumer
+    (tests, snapshots built without Kafka)."""
 
     partition: int
     offset: int
@@ -75,7 +65,7 @@ def install_macros(con: Connection) -> None:
     con.execute(_sql("macros.sql"))
 
 
-def stage_messages(messages: Sequence[KafkaRecord]) -> pa.Table:
+def stage_messages(messages: Sequence[Message]) -> pa.Table:
     """Arrow columns of the raw parts of consumed messages, in STAGED_SCHEMA.
 
     This runs for every record the ingest job reads, so it makes one pass per column with

@@ -29,9 +29,7 @@ def start_run(con: Connection, topic: str) -> int:
     ).fetchall()
     for run_id, pid in stale:
         if not _process_alive(pid):
-            con.execute(
-                "UPDATE ingest_runs SET status = 'interrupted' WHERE run_id = ?", [run_id]
-            )
+            con.execute("UPDATE ingest_runs SET status = 'interrupted' WHERE run_id = ?", [run_id])
     row = con.execute(
         "INSERT INTO ingest_runs (run_id, topic, started_at, status, pid, host) "
         "VALUES (nextval('ingest_run_ids'), ?, now(), 'running', ?, ?) RETURNING run_id",
@@ -65,9 +63,7 @@ def record_watermarks(
     offsets: Mapping[int, PartitionOffsets],
     committed: Mapping[int, int | None],
 ) -> None:
-    rows = [
-        (run_id, topic, p, o.low, o.high, committed.get(p)) for p, o in sorted(offsets.items())
-    ]
+    rows = [(run_id, topic, p, o.low, o.high, committed.get(p)) for p, o in sorted(offsets.items())]
     if rows:
         con.executemany(
             "INSERT INTO partition_watermarks "
@@ -114,7 +110,8 @@ def write_batch(
             con.execute(
                 "CREATE OR REPLACE TEMP VIEW staged AS "
                 "SELECT s.* FROM staged_batch s "
-                'LEFT JOIN ingest_positions p ON p.topic = s.topic AND p."partition" = s."partition" '
+                "LEFT JOIN ingest_positions p "
+                'ON p.topic = s.topic AND p."partition" = s."partition" '
                 'WHERE s."offset" >= coalesce(p.next_offset, -1)'
             )
             # No RETURNING: it would keep DuckDB from writing a large batch straight to

@@ -8,6 +8,7 @@ lives in one data directory, so several brokers (the demo's, the tests') can run
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import shutil
@@ -71,8 +72,14 @@ def ensure_jars(cache: Path | None = None) -> Path:
     shutil.rmtree(partial, ignore_errors=True)
     with resources.as_file(resources.files("dashboard.broker").joinpath("pom.xml")) as pom:
         command = [
-            mvn, "-B", "-q", "-f", str(pom), "dependency:copy-dependencies",
-            f"-DoutputDirectory={partial}", f"-Dkafka.version={KAFKA_VERSION}",
+            mvn,
+            "-B",
+            "-q",
+            "-f",
+            str(pom),
+            "dependency:copy-dependencies",
+            f"-DoutputDirectory={partial}",
+            f"-Dkafka.version={KAFKA_VERSION}",
         ]
         done = subprocess.run(command, capture_output=True, text=True, check=False)
     if done.returncode != 0:
@@ -120,21 +127,30 @@ def start(data_dir: Path = DEFAULT_DATA_DIR, port: int = DEFAULT_PORT) -> StartR
     config = data_dir / "server.properties"
     config.write_text(_server_properties(data_dir, port, controller_port))
     log4j = data_dir / "log4j2.properties"
-    log4j.write_text(
-        resources.files("dashboard.broker").joinpath("log4j2.properties").read_text()
-    )
+    log4j.write_text(resources.files("dashboard.broker").joinpath("log4j2.properties").read_text())
     classpath = f"{lib}/*"
     if not (data_dir / "kraft" / "meta.properties").exists():
         _format_storage(java, classpath, config, logs)
 
     command = [
-        java, "-Xms256m", "-Xmx768m", "-XX:+UseG1GC", "-Djava.awt.headless=true",
-        f"-Dkafka.logs.dir={logs}", f"-Dlog4j2.configurationFile={log4j}",
-        "-cp", classpath, _MAIN_CLASS, str(config),
+        java,
+        "-Xms256m",
+        "-Xmx768m",
+        "-XX:+UseG1GC",
+        "-Djava.awt.headless=true",
+        f"-Dkafka.logs.dir={logs}",
+        f"-Dlog4j2.configurationFile={log4j}",
+        "-cp",
+        classpath,
+        _MAIN_CLASS,
+        str(config),
     ]
     with (logs / "stdout.log").open("ab") as out:
         process = subprocess.Popen(
-            command, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            command,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
             start_new_session=True,  # outlives the CLI; stopped by PID with `dlq broker stop`
         )
     state = BrokerState(process.pid, port, controller_port, str(data_dir), KAFKA_VERSION)
@@ -179,10 +195,8 @@ def _terminate(pid: int) -> None:
 
 
 def _alive(pid: int) -> bool:
-    try:
+    with contextlib.suppress(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)  # reap it if it is our child
-    except ChildProcessError:
-        pass
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -215,9 +229,20 @@ def _is_our_broker(pid: int, data_dir: Path) -> bool:
 def _format_storage(java: str, classpath: str, config: Path, logs: Path) -> None:
     cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
     done = subprocess.run(
-        [java, "-cp", classpath, "kafka.tools.StorageTool", "format",
-         "-t", cluster_id, "-c", str(config)],
-        capture_output=True, text=True, check=False,
+        [
+            java,
+            "-cp",
+            classpath,
+            "kafka.tools.StorageTool",
+            "format",
+            "-t",
+            cluster_id,
+            "-c",
+            str(config),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     (logs / "format.log").write_text(done.stdout + done.stderr)
     if done.returncode != 0:
@@ -247,7 +272,7 @@ def _tail(path: Path, lines: int = 20) -> str:
 
 
 def _server_properties(data_dir: Path, port: int, controller_port: int) -> str:
-    return f"""# Written by `dlq broker start`: a single-node KRaft broker for the demo and the tests.
+    return f"""# Written by `dlq broker start`: a single-node KRaft broker (demo and tests).
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@127.0.0.1:{controller_port}

@@ -27,11 +27,15 @@ def run(args: argparse.Namespace) -> int:
         result = launcher.start(args.data_dir, args.port)
         state = result.state
         if result.already_running:
-            err(f"a broker is already running at {state.bootstrap} (pid {state.pid}, "
-                f"data in {state.data_dir}); nothing changed")
+            err(
+                f"a broker is already running at {state.bootstrap} (pid {state.pid}, "
+                f"data in {state.data_dir}); nothing changed"
+            )
         else:
-            err(f"Kafka {state.kafka_version} (KRaft) running at {state.bootstrap} "
-                f"(pid {state.pid}, data in {state.data_dir})")
+            err(
+                f"Kafka {state.kafka_version} (KRaft) running at {state.bootstrap} "
+                f"(pid {state.pid}, data in {state.data_dir})"
+            )
         print(state.bootstrap)
         return 0
     if args.broker_action == "stop":
@@ -41,10 +45,10 @@ def run(args: argparse.Namespace) -> int:
         else:
             err(f"stopped the broker at {stopped.bootstrap} (pid {stopped.pid})")
         return 0
-    state = launcher.read_state(args.data_dir.resolve())
-    if state is None:
+    running = launcher.read_state(args.data_dir.resolve())
+    if running is None:
         err(f"no broker is running from {args.data_dir}")
         return 1
-    err(f"running at {state.bootstrap} (pid {state.pid}, data in {state.data_dir})")
-    print(state.bootstrap)
+    err(f"running at {running.bootstrap} (pid {running.pid}, data in {running.data_dir})")
+    print(running.bootstrap)
     return 0

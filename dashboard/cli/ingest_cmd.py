@@ -18,17 +18,24 @@ from ingest.job import IngestError, IngestSummary, Progress, ingest_once
 
 def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     ingest = commands.add_parser("ingest", help="copy new DLQ records into the DuckDB snapshot")
-    ingest.add_argument("--follow", type=float, metavar="SECONDS",
-                        help="keep running, ingesting every SECONDS")
-    ingest.add_argument("--format", choices=["text", "json"], default="text",
-                        help="summary format (progress always goes to stderr)")
+    ingest.add_argument(
+        "--follow", type=float, metavar="SECONDS", help="keep running, ingesting every SECONDS"
+    )
+    ingest.add_argument(
+        "--format",
+        choices=["text", "json"],
+        default="text",
+        help="summary format (progress always goes to stderr)",
+    )
     ingest.add_argument("--quiet", action="store_true", help="no progress lines")
     ingest.set_defaults(run=run)
 
 
 def report_progress(progress: Progress) -> None:
-    err(f"ingest: {progress.records:,} records read ({progress.rate:,.0f}/s), "
-        f"{progress.behind:,} behind")
+    err(
+        f"ingest: {progress.records:,} records read ({progress.rate:,.0f}/s), "
+        f"{progress.behind:,} behind"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -43,8 +50,9 @@ def run(args: argparse.Namespace) -> int:
     return _follow(settings, args)
 
 
-def _once(settings: Settings, args: argparse.Namespace, stop: threading.Event | None
-          ) -> IngestSummary:
+def _once(
+    settings: Settings, args: argparse.Namespace, stop: threading.Event | None
+) -> IngestSummary:
     return ingest_once(
         settings,
         progress=None if args.quiet else report_progress,

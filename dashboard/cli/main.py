@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -11,7 +12,12 @@ from dashboard.broker.launcher import BrokerError
 from dashboard.cli import broker_cmd, demo_cmd, ingest_cmd, list_cmd
 from dashboard.cli.output import err
 from dashboard.db import DatabaseBusy, SnapshotMissing
-from dashboard.kafka_clients import BrokerUnreachable, KafkaException, TopicMissing
+from dashboard.kafka_clients import (
+    LIBRDKAFKA_LOGGER,
+    BrokerUnreachable,
+    KafkaException,
+    TopicMissing,
+)
 from dashboard.settings import SettingsError
 from ingest.job import IngestError
 
@@ -23,8 +29,15 @@ def build_parser() -> argparse.ArgumentParser:
         prog="dlq",
         description="Triage the download pipeline's Kafka dead-letter queue.",
     )
-    parser.add_argument("--config", type=Path, metavar="PATH",
-                        help="settings file (default: ./dlq.toml when present)")
+    parser.add_argument(
+        "--config",
+        type=Path,
+        metavar="PATH",
+        help="settings file (default: ./dlq.toml when present)",
+    )
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", help="also show the Kafka client's own log lines"
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for module in (broker_cmd, demo_cmd, ingest_cmd, list_cmd):
         module.add_parser(commands)
@@ -33,19 +46,34 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    _configure_logging(args.verbose)
     try:
         code: int = args.run(args)
     except SettingsError as exc:
         err(f"dlq: bad setting: {exc}")
         return EXIT_USAGE
-    except (BrokerUnreachable, TopicMissing, SnapshotMissing, DatabaseBusy, BrokerError,
-            IngestError, KafkaException) as exc:
+    except (
+        BrokerUnreachable,
+        TopicMissing,
+        SnapshotMissing,
+        DatabaseBusy,
+        BrokerError,
+        IngestError,
+        KafkaException,
+    ) as exc:
         err(f"dlq: {exc}")
         return EXIT_FAILED
     except KeyboardInterrupt:
         err("dlq: interrupted")
         return 130
     return code
+
+
+def _configure_logging(verbose: bool) -> None:
+    # Failures reach the operator as one clear line from the command itself; librdkafka's
+    # connection retries ("Connect to ipv4#... failed") only show with --verbose.
+    logging.basicConfig(format="%(name)s: %(message)s", level=logging.WARNING)
+    LIBRDKAFKA_LOGGER.setLevel(logging.DEBUG if verbose else logging.CRITICAL + 1)
 
 
 if __name__ == "__main__":

@@ -40,6 +40,7 @@ def print_json(data: Any, out: TextIO | None = None) -> None:
 
 def table(headers: Sequence[str], widths: Sequence[int], rows: Sequence[Sequence[str]]) -> str:
     """Fixed-width columns as in the runbook's `list` output; the last column is free."""
+
     def line(cells: Sequence[str]) -> str:
         parts = [cell.ljust(width) for cell, width in zip(cells[:-1], widths, strict=False)]
         return " ".join([*parts, cells[-1]]).rstrip()

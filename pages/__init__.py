@@ -1,0 +1,1 @@
+"""Streamlit pages: layout and widgets only. Queries, rules and actions live in `dashboard`."""

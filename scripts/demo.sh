@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# One command from a fresh clone to a running dashboard on demo data:
+# local Kafka broker, demo DLQ records, ingest, a follower that keeps ingesting, Streamlit.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+./scripts/setup.sh
+
+export DLQ_BOOTSTRAP_SERVERS="${DLQ_BOOTSTRAP_SERVERS:-127.0.0.1:9092}"
+port="${DLQ_BOOTSTRAP_SERVERS##*:}"
+dlq=.venv/bin/dlq
+
+$dlq broker start --port "$port" >/dev/null
+$dlq demo --if-empty
+$dlq ingest
+
+mkdir -p .dlq
+$dlq ingest --follow 30 --quiet >>.dlq/ingest.log 2>&1 &
+follower=$!
+trap 'kill "$follower" 2>/dev/null || true' EXIT INT TERM
+
+echo "Dashboard: http://127.0.0.1:8501  (Ctrl-C stops it; 'make stop' stops the broker)"
+.venv/bin/streamlit run streamlit_app.py --server.address 127.0.0.1 --server.port 8501

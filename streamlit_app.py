@@ -1,0 +1,23 @@
+"""Entry point: `streamlit run streamlit_app.py`. Only routing and the frame around pages."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from pages import ui
+
+st.set_page_config(page_title="DLQ dashboard", page_icon=":material/inbox:", layout="wide")
+
+settings = ui.app_settings()  # stops with one clear line when a setting is bad
+
+navigation = st.navigation(
+    {
+        "Now": [
+            st.Page(
+                "pages/overview.py", title="Overview", icon=":material/monitoring:", default=True
+            ),
+        ],
+    }
+)
+ui.sidebar_footer(settings)
+navigation.run()

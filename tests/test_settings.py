@@ -1,0 +1,117 @@
+"""Settings: defaults from the runbook, a TOML file, environment overrides, clear errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from dashboard.settings import SettingsError, load_settings
+from tests.conftest import REPO, run_cli
+
+
+def test_defaults_are_the_runbook_values(tmp_path: Path) -> None:
+    s = load_settings(environ={}, cwd=tmp_path)
+    assert s.dlq_topic == "xact.downloads.dlq"
+    assert s.pending_topic == "xact.downloads.pending"
+    assert s.review_group == "xact-dlq-review"
+    assert s.results_topic is None
+    assert (s.severity.warning_from_per_10min, s.severity.warning_to_per_10min) == (5, 10)
+    assert s.severity.critical_above_per_min == 10
+    assert s.severity.size_review_above == 1000
+    rules = {a.name: (a.kind, a.threshold, a.for_minutes) for a in s.alerts}
+    assert rules == {
+        "KafkaDLQGrowthRapid": ("rate_per_min", 10, 5),
+        "KafkaDLQGrowthWarning": ("rate_per_min", 5, 10),
+        "KafkaDLQSizeHigh": ("size", 1000, 30),
+    }
+    assert s.escalation.growth_above_per_min == 50
+    assert s.escalation.same_error_above == 100
+
+
+def test_toml_file_then_environment(tmp_path: Path) -> None:
+    config = tmp_path / "dlq.toml"
+    config.write_text(
+        'bootstrap_servers = "broker-1:9093"\n'
+        'dlq_topic = "from.file"\n'
+        '[kafka]\n"security.protocol" = "SASL_SSL"\n"sasl.mechanism" = "PLAIN"\n'
+        "[severity]\ncritical_above_per_min = 20\n"
+    )
+    s = load_settings(
+        environ={
+            "DLQ_TOPIC": "from.env",
+            "DLQ_KAFKA_SASL_PASSWORD": "pw",
+            "DLQ_RESULTS_TOPIC": "xact.downloads.results",
+        },
+        cwd=tmp_path,
+    )
+    assert s.bootstrap_servers == "broker-1:9093"
+    assert s.dlq_topic == "from.env"  # the environment wins over the file
+    assert s.results_topic == "xact.downloads.results"
+    assert s.severity.critical_above_per_min == 20
+    assert s.severity.warning_from_per_10min == 5  # untouched defaults stay
+    assert s.kafka == {
+        "security.protocol": "SASL_SSL",
+        "sasl.mechanism": "PLAIN",
+        "sasl.password": "pw",
+    }
+
+
+def test_explicit_config_path(tmp_path: Path) -> None:
+    config = tmp_path / "elsewhere.toml"
+    config.write_text('db = "/data/snap.duckdb"\naudit_log = "/data/audit.jsonl"\n')
+    s = load_settings(config, environ={}, cwd=tmp_path)
+    assert s.db == Path("/data/snap.duckdb")
+    assert s.audit_log == Path("/data/audit.jsonl")
+
+
+@pytest.mark.parametrize(
+    ("toml", "env", "message"),
+    [
+        (
+            "[severity]\ncritical_above_per_min = -1\n",
+            {},
+            "setting severity.critical_above_per_min (from",
+        ),
+        ("dlq_topc = 'typo'\n", {}, "setting dlq_topc (from"),
+        (
+            "",
+            {"DLQ_DB_LOCK_TIMEOUT": "soon"},
+            "setting db_lock_timeout_seconds (from $DLQ_DB_LOCK_TIMEOUT)",
+        ),
+        ("", {"DLQ_TOPIC": ""}, "setting dlq_topic (from $DLQ_TOPIC)"),
+        ("[ingest]\nbatch_records = 0\n", {}, "setting ingest.batch_records"),
+    ],
+)
+def test_a_bad_setting_is_named_with_its_source(
+    tmp_path: Path, toml: str, env: dict[str, str], message: str
+) -> None:
+    (tmp_path / "dlq.toml").write_text(toml)
+    with pytest.raises(SettingsError) as caught:
+        load_settings(environ=env, cwd=tmp_path)
+    assert message in str(caught.value)
+    assert "\n" not in str(caught.value)
+
+
+def test_unknown_settings_are_refused(tmp_path: Path) -> None:
+    (tmp_path / "dlq.toml").write_text("[severity]\ncritical_per_min = 3\n")
+    with pytest.raises(SettingsError, match=r"severity\.critical_per_min .*unknown setting"):
+        load_settings(environ={}, cwd=tmp_path)
+
+
+def test_unreadable_config_files(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError, match="does not exist"):
+        load_settings(tmp_path / "missing.toml", environ={})
+    broken = tmp_path / "broken.toml"
+    broken.write_text("dlq_topic = \n")
+    with pytest.raises(SettingsError, match="not valid TOML"):
+        load_settings(broken, environ={})
+
+
+def test_the_cli_stops_with_one_line_and_exit_code_2(tmp_path: Path) -> None:
+    (tmp_path / "dlq.toml").write_text("[severity]\nsize_review_above = 'lots'\n")
+    done = run_cli(["list", "--no-refresh"], env={"PYTHONPATH": str(REPO)}, cwd=tmp_path)
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith("dlq: bad setting: setting severity.size_review_above (from ")
