@@ -110,7 +110,9 @@ def main() -> None:
     bootstrap = args.bootstrap
     if not bootstrap:
         data_dir = workdir / "kafka"
-        bootstrap = launcher.start(data_dir, launcher.free_port()).state.bootstrap
+        bootstrap = launcher.start(
+            data_dir, launcher.free_port(), tie_to_parent=True
+        ).state.bootstrap
     try:
         small = max(1, args.records // 10)
         topics = {}

@@ -51,7 +51,7 @@ def kafka_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrokerUnd
             yield BrokerUnderTest(container.get_bootstrap_server(), None)
         return
     data_dir = tmp_path_factory.mktemp("kafka")
-    started = launcher.start(data_dir, launcher.free_port())
+    started = launcher.start(data_dir, launcher.free_port(), tie_to_parent=True)
     try:
         yield BrokerUnderTest(started.state.bootstrap, data_dir)
     finally:

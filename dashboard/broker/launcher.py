@@ -110,7 +110,15 @@ def read_state(data_dir: Path) -> BrokerState | None:
     return state if _is_our_broker(state.pid, data_dir) else None
 
 
-def start(data_dir: Path = DEFAULT_DATA_DIR, port: int = DEFAULT_PORT) -> StartResult:
+def start(
+    data_dir: Path = DEFAULT_DATA_DIR, port: int = DEFAULT_PORT, *, tie_to_parent: bool = False
+) -> StartResult:
+    """Start the broker (or find it running) and return once it answers.
+
+    `tie_to_parent` (Linux): the broker gets SIGTERM when the starting process dies, so a test
+    session that crashes leaves no broker behind. `dlq broker start` leaves it off: there the
+    broker must outlive the command.
+    """
     data_dir = data_dir.resolve()
     running = read_state(data_dir)
     if running is not None:
@@ -152,6 +160,7 @@ def start(data_dir: Path = DEFAULT_DATA_DIR, port: int = DEFAULT_PORT) -> StartR
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             start_new_session=True,  # outlives the CLI; stopped by PID with `dlq broker stop`
+            preexec_fn=_die_with_parent if tie_to_parent else None,
         )
     state = BrokerState(process.pid, port, controller_port, str(data_dir), KAFKA_VERSION)
     (data_dir / "broker.json").write_text(json.dumps(asdict(state)))
@@ -174,6 +183,15 @@ def stop(data_dir: Path = DEFAULT_DATA_DIR) -> BrokerState | None:
     _terminate(state.pid)
     (data_dir / "broker.json").unlink(missing_ok=True)
     return state
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: ask Linux for SIGTERM when the parent dies."""
+    import ctypes
+
+    pr_set_pdeathsig = 1
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
 
 
 def _terminate(pid: int) -> None:
