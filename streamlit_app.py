@@ -12,9 +12,18 @@ settings = ui.app_settings()  # stops with one clear line when a setting is bad
 
 navigation = st.navigation(
     {
-        "Now": [
+        "Triage": [
             st.Page(
                 "pages/overview.py", title="Overview", icon=":material/monitoring:", default=True
+            ),
+            st.Page(
+                "pages/patterns.py",
+                title="Patterns",
+                icon=":material/category:",
+                url_path="patterns",
+            ),
+            st.Page(
+                "pages/messages.py", title="Messages", icon=":material/search:", url_path="messages"
             ),
         ],
     }

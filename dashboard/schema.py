@@ -96,4 +96,25 @@ CREATE TABLE partition_watermarks (
 );
 """
 
-MIGRATIONS: tuple[Migration, ...] = (Migration("0001_records_and_ingest_state", RECORDS),)
+RESOLUTIONS = """
+-- A record is resolved when it has a row here. `source` says how:
+--   before-dashboard  already below the review group's committed offset when first ingested
+--   review-group      the review group's committed offset passed it later (the runbook's CLI)
+--   dashboard         resolved with the dashboard or `dlq resolve` (actor, reason, audit entry)
+CREATE TABLE resolutions (
+    topic       VARCHAR NOT NULL,
+    "partition" INTEGER NOT NULL,
+    "offset"    BIGINT NOT NULL,
+    resolved_at TIMESTAMPTZ NOT NULL,
+    source      VARCHAR NOT NULL,
+    actor       VARCHAR,
+    reason      VARCHAR,
+    audit_id    BIGINT,
+    PRIMARY KEY (topic, "partition", "offset")
+);
+"""
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration("0001_records_and_ingest_state", RECORDS),
+    Migration("0002_resolutions", RESOLUTIONS),
+)

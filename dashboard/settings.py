@@ -63,6 +63,21 @@ class EscalationCriteria(_Strict):
     known_categories: tuple[str, ...] = ("permanent", "transient", "auth", "circuit_open")
 
 
+class DashboardRules(_Strict):
+    """How the dashboard reads the runbook where the runbook leaves room."""
+
+    # Alerts compare a per-minute rate over this trailing window, as Prometheus's
+    # rate(...[5m]) * 60 would; the Critical band uses the same window.
+    rate_window_minutes: int = Field(5, ge=1, le=60)
+    # The snapshot counts as stale (a warning on every page) when the last ingest finished
+    # longer ago than this: a few `dlq ingest --follow 30` intervals.
+    stale_after_seconds: float = Field(180, gt=0)
+    # "Systematic" (runbook pattern 5): at least this many records with one error signature
+    # from one domain within this many minutes.
+    systematic_min_records: int = Field(50, ge=2)
+    systematic_window_minutes: int = Field(10, ge=1)
+
+
 class IngestTuning(_Strict):
     # Records asked of Kafka per consume() call.
     batch_records: int = Field(10_000, ge=1, le=1_000_000)
@@ -92,6 +107,7 @@ class Settings(_Strict):
     severity: SeverityBands = SeverityBands()
     alerts: tuple[AlertRule, ...] = DEFAULT_ALERTS
     escalation: EscalationCriteria = EscalationCriteria()
+    rules: DashboardRules = DashboardRules()
     ingest: IngestTuning = IngestTuning()
 
     @field_validator("results_topic", "operator", mode="before")

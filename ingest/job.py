@@ -112,31 +112,26 @@ def ingest_once(
     with db.write() as con:
         run_id = store.start_run(con, topic)
         store.record_watermarks(con, run_id, topic, offsets, committed)
+        store.resolve_below_committed(con, topic, committed)
         marked_gone = store.mark_gone(con, topic, offsets)
         stored = store.stored_positions(con, topic)
 
     summary = IngestSummary(run_id, topic, len(partitions), marked_gone=marked_gone)
     start, summary.missed, summary.warnings = _start_positions(offsets, stored)
-    todo = {p: o.high for p, o in offsets.items() if start[p] < o.high}
+    plan = _Plan(
+        run_id=run_id,
+        topic=topic,
+        start=start,
+        end={p: o.high for p, o in offsets.items() if start[p] < o.high},
+        committed=committed,
+    )
+    reporting = _Reporting(progress, progress_every, started)
 
     status, error = "ok", None
     try:
-        if todo:
+        if plan.end:
             with _gc_paused():
-                _copy(
-                    kafka,
-                    db,
-                    settings,
-                    run_id,
-                    summary,
-                    start,
-                    todo,
-                    progress,
-                    progress_every,
-                    deadline,
-                    stop,
-                    started,
-                )
+                _copy(kafka, db, settings, plan, summary, reporting, deadline, stop)
     except BaseException as exc:
         status, error = "failed", f"{type(exc).__name__}: {exc}"
         raise
@@ -189,27 +184,42 @@ def _start_positions(
     return start, missed, warnings
 
 
+@dataclass(frozen=True)
+class _Plan:
+    """What one run copies: each partition from `start` up to `end` (the high watermark
+    when the run began)."""
+
+    run_id: int
+    topic: str
+    start: dict[int, int]
+    end: dict[int, int]  # only partitions with something to read
+    committed: dict[int, int | None]  # the review group's offsets when the run began
+
+
+@dataclass(frozen=True)
+class _Reporting:
+    callback: ProgressCallback | None
+    every: float
+    started: float
+
+
 def _copy(
     kafka: KafkaGateway,
     db: Database,
     settings: Settings,
-    run_id: int,
+    plan: _Plan,
     summary: IngestSummary,
-    start: dict[int, int],
-    todo: dict[int, int],
-    progress: ProgressCallback | None,
-    progress_every: float,
+    reporting: _Reporting,
     deadline: float | None,
     stop: threading.Event | None,
-    started: float,
 ) -> None:
     tuning = settings.ingest
-    writer = _BatchWriter(
-        db, run_id, summary.topic, tuning.hold_db_seconds, tuning.transaction_records
-    )
+    todo = plan.end
+    progress, progress_every, started = reporting.callback, reporting.every, reporting.started
+    writer = _BatchWriter(db, plan, tuning.hold_db_seconds, tuning.transaction_records)
     writer.start()
-    consumer = kafka.reader(summary.topic, {p: start[p] for p in todo})
-    position = dict(start)
+    consumer = kafka.reader(plan.topic, {p: plan.start[p] for p in todo})
+    position = dict(plan.start)
     pending = set(todo)
     consumed = 0
     last_report = last_record = time.monotonic()
@@ -299,12 +309,11 @@ class _BatchWriter:
     RELEASE_PAUSE = 0.05
 
     def __init__(
-        self, db: Database, run_id: int, topic: str, hold_seconds: float, transaction_rows: int
+        self, db: Database, plan: _Plan, hold_seconds: float, transaction_rows: int
     ) -> None:
         self._db = db
         self._transaction_rows = transaction_rows
-        self._run_id = run_id
-        self._topic = topic
+        self._plan = plan
         self._hold = hold_seconds
         self._queue: queue.Queue[tuple[pa.Table | None, dict[int, int]] | None] = queue.Queue(4)
         self._error: BaseException | None = None
@@ -363,7 +372,10 @@ class _BatchWriter:
                         con = stack.enter_context(self._db.write())
                         opened = time.monotonic()
                     batch = pa.concat_tables(pending) if pending else STAGED_SCHEMA.empty_table()
-                    store.write_batch(con, self._run_id, self._topic, batch, pending_ends)
+                    plan = self._plan
+                    store.write_batch(
+                        con, plan.run_id, plan.topic, batch, pending_ends, plan.committed
+                    )
                     pending, pending_ends = [], {}
                 if item is None:
                     break

@@ -73,6 +73,29 @@ def record_watermarks(
         )
 
 
+def resolve_below_committed(
+    con: Connection, topic: str, committed: Mapping[int, int | None]
+) -> int:
+    """Record as resolved (source review-group) every snapshot row the review group's
+    committed offset has passed since the last run: someone resolved them with the runbook's
+    CLI, which commits offsets."""
+    total = 0
+    for partition, offset in committed.items():
+        if offset is None:
+            continue
+        row = con.execute(
+            "INSERT INTO resolutions "
+            '(topic, "partition", "offset", resolved_at, source) '
+            'SELECT topic, "partition", "offset", now(), \'review-group\' FROM records r '
+            'WHERE topic = ? AND "partition" = ? AND "offset" < ? '
+            "AND NOT EXISTS (SELECT 1 FROM resolutions x WHERE x.topic = r.topic "
+            'AND x."partition" = r."partition" AND x."offset" = r."offset")',
+            [topic, partition, offset],
+        ).fetchone()
+        total += int(row[0]) if row else 0
+    return total
+
+
 def mark_gone(con: Connection, topic: str, offsets: Mapping[int, PartitionOffsets]) -> int:
     """Flag snapshot rows that retention has deleted from Kafka (offset below the low
     watermark). They stay in the snapshot: the record is gone from Kafka, not from history."""
@@ -93,6 +116,7 @@ def write_batch(
     topic: str,
     staged: pa.Table,
     ends: Mapping[int, int] | None = None,
+    committed: Mapping[int, int | None] | None = None,
 ) -> BatchResult:
     """Insert a staged batch and advance the positions, in one transaction.
 
@@ -100,7 +124,8 @@ def write_batch(
     `dlq ingest --follow`, say) may have stored them first, and a record is stored once.
     `ends` moves positions on to a partition's end (past transaction markers, which take
     offsets but are never delivered); it is written with the batch that holds the records
-    before that end, never ahead of them.
+    before that end, never ahead of them. Rows below the review group's `committed` offset
+    (as the run found it) were resolved before the dashboard saw them, and are recorded so.
     """
     install_macros(con)
     con.register("staged_batch", staged)
@@ -131,6 +156,16 @@ def write_batch(
                 "next_offset = greatest(ingest_positions.next_offset, excluded.next_offset), "
                 "updated_at = excluded.updated_at"
             )
+            for partition, offset in (committed or {}).items():
+                if offset is not None:
+                    con.execute(
+                        "INSERT INTO resolutions "
+                        '(topic, "partition", "offset", resolved_at, source) '
+                        'SELECT topic, "partition", "offset", now(), \'before-dashboard\' '
+                        'FROM staged WHERE "partition" = ? AND "offset" < ? '
+                        "ON CONFLICT DO NOTHING",
+                        [partition, offset],
+                    )
             if ends:
                 _advance_positions(con, topic, ends)
             con.execute(

@@ -1,20 +1,195 @@
-"""Overview: the state of the DLQ snapshot."""
+"""Overview: how big the DLQ is, how fast it grows, against the runbook's bands and alerts."""
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 import streamlit as st
 
-from dashboard.records import snapshot_info
+from dashboard import alerts, charts, escalation, overview, severity
+from dashboard.overview import count_between
 from pages import ui
 
 settings = ui.app_settings()
-st.title("DLQ overview")
+topic = settings.dlq_topic
 
-info = ui.query(settings, lambda con: snapshot_info(con, settings.dlq_topic))
-records, last_ingest = st.columns(2)
-records.metric("Records in the snapshot", f"{info.records:,}")
-last_ingest.metric(
-    "Last ingest",
-    f"{info.last_ingest_at:%Y-%m-%d %H:%M:%S} UTC" if info.last_ingest_at else "never",
-    help=f"Status of that run: {info.last_run_status}" if info.last_run_status else None,
+st.title("DLQ overview")
+st.caption(f"`{topic}` · severity bands, alerts and escalation criteria from the DLQ runbook")
+ui.refresh_button(settings)
+fresh = ui.snapshot_freshness(settings)
+ui.freshness_banner(settings, fresh)
+
+now = ui.now_minute()
+as_of = min(now, fresh.last_ingest_at) if fresh.stale and fresh.last_ingest_at else now
+size = ui.cached(settings, overview.dlq_size, topic)
+if size.in_topic == 0 and size.unresolved == 0:
+    st.success(f"The DLQ topic `{topic}` is empty: nothing to triage.", icon=":material/inbox:")
+
+# -- severity -------------------------------------------------------------------------------
+window = settings.rules.rate_window_minutes
+last_10 = ui.cached(settings, count_between, topic, as_of - timedelta(minutes=10), as_of)
+last_window = ui.cached(settings, count_between, topic, as_of - timedelta(minutes=window), as_of)
+rate = severity.classify_rate(last_10, last_window / window, settings.severity)
+backlog = severity.classify_size(size.unresolved, settings.severity)
+current = severity.overall(rate, backlog)
+
+severity_box = {
+    severity.Level.NORMAL: st.success,
+    severity.Level.WARNING: st.warning,
+    severity.Level.CRITICAL: st.error,
+}[current.level]
+severity_box(
+    f"**{current.level.label}**: {current.action} (expected response: {current.response_time})"
+    f"  \nGrowth: {rate.reason}. Size: {backlog.reason}.",
+    icon=":material/emergency:" if current.level == severity.Level.CRITICAL else None,
 )
+
+# -- size -----------------------------------------------------------------------------------
+in_topic, unresolved, replayed, resolved = st.columns(4)
+in_topic.metric(
+    "Records in the topic",
+    f"{size.in_topic:,}",
+    help="High minus low watermark, summed over partitions, at the last ingest.",
+)
+unresolved.metric(
+    "Unresolved", f"{size.unresolved:,}", help=f"{size.unparseable:,} of them could not be parsed."
+)
+replayed.metric(
+    "Replayed, waiting",
+    f"{size.replayed:,}",
+    help="Replayed to the pending topic and not yet resolved.",
+)
+resolved.metric("Resolved (still in Kafka)", f"{size.resolved:,}")
+notes = []
+if size.not_ingested:
+    notes.append(f"{size.not_ingested:,} records in the topic are not in the snapshot yet")
+if size.gone:
+    notes.append(f"{size.gone:,} records deleted by retention are kept in the snapshot")
+if notes:
+    st.caption("; ".join(notes) + ".")
+with st.expander("Per partition"):
+    st.dataframe(
+        [
+            {
+                "partition": p.partition,
+                "low": p.low,
+                "high": p.high,
+                "review group committed": p.committed,
+                "in topic": p.in_topic,
+                "unresolved": p.unresolved,
+                "replayed": p.replayed,
+                "resolved": p.resolved,
+                "not ingested": p.not_ingested,
+            }
+            for p in size.partitions
+        ],
+        hide_index=True,
+    )
+
+# -- alerts ---------------------------------------------------------------------------------
+st.subheader("Alerts")
+lookback = timedelta(hours=24)
+per_minute = ui.cached(settings, overview.arrivals, topic, as_of - lookback, as_of, 1)
+unresolved_minutes = ui.cached(
+    settings, overview.unresolved_history, topic, as_of - lookback, as_of, 1
+)
+statuses = alerts.evaluate_all(settings.alerts, per_minute, unresolved_minutes, window)
+
+
+def _since(status: alerts.AlertStatus) -> str:
+    moment = status.firing_since if status.state == "firing" else status.active_since
+    if moment is None:
+        return "-"
+    prefix = "before " if status.since_before_window else ""
+    return f"{prefix}{moment:%Y-%m-%d %H:%M} UTC"
+
+
+st.dataframe(
+    [
+        {
+            "alert": s.rule.name,
+            "state": {"ok": "ok", "pending": "pending", "firing": "FIRING"}[s.state],
+            "since": _since(s),
+            "condition": s.condition,
+            "now": "-" if s.value is None else f"{s.value:,.1f}",
+        }
+        for s in statuses
+    ],
+    hide_index=True,
+)
+
+# -- growth ---------------------------------------------------------------------------------
+st.subheader("Growth")
+ranges = {
+    "Last hour": timedelta(hours=1),
+    "Last 24 hours": timedelta(hours=24),
+    "Last 7 days": timedelta(days=7),
+}
+choice = (
+    st.segmented_control(
+        "Time range",
+        [*ranges, "Custom"],
+        default="Last 24 hours",
+        key="range",
+        bind="query-params",
+    )
+    or "Last 24 hours"
+)
+start: datetime
+end: datetime = as_of
+if choice == "Custom":
+    picked = st.date_input(
+        "From - to (UTC)", value=(as_of.date() - timedelta(days=2), as_of.date()), key="days"
+    )
+    if isinstance(picked, tuple) and len(picked) == 2:
+        start = datetime.combine(picked[0], datetime.min.time(), tzinfo=as_of.tzinfo)
+        end = min(
+            as_of,
+            datetime.combine(picked[1], datetime.min.time(), tzinfo=as_of.tzinfo)
+            + timedelta(days=1),
+        )
+    else:
+        st.stop()
+else:
+    start = as_of - ranges[choice]
+
+for minutes in (1, 10):
+    buckets = ui.cached(settings, overview.arrivals, topic, start, end, minutes)
+    figure = charts.growth_figure(buckets, severity.rate_bands(settings.severity, minutes), minutes)
+    ui.plot(figure, key=f"growth-{minutes}", filename=f"dlq-growth-per-{minutes}min")
+history_bucket = 1 if end - start <= timedelta(hours=24) else 10
+history = ui.cached(settings, overview.unresolved_history, topic, start, end, history_bucket)
+ui.plot(
+    charts.unresolved_figure(history, settings.severity.size_review_above),
+    key="unresolved",
+    filename="dlq-unresolved",
+)
+st.caption(
+    "The runbook's table leaves a gap between 10 records per 10 minutes and 10 per minute; "
+    "rates there are shown as Warning. Bands are in the chart's unit."
+)
+
+# -- escalation -----------------------------------------------------------------------------
+st.subheader("Escalation criteria")
+st.caption('The runbook\'s "Escalate to L3 Engineering if", checked against the snapshot.')
+for criterion in ui.cached(settings, escalation.check, settings, as_of):
+    mark = {
+        True: ":red[:material/error: **met**]",
+        False: ":green[:material/check_circle: not met]",
+        None: ":gray[:material/help: check by hand]",
+    }[criterion.met]
+    with st.expander(f"{mark} · {criterion.title} · {ui.plain(criterion.summary)}"):
+        if criterion.met is None:
+            st.write("This one cannot be read from the DLQ; check it by hand.")
+        elif not criterion.evidence:
+            st.write("Nothing to show.")
+        else:
+            st.dataframe(criterion.evidence[:200], hide_index=True)
+            for flt in criterion.evidence_filters[:5]:
+                label = ui.plain(", ".join(f"{k}={v}" for k, v in flt.items()))
+                st.page_link(
+                    "pages/messages.py",
+                    label=f"Messages where {label}",
+                    icon=":material/search:",
+                    query_params=flt,
+                )

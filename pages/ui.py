@@ -1,14 +1,20 @@
-"""What every page shares: settings, the snapshot's database, and how failures are shown."""
+"""What every page shares: settings, cached snapshot queries, and how failures are shown."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
-from typing import TypeVar
+from datetime import UTC, datetime, timedelta
+from typing import Any, NoReturn, TypeVar
 
 import streamlit as st
 
-from dashboard.db import Connection, Database, DatabaseBusy, SnapshotMissing
+from dashboard.charts import PLOTLY_CONFIG
+from dashboard.db import Database, DatabaseBusy, SnapshotMissing
+from dashboard.kafka_clients import BrokerUnreachable, KafkaGateway, TopicMissing
+from dashboard.overview import Freshness, freshness
 from dashboard.settings import Settings, SettingsError, load_settings
+from ingest.job import IngestError, ingest_once
 
 T = TypeVar("T")
 
@@ -18,7 +24,22 @@ def _settings() -> Settings:
     return load_settings()
 
 
+def _route_through_entry_point() -> None:
+    """Pages run only under streamlit_app.py's st.navigation.
+
+    A `pages/` folder beside the entry point makes Streamlit treat a server's first visit to
+    /<page> as a legacy multipage app and run that page alone (no router, no page config).
+    Leaving legacy mode and rerunning puts the entry point in charge, on the same URL.
+    """
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        st.rerun()
+
+
 def app_settings() -> Settings:
+    _route_through_entry_point()
     try:
         return _settings()
     except SettingsError as exc:
@@ -30,22 +51,121 @@ def database(settings: Settings) -> Database:
     return Database(settings.db, settings.db_lock_timeout_seconds)
 
 
-def query(settings: Settings, run: Callable[[Connection], T]) -> T:
-    """Run `run` on a short read-only connection; show the snapshot's state instead of a
-    traceback when there is nothing to read yet or another process holds the file."""
+def snapshot_version(settings: Settings) -> tuple[int, ...]:
+    """Changes whenever the snapshot file does: the cache key of every query."""
+    parts: list[int] = []
+    for path in (settings.db, settings.db.with_name(settings.db.name + ".wal")):
+        try:
+            stat = path.stat()
+        except FileNotFoundError:
+            parts.extend((0, 0))
+        else:
+            parts.extend((stat.st_mtime_ns, stat.st_size))
+    return tuple(parts)
+
+
+@st.cache_data(ttl=900, max_entries=512, show_spinner=False)
+def _cached_call(
+    version: tuple[int, ...],
+    settings: Settings,
+    fn_name: str,
+    args: tuple[Any, ...],
+    _fn: Callable[..., Any],  # not hashed: `fn_name` stands for it
+) -> Any:
+    with database(settings).read() as con:
+        return _fn(con, *args)
+
+
+def cached(settings: Settings, fn: Callable[..., T], *args: Any) -> T:
+    """`fn(connection, *args)` on the snapshot, cached until the snapshot changes. Shows
+    what is wrong instead of a traceback when there is no snapshot or it stays locked."""
     try:
-        with database(settings).read() as con:
-            return run(con)
+        name = f"{fn.__module__}.{fn.__qualname__}"
+        result: T = _cached_call(snapshot_version(settings), settings, name, args, fn)
     except SnapshotMissing:
-        st.info(
-            f"No snapshot yet at `{settings.db}`. Run `dlq ingest` (or `dlq ingest --follow 30`) "
-            "to copy the DLQ topic into it.",
-            icon=":material/hourglass_empty:",
-        )
-        st.stop()
+        no_snapshot(settings)
     except DatabaseBusy as exc:
         st.warning(f"The snapshot is busy: {exc}. Reload in a moment.", icon=":material/lock:")
         st.stop()
+    return result
+
+
+def no_snapshot(settings: Settings) -> NoReturn:
+    st.info(
+        f"No snapshot yet at `{settings.db}`. Run `dlq ingest` (or `dlq ingest --follow 30`) "
+        "to copy the DLQ topic into it.",
+        icon=":material/hourglass_empty:",
+    )
+    st.stop()
+
+
+def now_minute() -> datetime:
+    """Now, to the minute: time-relative queries then share cache entries for a minute."""
+    return datetime.now(UTC).replace(second=0, microsecond=0) + timedelta(minutes=1)
+
+
+def snapshot_freshness(settings: Settings) -> Freshness:
+    stale_after = timedelta(seconds=settings.rules.stale_after_seconds)
+    return cached(settings, freshness, settings.dlq_topic, now_minute(), stale_after)
+
+
+def freshness_banner(settings: Settings, fresh: Freshness) -> None:
+    """A visible warning when the snapshot is older than a few ingest intervals."""
+    if fresh.last_ingest_at is None:
+        st.warning("Nothing has been ingested yet.", icon=":material/warning:")
+    elif fresh.stale and fresh.age is not None:
+        st.warning(
+            f"The snapshot is {_age(fresh.age)} old (last ingest "
+            f"{fresh.last_ingest_at:%Y-%m-%d %H:%M} UTC, {fresh.last_status}). Rates and "
+            "alerts below are as of then. Is `dlq ingest --follow` running?",
+            icon=":material/history:",
+        )
+
+
+def _age(age: timedelta) -> str:
+    minutes = int(age.total_seconds() // 60)
+    if minutes < 120:
+        return f"{minutes} minutes"
+    hours = minutes // 60
+    return f"{hours} hours" if hours < 48 else f"{hours // 24} days"
+
+
+TIME_COLUMN = st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm:ss", timezone="UTC")
+
+
+def plot(figure: Any, key: str, filename: str) -> None:
+    """A plotly chart whose camera button downloads a PNG named after the view."""
+    config = dict(PLOTLY_CONFIG)
+    config["toImageButtonOptions"] = {**config["toImageButtonOptions"], "filename": filename}
+    st.plotly_chart(figure, key=key, config=config)
+
+
+_MARKDOWN_SPECIAL = frozenset("\\`*_{}[]()#+-.!|<>~$:&\"'=")
+
+
+def plain(text: str) -> str:
+    """Record content for a place that renders markdown (labels, captions): every markdown
+    and Streamlit directive character escaped, so it can only ever show as text."""
+    return "".join("\\" + c if c in _MARKDOWN_SPECIAL else c for c in text.replace("\n", " "))
+
+
+def refresh_button(settings: Settings) -> None:
+    """Copy what is new on the DLQ topic into the snapshot now (bounded to 15 seconds)."""
+    if not st.button(
+        "Refresh from Kafka",
+        icon=":material/refresh:",
+        help="Runs an incremental `dlq ingest` now.",
+    ):
+        return
+    with st.spinner("Reading new DLQ records..."):
+        try:
+            summary = ingest_once(
+                settings, gateway=KafkaGateway(settings, timeout=10), deadline=time.monotonic() + 15
+            )
+        except (BrokerUnreachable, TopicMissing, IngestError, DatabaseBusy) as exc:
+            st.error(f"Could not refresh: {exc}", icon=":material/cloud_off:")
+            return
+    st.toast(summary.line())
 
 
 def sidebar_footer(settings: Settings) -> None:

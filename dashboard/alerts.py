@@ -1,0 +1,101 @@
+"""The runbook's alerts evaluated the way Prometheus evaluates alerting rules.
+
+A rule's expression is evaluated once a minute. While it holds the alert is *pending*; once
+it has held continuously for the rule's `for` duration it is *firing*; the first evaluation
+where it does not hold resets it to *ok*.
+
+Rate rules use the per-minute rate over the trailing `rate_window_minutes` (Prometheus'
+`rate(...[5m]) * 60`), so they follow the runbook's per-minute thresholds; size rules use
+the unresolved count.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Literal
+
+from dashboard.overview import Bucket, Point
+from dashboard.settings import AlertRule
+
+AlertState = Literal["ok", "pending", "firing"]
+EVALUATION_STEP = timedelta(minutes=1)
+
+
+@dataclass(frozen=True)
+class Sample:
+    at: datetime
+    value: float
+
+
+@dataclass(frozen=True)
+class AlertStatus:
+    rule: AlertRule
+    state: AlertState
+    value: float | None  # the expression's latest value
+    active_since: datetime | None  # first evaluation of the current run where it held
+    firing_since: datetime | None
+    since_before_window: bool  # it already held at the first evaluation we could make
+
+    @property
+    def condition(self) -> str:
+        unit = "records/min" if self.rule.kind == "rate_per_min" else "unresolved records"
+        return f"> {self.rule.threshold:g} {unit} for {self.rule.for_minutes:g} min"
+
+
+def evaluate(rule: AlertRule, samples: Sequence[Sample]) -> AlertStatus:
+    """The alert's state after the last sample (samples ascending, one per evaluation)."""
+    hold = timedelta(minutes=rule.for_minutes)
+    active_since: datetime | None = None
+    firing_since: datetime | None = None
+    for sample in samples:
+        if sample.value > rule.threshold:
+            if active_since is None:
+                active_since = sample.at
+            if firing_since is None and sample.at - active_since >= hold:
+                firing_since = sample.at
+        else:
+            active_since = firing_since = None
+    state: AlertState = "ok"
+    if firing_since is not None:
+        state = "firing"
+    elif active_since is not None:
+        state = "pending"
+    return AlertStatus(
+        rule=rule,
+        state=state,
+        value=samples[-1].value if samples else None,
+        active_since=active_since,
+        firing_since=firing_since,
+        since_before_window=bool(samples) and active_since == samples[0].at,
+    )
+
+
+def rate_samples(per_minute: Sequence[Bucket], window_minutes: int) -> list[Sample]:
+    """Per-minute rate over the trailing window, evaluated at the end of each minute.
+    `per_minute` must be consecutive one-minute buckets; the first full window starts the
+    series, so no evaluation sees a window with missing data."""
+    counts = [b.count for b in per_minute]
+    samples: list[Sample] = []
+    running = sum(counts[: window_minutes - 1])
+    for i in range(window_minutes - 1, len(counts)):
+        running += counts[i]
+        samples.append(Sample(per_minute[i].start + EVALUATION_STEP, running / window_minutes))
+        running -= counts[i - window_minutes + 1]
+    return samples
+
+
+def size_samples(unresolved: Sequence[Point]) -> list[Sample]:
+    return [Sample(p.at, float(p.value)) for p in unresolved]
+
+
+def evaluate_all(
+    rules: Sequence[AlertRule],
+    per_minute: Sequence[Bucket],
+    unresolved_per_minute: Sequence[Point],
+    window_minutes: int,
+) -> list[AlertStatus]:
+    rates = rate_samples(per_minute, window_minutes)
+    sizes = size_samples(unresolved_per_minute)
+    return [evaluate(rule, rates if rule.kind == "rate_per_min" else sizes) for rule in rules]

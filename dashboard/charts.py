@@ -1,0 +1,173 @@
+"""Plotly figures: readable in a 1400x900 screenshot, reused by the pages and the exports.
+
+Record content only ever reaches a figure as data (axis values, hover text), never as
+layout markup: plotly renders hover text and labels as text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Final
+
+import plotly.graph_objects as go
+
+from dashboard.overview import Bucket, Point
+from dashboard.severity import Band, Level
+
+BAND_COLOURS: Final = {
+    Level.NORMAL: "rgba(46, 160, 67, 0.10)",
+    Level.WARNING: "rgba(219, 154, 4, 0.14)",
+    Level.CRITICAL: "rgba(207, 34, 46, 0.12)",
+}
+BAND_LABEL_COLOURS: Final = {
+    Level.NORMAL: "#1a7f37",
+    Level.WARNING: "#9a6700",
+    Level.CRITICAL: "#cf222e",
+}
+BAR_COLOUR: Final = "#0969da"
+FONT: Final = {"family": "Inter, Segoe UI, Helvetica, Arial, sans-serif", "size": 13}
+
+# The modebar's camera button downloads the chart as a PNG at twice the screen resolution.
+PLOTLY_CONFIG: Final[dict[str, Any]] = {
+    "displaylogo": False,
+    "toImageButtonOptions": {"format": "png", "scale": 2},
+    "modeBarButtonsToRemove": ["select2d", "lasso2d"],
+}
+
+
+def _base_layout(title: str, height: int) -> dict[str, Any]:
+    return {
+        "title": {"text": title, "x": 0, "xanchor": "left", "font": {"size": 16}},
+        "height": height,
+        "margin": {"l": 60, "r": 20, "t": 48, "b": 40},
+        "font": FONT,
+        "plot_bgcolor": "white",
+        "paper_bgcolor": "white",
+        "xaxis": {"showgrid": False, "linecolor": "#d0d7de"},
+        "yaxis": {"gridcolor": "#eaeef2", "rangemode": "tozero"},
+        "bargap": 0.1,
+        "showlegend": False,
+    }
+
+
+def growth_figure(
+    buckets: Sequence[Bucket], bands: Sequence[Band], bucket_minutes: int, height: int = 340
+) -> go.Figure:
+    """Records entering the DLQ per bucket, over the severity bands as shaded backgrounds."""
+    unit = "minute" if bucket_minutes == 1 else f"{bucket_minutes} minutes"
+    fig = go.Figure()
+    x = [b.start for b in buckets]
+    y = [b.count for b in buckets]
+    trace_kind = go.Bar if len(buckets) <= 1500 else go.Scatter
+    fig.add_trace(
+        trace_kind(
+            x=x,
+            y=y,
+            name=f"records per {unit}",
+            marker_color=BAR_COLOUR,
+            hovertemplate=f"%{{x|%Y-%m-%d %H:%M}} UTC<br>%{{y:,}} records per {unit}"
+            "<extra></extra>",
+        )
+    )
+    peak = max(y, default=0)
+    warning_top = next((b.high for b in bands if b.level == Level.WARNING), None) or 1.0
+    # Show the Warning band whole; show Critical when the data reaches into it.
+    top = max(peak * 1.15, min(warning_top, max(peak, 1.0) * 4), 1.0)
+    for band in bands:
+        high = band.high if band.high is not None else top
+        if band.low >= top:
+            continue
+        fig.add_hrect(
+            y0=band.low,
+            y1=min(high, top),
+            fillcolor=BAND_COLOURS[band.level],
+            line_width=0,
+            layer="below",
+        )
+        fig.add_annotation(
+            x=1,
+            xref="paper",
+            xanchor="right",
+            y=band.low,
+            yanchor="bottom",
+            text=f"{band.label} ≥ {band.low:g}" if band.low else band.label,
+            showarrow=False,
+            font={"size": 11, "color": BAND_LABEL_COLOURS[band.level]},
+        )
+    layout = _base_layout(f"Records entering the DLQ per {unit}", height)
+    layout["yaxis"]["range"] = [0, top]
+    layout["yaxis"]["title"] = {"text": f"records / {unit}"}
+    fig.update_layout(**layout)
+    return fig
+
+
+def unresolved_figure(points: Sequence[Point], threshold: float, height: int = 300) -> go.Figure:
+    """Unresolved records over time against the runbook's review line (> 1,000)."""
+    fig = go.Figure()
+    fig.add_trace(
+        go.Scatter(
+            x=[p.at for p in points],
+            y=[p.value for p in points],
+            mode="lines",
+            line={"color": BAR_COLOUR, "width": 2, "shape": "hv"},
+            hovertemplate="%{x|%Y-%m-%d %H:%M} UTC<br>%{y:,} unresolved<extra></extra>",
+        )
+    )
+    fig.add_hline(
+        y=threshold,
+        line={"color": BAND_LABEL_COLOURS[Level.WARNING], "dash": "dash", "width": 2},
+        annotation_text=f"> {threshold:,.0f}: manual review (KafkaDLQSizeHigh)",
+        annotation_position="top left",
+        annotation_font={"color": BAND_LABEL_COLOURS[Level.WARNING], "size": 11},
+    )
+    layout = _base_layout("Unresolved records in the DLQ", height)
+    peak = max((p.value for p in points), default=0)
+    layout["yaxis"]["range"] = [0, max(peak, threshold) * 1.15]
+    layout["yaxis"]["title"] = {"text": "unresolved records"}
+    fig.update_layout(**layout)
+    return fig
+
+
+def group_figure(
+    labels: Sequence[str], counts: Sequence[int], title: str, height: int | None = None
+) -> go.Figure:
+    """A horizontal bar per group, largest on top."""
+    shown = list(zip(labels, counts, strict=True))[:15]
+    fig = go.Figure(
+        go.Bar(
+            x=[c for _, c in shown][::-1],
+            y=[_short(label) for label, _ in shown][::-1],
+            orientation="h",
+            marker_color=BAR_COLOUR,
+            customdata=[label for label, _ in shown][::-1],
+            hovertemplate="%{customdata}<br>%{x:,} records<extra></extra>",
+        )
+    )
+    layout = _base_layout(title, height or max(220, 34 * len(shown) + 80))
+    layout["margin"]["l"] = 20
+    layout["yaxis"] = {"automargin": True, "tickfont": {"size": 12}}
+    layout["xaxis"] = {"gridcolor": "#eaeef2", "title": {"text": "records"}}
+    fig.update_layout(**layout)
+    return fig
+
+
+def timeline_figure(
+    labels: Sequence[str], counts: Sequence[int], title: str, height: int = 300
+) -> go.Figure:
+    """Vertical bars in the order given (hours of the day, days)."""
+    fig = go.Figure(
+        go.Bar(
+            x=list(labels),
+            y=list(counts),
+            marker_color=BAR_COLOUR,
+            hovertemplate="%{x}<br>%{y:,} records<extra></extra>",
+        )
+    )
+    layout = _base_layout(title, height)
+    layout["xaxis"]["type"] = "category"
+    fig.update_layout(**layout)
+    return fig
+
+
+def _short(label: str, width: int = 70) -> str:
+    return label if len(label) <= width else label[: width - 1] + "…"

@@ -1,0 +1,171 @@
+"""The runbook's escalation criteria ("Escalate to L3 Engineering if"), checked against the
+snapshot, each with the evidence behind the answer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from dashboard.db import Connection
+from dashboard.overview import arrivals
+from dashboard.patterns import Scope, pattern_case_sql
+from dashboard.settings import Settings
+from dashboard.states import records_with_state_sql
+
+
+@dataclass(frozen=True)
+class Criterion:
+    key: str
+    title: str  # the runbook's wording
+    met: bool | None  # None: the data cannot tell; check by hand
+    summary: str
+    evidence: list[dict[str, Any]] = field(default_factory=list)
+    # Messages-page filters that show the records behind the evidence, one per row.
+    evidence_filters: list[dict[str, str]] = field(default_factory=list)
+
+
+def check(con: Connection, settings: Settings, now: datetime) -> list[Criterion]:
+    topic = settings.dlq_topic
+    return [
+        _growth(con, settings, now),
+        _same_error(con, settings),
+        _unknown(con, settings),
+        _replay_failures(con, topic),
+        Criterion(
+            "business_critical",
+            "Business critical files stuck in DLQ",
+            None,
+            "Not visible in the data: check the claims involved with the business.",
+        ),
+    ]
+
+
+def _growth(con: Connection, settings: Settings, now: datetime) -> Criterion:
+    limit = settings.escalation.growth_above_per_min
+    window = timedelta(minutes=60)
+    minutes = arrivals(con, settings.dlq_topic, now - window, now, 1)
+    over = [b for b in minutes if b.count > limit]
+    peak = max(minutes, key=lambda b: b.count, default=None)
+    summary = (
+        f"peak {peak.count:,} records/min at {peak.start:%H:%M} UTC in the last hour"
+        if peak and peak.count
+        else "no records in the last hour"
+    )
+    return Criterion(
+        "growth",
+        f"DLQ growth > {limit:g} messages/min (systematic failure)",
+        bool(over),
+        summary,
+        [{"minute (UTC)": b.start, "records": b.count} for b in over],
+        [
+            {
+                "time_from": b.start.isoformat(),
+                "time_to": (b.start + timedelta(minutes=1)).isoformat(),
+            }
+            for b in over
+        ],
+    )
+
+
+def _same_error(con: Connection, settings: Settings) -> Criterion:
+    limit = settings.escalation.same_error_above
+    where, params = Scope(settings.dlq_topic).where()
+    rows = con.execute(
+        f"""
+        SELECT error_signature, count(*) AS n, count(DISTINCT "domain") AS domains
+        FROM {records_with_state_sql()} r
+        WHERE {where} AND error_signature IS NOT NULL
+        GROUP BY error_signature HAVING count(*) > $limit ORDER BY n DESC
+        """,
+        {**params, "limit": limit},
+    ).fetchall()
+    return Criterion(
+        "same_error",
+        f"Same error affecting > {limit:,} messages",
+        bool(rows),
+        f"{len(rows)} error signature{'s' if len(rows) != 1 else ''} over {limit:,} "
+        "unresolved records"
+        if rows
+        else f"no error signature over {limit:,} unresolved records",
+        [{"error signature": s, "unresolved records": n, "domains": d} for s, n, d in rows],
+        [{"signature": s} for s, _, _ in rows],
+    )
+
+
+def _unknown(con: Connection, settings: Settings) -> Criterion:
+    known = list(settings.escalation.known_categories)
+    where, params = Scope(settings.dlq_topic).where()
+    categories = con.execute(
+        f"""
+        SELECT error_category, count(*) FROM {records_with_state_sql()} r
+        WHERE {where} AND (error_category IS NULL OR error_category NOT IN (SELECT unnest($known)))
+        GROUP BY error_category ORDER BY 2 DESC
+        """,
+        {**params, "known": known},
+    ).fetchall()
+    patternless = con.execute(
+        f"""
+        WITH s AS (
+            SELECT error_signature, count(*) AS n FROM {records_with_state_sql()} r
+            WHERE {where} AND error_signature IS NOT NULL GROUP BY error_signature
+        )
+        SELECT error_signature, n FROM s WHERE ({pattern_case_sql()}) IS NULL ORDER BY n DESC
+        """,
+        params,
+    ).fetchall()
+    evidence = [
+        {"what": "error category", "value": c if c is not None else "(none)", "records": n}
+        for c, n in categories
+    ] + [{"what": "error pattern", "value": s, "records": n} for s, n in patternless]
+    filters = [{"category": c if c is not None else "(none)"} for c, _ in categories] + [
+        {"signature": s} for s, _ in patternless
+    ]
+    parts = []
+    if categories:
+        parts.append(
+            f"{len(categories)} categor{'ies' if len(categories) != 1 else 'y'} "
+            f"outside {', '.join(known)}"
+        )
+    if patternless:
+        parts.append(
+            f"{len(patternless)} error signature{'s' if len(patternless) != 1 else ''}"
+            " matching none of the runbook's patterns"
+        )
+    return Criterion(
+        "unknown",
+        "Unknown error category or pattern",
+        bool(evidence),
+        "; ".join(parts) if parts else "every record has a known category and pattern",
+        evidence,
+        filters,
+    )
+
+
+def _replay_failures(con: Connection, topic: str) -> Criterion:
+    """A trace id that lands in the DLQ more than once was replayed and failed again."""
+    rows = con.execute(
+        """
+        SELECT trace_id, count(*) AS landings, min(kafka_timestamp), max(kafka_timestamp)
+        FROM records WHERE topic = ? AND trace_id IS NOT NULL AND parse_error IS NULL
+        GROUP BY trace_id HAVING count(*) > 1
+        ORDER BY max(kafka_timestamp) DESC LIMIT 500
+        """,
+        [topic],
+    ).fetchall()
+    total = con.execute(
+        "SELECT count(*) FROM (SELECT trace_id FROM records WHERE topic = ? AND trace_id IS NOT "
+        "NULL AND parse_error IS NULL GROUP BY trace_id HAVING count(*) > 1)",
+        [topic],
+    ).fetchone()
+    count = int(total[0]) if total else 0
+    return Criterion(
+        "replay_failures",
+        "Replay failures (messages return to DLQ immediately)",
+        count > 0,
+        f"{count:,} trace id{'s' if count != 1 else ''} landed in the DLQ again"
+        if count
+        else "no trace id landed in the DLQ twice",
+        [{"trace id": t, "landings": n, "first": a, "last": b} for t, n, a, b in rows],
+        [{"trace": t} for t, *_ in rows],
+    )

@@ -1,0 +1,361 @@
+"""Failure patterns: groups of DLQ records, matched to the runbook's five patterns.
+
+Patterns 1-4 are recognised from a record's error signature (text rules below); pattern 5,
+"systematic", from the data: many records with one signature from one domain in a short
+window. A group that matches none of them is new, and the page says so.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Final
+
+from dashboard.db import Connection
+from dashboard.states import records_with_state_sql
+
+
+@dataclass(frozen=True)
+class RunbookPattern:
+    key: str
+    number: int
+    short: str
+    title: str
+    symptoms: str
+    root_cause: str
+    resolution: tuple[str, ...]
+    prevention: tuple[str, ...]
+
+
+RUNBOOK_PATTERNS: Final[dict[str, RunbookPattern]] = {
+    p.key: p
+    for p in (
+        RunbookPattern(
+            "expired_url",
+            1,
+            "Expired URL",
+            "Invalid/expired URLs (404, 410)",
+            "Category permanent, retry count 0, HTTP 404 Not Found or 410 Gone.",
+            "Presigned URLs expired or file deleted from source.",
+            (
+                "Verify URL status: check the URL in a browser or with curl.",
+                "Check presigned URL expiration: most expire after 1-7 days.",
+                "Contact the source system: request a new presigned URL or a re-upload.",
+                "Replay with the new URL once one is available.",
+            ),
+            (
+                "Reduce event-to-download latency.",
+                "Negotiate longer presigned URL expiration with the source system.",
+                "Refresh presigned URLs for the domains that support it.",
+            ),
+        ),
+        RunbookPattern(
+            "file_type",
+            2,
+            "File type",
+            "File type validation failures",
+            'Category permanent, retry count 0, "File type not allowed".',
+            "File type not in the domain's allowlist.",
+            (
+                "Verify the file type is valid: is this a legitimate business file?",
+                "If legitimate: update the allowed file types in the domain configuration "
+                "(a code change to the domain strategy).",
+                "If malicious or spam: the rejection is correct; resolve without replay.",
+            ),
+            (
+                "Review allowed file types with business stakeholders.",
+                "Monitor legitimate file types being rejected.",
+            ),
+        ),
+        RunbookPattern(
+            "network_timeout",
+            3,
+            "Network/timeout",
+            "Network/timeout failures (retries exhausted)",
+            "Category transient, retry count 4, connection timeout or 503.",
+            "Persistent network issues or slow source servers.",
+            (
+                "Check whether the issue is resolved: transient issues may have cleared.",
+                "Verify source server health with the source system team.",
+                "Replay once the source is healthy; watch the download worker's log.",
+            ),
+            (
+                "Increase the download timeout for large files.",
+                "Adapt the timeout to the file size.",
+                "Add jitter to the retry backoff.",
+            ),
+        ),
+        RunbookPattern(
+            "onelake_upload",
+            4,
+            "OneLake upload",
+            "OneLake upload failures",
+            "Download succeeded, upload failed: Azure authentication, storage quota, network.",
+            "Azure AD token expiration, OneLake service issues, storage quota.",
+            (
+                "Check OneLake service health (Azure status).",
+                "Verify authentication: test OneLake connectivity.",
+                "Check storage quota: review OneLake capacity metrics.",
+                "Replay once the issue is resolved.",
+            ),
+            (
+                "Refresh Azure AD tokens before they expire.",
+                "Alert on OneLake storage quota (< 90% capacity).",
+                "Exponential backoff for OneLake transient errors.",
+            ),
+        ),
+        RunbookPattern(
+            "systematic",
+            5,
+            "Systematic",
+            "Systematic failures (many related)",
+            "Many records with the same error, from one domain or event type; rapid growth "
+            "(> 10 messages/min).",
+            "A systemic issue: SSL certificate expired, service outage, configuration change.",
+            (
+                "Stop further failures: pause the affected worker "
+                "(kubectl scale deployment download-worker --replicas=0 -n kafka-pipeline).",
+                "Investigate the root cause: source system status, recent configuration "
+                "changes, SSL certificates.",
+                "Fix the root cause (configuration, certificates, or wait for recovery).",
+                "Bulk replay the affected records.",
+                "Resume the workers.",
+            ),
+            (
+                "Alert on SSL certificate expiry 30 days ahead.",
+                "A circuit breaker for systematic failures.",
+                "Source system health checks before processing events.",
+            ),
+        ),
+    )
+}
+
+# Text rules for patterns 1-4, tried in order on the error signature (case-insensitive).
+PATTERN_RULES: Final[tuple[tuple[str, str], ...]] = (
+    ("onelake_upload", r"onelake"),
+    ("file_type", r"file type|not in allowed types|type not allowed"),
+    (
+        "expired_url",
+        r"\b(404|410)\b|not found|\bgone\b|url expired|presigned url|"
+        r"no longer available",
+    ),
+    (
+        "network_timeout",
+        r"timeout|timed out|\b50[234]\b|service unavailable|"
+        r"connection (reset|refused|aborted)|network|unreachable",
+    ),
+)
+
+
+def pattern_case_sql(column: str = "error_signature") -> str:
+    """A SQL CASE giving the runbook pattern key (or NULL) for a signature column."""
+    whens = " ".join(
+        f"WHEN regexp_matches({column}, '(?i)({rule})') THEN '{key}'" for key, rule in PATTERN_RULES
+    )
+    return f"CASE WHEN {column} IS NULL THEN NULL {whens} END"
+
+
+@dataclass(frozen=True)
+class Dimension:
+    key: str
+    label: str
+    expression: str  # the group's value (as text)
+    filter_field: str | None  # the Messages filter that selects the group, if any
+
+
+NONE_LABEL = "(none)"
+NO_TEXT_LABEL = "(no error text recorded)"
+
+DIMENSIONS: Final[dict[str, Dimension]] = {
+    d.key: d
+    for d in (
+        Dimension("error_category", "Error category", "error_category", "category"),
+        Dimension("domain", "Domain", '"domain"', "domain"),
+        Dimension("error_signature", "Error signature", "error_signature", "signature"),
+        Dimension(
+            "event",
+            "Event type / subtype",
+            "coalesce(event_type, '?') || ' / ' || coalesce(event_subtype, '?')",
+            "event",
+        ),
+        Dimension("file_type", "File type", "file_type", "file_type"),
+        Dimension("retry_count", "Retry count", "CAST(retry_count AS VARCHAR)", "retry_count"),
+        Dimension(
+            "hour",
+            "Hour of day (UTC)",
+            "lpad(CAST(hour(kafka_timestamp) AS VARCHAR), 2, '0')",
+            "hour",
+        ),
+        Dimension("day", "Day (UTC)", "strftime(kafka_timestamp, '%Y-%m-%d')", "day"),
+    )
+}
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Which records the groups are made of."""
+
+    topic: str
+    states: tuple[str, ...] = ("unresolved",)
+    start: datetime | None = None
+    end: datetime | None = None
+    include_gone: bool = False
+
+    def where(self) -> tuple[str, dict[str, object]]:
+        clauses = ["topic = $topic"]
+        params: dict[str, object] = {"topic": self.topic}
+        if self.states:
+            clauses.append("state IN (SELECT unnest($states))")
+            params["states"] = list(self.states)
+        if self.start is not None:
+            clauses.append("kafka_timestamp >= $start")
+            params["start"] = self.start
+        if self.end is not None:
+            clauses.append("kafka_timestamp < $end")
+            params["end"] = self.end
+        if not self.include_gone:
+            clauses.append("gone_from_kafka_at IS NULL")
+        return " AND ".join(clauses), params
+
+
+@dataclass(frozen=True)
+class Group:
+    value: str | None  # None: the records have no value for the dimension
+    count: int
+    share: float
+    first_seen: datetime | None
+    last_seen: datetime | None
+    pattern: str | None  # the runbook pattern most of its records match
+    pattern_share: float
+    systematic_share: float  # share of its records inside a systematic burst
+
+    @property
+    def is_new(self) -> bool:
+        """No runbook pattern explains it (neither by its text nor as a systematic burst).
+        Records without error text are not new: they carry nothing to match."""
+        return self.pattern is None and self.systematic_share < 0.5 and self.value is not None
+
+
+@dataclass(frozen=True)
+class Burst:
+    """A systematic failure found in the data (runbook pattern 5)."""
+
+    signature: str
+    domain: str | None
+    peak: int  # records within the window at its worst
+    peak_at: datetime
+    total: int
+    first_seen: datetime
+    last_seen: datetime
+
+
+def _classified(scope: Scope) -> tuple[str, dict[str, object]]:
+    where, params = scope.where()
+    # The rules run once per distinct signature, not once per record.
+    sql = f"""
+        base AS (SELECT * FROM {records_with_state_sql()} r WHERE {where}),
+        signature_patterns AS (
+            SELECT error_signature, {pattern_case_sql()} AS pattern
+            FROM (SELECT DISTINCT error_signature FROM base)
+        ),
+        classified AS (
+            SELECT base.*, sp.pattern FROM base
+            LEFT JOIN signature_patterns sp USING (error_signature)
+        )
+    """
+    return sql, params
+
+
+def bursts(con: Connection, scope: Scope, min_records: int, window_minutes: int) -> list[Burst]:
+    """(signature, domain) pairs with at least `min_records` records within
+    `window_minutes` minutes at some point."""
+    where, params = scope.where()
+    rows = con.execute(
+        f"""
+        WITH m AS (
+            SELECT error_signature, "domain",
+                   time_bucket(INTERVAL 1 MINUTE, kafka_timestamp) AS minute, count(*) AS n
+            FROM {records_with_state_sql()} r
+            WHERE {where} AND error_signature IS NOT NULL AND kafka_timestamp IS NOT NULL
+            GROUP BY ALL
+        ),
+        w AS (
+            SELECT *, sum(n) OVER (
+                PARTITION BY error_signature, "domain" ORDER BY minute
+                RANGE BETWEEN to_minutes($window - 1) PRECEDING AND CURRENT ROW) AS in_window
+            FROM m
+        )
+        SELECT error_signature, "domain", max(in_window) AS peak,
+               arg_max(minute, in_window) AS peak_at, sum(n) AS total,
+               min(minute) AS first_seen, max(minute) AS last_seen
+        FROM w GROUP BY ALL
+        HAVING max(in_window) >= $min_records
+        ORDER BY peak DESC, total DESC
+        """,
+        {**params, "window": window_minutes, "min_records": min_records},
+    ).fetchall()
+    return [Burst(*row) for row in rows]
+
+
+def groups(
+    con: Connection,
+    scope: Scope,
+    dimension: str,
+    burst_keys: list[tuple[str, str | None]],
+    limit: int = 50,
+) -> list[Group]:
+    """Records grouped by `dimension`, largest first, each with its runbook pattern."""
+    dim = DIMENSIONS[dimension]
+    cte, params = _classified(scope)
+    params = {
+        **params,
+        "limit": limit,
+        "burst_signatures": [s for s, _ in burst_keys],
+        "burst_domains": [d or "" for _, d in burst_keys],
+    }
+    order = "grp" if dimension in ("hour", "day") else "n DESC, grp"
+    rows = con.execute(
+        f"""
+        WITH {cte},
+        bursts AS (
+            SELECT unnest($burst_signatures) AS burst_signature,
+                   unnest($burst_domains) AS burst_domain
+        ),
+        marked AS (
+            SELECT c.*, b.burst_signature IS NOT NULL AS in_burst
+            FROM classified c
+            LEFT JOIN bursts b ON b.burst_signature = c.error_signature
+                AND b.burst_domain = coalesce(c."domain", '')
+        ),
+        grouped AS (SELECT *, {dim.expression} AS grp FROM marked),
+        by_pattern AS (
+            SELECT grp, pattern, count(*) AS k FROM grouped
+            WHERE pattern IS NOT NULL GROUP BY grp, pattern
+        ),
+        top_pattern AS (
+            SELECT grp, arg_max(pattern, k) AS pattern, max(k) AS with_pattern
+            FROM by_pattern GROUP BY grp
+        ),
+        g AS (
+            SELECT grp, count(*) AS n, min(kafka_timestamp) AS first_seen,
+                   max(kafka_timestamp) AS last_seen,
+                   count(*) FILTER (WHERE in_burst) AS in_bursts
+            FROM grouped GROUP BY grp
+        )
+        SELECT grp, n, n / sum(n) OVER () AS share, first_seen, last_seen, t.pattern,
+               coalesce(t.with_pattern, 0) / n, in_bursts / n
+        FROM g LEFT JOIN top_pattern t USING (grp)
+        ORDER BY {order} LIMIT $limit
+        """,
+        params,
+    ).fetchall()
+    return [Group(*row) for row in rows]
+
+
+def pattern_totals(con: Connection, scope: Scope) -> dict[str | None, int]:
+    """How many records of the scope each runbook pattern explains (None: no pattern)."""
+    cte, params = _classified(scope)
+    rows = con.execute(
+        f"WITH {cte} SELECT pattern, count(*) FROM classified GROUP BY pattern", params
+    ).fetchall()
+    return {pattern: int(n) for pattern, n in rows}

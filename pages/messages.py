@@ -1,0 +1,216 @@
+"""Messages: search the whole snapshot, read any record in full. Every filter lives in the
+URL, so a view can be shared and reopened."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, time
+from typing import Literal
+
+import streamlit as st
+
+from dashboard import messages, views
+from dashboard.messages import STATE_CHOICES, MessageFilter
+from dashboard.urls import mask_text, mask_url
+from pages import ui
+
+settings = ui.app_settings()
+topic = settings.dlq_topic
+
+st.title("Messages")
+fresh = ui.snapshot_freshness(settings)
+ui.freshness_banner(settings, fresh)
+
+# -- filters (each widget is bound to a query parameter of the same name) -------------------
+q: Literal["query-params"] = "query-params"
+a, b, c = st.columns(3)
+trace = a.text_input("Trace ID contains", key="trace", bind=q)
+url = b.text_input("URL contains", key="url", bind=q)
+domain = c.text_input("Domain contains", key="domain", bind=q)
+a, b, c = st.columns([2, 2, 3])
+category = a.multiselect(
+    "Error category",
+    ["permanent", "transient", "auth", "circuit_open", "unknown", "(none)"],
+    key="category",
+    bind=q,
+    accept_new_options=True,
+)
+retries = b.pills(
+    "Retry count", ["0", "1", "2", "3", "4"], selection_mode="multi", key="retry_count", bind=q
+)
+states = c.pills("State", list(STATE_CHOICES), selection_mode="multi", key="states", bind=q)
+with st.expander("More filters"):
+    a, b = st.columns(2)
+    error = a.text_input("Error text contains", key="error", bind=q)
+    signature = b.text_input("Error signature (exact)", key="signature", bind=q)
+    a, b, c = st.columns(3)
+    event = a.text_input("Event type / subtype (exact)", key="event", bind=q)
+    file_type = b.text_input("File type", key="file_type", bind=q)
+    partition = c.number_input(
+        "Partition", min_value=0, value=None, step=1, key="partition", bind=q
+    )
+    a, b, c, d = st.columns(4)
+    offset_from = a.number_input(
+        "Offset from", min_value=0, value=None, step=1, key="offset_from", bind=q
+    )
+    offset_to = b.number_input(
+        "Offset to", min_value=0, value=None, step=1, key="offset_to", bind=q
+    )
+    day_from = c.date_input("Arrived from (UTC)", value=None, key="from", bind=q)
+    day_to = d.date_input("Arrived until (UTC, inclusive)", value=None, key="until", bind=q)
+    a, b, c, d = st.columns(4)
+    hour = a.number_input(
+        "Hour of day (UTC)", min_value=0, max_value=23, value=None, step=1, key="hour", bind=q
+    )
+    day = b.text_input("Day (YYYY-MM-DD)", key="day", bind=q)
+    header_key = c.text_input("Header name contains", key="header_key", bind=q)
+    header_value = d.text_input("Header value contains", key="header_value", bind=q)
+
+
+def _day_start(day: object) -> datetime | None:
+    return datetime.combine(day, time.min, tzinfo=UTC) if day else None  # type: ignore[arg-type]
+
+
+until = _day_start(day_to)
+flt = MessageFilter(
+    trace=trace,
+    url=url,
+    domain=domain,
+    error=error,
+    signature=signature,
+    category=tuple(category),
+    retry_count=tuple(int(r) for r in retries or ()),
+    event=event,
+    file_type=file_type,
+    partition=None if partition is None else int(partition),
+    offset_from=None if offset_from is None else int(offset_from),
+    offset_to=None if offset_to is None else int(offset_to),
+    time_from=_day_start(day_from),
+    time_to=None if until is None else until.replace(hour=23, minute=59, second=59),
+    hour=None if hour is None else int(hour),
+    day=day.strip(),
+    header_key=header_key,
+    header_value=header_value,
+    states=tuple(states or ()),
+)
+
+a, b, c, d = st.columns([2, 1, 1, 2])
+sort = a.selectbox("Sort by", list(messages.SORT_COLUMNS), key="sort", bind=q)
+descending = b.toggle("Newest/largest first", value=True, key="desc", bind=q)
+page_size = c.selectbox("Per page", [25, 50, 100, 200], index=1, key="size", bind=q)
+show_secrets = d.toggle(
+    "Show URL credentials",
+    value=False,
+    key="secrets",
+    help="Presigned URLs carry credentials; they are masked by default.",
+)
+page = int(st.session_state.get("page_number", 1))
+result = ui.cached(settings, messages.search, topic, flt, sort, descending, page, page_size)
+
+summary, pager = st.columns([4, 1])
+summary.caption(
+    f"{result.total:,} record{'s' if result.total != 1 else ''} match "
+    f"({ui.plain(flt.describe())}); page {result.page} of {result.pages}."
+)
+if result.pages > 1:
+    pager.number_input(
+        "Page",
+        min_value=1,
+        max_value=result.pages,
+        value=result.page,
+        step=1,
+        key="page_number",
+        label_visibility="collapsed",
+    )
+
+show_url = (lambda u: u) if show_secrets else mask_url
+show_text = (lambda t: t) if show_secrets else mask_text
+table = st.dataframe(
+    [
+        {
+            "record": row.coordinates,
+            "time (UTC)": row.timestamp,
+            "trace id": row.trace_id,
+            "retry": row.retry_count,
+            "category": row.error_category,
+            "state": row.state
+            + (", unparseable" if row.parse_error else "")
+            + (", gone" if row.gone else ""),
+            "error": show_text(row.error_message)
+            if row.error_message
+            else (row.parse_error or views.NO_ERROR_TEXT),
+            "domain": row.domain,
+            "url": show_url(row.attachment_url) if row.attachment_url else None,
+        }
+        for row in result.rows
+    ],
+    hide_index=True,
+    on_select="rerun",
+    selection_mode="single-row",
+    key="results",
+    height=min(36 + 35 * max(1, len(result.rows)), 640),
+    column_config={"time (UTC)": ui.TIME_COLUMN},
+)
+
+# -- one record -----------------------------------------------------------------------------
+selected = table.selection.rows if hasattr(table, "selection") else []
+record_param = st.query_params.get("record", "")
+if selected:
+    chosen = result.rows[selected[0]]
+    st.query_params["record"] = chosen.coordinates
+    record_param = chosen.coordinates
+if not record_param:
+    st.caption("Select a row to read the record in full.")
+    st.stop()
+
+try:
+    rec_topic, rec_partition, rec_offset = record_param.rsplit(":", 2)
+    coordinates = (rec_topic, int(rec_partition), int(rec_offset))
+except ValueError:
+    st.error("The `record` in the URL must be topic:partition:offset.")
+    st.stop()
+detail = ui.cached(settings, messages.record_detail, *coordinates)
+if detail is None:
+    st.warning(f"No record {record_param} in the snapshot.")
+    st.stop()
+
+st.divider()
+st.subheader(f"Record {record_param}", anchor=False)
+cols = st.columns(2)
+for i, section in enumerate(views.view_sections(detail, show_secrets)):
+    with cols[i % 2]:
+        st.markdown(f"**{section.title}**")
+        st.dataframe(
+            [{"field": k, "value": v} for k, v in section.rows],
+            hide_index=True,
+            use_container_width=True,
+        )
+with st.expander("Original task (JSON)"):
+    st.code(
+        show_text(json.dumps(detail.original_task, indent=2, ensure_ascii=False))
+        if detail.original_task is not None
+        else "no original task in this record",
+        language="json",
+    )
+with st.expander("Raw value"):
+    st.code(views.raw_value(detail, show_secrets), language=None, wrap_lines=True)
+st.markdown(
+    f"**History**: {len(detail.history)} other record"
+    f"{'s' if len(detail.history) != 1 else ''} with this trace id"
+)
+if detail.history:
+    st.dataframe(
+        [
+            {
+                "record": h.coordinates,
+                "time (UTC)": h.timestamp,
+                "retry": h.retry_count,
+                "category": h.error_category,
+                "state": h.state,
+                "error": show_text(h.error_message) if h.error_message else views.NO_ERROR_TEXT,
+            }
+            for h in detail.history
+        ],
+        hide_index=True,
+        column_config={"time (UTC)": ui.TIME_COLUMN},
+    )

@@ -1,0 +1,198 @@
+"""Patterns: failures grouped, matched to the runbook's five patterns, new ones called out."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from urllib.parse import urlencode
+
+import streamlit as st
+
+from dashboard import charts, patterns
+from dashboard.patterns import DIMENSIONS, NO_TEXT_LABEL, NONE_LABEL, RUNBOOK_PATTERNS, Scope
+from dashboard.states import STATES
+from pages import ui
+
+settings = ui.app_settings()
+topic = settings.dlq_topic
+rules = settings.rules
+
+st.title("Failure patterns")
+fresh = ui.snapshot_freshness(settings)
+ui.freshness_banner(settings, fresh)
+
+left, right = st.columns([2, 3])
+states = left.pills(
+    "Records",
+    list(STATES),
+    selection_mode="multi",
+    default=["unresolved"],
+    key="states",
+    bind="query-params",
+) or ["unresolved"]
+spans = {"All time": None, "Last 24 hours": timedelta(hours=24), "Last 7 days": timedelta(days=7)}
+span_label = (
+    right.segmented_control(
+        "Arrived", list(spans), default="All time", key="span", bind="query-params"
+    )
+    or "All time"
+)
+now = ui.now_minute()
+span = spans[span_label]
+scope = Scope(topic, tuple(states), start=now - span if span else None)
+
+bursts = ui.cached(
+    settings, patterns.bursts, scope, rules.systematic_min_records, rules.systematic_window_minutes
+)
+totals = ui.cached(settings, patterns.pattern_totals, scope)
+in_scope = sum(totals.values())
+if in_scope == 0:
+    st.info("No records in this selection.", icon=":material/inbox:")
+    st.stop()
+
+
+def messages_link(filters: dict[str, str]) -> str:
+    """A relative link to the Messages page with `filters` as its query parameters."""
+    return "messages?" + urlencode({**filters, "states": ",".join(states)})
+
+
+# -- the runbook's patterns -----------------------------------------------------------------
+st.subheader("Runbook patterns")
+burst_total = sum(b.total for b in bursts)
+columns = st.columns(len(RUNBOOK_PATTERNS) + 1)
+for column, pattern in zip(columns, RUNBOOK_PATTERNS.values(), strict=False):
+    count = burst_total if pattern.key == "systematic" else totals.get(pattern.key, 0)
+    column.metric(
+        f"{pattern.number}. {pattern.short}",
+        f"{count:,}",
+        help=f"{pattern.title}: {count / in_scope:.0%} of the records shown",
+    )
+unexplained = totals.get(None, 0)
+columns[-1].metric(
+    "No pattern",
+    f"{unexplained:,}",
+    help="Records whose error matches none of patterns 1-4 (some of them may be "
+    "part of a systematic burst).",
+)
+for pattern in RUNBOOK_PATTERNS.values():
+    with st.expander(f"{pattern.number}. {pattern.title}: root cause and resolution"):
+        st.markdown(f"**Symptoms**: {pattern.symptoms}  \n**Root cause**: {pattern.root_cause}")
+        st.markdown(
+            "**Resolution**\n"
+            + "\n".join(f"{i}. {step}" for i, step in enumerate(pattern.resolution, 1))
+        )
+        st.markdown("**Prevention**\n" + "\n".join(f"- {p}" for p in pattern.prevention))
+
+# -- systematic bursts ----------------------------------------------------------------------
+st.subheader("Systematic failures")
+st.caption(
+    f"One error signature from one domain, at least {rules.systematic_min_records} records "
+    f"within {rules.systematic_window_minutes} minutes (runbook pattern 5)."
+)
+if bursts:
+    st.error(
+        f"{len(bursts)} systematic burst{'s' if len(bursts) != 1 else ''} found. "
+        "Runbook: stop further failures, find the root cause, fix it, bulk replay.",
+        icon=":material/bolt:",
+    )
+    st.dataframe(
+        [
+            {
+                "error signature": b.signature,
+                "domain": b.domain or NONE_LABEL,
+                "peak in window": b.peak,
+                "peak at (UTC)": b.peak_at,
+                "records": b.total,
+                "first seen": b.first_seen,
+                "last seen": b.last_seen,
+                "messages": messages_link({"signature": b.signature, "domain": b.domain or ""}),
+            }
+            for b in bursts
+        ],
+        hide_index=True,
+        column_config={
+            "messages": st.column_config.LinkColumn("messages", display_text="open"),
+            "peak at (UTC)": ui.TIME_COLUMN,
+            "first seen": ui.TIME_COLUMN,
+            "last seen": ui.TIME_COLUMN,
+        },
+    )
+else:
+    st.success("No systematic burst in this selection.", icon=":material/check_circle:")
+
+# -- groups ---------------------------------------------------------------------------------
+st.subheader("Groups")
+dimension_key = (
+    st.segmented_control(
+        "Group by",
+        list(DIMENSIONS),
+        format_func=lambda k: DIMENSIONS[k].label,
+        default="error_signature",
+        key="by",
+        bind="query-params",
+    )
+    or "error_signature"
+)
+dimension = DIMENSIONS[dimension_key]
+burst_keys = [(b.signature, b.domain) for b in bursts]
+groups = ui.cached(settings, patterns.groups, scope, dimension_key, burst_keys, 50)
+empty_label = NO_TEXT_LABEL if dimension_key == "error_signature" else NONE_LABEL
+labels = [g.value if g.value is not None else empty_label for g in groups]
+counts = [g.count for g in groups]
+if dimension_key in ("hour", "day"):
+    figure = charts.timeline_figure(labels, counts, f"Records by {dimension.label.lower()}")
+else:
+    figure = charts.group_figure(labels, counts, f"Records by {dimension.label.lower()}")
+ui.plot(figure, key=f"groups-{dimension_key}", filename=f"dlq-by-{dimension_key}")
+
+new_groups = [g for g in groups if g.is_new and g.value is not None]
+if new_groups and dimension_key == "error_signature":
+    st.warning(
+        f"{len(new_groups)} error signature{'s' if len(new_groups) != 1 else ''} match none of "
+        "the runbook's patterns: new failure modes (an escalation criterion).",
+        icon=":material/fiber_new:",
+    )
+
+
+def _pattern_text(group: patterns.Group) -> str:
+    parts = []
+    if group.pattern is not None:
+        title = RUNBOOK_PATTERNS[group.pattern].title
+        parts.append(
+            title if group.pattern_share > 0.99 else f"{title} ({group.pattern_share:.0%})"
+        )
+    if group.systematic_share >= 0.5:
+        parts.append(f"systematic ({group.systematic_share:.0%})")
+    if parts:
+        return "; ".join(parts)
+    if group.value is None and dimension_key == "error_signature":
+        return "no error text: only the category and retry count tell"
+    return "NEW: no runbook pattern" if group.is_new else "-"
+
+
+st.dataframe(
+    [
+        {
+            dimension.label: label,
+            "records": g.count,
+            "share": g.share,
+            "first seen": g.first_seen,
+            "last seen": g.last_seen,
+            "runbook pattern": _pattern_text(g),
+            "messages": messages_link(
+                {dimension.filter_field: g.value if g.value is not None else empty_label}
+            )
+            if dimension.filter_field
+            else None,
+        }
+        for g, label in zip(groups, labels, strict=True)
+    ],
+    hide_index=True,
+    column_config={
+        "share": st.column_config.ProgressColumn(
+            "share", format="percent", min_value=0, max_value=1
+        ),
+        "first seen": ui.TIME_COLUMN,
+        "last seen": ui.TIME_COLUMN,
+        "messages": st.column_config.LinkColumn("messages", display_text="open"),
+    },
+)
