@@ -10,4 +10,5 @@ stop:  ## stop the demo's Kafka broker
 	.venv/bin/dlq broker stop
 
 bench:  ## benchmarks (keep the test suite off the machine while they run)
-	.venv/bin/python bench/ingest_bench.py
+	.venv/bin/python -m bench.ingest_bench
+	.venv/bin/python -m bench.dashboard_bench

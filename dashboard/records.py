@@ -7,15 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from dashboard.db import Connection
-
-# The review group's committed offset per partition, as last seen by an ingest run. Offsets
-# below it were resolved (committed) by somebody.
-COMMITTED_OFFSETS_SQL = """
-SELECT "partition", arg_max_null(committed_offset, run_id) AS committed_offset
-FROM partition_watermarks
-WHERE topic = $topic
-GROUP BY "partition"
-"""
+from dashboard.states import records_with_state_sql
 
 LISTED_COLUMNS = (
     "topic",
@@ -78,18 +70,19 @@ def list_records(
 ) -> RecordPage:
     """Unresolved, readable records still in Kafka, oldest first, as the runbook's `list`
     shows them; `include_all` lists every record of the snapshot instead."""
+    # The runbook's list shows what is left to look at: unresolved (replayed records are
+    # still waiting for their outcome, so they are listed too) and still in Kafka.
     state = (
         "CASE WHEN r.gone_from_kafka_at IS NOT NULL THEN 'gone' "
-        "WHEN r.\"offset\" < coalesce(c.committed_offset, 0) THEN 'resolved' "
+        "WHEN r.state <> 'unresolved' THEN r.state "
         "WHEN r.parse_error IS NOT NULL THEN 'unparseable' ELSE 'unresolved' END"
     )
     where = "r.topic = $topic"
     if not include_all:
-        where += f" AND {state} = 'unresolved'"
+        where += f" AND {state} IN ('unresolved', 'replayed')"
     direction = "DESC" if newest_first else "ASC"
     base = f"""
-        FROM records r
-        LEFT JOIN ({COMMITTED_OFFSETS_SQL}) c USING ("partition")
+        FROM {records_with_state_sql()} r
         WHERE {where}
     """
     rows = con.execute(
@@ -107,8 +100,7 @@ def list_records(
     hidden = 0
     if not include_all:
         hidden_row = con.execute(
-            f"""SELECT count(*) FROM records r
-                LEFT JOIN ({COMMITTED_OFFSETS_SQL}) c USING ("partition")
+            f"""SELECT count(*) FROM {records_with_state_sql()} r
                 WHERE r.topic = $topic AND {state} = 'unparseable'""",
             {"topic": topic},
         ).fetchone()

@@ -147,15 +147,7 @@ def write_batch(
                 [run_id],
             ).fetchone()
             inserted = int(counted[0]) if counted else 0
-            con.execute(
-                "INSERT INTO ingest_positions "
-                '(topic, "partition", next_offset, updated_at) '
-                'SELECT topic, "partition", max("offset") + 1, now() FROM staged_batch '
-                'GROUP BY topic, "partition" '
-                'ON CONFLICT (topic, "partition") DO UPDATE SET '
-                "next_offset = greatest(ingest_positions.next_offset, excluded.next_offset), "
-                "updated_at = excluded.updated_at"
-            )
+            # Before the positions move: `staged` holds exactly the rows just inserted.
             for partition, offset in (committed or {}).items():
                 if offset is not None:
                     con.execute(
@@ -166,6 +158,15 @@ def write_batch(
                         "ON CONFLICT DO NOTHING",
                         [partition, offset],
                     )
+            con.execute(
+                "INSERT INTO ingest_positions "
+                '(topic, "partition", next_offset, updated_at) '
+                'SELECT topic, "partition", max("offset") + 1, now() FROM staged_batch '
+                'GROUP BY topic, "partition" '
+                'ON CONFLICT (topic, "partition") DO UPDATE SET '
+                "next_offset = greatest(ingest_positions.next_offset, excluded.next_offset), "
+                "updated_at = excluded.updated_at"
+            )
             if ends:
                 _advance_positions(con, topic, ends)
             con.execute(

@@ -169,6 +169,18 @@ def _pattern_text(group: patterns.Group) -> str:
     return "NEW: no runbook pattern" if group.is_new else "-"
 
 
+def _drill_down(group: patterns.Group) -> str | None:
+    """The Messages view of the group; a group of records without a value only has one
+    where the Messages filters can say "no value" (category, signature)."""
+    if dimension.filter_field is None:
+        return None
+    if group.value is None:
+        if dimension_key not in ("error_category", "error_signature"):
+            return None
+        return messages_link({dimension.filter_field: empty_label})
+    return messages_link({dimension.filter_field: group.value})
+
+
 st.dataframe(
     [
         {
@@ -178,11 +190,7 @@ st.dataframe(
             "first seen": g.first_seen,
             "last seen": g.last_seen,
             "runbook pattern": _pattern_text(g),
-            "messages": messages_link(
-                {dimension.filter_field: g.value if g.value is not None else empty_label}
-            )
-            if dimension.filter_field
-            else None,
+            "messages": _drill_down(g),
         }
         for g, label in zip(groups, labels, strict=True)
     ],

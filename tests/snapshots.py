@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 
@@ -13,60 +16,74 @@ from dashboard.kafka_clients import PartitionOffsets
 from ingest import store
 from ingest.parse import RawRecord, stage_raw
 
+TOPIC = "xact.downloads.dlq"
+
 
 def write_snapshot(
     db_path: Path,
     records: Sequence[RawRecord],
-    committed: dict[int, int | None] | None = None,
-) -> None:
-    """Store `records` as one ingest run would, with watermarks taken from them."""
-    db = Database(db_path)
-    topics = {r.topic for r in records} or {"xact.downloads.dlq"}
-    with db.write() as con:
-        for topic in topics:
-            mine = [r for r in records if r.topic == topic]
-            run_id = store.start_run(con, topic)
-            offsets: dict[int, PartitionOffsets] = {}
-            for r in mine:
-                low = (
-                    min(r.offset, offsets[r.partition].low) if r.partition in offsets else r.offset
-                )
-                high = (
-                    max(r.offset + 1, offsets[r.partition].high)
-                    if r.partition in offsets
-                    else r.offset + 1
-                )
-                offsets[r.partition] = PartitionOffsets(r.partition, low, high)
-            store.record_watermarks(con, run_id, topic, offsets, committed or {})
-            if mine:
-                staged = stage_raw(mine)
-                store.write_batch(
-                    con,
-                    run_id,
-                    topic,
-                    pa.Table.from_batches(staged.to_batches(max_chunksize=10_000)),
-                )
-            store.finish_run(con, run_id, status="ok", missed=0, marked_gone=0)
-
-
-def demo_records(
-    count: int,
     *,
-    seed: int = 5,
-    partitions: int = 3,
-    topic: str = "xact.downloads.dlq",
-    now_ms: int | None = None,
-) -> list[RawRecord]:
-    """Demo records as Kafka would have stored them (round-robin partitions, dense offsets)."""
-    from datetime import UTC, datetime
+    committed: dict[int, int | None] | None = None,
+    low: dict[int, int] | None = None,
+    topic: str = TOPIC,
+) -> None:
+    """One ingest run that finds `records` new in `topic`, the review group at `committed`,
+    and retention having deleted everything below `low` (per partition)."""
+    db = Database(db_path)
+    committed = committed or {}
+    with db.write() as con:
+        stored = store.stored_positions(con, topic)
+        offsets: dict[int, PartitionOffsets] = {}
+        for p in {r.partition for r in records} | set(stored) | set(committed) | set(low or {}):
+            high = max([*(r.offset + 1 for r in records if r.partition == p), stored.get(p, 0)])
+            offsets[p] = PartitionOffsets(p, (low or {}).get(p, 0), high)
+        run_id = store.start_run(con, topic)
+        store.record_watermarks(con, run_id, topic, offsets, committed)
+        store.resolve_below_committed(con, topic, committed)
+        gone = store.mark_gone(con, topic, offsets)
+        if records:
+            staged = stage_raw(records)
+            batch = pa.Table.from_batches(staged.to_batches(max_chunksize=10_000))
+            store.write_batch(con, run_id, topic, batch, committed=committed)
+        store.finish_run(con, run_id, status="ok", missed=0, marked_gone=gone)
 
-    now = datetime.fromtimestamp(now_ms / 1000, UTC) if now_ms else None
+
+def pipeline_record(
+    partition: int,
+    offset: int,
+    at: datetime,
+    *,
+    trace_id: str | None = None,
+    url: str = "https://files.example.com/a/b.pdf?X-Amz-Signature=sekrit",
+    category: str = "transient",
+    retry_count: int = 4,
+    error: str | None = "Connection timeout after 30s - retries exhausted (4 attempts)",
+    headers: Sequence[tuple[str, bytes]] = (),
+    topic: str = TOPIC,
+    **task: Any,
+) -> RawRecord:
+    trace = trace_id or f"evt-{partition}-{offset}"
+    body: dict[str, Any] = {
+        "trace_id": trace, "attachment_url": url, "retry_count": retry_count,
+        "error_category": category, "failed_at": at.isoformat(),
+        "original_task": {"trace_id": trace, "attachment_url": url, "file_type": "pdf",
+                          "event_type": "xact", "event_subtype": "documentsReceived",
+                          "retry_count": retry_count, "metadata": {}, **task},
+    }
+    if error is not None:
+        body["final_error"] = error
+    return RawRecord(partition, offset, json.dumps(body).encode(), trace.encode(),
+                     list(headers), int(at.timestamp() * 1000), topic=topic)
+
+
+def demo_records(count: int, *, seed: int = 5, partitions: int = 3, topic: str = TOPIC,
+                 now: datetime | None = None) -> list[RawRecord]:
+    """Demo records as Kafka would have stored them (round-robin partitions, dense offsets)."""
     next_offset = [0] * partitions
     out: list[RawRecord] = []
-    for i, r in enumerate(generate(count, 14, now=now, seed=seed)):
+    for i, r in enumerate(generate(count, 14, now=now or datetime.now(UTC), seed=seed)):
         p = i % partitions
-        out.append(
-            RawRecord(p, next_offset[p], r.value, r.key, r.headers, r.timestamp_ms, topic=topic)
-        )
+        out.append(RawRecord(p, next_offset[p], r.value, r.key, r.headers, r.timestamp_ms,
+                             topic=topic))
         next_offset[p] += 1
     return out

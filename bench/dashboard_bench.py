@@ -1,0 +1,186 @@
+"""Dashboard benchmark (issue 3): prints figures and ratios; asserts nothing.
+
+On a snapshot of N demo records (default 1,000,000), produced and ingested in this run:
+  - each page's queries (as the page runs them, each on its own short connection), median;
+  - a full script run of each page with AppTest, with an empty cache and a warm one, median;
+  - a search on each filterable field, median;
+  - a plain confluent-kafka scan of the same topic that filters the same way (how Kafka UIs
+    search: read everything, decode, test), and the ratio to our search.
+
+Targets (issue 3): page queries < 200 ms median; AppTest page run < 1.5 s; search < 300 ms;
+Kafka scan / our search >= 10.
+Usage: python -m bench.dashboard_bench [--records N] [--bootstrap HOST:PORT]  (repo root)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from bench.common import REPO, demo_topic, ingest, median_ms, workspace
+from dashboard import escalation, messages, overview, patterns
+from dashboard.db import Database
+from dashboard.kafka_clients import BULK_READ_TUNING, KafkaGateway
+from dashboard.messages import MessageFilter
+from dashboard.settings import Settings
+
+
+def page_queries(settings: Settings) -> dict[str, list[Callable[[], object]]]:
+    """The queries each page runs on a cold cache, each on a connection of its own."""
+    db = Database(settings.db)
+    topic = settings.dlq_topic
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    day = now - timedelta(hours=24)
+    scope = patterns.Scope(topic)
+    rules = settings.rules
+
+    def on_db(fn: Callable[..., object], *args: Any) -> Callable[[], object]:
+        def run() -> object:
+            with db.read() as con:
+                return fn(con, *args)
+        return run
+
+    first = on_db(messages.search, topic, MessageFilter(), "time", True, 1, 50)
+    with db.read() as con:
+        row = messages.search(con, topic, MessageFilter(), "time", True, 1, 1).rows[0]
+    return {
+        "overview": [
+            on_db(overview.freshness, topic, now, timedelta(minutes=3)),
+            on_db(overview.dlq_size, topic),
+            on_db(overview.count_between, topic, now - timedelta(minutes=10), now),
+            on_db(overview.count_between, topic, now - timedelta(minutes=5), now),
+            on_db(overview.arrivals, topic, day, now, 1),
+            on_db(overview.unresolved_history, topic, day, now, 1),
+            on_db(overview.arrivals, topic, day, now, 10),
+            on_db(escalation.check, settings, now),
+        ],
+        "patterns": [
+            on_db(patterns.bursts, scope, rules.systematic_min_records,
+                  rules.systematic_window_minutes),
+            on_db(patterns.pattern_totals, scope),
+            on_db(patterns.groups, scope, "error_signature", [], 50),
+        ],
+        "messages": [
+            first,
+            on_db(messages.record_detail, topic, row.partition, row.offset),
+        ],
+    }
+
+
+SEARCHES: dict[str, MessageFilter] = {
+    "trace id": MessageFilter(trace="evt-ab"),
+    "url text": MessageFilter(url="C-12345"),
+    "domain": MessageFilter(domain="slowvendor"),
+    "error text": MessageFilter(error="quota"),
+    "category": MessageFilter(category=("auth",)),
+    "signature": MessageFilter(signature="HTTP 404: Not Found - URL no longer available"),
+    "retry count": MessageFilter(retry_count=(0,)),
+    "partition+offsets": MessageFilter(partition=2, offset_from=1000, offset_to=5000),
+    "time range": MessageFilter(time_from=datetime.now(UTC) - timedelta(hours=6)),
+    "header": MessageFilter(header_key="error_category", header_value="circuit"),
+    "state": MessageFilter(states=("unparseable",)),
+}
+
+
+def kafka_scan(settings: Settings, needle: str) -> tuple[float, int]:
+    """Read the whole topic, decode each value and test its URL, as a Kafka UI does."""
+    kafka = KafkaGateway(settings)
+    partitions = kafka.partitions(settings.dlq_topic)
+    marks = kafka.watermarks(settings.dlq_topic, partitions)
+    total = sum(m.high - m.low for m in marks.values())
+    consumer = kafka.reader(settings.dlq_topic, {p: m.low for p, m in marks.items()})
+    started = time.perf_counter()
+    seen = matched = 0
+    needle = needle.lower()
+    try:
+        while seen < total:
+            for message in consumer.consume(10000, 0.5):
+                if message.error() is not None:
+                    continue
+                seen += 1
+                try:
+                    url = json.loads(message.value() or b"").get("attachment_url") or ""
+                except (ValueError, AttributeError):
+                    continue
+                if needle in str(url).lower():
+                    matched += 1
+    finally:
+        consumer.close()
+    return time.perf_counter() - started, matched
+
+
+def apptest_runs(settings: Settings) -> dict[str, tuple[float, float]]:
+    import streamlit as st  # noqa: PLC0415 (only this part needs it)
+    from streamlit.testing.v1 import AppTest  # noqa: PLC0415
+
+    os.environ["DLQ_DB"] = str(settings.db)
+    os.environ["DLQ_TOPIC"] = settings.dlq_topic
+    results = {}
+    for page in ("overview", "patterns", "messages"):
+        cold, warm = [], []
+        for _ in range(3):
+            st.cache_data.clear()
+            st.cache_resource.clear()
+            at = AppTest.from_file(str(REPO / "streamlit_app.py"), default_timeout=120)
+            at.run()
+            if page != "overview":
+                at.switch_page(f"pages/{page}.py")
+            st.cache_data.clear()  # the measured run starts from an empty cache
+            started = time.perf_counter()
+            at.run()
+            cold.append(time.perf_counter() - started)
+            started = time.perf_counter()
+            at.run()
+            warm.append(time.perf_counter() - started)
+            assert not at.exception, [e.value for e in at.exception]
+        results[page] = (statistics.median(cold), statistics.median(warm))
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--records", type=int, default=1_000_000)
+    parser.add_argument("--bootstrap", default=os.environ.get("KAFKA_BOOTSTRAP_SERVERS"))
+    args = parser.parse_args()
+    with workspace(args.bootstrap) as space:
+        settings = demo_topic(space, "dash", args.records)
+        summary, wall, _ = ingest(settings)
+        print(f"ingested {summary['records']:,} records in {wall:.1f}s", flush=True)
+
+        print("\npage queries, each on its own connection, uncached: median of 7")
+        for page, queries in page_queries(settings).items():
+            each = [median_ms(q) for q in queries]
+            print(f"  {page:10s} {len(each)} queries: slowest {max(each):5.0f} ms, median "
+                  f"{statistics.median(each):4.0f} ms, all together {sum(each):5.0f} ms"
+                  "   target < 200 each")
+
+        print("\nAppTest full script run, median of 3 (empty cache / warm cache)")
+        for page, (cold, warm) in apptest_runs(settings).items():
+            print(f"  {page:10s} {cold:6.2f} s / {warm:5.2f} s   target < 1.5 s")
+
+        print("\nsearch, median of 7")
+        db = Database(settings.db)
+        for label, flt in SEARCHES.items():
+            def run(flt: MessageFilter = flt) -> object:
+                with db.read() as con:
+                    return messages.search(con, settings.dlq_topic, flt)
+            print(f"  {label:18s} {median_ms(run):7.0f} ms   target < 300")
+
+        ours = median_ms(lambda: run(SEARCHES["url text"]))
+        with db.read() as con:
+            found = messages.search(con, settings.dlq_topic, SEARCHES["url text"]).total
+        scan_seconds, scanned = kafka_scan(settings, "C-12345")
+        print("\nURL search: snapshot vs a Kafka scan that filters the same way")
+        print(f"  snapshot search        {ours:9.0f} ms  ({found} records)")
+        print(f"  confluent-kafka scan   {scan_seconds * 1000:9.0f} ms  ({scanned} records)")
+        print(f"  ratio scan / snapshot  {scan_seconds * 1000 / ours:9.1f}x   target >= 10x")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,67 @@
+"""Each page of the running app in Chromium: no error element, and a screenshot of each."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.browser.conftest import ARTIFACTS, start_app
+from tests.snapshots import TOPIC, demo_records, write_snapshot
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    workdir = tmp_path_factory.mktemp("browser-app")
+    db = workdir / "demo.duckdb"
+    write_snapshot(db, demo_records(3000, now=datetime.now(UTC), seed=8))
+    process, url = start_app({"DLQ_DB": str(db), "DLQ_TOPIC": TOPIC}, workdir / "app.log")
+    try:
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+
+
+def wait_for_app(page: Any) -> None:
+    page.wait_for_selector('[data-testid="stMainBlockContainer"] h1', timeout=60_000)
+    page.wait_for_load_state("networkidle")
+    # Streamlit reruns after the first paint (charts, bound widgets); let it settle.
+    page.wait_for_function(
+        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=60_000)
+    page.wait_for_timeout(1500)
+
+
+@pytest.mark.parametrize(("path", "title"), [("", "DLQ overview"),
+                                              ("patterns", "Failure patterns"),
+                                              ("messages", "Messages")])
+def test_each_page_renders_without_errors(
+    app_url: str, browser_page: Any, path: str, title: str
+) -> None:
+    page = browser_page
+    page.goto(f"{app_url}/{path}")
+    wait_for_app(page)
+    assert page.locator("h1").first.inner_text() == title
+    assert page.locator('[data-testid="stException"]').count() == 0
+    assert page.get_by_text("Page not found").count() == 0
+    if path in ("", "patterns"):
+        assert page.locator(".js-plotly-plot").count() >= 1
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    shot: Path = ARTIFACTS / f"{path or 'overview'}.png"
+    page.screenshot(path=str(shot))
+    assert shot.stat().st_size > 20_000
+
+
+def test_a_shared_messages_link_reopens_the_same_view(app_url: str, browser_page: Any) -> None:
+    page = browser_page
+    page.goto(f"{app_url}/messages?domain=partner-claims&retry_count=0")
+    wait_for_app(page)
+    assert page.locator('[data-testid="stException"]').count() == 0
+    domain_box = page.get_by_label("Domain contains")
+    assert domain_box.input_value() == "partner-claims"
+    assert page.get_by_text("domain=partner-claims retry_count=0").count() >= 1

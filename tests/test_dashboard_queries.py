@@ -1,0 +1,317 @@
+"""The dashboard's queries on real snapshot files with known contents."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from dashboard import escalation, overview, patterns
+from dashboard.db import Connection, Database
+from dashboard.messages import MessageFilter, record_detail, search
+from dashboard.settings import Settings
+from dashboard.views import raw_value, view_sections
+from ingest.parse import RawRecord
+from tests.snapshots import TOPIC, demo_records, pipeline_record, write_snapshot
+
+T0 = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
+
+
+def read(db: Path) -> Iterator[Connection]:
+    with Database(db).read() as con:
+        yield con
+
+
+@pytest.fixture
+def con(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Connection]:
+    records: list[RawRecord] = request.param if hasattr(request, "param") else []
+    db = tmp_path / "snap.duckdb"
+    write_snapshot(db, records)
+    yield from read(db)
+
+
+# -- overview -------------------------------------------------------------------------------
+
+
+def test_arrivals_are_counted_per_bucket_with_empty_buckets(tmp_path: Path) -> None:
+    at = [T0 + timedelta(minutes=m, seconds=s) for m, s in [(0, 1), (0, 59), (2, 0), (12, 30)]]
+    db = tmp_path / "s.duckdb"
+    write_snapshot(db, [pipeline_record(0, i, t) for i, t in enumerate(at)])
+    for con in read(db):
+        per_minute = overview.arrivals(con, TOPIC, T0, T0 + timedelta(minutes=4), 1)
+        assert [(b.start - T0, b.count) for b in per_minute] == [
+            (timedelta(0), 2), (timedelta(minutes=1), 0), (timedelta(minutes=2), 1),
+            (timedelta(minutes=3), 0)]
+        per_10 = overview.arrivals(con, TOPIC, T0 + timedelta(minutes=3), T0 + timedelta(
+            minutes=20), 10)
+        # The start is rounded down to a 10-minute boundary.
+        assert [(b.start - T0, b.count) for b in per_10] == [
+            (timedelta(0), 3), (timedelta(minutes=10), 1)]
+        assert overview.count_between(con, TOPIC, T0, T0 + timedelta(minutes=1)) == 2
+
+
+def test_size_counts_each_state_and_what_is_not_ingested(tmp_path: Path) -> None:
+    db = tmp_path / "s.duckdb"
+    # Partition 0: offsets 0-9; the review group had committed 3 before we looked.
+    write_snapshot(db, [pipeline_record(0, i, T0) for i in range(10)], committed={0: 3})
+    # Later: the group commits up to 6; retention deletes offsets 0-1; two more arrive.
+    write_snapshot(db, [pipeline_record(0, i, T0) for i in (10, 11)], committed={0: 6},
+                   low={0: 2})
+    for con in read(db):
+        size = overview.dlq_size(con, TOPIC)
+        assert size.in_topic == 10  # offsets 2-11
+        assert size.resolved == 4  # 2, 3 (before the dashboard) and 4, 5 (review group)
+        assert size.unresolved == 6  # 6-11
+        assert size.gone == 2
+        assert size.not_ingested == 0
+        sources = dict(con.execute(
+            'SELECT "offset", source FROM resolutions ORDER BY "offset"').fetchall())
+        assert sources == {0: "before-dashboard", 1: "before-dashboard", 2: "before-dashboard",
+                           3: "review-group", 4: "review-group", 5: "review-group"}
+
+
+def test_unresolved_history_follows_arrivals_resolutions_and_retention(tmp_path: Path) -> None:
+    db = tmp_path / "s.duckdb"
+    at = [T0 + timedelta(minutes=m) for m in (0, 0, 1, 2)]
+    write_snapshot(db, [pipeline_record(0, i, t) for i, t in enumerate(at)])
+    write_snapshot(db, [], committed={0: 1})  # resolves offset 0 now (after all arrivals)
+    for con in read(db):
+        resolved_at = con.execute("SELECT resolved_at FROM resolutions").fetchone()
+        assert resolved_at is not None
+        points = overview.unresolved_history(con, TOPIC, T0, T0 + timedelta(minutes=4), 1)
+        assert [p.value for p in points] == [2, 3, 4, 4]
+        now = resolved_at[0] + timedelta(minutes=2)
+        later = overview.unresolved_history(con, TOPIC, now - timedelta(minutes=1), now, 1)
+        assert later[-1].value == 3
+
+
+def test_freshness_turns_stale(tmp_path: Path) -> None:
+    db = tmp_path / "s.duckdb"
+    write_snapshot(db, [pipeline_record(0, 0, T0)])
+    for con in read(db):
+        now = datetime.now(UTC)
+        assert not overview.freshness(con, TOPIC, now, timedelta(minutes=3)).stale
+        late = overview.freshness(con, TOPIC, now + timedelta(minutes=10), timedelta(minutes=3))
+        assert late.stale and late.age is not None and late.age > timedelta(minutes=9)
+
+
+# -- patterns ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(
+    ("signature", "pattern"),
+    [
+        ("HTTP 404: Not Found - URL no longer available", "expired_url"),
+        ("HTTP 410: Gone - presigned URL expired", "expired_url"),
+        ("File type validation failed: .exe not in allowed types [.pdf]", "file_type"),
+        ("Connection timeout after <n>s - retries exhausted (<n> attempts)", "network_timeout"),
+        ("HTTP 503: Service Unavailable - retries exhausted (<n> attempts)", "network_timeout"),
+        ("OneLake upload failed: AuthenticationError - Token expired", "onelake_upload"),
+        ("OneLake upload failed: ServiceUnavailable (503)", "onelake_upload"),
+        ("SSL certificate verification failed: certificate has expired", None),
+        ("Unexpected error: KeyError('content-length')", None),
+    ],
+)
+def test_signatures_match_the_runbooks_patterns(signature: str, pattern: str | None) -> None:
+    import duckdb  # noqa: PLC0415 (a bare engine for one expression)
+
+    con = duckdb.connect()
+    row = con.execute(f"SELECT {patterns.pattern_case_sql('s')} FROM (SELECT ? AS s)",
+                      [signature]).fetchone()
+    assert row is not None and row[0] == pattern
+
+
+def burst_records(count: int, minutes: float, start: datetime, first_offset: int = 0,
+                  domain: str = "docs.partner.example.com") -> list[RawRecord]:
+    step = timedelta(minutes=minutes) / count
+    return [
+        pipeline_record(1, first_offset + i, start + step * i, category="permanent",
+                        url=f"https://{domain}/c/{i}.pdf", error="SSL certificate expired")
+        for i in range(count)
+    ]
+
+
+def test_a_systematic_burst_is_found_in_the_data(tmp_path: Path) -> None:
+    db = tmp_path / "s.duckdb"
+    slow = burst_records(60, 24 * 60, T0, domain="slow.example.com")  # spread over a day
+    fast = burst_records(60, 5, T0 + timedelta(hours=3), first_offset=100)
+    small = burst_records(30, 2, T0 + timedelta(hours=5), first_offset=200,
+                          domain="small.example.com")
+    write_snapshot(db, slow + fast + small)
+    for con in read(db):
+        found = patterns.bursts(con, patterns.Scope(TOPIC), min_records=50, window_minutes=10)
+        assert [(b.domain, b.total) for b in found] == [("docs.partner.example.com", 60)]
+        assert found[0].peak == 60
+
+
+def test_groups_count_share_and_drill_down_to_the_same_records(tmp_path: Path) -> None:
+    db = tmp_path / "s.duckdb"
+    write_snapshot(db, demo_records(1500, now=T0))
+    scope = patterns.Scope(TOPIC)
+    for con in read(db):
+        in_scope = search(con, TOPIC, MessageFilter(states=("unresolved",))).total
+        for key, dimension in patterns.DIMENSIONS.items():
+            groups = patterns.groups(con, scope, key, [], limit=1000)
+            assert sum(g.count for g in groups) == in_scope, key
+            assert abs(sum(g.share for g in groups) - 1) < 1e-9
+            for group in groups[:4]:
+                value = group.value if group.value is not None else (
+                    "(no error text recorded)" if key == "error_signature" else "(none)")
+                if group.value is None and key not in ("error_category", "error_signature"):
+                    continue  # only these two filters can select "no value" (no link either)
+                assert dimension.filter_field is not None
+                flt = MessageFilter(states=("unresolved",), **{
+                    dimension.filter_field: _filter_value(dimension.filter_field, value)})
+                assert search(con, TOPIC, flt).total == group.count, (key, value)
+
+
+def _filter_value(field: str, value: str) -> object:
+    if field == "retry_count":
+        return (int(value),)
+    if field == "category":
+        return (value,)
+    if field == "hour":
+        return int(value)
+    return value
+
+
+def test_pattern_totals_and_new_groups(tmp_path: Path) -> None:
+    db = tmp_path / "s.duckdb"
+    records = [
+        pipeline_record(0, 0, T0, error="HTTP 404: Not Found - URL no longer available"),
+        pipeline_record(0, 1, T0, error="HTTP 404: Not Found - URL no longer available"),
+        pipeline_record(0, 2, T0, error="Quantum flux inversion on attempt 3"),
+        pipeline_record(0, 3, T0, error=None, retry_count=0, category="permanent"),
+    ]
+    write_snapshot(db, records)
+    for con in read(db):
+        assert patterns.pattern_totals(con, patterns.Scope(TOPIC)) == {"expired_url": 2, None: 2}
+        by_value = {g.value: g for g in patterns.groups(con, patterns.Scope(TOPIC),
+                                                         "error_signature", [])}
+        assert by_value["HTTP 404: Not Found - URL no longer available"].pattern == "expired_url"
+        assert by_value["Quantum flux inversion on attempt <n>"].is_new
+        assert not by_value[None].is_new  # no text: nothing to call new
+
+
+# -- escalation ----------------------------------------------------------------------------
+
+
+def test_escalation_criteria_against_known_data(tmp_path: Path) -> None:
+    db = tmp_path / "s.duckdb"
+    now = T0 + timedelta(minutes=30)
+    burst = [pipeline_record(0, i, now - timedelta(seconds=30 + i % 50),
+                             error="SSL certificate expired") for i in range(120)]
+    odd = [pipeline_record(1, 0, T0, category="gremlins"),
+           pipeline_record(1, 1, T0, trace_id="evt-again"),
+           pipeline_record(1, 2, T0 + timedelta(minutes=5), trace_id="evt-again")]
+    write_snapshot(db, burst + odd)
+    settings = Settings(dlq_topic=TOPIC)
+    for con in read(db):
+        found = {c.key: c for c in escalation.check(con, settings, now)}
+    assert found["growth"].met  # 120 records within one minute > 50/min
+    assert found["same_error"].met and found["same_error"].evidence_filters == [
+        {"signature": "SSL certificate expired"}]
+    assert found["unknown"].met
+    assert {"what": "error category", "value": "gremlins", "records": 1} in found["unknown"].evidence
+    assert found["replay_failures"].met and found["replay_failures"].evidence_filters == [
+        {"trace": "evt-again"}]
+    assert found["business_critical"].met is None
+
+    quiet = tmp_path / "q.duckdb"
+    write_snapshot(quiet, [pipeline_record(0, 0, T0)])
+    for con in read(quiet):
+        calm = {c.key: c.met for c in escalation.check(con, settings, now)}
+    assert calm == {"growth": False, "same_error": False, "unknown": False,
+                    "replay_failures": False, "business_critical": None}
+
+
+# -- messages ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def varied(tmp_path: Path) -> Path:
+    db = tmp_path / "s.duckdb"
+    records = [
+        pipeline_record(0, 0, T0, trace_id="evt-alpha", category="permanent", retry_count=0,
+                        error="HTTP 404: Not Found", url="https://a.example.com/50%_off.pdf"),
+        pipeline_record(0, 1, T0 + timedelta(hours=1), trace_id="evt-beta",
+                        url="https://b.example.org/C-12345/x.pdf?sig=abc",
+                        headers=[("x-team", b"claims-blue")]),
+        pipeline_record(1, 0, T0 + timedelta(hours=2), trace_id="evt-alpha", category="auth",
+                        error="OneLake upload failed: AuthenticationError"),
+        RawRecord(1, 1, b"\xff not json", b"k", [], int((T0 + timedelta(hours=3)).timestamp()
+                                                         * 1000), topic=TOPIC),
+    ]
+    write_snapshot(db, records, committed={1: 1})  # partition 1 offset 0 resolved already
+    return db
+
+
+@pytest.mark.parametrize(
+    ("flt", "expected"),
+    [
+        (MessageFilter(), ["0:0", "0:1", "1:0", "1:1"]),
+        (MessageFilter(trace="ALPHA"), ["0:0", "1:0"]),
+        (MessageFilter(url="c-12345"), ["0:1"]),
+        (MessageFilter(url="50%_"), ["0:0"]),  # LIKE wildcards in input are literal
+        (MessageFilter(url="50%x"), []),
+        (MessageFilter(domain="example.org"), ["0:1"]),
+        (MessageFilter(error="onelake"), ["1:0"]),
+        (MessageFilter(category=("permanent", "auth")), ["0:0", "1:0"]),
+        (MessageFilter(category=("(none)",)), ["1:1"]),
+        (MessageFilter(retry_count=(0,)), ["0:0"]),
+        (MessageFilter(partition=1), ["1:0", "1:1"]),
+        (MessageFilter(partition=0, offset_from=1, offset_to=1), ["0:1"]),
+        (MessageFilter(time_from=T0 + timedelta(minutes=30), time_to=T0 + timedelta(hours=2)),
+         ["0:1"]),
+        (MessageFilter(hour=14), ["1:0"]),
+        (MessageFilter(day="2026-11-20"), ["0:0", "0:1", "1:0", "1:1"]),
+        (MessageFilter(header_key="x-team", header_value="BLUE"), ["0:1"]),
+        (MessageFilter(header_value="red"), []),
+        (MessageFilter(states=("resolved",)), ["1:0"]),
+        (MessageFilter(states=("unresolved",)), ["0:0", "0:1", "1:1"]),
+        (MessageFilter(states=("unparseable",)), ["1:1"]),
+        (MessageFilter(signature="HTTP 404: Not Found"), ["0:0"]),
+        (MessageFilter(event="xact / documentsReceived"), ["0:0", "0:1", "1:0"]),
+    ],
+)
+def test_every_filter_narrows_to_the_right_records(
+    varied: Path, flt: MessageFilter, expected: list[str]
+) -> None:
+    for con in read(varied):
+        found = search(con, TOPIC, flt, "offset", False)
+    assert [f"{r.partition}:{r.offset}" for r in found.rows] == expected
+    assert found.total == len(expected)
+
+
+def test_pages_and_sorting(tmp_path: Path) -> None:
+    db = tmp_path / "s.duckdb"
+    write_snapshot(db, [pipeline_record(0, i, T0 + timedelta(minutes=i)) for i in range(23)])
+    for con in read(db):
+        first = search(con, TOPIC, MessageFilter(), "time", True, 1, 10)
+        last = search(con, TOPIC, MessageFilter(), "time", True, 3, 10)
+        beyond = search(con, TOPIC, MessageFilter(), "time", True, 9, 10)
+    assert (first.total, first.pages) == (23, 3)
+    assert [r.offset for r in first.rows] == list(range(22, 12, -1))
+    assert [r.offset for r in last.rows] == [2, 1, 0]
+    assert beyond.page == 3 and [r.offset for r in beyond.rows] == [2, 1, 0]
+
+
+def test_a_record_in_full_with_its_history_and_masked_secrets(varied: Path) -> None:
+    for con in read(varied):
+        detail = record_detail(con, TOPIC, 0, 1)
+        twice = record_detail(con, TOPIC, 1, 0)
+        broken = record_detail(con, TOPIC, 1, 1)
+        missing = record_detail(con, TOPIC, 9, 9)
+    assert detail is not None and twice is not None and broken is not None and missing is None
+    sections = {s.title: dict(s.rows) for s in view_sections(detail)}
+    assert sections["Kafka metadata"]["Headers"] == "x-team=claims-blue"
+    assert sections["Message details"]["URL"] == "https://b.example.org/C-12345/x.pdf?sig=***"
+    assert "abc" not in raw_value(detail) and "sig=abc" in raw_value(detail, show_secrets=True)
+    assert sections["Original task"]["Event type"] == "xact"
+    assert [f"{h.partition}:{h.offset}" for h in twice.history] == ["0:0"]
+    assert dict(view_sections(twice)[0].rows)["State"].startswith("resolved (before-dashboard")
+    broken_errors = dict(view_sections(broken)[2].rows)
+    assert broken_errors["Parse error"] == "value is not valid UTF-8"
+    assert broken_errors["Error"] == "no error text recorded"
+    assert raw_value(broken) == "\\xff not json"
