@@ -47,29 +47,41 @@ def workspace(bootstrap: str | None) -> Iterator[Workspace]:
 
 def demo_topic(space: Workspace, label: str, records: int, partitions: int = 6) -> Settings:
     topic = f"bench.dlq.{label}.{uuid.uuid4().hex[:6]}"
-    settings = Settings(bootstrap_servers=space.bootstrap, dlq_topic=topic,
-                        pending_topic=topic + ".pending", db=space.directory / f"{label}.duckdb",
-                        audit_log=space.directory / f"{label}-audit.jsonl")
+    settings = Settings(
+        bootstrap_servers=space.bootstrap,
+        dlq_topic=topic,
+        pending_topic=topic + ".pending",
+        db=space.directory / f"{label}.duckdb",
+        audit_log=space.directory / f"{label}-audit.jsonl",
+    )
     started = time.monotonic()
     demo_data.produce(settings, records, 14, partitions, seed=1)
-    print(f"produced {records:,} demo records into {topic} in "
-          f"{time.monotonic() - started:.1f}s", flush=True)
+    print(
+        f"produced {records:,} demo records into {topic} in {time.monotonic() - started:.1f}s",
+        flush=True,
+    )
     return settings
 
 
 def settings_env(settings: Settings) -> dict[str, str]:
-    return {**os.environ, "PYTHONPATH": str(REPO),
-            "DLQ_BOOTSTRAP_SERVERS": settings.bootstrap_servers, "DLQ_TOPIC": settings.dlq_topic,
-            "DLQ_PENDING_TOPIC": settings.pending_topic, "DLQ_DB": str(settings.db),
-            "DLQ_AUDIT_LOG": str(settings.audit_log)}
+    return {
+        **os.environ,
+        "PYTHONPATH": str(REPO),
+        "DLQ_BOOTSTRAP_SERVERS": settings.bootstrap_servers,
+        "DLQ_TOPIC": settings.dlq_topic,
+        "DLQ_PENDING_TOPIC": settings.pending_topic,
+        "DLQ_DB": str(settings.db),
+        "DLQ_AUDIT_LOG": str(settings.audit_log),
+    }
 
 
 def run_measured(command: list[str], env: dict[str, str]) -> tuple[str, float, int]:
     """Run a child process; return its stdout, wall seconds and peak RSS in bytes (from
     wait4, so it is this child's own peak)."""
     started = time.monotonic()
-    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               text=True)
+    process = subprocess.Popen(
+        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     assert process.stdout is not None and process.stderr is not None
     out = process.stdout.read()
     err = process.stderr.read()
@@ -84,7 +96,8 @@ def ingest(settings: Settings) -> tuple[dict[str, object], float, int]:
     """`dlq ingest` in its own process: its JSON summary, wall seconds, peak RSS."""
     out, wall, rss = run_measured(
         [sys.executable, "-m", "dashboard.cli.main", "ingest", "--quiet", "--format", "json"],
-        settings_env(settings))
+        settings_env(settings),
+    )
     return json.loads(out), wall, rss
 
 

@@ -26,7 +26,7 @@ from typing import Any
 from bench.common import REPO, demo_topic, ingest, median_ms, workspace
 from dashboard import escalation, messages, overview, patterns
 from dashboard.db import Database
-from dashboard.kafka_clients import BULK_READ_TUNING, KafkaGateway
+from dashboard.kafka_clients import KafkaGateway
 from dashboard.messages import MessageFilter
 from dashboard.settings import Settings
 
@@ -44,6 +44,7 @@ def page_queries(settings: Settings) -> dict[str, list[Callable[[], object]]]:
         def run() -> object:
             with db.read() as con:
                 return fn(con, *args)
+
         return run
 
     first = on_db(messages.search, topic, MessageFilter(), "time", True, 1, 50)
@@ -61,8 +62,12 @@ def page_queries(settings: Settings) -> dict[str, list[Callable[[], object]]]:
             on_db(escalation.check, settings, now),
         ],
         "patterns": [
-            on_db(patterns.bursts, scope, rules.systematic_min_records,
-                  rules.systematic_window_minutes),
+            on_db(
+                patterns.bursts,
+                scope,
+                rules.systematic_min_records,
+                rules.systematic_window_minutes,
+            ),
             on_db(patterns.pattern_totals, scope),
             on_db(patterns.groups, scope, "error_signature", [], 50),
         ],
@@ -116,8 +121,8 @@ def kafka_scan(settings: Settings, needle: str) -> tuple[float, int]:
 
 
 def apptest_runs(settings: Settings) -> dict[str, tuple[float, float]]:
-    import streamlit as st  # noqa: PLC0415 (only this part needs it)
-    from streamlit.testing.v1 import AppTest  # noqa: PLC0415
+    import streamlit as st
+    from streamlit.testing.v1 import AppTest
 
     os.environ["DLQ_DB"] = str(settings.db)
     os.environ["DLQ_TOPIC"] = settings.dlq_topic
@@ -156,9 +161,11 @@ def main() -> None:
         print("\npage queries, each on its own connection, uncached: median of 7")
         for page, queries in page_queries(settings).items():
             each = [median_ms(q) for q in queries]
-            print(f"  {page:10s} {len(each)} queries: slowest {max(each):5.0f} ms, median "
-                  f"{statistics.median(each):4.0f} ms, all together {sum(each):5.0f} ms"
-                  "   target < 200 each")
+            print(
+                f"  {page:10s} {len(each)} queries: slowest {max(each):5.0f} ms, median "
+                f"{statistics.median(each):4.0f} ms, all together {sum(each):5.0f} ms"
+                "   target < 200 each"
+            )
 
         print("\nAppTest full script run, median of 3 (empty cache / warm cache)")
         for page, (cold, warm) in apptest_runs(settings).items():
@@ -167,9 +174,11 @@ def main() -> None:
         print("\nsearch, median of 7")
         db = Database(settings.db)
         for label, flt in SEARCHES.items():
+
             def run(flt: MessageFilter = flt) -> object:
                 with db.read() as con:
                     return messages.search(con, settings.dlq_topic, flt)
+
             print(f"  {label:18s} {median_ms(run):7.0f} ms   target < 300")
 
         ours = median_ms(lambda: run(SEARCHES["url text"]))

@@ -21,7 +21,6 @@ import os
 import sys
 
 from bench.common import demo_topic, ingest, run_measured, workspace
-
 from dashboard.kafka_clients import BULK_READ_TUNING
 
 COUNTER = """
@@ -39,11 +38,22 @@ print(json.dumps({"records": seen, "seconds": time.monotonic() - started}))
 """
 
 
-def count(bootstrap: str, topic: str, partitions: int, total: int, tuning: dict[str, object]
-          ) -> float:
+def count(
+    bootstrap: str, topic: str, partitions: int, total: int, tuning: dict[str, object]
+) -> float:
     out, _, _ = run_measured(
-        [sys.executable, "-c", COUNTER, bootstrap, topic, str(partitions), str(total),
-         json.dumps(tuning)], dict(os.environ))
+        [
+            sys.executable,
+            "-c",
+            COUNTER,
+            bootstrap,
+            topic,
+            str(partitions),
+            str(total),
+            json.dumps(tuning),
+        ],
+        dict(os.environ),
+    )
     return float(json.loads(out)["seconds"])
 
 
@@ -59,8 +69,9 @@ def main() -> None:
         full = demo_topic(space, "full", n, args.partitions)
         tenth = demo_topic(space, "tenth", small, args.partitions)
         plain_default = count(space.bootstrap, full.dlq_topic, args.partitions, n, {})
-        plain_tuned = count(space.bootstrap, full.dlq_topic, args.partitions, n,
-                            dict(BULK_READ_TUNING))
+        plain_tuned = count(
+            space.bootstrap, full.dlq_topic, args.partitions, n, dict(BULK_READ_TUNING)
+        )
         summary, wall, rss = ingest(full)
         assert summary["records"] == n, summary
         seconds = float(summary["seconds"])  # type: ignore[arg-type]
@@ -71,21 +82,35 @@ def main() -> None:
     rate = n / seconds
     print()
     print(f"records                                  {n:>12,}")
-    print(f"plain consumer, librdkafka defaults      {n / plain_default:>12,.0f} rec/s"
-          f"  ({plain_default:.2f}s)")
-    print(f"plain consumer, ingest's fetch tuning    {n / plain_tuned:>12,.0f} rec/s"
-          f"  ({plain_tuned:.2f}s)")
-    print(f"dlq ingest                               {rate:>12,.0f} rec/s"
-          f"  ({seconds:.2f}s in the job, {wall:.2f}s with process start)")
-    print(f"ratio ingest / plain (defaults)          {rate / (n / plain_default):>12.2f}"
-          "   target >= 0.5")
-    print(f"ratio ingest / plain (same tuning)       {rate / (n / plain_tuned):>12.2f}"
-          "   target >= 0.5")
+    print(
+        f"plain consumer, librdkafka defaults      {n / plain_default:>12,.0f} rec/s"
+        f"  ({plain_default:.2f}s)"
+    )
+    print(
+        f"plain consumer, ingest's fetch tuning    {n / plain_tuned:>12,.0f} rec/s"
+        f"  ({plain_tuned:.2f}s)"
+    )
+    print(
+        f"dlq ingest                               {rate:>12,.0f} rec/s"
+        f"  ({seconds:.2f}s in the job, {wall:.2f}s with process start)"
+    )
+    print(
+        f"ratio ingest / plain (defaults)          {rate / (n / plain_default):>12.2f}"
+        "   target >= 0.5"
+    )
+    print(
+        f"ratio ingest / plain (same tuning)       {rate / (n / plain_tuned):>12.2f}"
+        "   target >= 0.5"
+    )
     print(f"ingest peak RSS, {n:>9,} records       {rss / 2**20:>10.0f} MB   target <= 400")
-    print(f"ingest peak RSS, {small:>9,} records       {rss_small / 2**20:>10.0f} MB"
-          "   (flat = not growing with topic size)")
-    print(f"incremental run with nothing new         {float(noop['seconds']):>12.3f} s"  # type: ignore[arg-type]
-          f"   target < 1 ({noop_wall:.2f}s with process start)")
+    print(
+        f"ingest peak RSS, {small:>9,} records       {rss_small / 2**20:>10.0f} MB"
+        "   (flat = not growing with topic size)"
+    )
+    print(
+        f"incremental run with nothing new         {float(noop['seconds']):>12.3f} s"  # type: ignore[arg-type]
+        f"   target < 1 ({noop_wall:.2f}s with process start)"
+    )
     print(f"snapshot file                            {db_size / 2**20:>10.0f} MB")
 
 

@@ -31,6 +31,7 @@ from dashboard.settings import Settings
 __all__ = [
     "OFFSET_BEGINNING",
     "BrokerUnreachable",
+    "KafkaError",
     "KafkaException",
     "KafkaGateway",
     "Message",
@@ -269,6 +270,23 @@ class KafkaGateway:
                 found[tp.partition] = tp.offset
         return found
 
+    def commit_offsets(self, group: str, topic: str, offsets: Mapping[int, int]) -> None:
+        """Commit `offsets` (partition -> next offset) for `group` without joining it, as the
+        runbook's `resolve` does. Kafka refuses it while the group has active members."""
+        if not offsets:
+            return
+        with _offset_reader(self.base_config(), group) as consumer:
+            try:
+                consumer.commit(
+                    offsets=[TopicPartition(topic, p, o) for p, o in offsets.items()],
+                    asynchronous=False,
+                )
+            except KafkaException as exc:
+                raise BrokerUnreachable(
+                    f"committing for group {group} on {self.settings.bootstrap_servers} "
+                    f"failed: {exc.args[0]}"
+                ) from None
+
     # -- clients ---------------------------------------------------------------------------
 
     def reader(self, topic: str, positions: Mapping[int, int]) -> Consumer:
@@ -291,6 +309,31 @@ class KafkaGateway:
         consumer = Consumer(config)
         consumer.assign([TopicPartition(topic, p, o) for p, o in positions.items()])
         return consumer
+
+    def offsets_for_time(
+        self, topic: str, partitions: Iterable[int], timestamp_ms: int
+    ) -> dict[int, int]:
+        """Per partition, the first offset whose timestamp is at or after `timestamp_ms`
+        (the high watermark where none is)."""
+        parts = list(partitions)
+        config = {
+            **self.base_config(),
+            "group.id": "dlq-dashboard-reader",
+            "enable.auto.commit": False,
+        }
+        consumer = Consumer(config)
+        try:
+            found = consumer.offsets_for_times(
+                [TopicPartition(topic, p, timestamp_ms) for p in parts], timeout=self.timeout
+            )
+        except KafkaException as exc:
+            raise BrokerUnreachable(self._unreachable(exc)) from None
+        finally:
+            consumer.close()
+        marks = self.watermarks(topic, parts)
+        return {
+            tp.partition: tp.offset if tp.offset >= 0 else marks[tp.partition].high for tp in found
+        }
 
     def producer(self, **overrides: Any) -> Producer:
         """An idempotent producer: a send counts only once the broker acknowledged it."""

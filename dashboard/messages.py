@@ -15,7 +15,7 @@ from typing import Any, Final, Literal
 
 from dashboard.db import Connection
 from dashboard.patterns import NONE_LABEL
-from dashboard.states import STATE_EXPRESSION, records_with_state_sql
+from dashboard.states import STATE_EXPRESSION, records_with_state_sql, state_joins
 
 SortKey = Literal["time", "offset", "trace_id", "retry_count", "error_category", "domain"]
 SORT_COLUMNS: Final[dict[str, str]] = {
@@ -187,6 +187,7 @@ class MessageRow:
     state: str
     parse_error: str | None
     gone: bool
+    replay_outcome: str | None = None  # waiting, failed-again, succeeded (replayed records)
 
     @property
     def coordinates(self) -> str:
@@ -222,6 +223,8 @@ def search(
     # the one page shown: joining the whole table to its resolutions costs more than the rest.
     source = records_with_state_sql() if flt.states else "records"
 
+    order_by_p = ", ".join(f"p.{col.strip()} {direction} NULLS LAST" for col in order.split(","))
+
     def fetch(page: int) -> list[MessageRow]:
         rows = con.execute(
             f"""
@@ -230,11 +233,12 @@ def search(
                 ORDER BY {order_by}, "partition", "offset"
                 LIMIT $limit OFFSET $skip
             )
-            SELECT topic, "partition", "offset", kafka_timestamp, trace_id, retry_count,
-                   error_category, "domain", error_message, attachment_url,
-                   {STATE_EXPRESSION}, parse_error, gone_from_kafka_at IS NOT NULL
-            FROM page LEFT JOIN resolutions res USING (topic, "partition", "offset")
-            ORDER BY {order_by}, "partition", "offset"
+            SELECT p.topic, p."partition", p."offset", p.kafka_timestamp, p.trace_id,
+                   p.retry_count, p.error_category, p."domain", p.error_message,
+                   p.attachment_url, {STATE_EXPRESSION}, p.parse_error,
+                   p.gone_from_kafka_at IS NOT NULL, rp.replay_outcome
+            FROM page p {state_joins("p")}
+            ORDER BY {order_by_p}, p."partition", p."offset"
             """,
             {**params, "limit": page_size, "skip": (page - 1) * page_size},
         ).fetchall()
@@ -312,7 +316,7 @@ def _history(
         f"""
         SELECT topic, "partition", "offset", kafka_timestamp, trace_id, retry_count,
                error_category, "domain", error_message, attachment_url, state, parse_error,
-               gone_from_kafka_at IS NOT NULL
+               gone_from_kafka_at IS NOT NULL, replay_outcome
         FROM {records_with_state_sql()} r
         WHERE topic = ? AND trace_id = ? AND NOT ("partition" = ? AND "offset" = ?)
         ORDER BY kafka_timestamp, "partition", "offset" LIMIT 200

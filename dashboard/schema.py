@@ -114,7 +114,76 @@ CREATE TABLE resolutions (
 );
 """
 
+ACTIONS = """
+-- Append-only and hash-chained: each entry's hash covers its fields and the previous
+-- entry's hash, so a changed, removed or reordered entry breaks the chain (`dlq audit verify`).
+CREATE TABLE audit_log (
+    audit_id    BIGINT PRIMARY KEY,
+    logged_at   TIMESTAMPTZ NOT NULL,
+    action      VARCHAR NOT NULL,   -- view, list, replay, replay-with-new-url, resolve,
+                                    -- bulk-start, bulk-finish, bulk-cancel
+    actor       VARCHAR NOT NULL,
+    trace_id    VARCHAR,
+    topic       VARCHAR,
+    "partition" INTEGER,
+    "offset"    BIGINT,
+    result      VARCHAR NOT NULL,   -- success, failure, refused, dry-run
+    error       VARCHAR,
+    reason      VARCHAR,
+    bulk_id     VARCHAR,
+    old_url     VARCHAR,
+    new_url     VARCHAR,
+    details     VARCHAR,            -- JSON: where a replay landed, a bulk's filter and counts
+    prev_hash   VARCHAR NOT NULL,
+    hash        VARCHAR NOT NULL
+);
+
+-- Each acknowledged replay of a DLQ record to the pending topic.
+CREATE TABLE replays (
+    topic             VARCHAR NOT NULL,
+    "partition"       INTEGER NOT NULL,
+    "offset"          BIGINT NOT NULL,
+    replayed_at       TIMESTAMPTZ NOT NULL,
+    trace_id          VARCHAR,
+    actor             VARCHAR NOT NULL,
+    audit_id          BIGINT NOT NULL,
+    bulk_id           VARCHAR,
+    pending_topic     VARCHAR NOT NULL,
+    pending_partition INTEGER NOT NULL,
+    pending_offset    BIGINT NOT NULL,
+    new_url           VARCHAR,
+    PRIMARY KEY (topic, "partition", "offset", replayed_at)
+);
+
+-- A record some process is acting on right now. Taken in one transaction with the checks
+-- that the record may be acted on, so two operators never act on one record twice.
+CREATE TABLE action_claims (
+    topic       VARCHAR NOT NULL,
+    "partition" INTEGER NOT NULL,
+    "offset"    BIGINT NOT NULL,
+    action      VARCHAR NOT NULL,
+    actor       VARCHAR NOT NULL,
+    claimed_at  TIMESTAMPTZ NOT NULL,
+    token       VARCHAR NOT NULL,   -- one per claiming call: tells its claims from others'
+    pid         INTEGER NOT NULL,   -- with host: lets a later run clear a dead process's claims
+    host        VARCHAR NOT NULL,
+    PRIMARY KEY (topic, "partition", "offset")
+);
+
+-- Outcomes from the results topic for trace ids the dashboard replayed.
+CREATE TABLE replay_results (
+    trace_id    VARCHAR NOT NULL,
+    status      VARCHAR NOT NULL,
+    result_at   TIMESTAMPTZ,
+    topic       VARCHAR NOT NULL,
+    "partition" INTEGER NOT NULL,
+    "offset"    BIGINT NOT NULL,
+    PRIMARY KEY (topic, "partition", "offset")
+);
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration("0001_records_and_ingest_state", RECORDS),
     Migration("0002_resolutions", RESOLUTIONS),
+    Migration("0003_audit_replays_claims", ACTIONS),
 )

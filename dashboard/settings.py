@@ -78,6 +78,26 @@ class DashboardRules(_Strict):
     systematic_window_minutes: int = Field(10, ge=1)
 
 
+class ActionSettings(_Strict):
+    """Replay and resolve: who may, and how fast."""
+
+    enabled: bool = True  # false: every action is off, for everyone
+    operators: tuple[str, ...] = ()  # who may act; empty: anyone with an identity
+    # A header a trusted reverse proxy sets to the logged-in user (e.g. X-Forwarded-User).
+    proxy_user_header: str | None = None
+    # Bulk actions go no faster than this (records per second) unless the operator lowers it.
+    max_records_per_second: float = Field(50.0, gt=0)
+    # Bulk actions over this many records need the count typed to confirm.
+    confirm_count_above: int = Field(100, ge=1)
+    # A replay counts as failed when the broker has not acknowledged it within this time.
+    delivery_timeout_seconds: float = Field(30.0, gt=0)
+
+    @field_validator("proxy_user_header", mode="before")
+    @classmethod
+    def _empty_header_is_unset(cls, value: object) -> object:
+        return None if value == "" else value
+
+
 class IngestTuning(_Strict):
     # Records asked of Kafka per consume() call.
     batch_records: int = Field(10_000, ge=1, le=1_000_000)
@@ -108,6 +128,7 @@ class Settings(_Strict):
     alerts: tuple[AlertRule, ...] = DEFAULT_ALERTS
     escalation: EscalationCriteria = EscalationCriteria()
     rules: DashboardRules = DashboardRules()
+    actions: ActionSettings = ActionSettings()
     ingest: IngestTuning = IngestTuning()
 
     @field_validator("results_topic", "operator", mode="before")
@@ -135,6 +156,9 @@ ENV_VARS: Mapping[str, str] = {
     "DLQ_AUDIT_LOG": "audit_log",
     "DLQ_OPERATOR": "operator",
     "DLQ_DB_LOCK_TIMEOUT": "db_lock_timeout_seconds",
+    "DLQ_ACTIONS_ENABLED": "actions.enabled",
+    "DLQ_OPERATORS": "actions.operators",
+    "DLQ_PROXY_USER_HEADER": "actions.proxy_user_header",
 }
 # DLQ_KAFKA_SASL_PASSWORD=... sets the librdkafka property sasl.password, so secrets can stay
 # out of the TOML file.
@@ -160,7 +184,10 @@ def load_settings(
 
     for var, dotted in ENV_VARS.items():
         if var in env:
-            _set_dotted(merged, dotted, env[var])
+            value: object = env[var]
+            if dotted == "actions.operators":  # a comma-separated list
+                value = tuple(name.strip() for name in env[var].split(",") if name.strip())
+            _set_dotted(merged, dotted, value)
             origin[dotted] = f"${var}"
     for var, raw in env.items():
         if var.startswith(KAFKA_ENV_PREFIX) and len(var) > len(KAFKA_ENV_PREFIX):

@@ -1,7 +1,12 @@
 """Where each record stands: unresolved, replayed (and waiting), or resolved.
 
-A record is resolved when it has a row in `resolutions` (see dashboard.schema for the ways
-one gets there). Unparseable and gone-from-Kafka are properties beside the state, not states.
+- resolved: it has a row in `resolutions` (see dashboard.schema for the ways there);
+- replayed: not resolved, and the dashboard replayed it (`replays`); its replay outcome is
+  `waiting`, `failed-again` (its trace id landed in the DLQ again after the replay, a runbook
+  escalation criterion) or `succeeded` (the results topic reported success after the replay:
+  ready to resolve);
+- unresolved: neither.
+Unparseable and gone-from-Kafka are properties beside the state, not states.
 """
 
 from __future__ import annotations
@@ -9,6 +14,8 @@ from __future__ import annotations
 from typing import Final
 
 STATES: Final = ("unresolved", "replayed", "resolved")
+OUTCOMES: Final = ("waiting", "failed-again", "succeeded")
+SUCCESS_STATUSES: Final = ("success", "completed")
 
 # The latest watermarks and committed offset seen per partition.
 LATEST_WATERMARKS_SQL: Final = """
@@ -21,16 +28,64 @@ FROM partition_watermarks
 GROUP BY topic, "partition"
 """
 
+# The latest replay of each replayed record, with its outcome. Works on the (few) replayed
+# records only; the joins to all records go by trace id from this small side.
+REPLAY_OUTCOMES_SQL: Final = f"""
+WITH last_replay AS (
+    SELECT topic, "partition", "offset", max(replayed_at) AS replayed_at,
+           arg_max(trace_id, replayed_at) AS trace_id, count(*) AS replays
+    FROM replays GROUP BY topic, "partition", "offset"
+),
+again AS (
+    SELECT l.topic, l."partition", l."offset",
+           arg_min(r."partition", r.kafka_timestamp) AS again_partition,
+           arg_min(r."offset", r.kafka_timestamp) AS again_offset
+    FROM last_replay l
+    JOIN records r ON r.topic = l.topic AND r.trace_id = l.trace_id
+        AND r.kafka_timestamp > l.replayed_at
+        AND NOT (r."partition" = l."partition" AND r."offset" = l."offset")
+    GROUP BY l.topic, l."partition", l."offset"
+),
+succeeded AS (
+    SELECT l.topic, l."partition", l."offset", min(x.result_at) AS succeeded_at
+    FROM last_replay l
+    JOIN replay_results x ON x.trace_id = l.trace_id AND x.result_at > l.replayed_at
+        AND lower(x.status) IN {SUCCESS_STATUSES!r}
+    GROUP BY l.topic, l."partition", l."offset"
+)
+SELECT l.topic, l."partition", l."offset", l.replayed_at, l.replays,
+       CASE WHEN a.again_offset IS NOT NULL THEN 'failed-again'
+            WHEN s.succeeded_at IS NOT NULL THEN 'succeeded'
+            ELSE 'waiting' END AS replay_outcome,
+       a.again_partition, a.again_offset
+FROM last_replay l
+LEFT JOIN again a USING (topic, "partition", "offset")
+LEFT JOIN succeeded s USING (topic, "partition", "offset")
+"""
+
 STATE_EXPRESSION: Final = (
-    "CASE WHEN res.\"offset\" IS NOT NULL THEN 'resolved' ELSE 'unresolved' END"
+    "CASE WHEN res.\"offset\" IS NOT NULL THEN 'resolved' "
+    "WHEN rp.\"offset\" IS NOT NULL THEN 'replayed' ELSE 'unresolved' END"
 )
 
 
+def state_joins(alias: str = "r") -> str:
+    """LEFT JOINs that give `res` (resolution) and `rp` (replay outcome) for `alias`."""
+    return f"""
+        LEFT JOIN resolutions res ON res.topic = {alias}.topic
+            AND res."partition" = {alias}."partition" AND res."offset" = {alias}."offset"
+        LEFT JOIN ({REPLAY_OUTCOMES_SQL}) rp ON rp.topic = {alias}.topic
+            AND rp."partition" = {alias}."partition" AND rp."offset" = {alias}."offset"
+    """
+
+
 def records_with_state_sql() -> str:
-    """A relation of every record with `state` and `resolution_source`; filter on `topic`."""
+    """Every record with `state`, its resolution and its replay outcome; filter on `topic`."""
     return f"""(
         SELECT r.*, {STATE_EXPRESSION} AS state, res.source AS resolution_source,
-               res.resolved_at AS resolved_at
+               res.resolved_at AS resolved_at, res.actor AS resolved_by,
+               rp.replayed_at, rp.replays, rp.replay_outcome,
+               rp.again_partition, rp.again_offset
         FROM records r
-        LEFT JOIN resolutions res USING (topic, "partition", "offset")
+        {state_joins("r")}
     )"""

@@ -27,10 +27,18 @@ from typing import Any
 import pyarrow as pa
 
 from dashboard.db import Connection, Database
-from dashboard.kafka_clients import KafkaGateway, Message, PartitionOffsets, is_partition_eof
+from dashboard.kafka_clients import (
+    BrokerUnreachable,
+    KafkaGateway,
+    Message,
+    PartitionOffsets,
+    TopicMissing,
+    is_partition_eof,
+)
 from dashboard.settings import Settings
 from ingest import store
 from ingest.parse import STAGED_SCHEMA, stage_messages
+from ingest.results import ingest_results
 
 # One DuckDB transaction holds at most this many bytes of staged records (and at most
 # settings.ingest.transaction_records rows).
@@ -64,6 +72,7 @@ class IngestSummary:
     missed: int = 0
     marked_gone: int = 0
     behind: int = 0  # left unread because the run was stopped or timed out
+    replay_results: int = 0  # outcomes of replays read from the results topic
     seconds: float = 0.0
     warnings: list[str] = field(default_factory=list)
 
@@ -132,6 +141,11 @@ def ingest_once(
         if plan.end:
             with _gc_paused():
                 _copy(kafka, db, settings, plan, summary, reporting, deadline, stop)
+        if settings.results_topic:
+            try:
+                summary.replay_results = ingest_results(settings, kafka, db)
+            except (BrokerUnreachable, TopicMissing) as exc:
+                summary.warnings.append(f"results topic {settings.results_topic}: {exc}")
     except BaseException as exc:
         status, error = "failed", f"{type(exc).__name__}: {exc}"
         raise

@@ -168,7 +168,7 @@ def write_batch(
                 "updated_at = excluded.updated_at"
             )
             if ends:
-                _advance_positions(con, topic, ends)
+                set_positions(con, topic, ends)
             con.execute(
                 "UPDATE ingest_runs SET records_ingested = records_ingested + ? WHERE run_id = ?",
                 [inserted, run_id],
@@ -182,7 +182,8 @@ def write_batch(
     return BatchResult(inserted, stored_positions(con, topic))
 
 
-def _advance_positions(con: Connection, topic: str, positions: Mapping[int, int]) -> None:
+def set_positions(con: Connection, topic: str, positions: Mapping[int, int]) -> None:
+    """Move positions forward (never back) without storing rows."""
     for partition, offset in positions.items():
         con.execute(
             'INSERT INTO ingest_positions (topic, "partition", next_offset, updated_at) '

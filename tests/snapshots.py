@@ -64,26 +64,50 @@ def pipeline_record(
 ) -> RawRecord:
     trace = trace_id or f"evt-{partition}-{offset}"
     body: dict[str, Any] = {
-        "trace_id": trace, "attachment_url": url, "retry_count": retry_count,
-        "error_category": category, "failed_at": at.isoformat(),
-        "original_task": {"trace_id": trace, "attachment_url": url, "file_type": "pdf",
-                          "event_type": "xact", "event_subtype": "documentsReceived",
-                          "retry_count": retry_count, "metadata": {}, **task},
+        "trace_id": trace,
+        "attachment_url": url,
+        "retry_count": retry_count,
+        "error_category": category,
+        "failed_at": at.isoformat(),
+        "original_task": {
+            "trace_id": trace,
+            "attachment_url": url,
+            "file_type": "pdf",
+            "event_type": "xact",
+            "event_subtype": "documentsReceived",
+            "retry_count": retry_count,
+            "metadata": {},
+            **task,
+        },
     }
     if error is not None:
         body["final_error"] = error
-    return RawRecord(partition, offset, json.dumps(body).encode(), trace.encode(),
-                     list(headers), int(at.timestamp() * 1000), topic=topic)
+    return RawRecord(
+        partition,
+        offset,
+        json.dumps(body).encode(),
+        trace.encode(),
+        list(headers),
+        int(at.timestamp() * 1000),
+        topic=topic,
+    )
 
 
-def demo_records(count: int, *, seed: int = 5, partitions: int = 3, topic: str = TOPIC,
-                 now: datetime | None = None) -> list[RawRecord]:
+def demo_records(
+    count: int,
+    *,
+    seed: int = 5,
+    partitions: int = 3,
+    topic: str = TOPIC,
+    now: datetime | None = None,
+) -> list[RawRecord]:
     """Demo records as Kafka would have stored them (round-robin partitions, dense offsets)."""
     next_offset = [0] * partitions
     out: list[RawRecord] = []
     for i, r in enumerate(generate(count, 14, now=now or datetime.now(UTC), seed=seed)):
         p = i % partitions
-        out.append(RawRecord(p, next_offset[p], r.value, r.key, r.headers, r.timestamp_ms,
-                             topic=topic))
+        out.append(
+            RawRecord(p, next_offset[p], r.value, r.key, r.headers, r.timestamp_ms, topic=topic)
+        )
         next_offset[p] += 1
     return out

@@ -25,8 +25,9 @@ def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return db
 
 
-def app(db: Path, monkeypatch: pytest.MonkeyPatch, page: str | None = None,
-        **query: str) -> AppTest:
+def app(
+    db: Path, monkeypatch: pytest.MonkeyPatch, page: str | None = None, **query: str
+) -> AppTest:
     monkeypatch.setenv("DLQ_DB", str(db))
     monkeypatch.setenv("DLQ_TOPIC", TOPIC)
     st.cache_resource.clear()
@@ -64,8 +65,11 @@ def test_overview_shows_severity_size_alerts_growth_and_escalation(
     assert metrics["Records in the topic"] == "2,000"
     assert metrics["Unresolved"] == "2,000"
     alerts = next(df.value for df in at.dataframe if "alert" in df.value.columns)
-    assert list(alerts["alert"]) == ["KafkaDLQGrowthRapid", "KafkaDLQGrowthWarning",
-                                     "KafkaDLQSizeHigh"]
+    assert list(alerts["alert"]) == [
+        "KafkaDLQGrowthRapid",
+        "KafkaDLQGrowthWarning",
+        "KafkaDLQSizeHigh",
+    ]
     assert alerts.set_index("alert").loc["KafkaDLQSizeHigh", "state"] == "FIRING"
     charts = at.get("plotly_chart")
     assert len(charts) == 3
@@ -95,8 +99,13 @@ def test_patterns_page_names_the_runbook_patterns_and_the_burst(
 ) -> None:
     at = app(demo_db, monkeypatch, "patterns")
     labels = [m.label for m in at.metric]
-    assert labels[:5] == ["1. Expired URL", "2. File type", "3. Network/timeout",
-                          "4. OneLake upload", "5. Systematic"]
+    assert labels[:5] == [
+        "1. Expired URL",
+        "2. File type",
+        "3. Network/timeout",
+        "4. OneLake upload",
+        "5. Systematic",
+    ]
     assert any("systematic burst" in t for t in texts(at.error))
     groups = at.dataframe[-1].value
     assert "Error signature" in groups.columns
@@ -119,7 +128,7 @@ def test_messages_page_filters_from_the_url_and_opens_a_record(
 
     with Database(demo_db).read() as con:
         row = con.execute(
-            "SELECT trace_id, count(*) OVER (PARTITION BY trace_id), \"partition\", \"offset\" "
+            'SELECT trace_id, count(*) OVER (PARTITION BY trace_id), "partition", "offset" '
             "FROM records WHERE trace_id LIKE 'evt-%' AND parse_error IS NULL LIMIT 1"
         ).fetchone()
     assert row is not None
@@ -131,8 +140,9 @@ def test_messages_page_filters_from_the_url_and_opens_a_record(
     detail = app(demo_db, monkeypatch, "messages", record=record)
     assert any(s.value == f"Record {record}" for s in detail.subheader)
     assert any(code.value.startswith("{") for code in detail.code)  # raw value and task
-    fields = {r["field"]: r["value"] for df in detail.dataframe[1:6]
-              for r in df.value.to_dict("records")}
+    fields = {
+        r["field"]: r["value"] for df in detail.dataframe[1:6] for r in df.value.to_dict("records")
+    }
     assert fields["Trace ID"] == trace and fields["Offset"] == str(offset)
 
 
@@ -141,8 +151,9 @@ def test_an_empty_dlq_is_said_plainly(tmp_path: Path, monkeypatch: pytest.Monkey
     write_snapshot(db, [])
     overview = app(db, monkeypatch)
     assert any("is empty: nothing to triage" in t for t in texts(overview.success))
-    assert any("No records in this selection" in t for t in
-               texts(app(db, monkeypatch, "patterns").info))
+    assert any(
+        "No records in this selection" in t for t in texts(app(db, monkeypatch, "patterns").info)
+    )
     assert any("0 records match" in t for t in texts(app(db, monkeypatch, "messages").caption))
 
 
@@ -162,13 +173,13 @@ def test_a_stale_snapshot_is_flagged_with_its_age(
     with Database(db).write() as con:
         con.execute("UPDATE ingest_runs SET finished_at = now() - INTERVAL 5 HOUR")
     at = app(db, monkeypatch)
-    assert any("The snapshot is 300 minutes old" in t or "The snapshot is 5 hours old" in t
-               for t in texts(at.warning))
+    assert any(
+        "The snapshot is 300 minutes old" in t or "The snapshot is 5 hours old" in t
+        for t in texts(at.warning)
+    )
 
 
-def test_a_bad_setting_is_one_clear_message(
-    demo_db: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_bad_setting_is_one_clear_message(demo_db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DLQ_DB_LOCK_TIMEOUT", "never")
     at = app(demo_db, monkeypatch)
     assert any("setting db_lock_timeout_seconds" in t for t in texts(at.error))

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -42,13 +44,19 @@ def test_arrivals_are_counted_per_bucket_with_empty_buckets(tmp_path: Path) -> N
     for con in read(db):
         per_minute = overview.arrivals(con, TOPIC, T0, T0 + timedelta(minutes=4), 1)
         assert [(b.start - T0, b.count) for b in per_minute] == [
-            (timedelta(0), 2), (timedelta(minutes=1), 0), (timedelta(minutes=2), 1),
-            (timedelta(minutes=3), 0)]
-        per_10 = overview.arrivals(con, TOPIC, T0 + timedelta(minutes=3), T0 + timedelta(
-            minutes=20), 10)
+            (timedelta(0), 2),
+            (timedelta(minutes=1), 0),
+            (timedelta(minutes=2), 1),
+            (timedelta(minutes=3), 0),
+        ]
+        per_10 = overview.arrivals(
+            con, TOPIC, T0 + timedelta(minutes=3), T0 + timedelta(minutes=20), 10
+        )
         # The start is rounded down to a 10-minute boundary.
         assert [(b.start - T0, b.count) for b in per_10] == [
-            (timedelta(0), 3), (timedelta(minutes=10), 1)]
+            (timedelta(0), 3),
+            (timedelta(minutes=10), 1),
+        ]
         assert overview.count_between(con, TOPIC, T0, T0 + timedelta(minutes=1)) == 2
 
 
@@ -57,8 +65,7 @@ def test_size_counts_each_state_and_what_is_not_ingested(tmp_path: Path) -> None
     # Partition 0: offsets 0-9; the review group had committed 3 before we looked.
     write_snapshot(db, [pipeline_record(0, i, T0) for i in range(10)], committed={0: 3})
     # Later: the group commits up to 6; retention deletes offsets 0-1; two more arrive.
-    write_snapshot(db, [pipeline_record(0, i, T0) for i in (10, 11)], committed={0: 6},
-                   low={0: 2})
+    write_snapshot(db, [pipeline_record(0, i, T0) for i in (10, 11)], committed={0: 6}, low={0: 2})
     for con in read(db):
         size = overview.dlq_size(con, TOPIC)
         assert size.in_topic == 10  # offsets 2-11
@@ -66,10 +73,17 @@ def test_size_counts_each_state_and_what_is_not_ingested(tmp_path: Path) -> None
         assert size.unresolved == 6  # 6-11
         assert size.gone == 2
         assert size.not_ingested == 0
-        sources = dict(con.execute(
-            'SELECT "offset", source FROM resolutions ORDER BY "offset"').fetchall())
-        assert sources == {0: "before-dashboard", 1: "before-dashboard", 2: "before-dashboard",
-                           3: "review-group", 4: "review-group", 5: "review-group"}
+        sources = dict(
+            con.execute('SELECT "offset", source FROM resolutions ORDER BY "offset"').fetchall()
+        )
+        assert sources == {
+            0: "before-dashboard",
+            1: "before-dashboard",
+            2: "before-dashboard",
+            3: "review-group",
+            4: "review-group",
+            5: "review-group",
+        }
 
 
 def test_unresolved_history_follows_arrivals_resolutions_and_retention(tmp_path: Path) -> None:
@@ -99,6 +113,7 @@ def test_freshness_turns_stale(tmp_path: Path) -> None:
 
 # -- patterns ------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize(
     ("signature", "pattern"),
     [
@@ -114,20 +129,32 @@ def test_freshness_turns_stale(tmp_path: Path) -> None:
     ],
 )
 def test_signatures_match_the_runbooks_patterns(signature: str, pattern: str | None) -> None:
-    import duckdb  # noqa: PLC0415 (a bare engine for one expression)
+    import duckdb
 
     con = duckdb.connect()
-    row = con.execute(f"SELECT {patterns.pattern_case_sql('s')} FROM (SELECT ? AS s)",
-                      [signature]).fetchone()
+    row = con.execute(
+        f"SELECT {patterns.pattern_case_sql('s')} FROM (SELECT ? AS s)", [signature]
+    ).fetchone()
     assert row is not None and row[0] == pattern
 
 
-def burst_records(count: int, minutes: float, start: datetime, first_offset: int = 0,
-                  domain: str = "docs.partner.example.com") -> list[RawRecord]:
+def burst_records(
+    count: int,
+    minutes: float,
+    start: datetime,
+    first_offset: int = 0,
+    domain: str = "docs.partner.example.com",
+) -> list[RawRecord]:
     step = timedelta(minutes=minutes) / count
     return [
-        pipeline_record(1, first_offset + i, start + step * i, category="permanent",
-                        url=f"https://{domain}/c/{i}.pdf", error="SSL certificate expired")
+        pipeline_record(
+            1,
+            first_offset + i,
+            start + step * i,
+            category="permanent",
+            url=f"https://{domain}/c/{i}.pdf",
+            error="SSL certificate expired",
+        )
         for i in range(count)
     ]
 
@@ -136,8 +163,9 @@ def test_a_systematic_burst_is_found_in_the_data(tmp_path: Path) -> None:
     db = tmp_path / "s.duckdb"
     slow = burst_records(60, 24 * 60, T0, domain="slow.example.com")  # spread over a day
     fast = burst_records(60, 5, T0 + timedelta(hours=3), first_offset=100)
-    small = burst_records(30, 2, T0 + timedelta(hours=5), first_offset=200,
-                          domain="small.example.com")
+    small = burst_records(
+        30, 2, T0 + timedelta(hours=5), first_offset=200, domain="small.example.com"
+    )
     write_snapshot(db, slow + fast + small)
     for con in read(db):
         found = patterns.bursts(con, patterns.Scope(TOPIC), min_records=50, window_minutes=10)
@@ -156,17 +184,22 @@ def test_groups_count_share_and_drill_down_to_the_same_records(tmp_path: Path) -
             assert sum(g.count for g in groups) == in_scope, key
             assert abs(sum(g.share for g in groups) - 1) < 1e-9
             for group in groups[:4]:
-                value = group.value if group.value is not None else (
-                    "(no error text recorded)" if key == "error_signature" else "(none)")
+                value = (
+                    group.value
+                    if group.value is not None
+                    else ("(no error text recorded)" if key == "error_signature" else "(none)")
+                )
                 if group.value is None and key not in ("error_category", "error_signature"):
                     continue  # only these two filters can select "no value" (no link either)
                 assert dimension.filter_field is not None
-                flt = MessageFilter(states=("unresolved",), **{
-                    dimension.filter_field: _filter_value(dimension.filter_field, value)})
+                flt = replace(
+                    MessageFilter(states=("unresolved",)),
+                    **{dimension.filter_field: _filter_value(dimension.filter_field, value)},
+                )
                 assert search(con, TOPIC, flt).total == group.count, (key, value)
 
 
-def _filter_value(field: str, value: str) -> object:
+def _filter_value(field: str, value: str) -> Any:
     if field == "retry_count":
         return (int(value),)
     if field == "category":
@@ -187,8 +220,9 @@ def test_pattern_totals_and_new_groups(tmp_path: Path) -> None:
     write_snapshot(db, records)
     for con in read(db):
         assert patterns.pattern_totals(con, patterns.Scope(TOPIC)) == {"expired_url": 2, None: 2}
-        by_value = {g.value: g for g in patterns.groups(con, patterns.Scope(TOPIC),
-                                                         "error_signature", [])}
+        by_value = {
+            g.value: g for g in patterns.groups(con, patterns.Scope(TOPIC), "error_signature", [])
+        }
         assert by_value["HTTP 404: Not Found - URL no longer available"].pattern == "expired_url"
         assert by_value["Quantum flux inversion on attempt <n>"].is_new
         assert not by_value[None].is_new  # no text: nothing to call new
@@ -200,30 +234,43 @@ def test_pattern_totals_and_new_groups(tmp_path: Path) -> None:
 def test_escalation_criteria_against_known_data(tmp_path: Path) -> None:
     db = tmp_path / "s.duckdb"
     now = T0 + timedelta(minutes=30)
-    burst = [pipeline_record(0, i, now - timedelta(seconds=30 + i % 50),
-                             error="SSL certificate expired") for i in range(120)]
-    odd = [pipeline_record(1, 0, T0, category="gremlins"),
-           pipeline_record(1, 1, T0, trace_id="evt-again"),
-           pipeline_record(1, 2, T0 + timedelta(minutes=5), trace_id="evt-again")]
+    burst = [
+        pipeline_record(0, i, now - timedelta(seconds=30 + i % 50), error="SSL certificate expired")
+        for i in range(120)
+    ]
+    odd = [
+        pipeline_record(1, 0, T0, category="gremlins"),
+        pipeline_record(1, 1, T0, trace_id="evt-again"),
+        pipeline_record(1, 2, T0 + timedelta(minutes=5), trace_id="evt-again"),
+    ]
     write_snapshot(db, burst + odd)
     settings = Settings(dlq_topic=TOPIC)
     for con in read(db):
         found = {c.key: c for c in escalation.check(con, settings, now)}
     assert found["growth"].met  # 120 records within one minute > 50/min
     assert found["same_error"].met and found["same_error"].evidence_filters == [
-        {"signature": "SSL certificate expired"}]
+        {"signature": "SSL certificate expired"}
+    ]
     assert found["unknown"].met
-    assert {"what": "error category", "value": "gremlins", "records": 1} in found["unknown"].evidence
+    assert {"what": "error category", "value": "gremlins", "records": 1} in found[
+        "unknown"
+    ].evidence
     assert found["replay_failures"].met and found["replay_failures"].evidence_filters == [
-        {"trace": "evt-again"}]
+        {"trace": "evt-again"}
+    ]
     assert found["business_critical"].met is None
 
     quiet = tmp_path / "q.duckdb"
     write_snapshot(quiet, [pipeline_record(0, 0, T0)])
     for con in read(quiet):
         calm = {c.key: c.met for c in escalation.check(con, settings, now)}
-    assert calm == {"growth": False, "same_error": False, "unknown": False,
-                    "replay_failures": False, "business_critical": None}
+    assert calm == {
+        "growth": False,
+        "same_error": False,
+        "unknown": False,
+        "replay_failures": False,
+        "business_critical": None,
+    }
 
 
 # -- messages ------------------------------------------------------------------------------
@@ -233,15 +280,41 @@ def test_escalation_criteria_against_known_data(tmp_path: Path) -> None:
 def varied(tmp_path: Path) -> Path:
     db = tmp_path / "s.duckdb"
     records = [
-        pipeline_record(0, 0, T0, trace_id="evt-alpha", category="permanent", retry_count=0,
-                        error="HTTP 404: Not Found", url="https://a.example.com/50%_off.pdf"),
-        pipeline_record(0, 1, T0 + timedelta(hours=1), trace_id="evt-beta",
-                        url="https://b.example.org/C-12345/x.pdf?sig=abc",
-                        headers=[("x-team", b"claims-blue")]),
-        pipeline_record(1, 0, T0 + timedelta(hours=2), trace_id="evt-alpha", category="auth",
-                        error="OneLake upload failed: AuthenticationError"),
-        RawRecord(1, 1, b"\xff not json", b"k", [], int((T0 + timedelta(hours=3)).timestamp()
-                                                         * 1000), topic=TOPIC),
+        pipeline_record(
+            0,
+            0,
+            T0,
+            trace_id="evt-alpha",
+            category="permanent",
+            retry_count=0,
+            error="HTTP 404: Not Found",
+            url="https://a.example.com/50%_off.pdf",
+        ),
+        pipeline_record(
+            0,
+            1,
+            T0 + timedelta(hours=1),
+            trace_id="evt-beta",
+            url="https://b.example.org/C-12345/x.pdf?sig=abc",
+            headers=[("x-team", b"claims-blue")],
+        ),
+        pipeline_record(
+            1,
+            0,
+            T0 + timedelta(hours=2),
+            trace_id="evt-alpha",
+            category="auth",
+            error="OneLake upload failed: AuthenticationError",
+        ),
+        RawRecord(
+            1,
+            1,
+            b"\xff not json",
+            b"k",
+            [],
+            int((T0 + timedelta(hours=3)).timestamp() * 1000),
+            topic=TOPIC,
+        ),
     ]
     write_snapshot(db, records, committed={1: 1})  # partition 1 offset 0 resolved already
     return db
@@ -262,8 +335,10 @@ def varied(tmp_path: Path) -> Path:
         (MessageFilter(retry_count=(0,)), ["0:0"]),
         (MessageFilter(partition=1), ["1:0", "1:1"]),
         (MessageFilter(partition=0, offset_from=1, offset_to=1), ["0:1"]),
-        (MessageFilter(time_from=T0 + timedelta(minutes=30), time_to=T0 + timedelta(hours=2)),
-         ["0:1"]),
+        (
+            MessageFilter(time_from=T0 + timedelta(minutes=30), time_to=T0 + timedelta(hours=2)),
+            ["0:1"],
+        ),
         (MessageFilter(hour=14), ["1:0"]),
         (MessageFilter(day="2026-11-20"), ["0:0", "0:1", "1:0", "1:1"]),
         (MessageFilter(header_key="x-team", header_value="BLUE"), ["0:1"]),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -34,14 +35,19 @@ def test_rate_bands_edges(per_10min: float, per_min: float, level: Level) -> Non
 
 def test_each_severity_carries_the_runbooks_action_and_response_time() -> None:
     assert (classify_rate(0, 0, BANDS).action, classify_rate(0, 0, BANDS).response_time) == (
-        "Monitor", "Daily review")
+        "Monitor",
+        "Daily review",
+    )
     warning = classify_rate(6, 0.6, BANDS)
     assert (warning.action, warning.response_time) == ("Investigate within 4 hours", "Same day")
     critical = classify_rate(200, 20, BANDS)
     assert (critical.action, critical.response_time) == ("Immediate investigation", "< 1 hour")
     size = classify_size(1001, BANDS)
     assert (size.level, size.action, size.response_time) == (
-        Level.WARNING, "Manual review required", "< 4 hours")
+        Level.WARNING,
+        "Manual review required",
+        "< 4 hours",
+    )
     assert "above the Warning band" in classify_rate(50, 5, BANDS).reason
 
 
@@ -57,7 +63,10 @@ def test_size_band_edge_and_overall() -> None:
 def test_bands_in_chart_units() -> None:
     per_minute = rate_bands(BANDS, 1)
     assert [(b.label, b.low, b.high) for b in per_minute] == [
-        ("Normal", 0, 0.5), ("Warning", 0.5, 10), ("Critical", 10, None)]
+        ("Normal", 0, 0.5),
+        ("Warning", 0.5, 10),
+        ("Critical", 10, None),
+    ]
     per_10 = rate_bands(BANDS, 10)
     assert [(b.low, b.high) for b in per_10] == [(0, 5), (5, 100), (100, None)]
 
@@ -67,7 +76,7 @@ def test_bands_in_chart_units() -> None:
 RAPID = AlertRule(name="KafkaDLQGrowthRapid", kind="rate_per_min", threshold=10, for_minutes=5)
 
 
-def samples(values: list[float]) -> list[Sample]:
+def samples(values: Sequence[float]) -> list[Sample]:
     return [Sample(T0 + timedelta(minutes=i), v) for i, v in enumerate(values)]
 
 
@@ -103,7 +112,9 @@ def test_rate_samples_use_the_trailing_window() -> None:
     buckets = [Bucket(T0 + timedelta(minutes=i), n) for i, n in enumerate([5, 5, 5, 5, 5, 50])]
     rates = rate_samples(buckets, 5)
     assert [(s.at - T0, s.value) for s in rates] == [
-        (timedelta(minutes=5), 5.0), (timedelta(minutes=6), 14.0)]
+        (timedelta(minutes=5), 5.0),
+        (timedelta(minutes=6), 14.0),
+    ]
 
 
 def test_the_three_runbook_alerts_together() -> None:

@@ -4,12 +4,22 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from dashboard.actions import Refused
 from dashboard.broker.launcher import BrokerError
-from dashboard.cli import broker_cmd, demo_cmd, ingest_cmd, list_cmd
+from dashboard.cli import (
+    action_cmd,
+    audit_cmd,
+    broker_cmd,
+    demo_cmd,
+    ingest_cmd,
+    list_cmd,
+    view_cmd,
+)
 from dashboard.cli.output import err
 from dashboard.db import DatabaseBusy, SnapshotMissing
 from dashboard.kafka_clients import (
@@ -39,8 +49,10 @@ def build_parser() -> argparse.ArgumentParser:
         "-v", "--verbose", action="store_true", help="also show the Kafka client's own log lines"
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (broker_cmd, demo_cmd, ingest_cmd, list_cmd):
+    for module in (broker_cmd, demo_cmd, ingest_cmd, list_cmd, view_cmd):
         module.add_parser(commands)
+    action_cmd.add_parsers(commands)
+    audit_cmd.add_parser(commands)
     return parser
 
 
@@ -52,6 +64,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as exc:
         err(f"dlq: bad setting: {exc}")
         return EXIT_USAGE
+    except Refused as exc:
+        err(f"dlq: refused. {exc}")
+        return EXIT_FAILED
     except (
         BrokerUnreachable,
         TopicMissing,
@@ -66,6 +81,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         err("dlq: interrupted")
         return 130
+    except BrokenPipeError:
+        # The reader went away (`dlq view ... | head`): stop quietly, as Unix tools do.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     return code
 
 

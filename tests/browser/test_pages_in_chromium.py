@@ -33,13 +33,15 @@ def wait_for_app(page: Any) -> None:
     page.wait_for_load_state("networkidle")
     # Streamlit reruns after the first paint (charts, bound widgets); let it settle.
     page.wait_for_function(
-        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=60_000)
+        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=60_000
+    )
     page.wait_for_timeout(1500)
 
 
-@pytest.mark.parametrize(("path", "title"), [("", "DLQ overview"),
-                                              ("patterns", "Failure patterns"),
-                                              ("messages", "Messages")])
+@pytest.mark.parametrize(
+    ("path", "title"),
+    [("", "DLQ overview"), ("patterns", "Failure patterns"), ("messages", "Messages")],
+)
 def test_each_page_renders_without_errors(
     app_url: str, browser_page: Any, path: str, title: str
 ) -> None:

@@ -1,0 +1,895 @@
+"""Replay and resolve: the one write path for acting on DLQ records, shared by the pages
+and the CLI.
+
+Guarantees:
+- Only an identity allowed to act acts (`dashboard.identity`); every attempt is audited.
+- A record is acted on once: eligibility is checked and the record claimed in one DuckDB
+  transaction (DuckDB admits one writing process at a time), so two operators racing over
+  the same records each get a disjoint share. A replayed record that has not failed again,
+  or a resolved one, is refused unless `override` is set.
+- A replay counts only once the broker acknowledged it (idempotent producer, acks=all);
+  anything not acknowledged within the delivery timeout is recorded as failed, never as done.
+- Resolve commits the review group's offset only across a contiguous run of resolved
+  records, so no record nobody resolved is ever hidden (`contiguous_commits`).
+- Bulk work runs in chunks at a velocity limit, reports progress, and can be cancelled;
+  what was done before the cancel stays done and is recorded.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Final, Literal
+
+import pyarrow as pa
+
+from dashboard import audit
+from dashboard.db import Connection, Database
+from dashboard.identity import Identity
+from dashboard.kafka_clients import (
+    BrokerUnreachable,
+    KafkaError,
+    KafkaGateway,
+    Message,
+    TopicMissing,
+)
+from dashboard.messages import MessageFilter
+from dashboard.replay_message import NotReplayable, ReplayMessage, build, check_url
+from dashboard.settings import Settings
+from dashboard.states import records_with_state_sql
+
+Action = Literal["replay", "resolve"]
+# Records handled per DuckDB transaction when no velocity limit applies.
+UNTHROTTLED_CHUNK: Final = 2000
+
+
+class Refused(Exception):
+    """The request is refused as a whole (no identity, no reason, nothing selected, ...)."""
+
+
+@dataclass(frozen=True, order=True)
+class RecordRef:
+    topic: str
+    partition: int
+    offset: int
+
+    def __str__(self) -> str:
+        return f"{self.topic}:{self.partition}:{self.offset}"
+
+    @classmethod
+    def parse(cls, text: str) -> RecordRef | None:
+        """`topic:partition:offset` (Kafka topic names cannot hold a colon)."""
+        parts = text.strip().rsplit(":", 2)
+        if len(parts) != 3 or not parts[0]:
+            return None
+        try:
+            return cls(parts[0], int(parts[1]), int(parts[2]))
+        except ValueError:
+            return None
+
+
+@dataclass(frozen=True)
+class Ambiguous:
+    name: str
+    refs: list[RecordRef]
+
+
+@dataclass(frozen=True)
+class Found:
+    refs: list[RecordRef]
+    unknown: list[str]
+    ambiguous: list[Ambiguous]
+
+
+def find(con: Connection, topic: str, names: Iterable[str]) -> Found:
+    """Records named exactly (`topic:partition:offset`) or by trace id. A trace id that
+    matches several records selects none of them: they are listed instead."""
+    refs: list[RecordRef] = []
+    unknown: list[str] = []
+    ambiguous: list[Ambiguous] = []
+    for name in names:
+        ref = RecordRef.parse(name)
+        if ref is not None:
+            row = con.execute(
+                'SELECT 1 FROM records WHERE topic = ? AND "partition" = ? AND "offset" = ?',
+                [ref.topic, ref.partition, ref.offset],
+            ).fetchone()
+            if row:
+                refs.append(ref)
+            else:
+                unknown.append(name)
+            continue
+        rows = con.execute(
+            'SELECT topic, "partition", "offset" FROM records WHERE topic = ? AND trace_id = ? '
+            'ORDER BY kafka_timestamp, "partition", "offset"',
+            [topic, name.strip()],
+        ).fetchall()
+        if not rows:
+            unknown.append(name)
+        elif len(rows) > 1:
+            ambiguous.append(Ambiguous(name, [RecordRef(*row) for row in rows]))
+        else:
+            refs.append(RecordRef(*rows[0]))
+    return Found(refs, unknown, ambiguous)
+
+
+def matching(con: Connection, topic: str, flt: MessageFilter) -> list[RecordRef]:
+    """Every record the filter selects (what a bulk action acts on), in offset order."""
+    where, params = flt.where(topic)
+    rows = con.execute(
+        f'SELECT topic, "partition", "offset" FROM {records_with_state_sql()} r WHERE {where} '
+        'ORDER BY "partition", "offset"',
+        params,
+    ).fetchall()
+    return [RecordRef(*row) for row in rows]
+
+
+# -- eligibility ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Candidate:
+    ref: RecordRef
+    trace_id: str | None
+    state: str | None  # None: not in the snapshot
+    replay_outcome: str | None
+    replayed_at: datetime | None
+    parse_error: str | None
+    attachment_url: str | None
+    error_category: str | None
+    error_signature: str | None
+    domain: str | None
+    claimed_by: str | None
+    claimed_at: datetime | None
+
+
+def why_not(action: Action, c: Candidate, override: bool) -> str | None:
+    """Why `action` may not touch the record now; None when it may."""
+    if c.state is None:
+        return "not in the snapshot"
+    if c.claimed_by is not None:
+        return f"{c.claimed_by} is acting on it right now (since {c.claimed_at:%H:%M:%S} UTC)"
+    if action == "resolve":
+        return "already resolved" if c.state == "resolved" else None
+    if c.parse_error is not None:
+        return f"unparseable, nothing to replay ({c.parse_error})"
+    if override:
+        return None
+    if c.state == "resolved":
+        return "already resolved (override to replay it anyway)"
+    if c.state == "replayed" and c.replay_outcome != "failed-again":
+        when = f"{c.replayed_at:%Y-%m-%d %H:%M} UTC" if c.replayed_at else "before"
+        return f"already replayed at {when}, outcome {c.replay_outcome} (override to replay again)"
+    return None
+
+
+_REFS_SCHEMA: Final = pa.schema(
+    [("topic", pa.string()), ("partition", pa.int32()), ("offset", pa.int64())]
+)
+
+
+def _candidates(con: Connection, refs: Sequence[RecordRef]) -> list[Candidate]:
+    wanted = pa.table(
+        [[r.topic for r in refs], [r.partition for r in refs], [r.offset for r in refs]],
+        schema=_REFS_SCHEMA,
+    )
+    con.register("wanted_refs", wanted)
+    try:
+        rows = con.execute(
+            f"""
+            SELECT w.topic, w."partition", w."offset", s.trace_id, s.state, s.replay_outcome,
+                   s.replayed_at, s.parse_error, s.attachment_url, s.error_category,
+                   s.error_signature, s."domain", c.actor, c.claimed_at
+            FROM wanted_refs w
+            LEFT JOIN {records_with_state_sql()} s
+                ON s.topic = w.topic AND s."partition" = w."partition" AND s."offset" = w."offset"
+            LEFT JOIN action_claims c
+                ON c.topic = w.topic AND c."partition" = w."partition" AND c."offset" = w."offset"
+            ORDER BY w."partition", w."offset"
+            """
+        ).fetchall()
+    finally:
+        con.unregister("wanted_refs")
+    return [Candidate(RecordRef(*row[:3]), *row[3:]) for row in rows]
+
+
+# -- preview -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Preview:
+    action: Action
+    eligible: int
+    refused: list[tuple[RecordRef, str]]
+    by_category: list[tuple[str, int]]
+    by_signature: list[tuple[str, int]]
+    by_domain: list[tuple[str, int]]
+    samples: list[Candidate]
+
+    @property
+    def total(self) -> int:
+        return self.eligible + len(self.refused)
+
+
+def preview(
+    con: Connection, action: Action, refs: Sequence[RecordRef], override: bool = False
+) -> Preview:
+    """What `action` would do to `refs`: how many, which groups, samples, what it refuses."""
+    candidates = _candidates(con, refs)
+    eligible = [c for c in candidates if why_not(action, c, override) is None]
+    refused = [(c.ref, why) for c in candidates if (why := why_not(action, c, override))]
+
+    def top(values: Iterable[str | None]) -> list[tuple[str, int]]:
+        counts: dict[str, int] = {}
+        for value in values:
+            counts[value or "(none)"] = counts.get(value or "(none)", 0) + 1
+        return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:10]
+
+    return Preview(
+        action=action,
+        eligible=len(eligible),
+        refused=refused,
+        by_category=top(c.error_category for c in eligible),
+        by_signature=top(c.error_signature for c in eligible),
+        by_domain=top(c.domain for c in eligible),
+        samples=eligible[:5],
+    )
+
+
+# -- running an action ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Request:
+    action: Action
+    refs: list[RecordRef]
+    identity: Identity
+    reason: str
+    override: bool = False
+    dry_run: bool = False
+    rate: float | None = None  # records per second; None: as fast as the broker takes them
+    new_url: str | None = None  # replay of one record with a new URL (runbook pattern 1)
+    new_file_type: str | None = None
+    new_blob_path: str | None = None
+    selection: str | None = None  # what the operator selected, for the audit (a filter)
+
+
+@dataclass(frozen=True)
+class ItemResult:
+    ref: RecordRef
+    trace_id: str | None
+    result: str  # success, failure, refused, dry-run
+    error: str | None = None
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Progress:
+    done: int
+    total: int
+    succeeded: int
+    failed: int
+    refused: int
+
+
+@dataclass
+class Report:
+    request: Request
+    bulk_id: str | None
+    results: list[ItemResult] = field(default_factory=list)
+    cancelled: bool = False
+    committed: dict[int, int] = field(default_factory=dict)  # resolve: partition -> offset
+    commit_error: str | None = None
+
+    def count(self, result: str) -> int:
+        return sum(1 for r in self.results if r.result == result)
+
+    @property
+    def not_attempted(self) -> int:
+        return len(self.request.refs) - len(self.results)
+
+    def summary(self) -> str:
+        verb = {"replay": "replayed", "resolve": "resolved"}[self.request.action]
+        parts = [f"{self.count('success'):,} {verb}"]
+        if self.request.dry_run:
+            parts = [f"dry run: {self.count('dry-run'):,} would be {verb}"]
+        if self.count("failure"):
+            parts.append(f"{self.count('failure'):,} failed")
+        if self.count("refused"):
+            parts.append(f"{self.count('refused'):,} refused")
+        if self.cancelled:
+            parts.append(f"cancelled with {self.not_attempted:,} not attempted")
+        if self.commit_error:
+            parts.append(f"review group offsets not committed ({self.commit_error})")
+        elif self.committed:
+            moved = ", ".join(f"p{p}->{o}" for p, o in sorted(self.committed.items()))
+            parts.append(f"review group committed {moved}")
+        return "; ".join(parts)
+
+
+ProgressCallback = Callable[[Progress], None]
+
+
+def execute(
+    settings: Settings,
+    request: Request,
+    *,
+    gateway: KafkaGateway | None = None,
+    progress: ProgressCallback | None = None,
+    cancel: threading.Event | None = None,
+) -> Report:
+    """Carry out `request`: claim, act, record, chunk by chunk."""
+    _check(settings, request)
+    db = Database(settings.db, settings.db_lock_timeout_seconds)
+    kafka = gateway or KafkaGateway(settings)
+    if request.action == "replay" and not request.dry_run:
+        try:
+            kafka.partitions(settings.pending_topic)
+        except TopicMissing as exc:
+            raise Refused(f"cannot replay: the pending {exc}") from None
+    bulk = len(request.refs) > 1 or request.selection is not None
+    report = Report(request, uuid.uuid4().hex[:12] if bulk else None)
+    if bulk:
+        _audit_only(db, settings, [_bulk_entry(request, report, "bulk-start")])
+    chunk_size = UNTHROTTLED_CHUNK if not request.rate else max(1, min(500, int(request.rate)))
+    runner = _Runner(settings, request, report, db, kafka, cancel)
+    try:
+        for start in range(0, len(request.refs), chunk_size):
+            if cancel is not None and cancel.is_set():
+                report.cancelled = True
+                break
+            runner.run_chunk(request.refs[start : start + chunk_size])
+            if progress is not None:
+                ok = report.count("dry-run" if request.dry_run else "success")
+                progress(
+                    Progress(
+                        len(report.results),
+                        len(request.refs),
+                        ok,
+                        report.count("failure"),
+                        report.count("refused"),
+                    )
+                )
+            if runner.cancelled:
+                report.cancelled = True
+                break
+    finally:
+        runner.close()
+        if request.action == "resolve" and not request.dry_run and report.count("success"):
+            partitions = {r.ref.partition for r in report.results if r.result == "success"}
+            _commit_resolved(db, kafka, settings, report, partitions)
+        if bulk:
+            action = "bulk-cancel" if report.cancelled else "bulk-finish"
+            _audit_only(db, settings, [_bulk_entry(request, report, action)])
+    return report
+
+
+def _check(settings: Settings, request: Request) -> None:
+    if not request.identity.can_act:
+        raise Refused(request.identity.why_not or "this identity may not act")
+    if not request.reason.strip():
+        raise Refused("a reason is required (a ticket or a note)")
+    if not request.refs:
+        raise Refused("no records selected")
+    if request.new_url is not None:
+        if request.action != "replay" or len(request.refs) != 1:
+            raise Refused("a new URL applies to the replay of one record")
+        try:
+            check_url(request.new_url)
+        except ValueError as exc:
+            raise Refused(str(exc)) from None
+    if request.rate is not None and request.rate <= 0:
+        raise Refused("the velocity limit must be positive")
+
+
+def _bulk_entry(request: Request, report: Report, action: str) -> audit.NewEntry:
+    details: dict[str, Any] = {
+        "action": request.action,
+        "selected": len(request.refs),
+        "selection": request.selection,
+        "rate": request.rate,
+        "dry_run": request.dry_run,
+        "override": request.override,
+    }
+    if action != "bulk-start":
+        details.update(
+            succeeded=report.count("success"),
+            failed=report.count("failure"),
+            refused=report.count("refused"),
+            dry_run_ok=report.count("dry-run"),
+            not_attempted=report.not_attempted,
+        )
+    return audit.NewEntry(
+        action=action,
+        actor=request.identity.label,
+        result="success",
+        reason=request.reason,
+        bulk_id=report.bulk_id,
+        details=details,
+    )
+
+
+def _audit_only(db: Database, settings: Settings, entries: list[audit.NewEntry]) -> None:
+    with db.write() as con:
+        con.execute("BEGIN TRANSACTION")
+        try:
+            made = audit.append(con, entries)
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+    audit.write_jsonl(settings.audit_log, made)
+
+
+class _Runner:
+    """One request's chunks: claim, act, record. Keeps one producer for the request."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        request: Request,
+        report: Report,
+        db: Database,
+        kafka: KafkaGateway,
+        cancel: threading.Event | None,
+    ) -> None:
+        self.settings = settings
+        self.request = request
+        self.report = report
+        self.db = db
+        self.kafka = kafka
+        self.cancel = cancel
+        self.cancelled = False
+        self.token = uuid.uuid4().hex
+        self._producer: Any = None
+        self._started = time.monotonic()
+        self._sent = 0
+
+    def close(self) -> None:
+        if self._producer is not None:
+            self._producer.flush(self.settings.actions.delivery_timeout_seconds)
+
+    # -- claim ---------------------------------------------------------------------------
+
+    def _claim(self, refs: Sequence[RecordRef]) -> list[Candidate]:
+        """Check and claim in one transaction; refused records are audited right there."""
+        request = self.request
+        with self.db.write() as con:
+            con.execute("BEGIN TRANSACTION")
+            try:
+                _clear_dead_claims(con)
+                candidates = _candidates(con, refs)
+                claimed: list[tuple[Candidate, str | None]] = []
+                refused: list[tuple[Candidate, str | None]] = []
+                for c in candidates:
+                    why = why_not(request.action, c, request.override)
+                    (refused if why else claimed).append((c, why))
+                if claimed:
+                    con.executemany(
+                        "INSERT INTO action_claims VALUES (?, ?, ?, ?, ?, now(), ?, ?, ?)",
+                        [
+                            [
+                                c.ref.topic,
+                                c.ref.partition,
+                                c.ref.offset,
+                                request.action,
+                                request.identity.label,
+                                self.token,
+                                os.getpid(),
+                                socket.gethostname(),
+                            ]
+                            for c, _ in claimed
+                        ],
+                    )
+                made = audit.append(
+                    con, [self._entry(c, "refused", error=why) for c, why in refused]
+                )
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+        audit.write_jsonl(self.settings.audit_log, made)
+        self.report.results.extend(
+            ItemResult(c.ref, c.trace_id, "refused", why) for c, why in refused
+        )
+        return [c for c, _ in claimed]
+
+    def _entry(
+        self,
+        c: Candidate,
+        result: str,
+        error: str | None = None,
+        detail: dict[str, Any] | None = None,
+        new_url: str | None = None,
+    ) -> audit.NewEntry:
+        action: str = self.request.action
+        if action == "replay" and self.request.new_url is not None:
+            action = "replay-with-new-url"
+        return audit.NewEntry(
+            action=action,
+            actor=self.request.identity.label,
+            result=result,
+            trace_id=c.trace_id,
+            topic=c.ref.topic,
+            partition=c.ref.partition,
+            offset=c.ref.offset,
+            error=error,
+            reason=self.request.reason,
+            bulk_id=self.report.bulk_id,
+            old_url=c.attachment_url if new_url else None,
+            new_url=new_url,
+            details=detail or {},
+        )
+
+    # -- act -----------------------------------------------------------------------------
+
+    def run_chunk(self, refs: Sequence[RecordRef]) -> None:
+        claimed = self._claim(refs)
+        if not claimed:
+            return
+        if self.request.action == "resolve":
+            self._resolve(claimed)
+        else:
+            self._replay(claimed)
+
+    def _pace(self) -> bool:
+        """Wait for the velocity limit; False when the operator cancelled meanwhile."""
+        rate = None if self.request.dry_run else self.request.rate  # a dry run sends nothing
+        if rate:
+            due = self._started + self._sent / rate
+            while (wait := due - time.monotonic()) > 0:
+                if self.cancel is not None and self.cancel.wait(min(wait, 0.2)):
+                    break
+        if self.cancel is not None and self.cancel.is_set():
+            self.cancelled = True
+            return False
+        self._sent += 1
+        return True
+
+    def _resolve(self, claimed: list[Candidate]) -> None:
+        done: list[Candidate] = []
+        for candidate in claimed:
+            if not self._pace():
+                break
+            done.append(candidate)
+        result = "dry-run" if self.request.dry_run else "success"
+        with self.db.write() as con:
+            con.execute("BEGIN TRANSACTION")
+            try:
+                made = audit.append(con, [self._entry(c, result) for c in done])
+                if not self.request.dry_run and done:
+                    ids = {(e.partition, e.offset): e.audit_id for e in made}
+                    con.executemany(
+                        "INSERT INTO resolutions VALUES (?, ?, ?, now(), 'dashboard', ?, ?, ?)",
+                        [
+                            [
+                                c.ref.topic,
+                                c.ref.partition,
+                                c.ref.offset,
+                                self.request.identity.label,
+                                self.request.reason,
+                                ids[(c.ref.partition, c.ref.offset)],
+                            ]
+                            for c in done
+                        ],
+                    )
+                _release(con, self.token)
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+        audit.write_jsonl(self.settings.audit_log, made)
+        self.report.results.extend(ItemResult(c.ref, c.trace_id, result) for c in done)
+
+    def _replay(self, claimed: list[Candidate]) -> None:
+        request = self.request
+        values = self._values(claimed)
+        outcomes: dict[RecordRef, ItemResult] = {}
+        pending: dict[RecordRef, tuple[Candidate, ReplayMessage]] = {}
+        now = datetime.now(UTC)
+        for c in claimed:
+            try:
+                message = build(
+                    values.get(c.ref),
+                    dlq_topic=c.ref.topic,
+                    dlq_partition=c.ref.partition,
+                    dlq_offset=c.ref.offset,
+                    actor=request.identity.label,
+                    replayed_at=now,
+                    new_url=request.new_url,
+                    new_file_type=request.new_file_type,
+                    new_blob_path=request.new_blob_path,
+                )
+            except (NotReplayable, ValueError) as exc:
+                outcomes[c.ref] = ItemResult(c.ref, c.trace_id, "failure", str(exc))
+                continue
+            if request.dry_run:
+                outcomes[c.ref] = ItemResult(
+                    c.ref, c.trace_id, "dry-run", detail={"task": message.task}
+                )
+            else:
+                pending[c.ref] = (c, message)
+        if pending:
+            outcomes.update(self._produce(pending))
+        self._record_replays(claimed, outcomes)
+
+    def _values(self, claimed: list[Candidate]) -> dict[RecordRef, bytes | None]:
+        with self.db.read() as con:
+            con.register(
+                "wanted_refs",
+                pa.table(
+                    [
+                        [c.ref.topic for c in claimed],
+                        [c.ref.partition for c in claimed],
+                        [c.ref.offset for c in claimed],
+                    ],
+                    schema=_REFS_SCHEMA,
+                ),
+            )
+            try:
+                rows = con.execute(
+                    'SELECT r.topic, r."partition", r."offset", r."value" FROM records r '
+                    'JOIN wanted_refs w USING (topic, "partition", "offset")'
+                ).fetchall()
+            finally:
+                con.unregister("wanted_refs")
+        return {RecordRef(t, p, o): v for t, p, o, v in rows}
+
+    def _produce(
+        self, pending: dict[RecordRef, tuple[Candidate, ReplayMessage]]
+    ) -> dict[RecordRef, ItemResult]:
+        """Send, wait for every acknowledgement; an unacknowledged replay is a failure."""
+        timeout = self.settings.actions.delivery_timeout_seconds
+        if self._producer is None:
+            self._producer = self.kafka.producer(
+                **{
+                    "linger.ms": 5,
+                    "message.timeout.ms": int(timeout * 1000),
+                    "batch.num.messages": 10000,
+                    "queue.buffering.max.messages": 100000,
+                }
+            )
+        producer = self._producer
+        acks: dict[RecordRef, tuple[KafkaError | None, Message | None]] = {}
+        sent: list[RecordRef] = []
+
+        def on_delivery(ref: RecordRef) -> Callable[[KafkaError | None, Message], None]:
+            def delivered(err: KafkaError | None, msg: Message) -> None:
+                acks[ref] = (err, msg)
+
+            return delivered
+
+        for ref, (_c, message) in pending.items():
+            if not self._pace():
+                break
+            while True:
+                try:
+                    producer.produce(
+                        self.settings.pending_topic,
+                        value=message.value,
+                        key=message.key,
+                        headers=message.headers,
+                        on_delivery=on_delivery(ref),
+                    )
+                    break
+                except BufferError:
+                    producer.poll(0.05)
+            sent.append(ref)
+            producer.poll(0)
+        deadline = time.monotonic() + timeout + 5
+        while len(acks) < len(sent) and time.monotonic() < deadline:
+            producer.poll(0.1)
+        results: dict[RecordRef, ItemResult] = {}
+        for ref in sent:
+            c, _message = pending[ref]
+            err, msg = acks.get(ref, (None, None))
+            if msg is None and err is None:
+                results[ref] = ItemResult(
+                    ref, c.trace_id, "failure", f"no acknowledgement from Kafka within {timeout:g}s"
+                )
+            elif err is not None:
+                results[ref] = ItemResult(ref, c.trace_id, "failure", f"not delivered: {err.str()}")
+            else:
+                assert msg is not None
+                results[ref] = ItemResult(
+                    ref,
+                    c.trace_id,
+                    "success",
+                    detail={
+                        "pending_topic": msg.topic(),
+                        "pending_partition": msg.partition(),
+                        "pending_offset": msg.offset(),
+                    },
+                )
+        return results
+
+    def _record_replays(
+        self, claimed: list[Candidate], outcomes: dict[RecordRef, ItemResult]
+    ) -> None:
+        request = self.request
+        by_ref = {c.ref: c for c in claimed}
+        entries = [
+            self._entry(
+                by_ref[ref],
+                r.result,
+                error=r.error,
+                new_url=request.new_url,
+                detail={k: v for k, v in r.detail.items() if k != "task"},
+            )
+            for ref, r in outcomes.items()
+        ]
+        with self.db.write() as con:
+            con.execute("BEGIN TRANSACTION")
+            try:
+                made = audit.append(con, entries)
+                ids = {(e.partition, e.offset): e.audit_id for e in made}
+                rows = [
+                    [
+                        ref.topic,
+                        ref.partition,
+                        ref.offset,
+                        r.trace_id,
+                        request.identity.label,
+                        ids[(ref.partition, ref.offset)],
+                        self.report.bulk_id,
+                        r.detail["pending_topic"],
+                        r.detail["pending_partition"],
+                        r.detail["pending_offset"],
+                        request.new_url,
+                    ]
+                    for ref, r in outcomes.items()
+                    if r.result == "success"
+                ]
+                if rows:
+                    con.executemany(
+                        "INSERT INTO replays VALUES (?, ?, ?, now(), ?, ?, ?, ?, ?, ?, ?, ?)", rows
+                    )
+                _release(con, self.token)
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+        audit.write_jsonl(self.settings.audit_log, made)
+        self.report.results.extend(outcomes.values())
+
+
+def _release(con: Connection, token: str) -> None:
+    con.execute("DELETE FROM action_claims WHERE token = ?", [token])
+
+
+def _clear_dead_claims(con: Connection) -> None:
+    """Claims left by a process that died mid-action (kill -9, a crash) on this host. Its
+    replays may or may not have reached Kafka; the audit says so and the records are free."""
+    host = socket.gethostname()
+    rows = con.execute(
+        'SELECT topic, "partition", "offset", action, actor, pid, token FROM action_claims '
+        "WHERE host = ?",
+        [host],
+    ).fetchall()
+    dead = [row for row in rows if not _process_alive(int(row[5]))]
+    if not dead:
+        return
+    audit.append(
+        con,
+        [
+            audit.NewEntry(
+                action=action,
+                actor=actor,
+                result="failure",
+                topic=topic,
+                partition=partition,
+                offset=offset,
+                error=f"interrupted: process {pid} died while acting; the outcome is "
+                "unknown (a replay may have reached Kafka)",
+            )
+            for topic, partition, offset, action, actor, pid, _token in dead
+        ],
+    )
+    for token in {row[6] for row in dead}:
+        _release(con, token)
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+# -- the review group's offsets ------------------------------------------------------------
+
+
+def contiguous_commits(
+    con: Connection, topic: str, committed: dict[int, int | None]
+) -> dict[int, int]:
+    """Per partition, how far the review group's offset may move: up to the first record at
+    or after its current offset that is not resolved (or to the end of what the snapshot has
+    read). Only partitions where it moves forward are returned."""
+    moves: dict[int, int] = {}
+    for partition, current in committed.items():
+        row = con.execute(
+            """
+            SELECT
+                (SELECT min(r."offset") FROM records r
+                 LEFT JOIN resolutions res USING (topic, "partition", "offset")
+                 WHERE r.topic = $topic AND r."partition" = $partition
+                   AND r."offset" >= $current AND res."offset" IS NULL),
+                (SELECT next_offset FROM ingest_positions
+                 WHERE topic = $topic AND "partition" = $partition)
+            """,
+            {"topic": topic, "partition": partition, "current": current or 0},
+        ).fetchone()
+        if row is None or row[1] is None:
+            continue
+        first_open, read_up_to = row
+        target = int(first_open) if first_open is not None else int(read_up_to)
+        if target > (current or 0):
+            moves[partition] = target
+    return moves
+
+
+def _commit_resolved(
+    db: Database, kafka: KafkaGateway, settings: Settings, report: Report, partitions: set[int]
+) -> None:
+    try:
+        current = kafka.committed_offsets(settings.review_group, settings.dlq_topic, partitions)
+        with db.read() as con:
+            moves = contiguous_commits(con, settings.dlq_topic, current)
+        kafka.commit_offsets(settings.review_group, settings.dlq_topic, moves)
+        report.committed = moves
+    except BrokerUnreachable as exc:
+        report.commit_error = str(exc)
+
+
+def sync_review_group(settings: Settings, gateway: KafkaGateway | None = None) -> dict[int, int]:
+    """Move the review group's offsets as far as the resolved records allow (after a failed
+    commit, say). Returns the partitions moved."""
+    kafka = gateway or KafkaGateway(settings)
+    partitions = kafka.partitions(settings.dlq_topic)
+    current = kafka.committed_offsets(settings.review_group, settings.dlq_topic, partitions)
+    with Database(settings.db, settings.db_lock_timeout_seconds).read() as con:
+        moves = contiguous_commits(con, settings.dlq_topic, current)
+    kafka.commit_offsets(settings.review_group, settings.dlq_topic, moves)
+    return moves
+
+
+def ready_to_resolve(con: Connection, topic: str) -> list[RecordRef]:
+    """Replayed records whose replay the results topic reports as succeeded."""
+    rows = con.execute(
+        f'SELECT topic, "partition", "offset" FROM {records_with_state_sql()} r '
+        "WHERE topic = ? AND state = 'replayed' AND replay_outcome = 'succeeded' "
+        'ORDER BY "partition", "offset"',
+        [topic],
+    ).fetchall()
+    return [RecordRef(*row) for row in rows]
+
+
+def audit_look(
+    settings: Settings,
+    identity: Identity,
+    action: Literal["view", "list"],
+    ref: RecordRef | None = None,
+    trace_id: str | None = None,
+    details: dict[str, Any] | None = None,
+) -> None:
+    """Record that someone looked (the runbook audits list and view too)."""
+    entry = audit.NewEntry(
+        action=action,
+        actor=identity.label,
+        result="success",
+        trace_id=trace_id,
+        topic=ref.topic if ref else None,
+        partition=ref.partition if ref else None,
+        offset=ref.offset if ref else None,
+        details=details or {},
+    )
+    _audit_only(Database(settings.db, settings.db_lock_timeout_seconds), settings, [entry])

@@ -1,0 +1,292 @@
+"""The audit trail: append-only, hash-chained, in DuckDB and as JSON lines in a file.
+
+Each entry's hash is SHA-256 over its fields (canonical JSON) and the previous entry's hash.
+Changing, removing or reordering an entry breaks the chain from that entry on, and
+`verify` names the first entry that no longer fits. Entries are appended inside the caller's
+transaction (so an action and its entry commit together) and then copied to the JSON-lines
+file (`DLQ_AUDIT_LOG`), which verifies on its own.
+
+URLs in entries are kept with their credentials masked: the audit says which URL was used,
+it does not hand out working presigned links.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import os
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import asdict, dataclass, field, fields
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Final
+
+from dashboard.db import Connection
+from dashboard.urls import mask_url
+
+GENESIS: Final = "0" * 64
+ACTIONS: Final = (
+    "view",
+    "list",
+    "replay",
+    "replay-with-new-url",
+    "resolve",
+    "bulk-start",
+    "bulk-finish",
+    "bulk-cancel",
+)
+RESULTS: Final = ("success", "failure", "refused", "dry-run")
+
+
+@dataclass(frozen=True)
+class NewEntry:
+    action: str
+    actor: str
+    result: str
+    trace_id: str | None = None
+    topic: str | None = None
+    partition: int | None = None
+    offset: int | None = None
+    error: str | None = None
+    reason: str | None = None
+    bulk_id: str | None = None
+    old_url: str | None = None
+    new_url: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.action not in ACTIONS:
+            raise ValueError(f"unknown audit action {self.action!r}")
+        if self.result not in RESULTS:
+            raise ValueError(f"unknown audit result {self.result!r}")
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    audit_id: int
+    logged_at: datetime
+    action: str
+    actor: str
+    trace_id: str | None
+    topic: str | None
+    partition: int | None
+    offset: int | None
+    result: str
+    error: str | None
+    reason: str | None
+    bulk_id: str | None
+    old_url: str | None
+    new_url: str | None
+    details: str  # canonical JSON
+    prev_hash: str
+    hash: str
+
+    def body(self) -> dict[str, Any]:
+        """What the hash covers: every field but the hash itself."""
+        values = asdict(self)
+        values.pop("hash")
+        values["logged_at"] = _timestamp(self.logged_at)
+        return values
+
+    def computed_hash(self) -> str:
+        canonical = json.dumps(
+            self.body(), sort_keys=True, separators=(",", ":"), ensure_ascii=True
+        )
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+    def as_json(self) -> dict[str, Any]:
+        return {**self.body(), "hash": self.hash}
+
+
+COLUMNS: Final = tuple(f.name for f in fields(AuditEntry))
+_SQL_COLUMNS: Final = ", ".join(f'"{c}"' for c in COLUMNS)
+
+
+def _timestamp(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def append(
+    con: Connection, entries: Sequence[NewEntry], now: datetime | None = None
+) -> list[AuditEntry]:
+    """Chain `entries` onto the log, inside the caller's transaction."""
+    if not entries:
+        return []
+    last = con.execute(
+        "SELECT audit_id, hash FROM audit_log ORDER BY audit_id DESC LIMIT 1"
+    ).fetchone()
+    next_id, prev_hash = (int(last[0]) + 1, str(last[1])) if last else (1, GENESIS)
+    moment = (now or datetime.now(UTC)).astimezone(UTC)
+    made: list[AuditEntry] = []
+    for entry in entries:
+        draft = AuditEntry(
+            audit_id=next_id,
+            logged_at=moment,
+            action=entry.action,
+            actor=entry.actor,
+            trace_id=entry.trace_id,
+            topic=entry.topic,
+            partition=entry.partition,
+            offset=entry.offset,
+            result=entry.result,
+            error=entry.error,
+            reason=entry.reason,
+            bulk_id=entry.bulk_id,
+            old_url=mask_url(entry.old_url) if entry.old_url else None,
+            new_url=mask_url(entry.new_url) if entry.new_url else None,
+            details=json.dumps(entry.details, sort_keys=True, separators=(",", ":"), default=str),
+            prev_hash=prev_hash,
+            hash="",
+        )
+        sealed = AuditEntry(**{**asdict(draft), "hash": draft.computed_hash()})
+        made.append(sealed)
+        prev_hash = sealed.hash
+        next_id += 1
+    con.executemany(
+        f"INSERT INTO audit_log ({_SQL_COLUMNS}) VALUES ({', '.join('?' for _ in COLUMNS)})",
+        [[getattr(e, c) for c in COLUMNS] for e in made],
+    )
+    return made
+
+
+def write_jsonl(path: Path, entries: Iterable[AuditEntry]) -> None:
+    """Append entries to the JSON-lines copy of the log, durably."""
+    lines = "".join(
+        json.dumps(e.as_json(), sort_keys=True, ensure_ascii=True) + "\n" for e in entries
+    )
+    if not lines:
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a", encoding="utf-8") as handle:
+        handle.write(lines)
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+@dataclass(frozen=True)
+class Verification:
+    ok: bool
+    checked: int
+    first_broken: int | None = None
+    problem: str | None = None
+
+    def line(self, source: str) -> str:
+        if self.ok:
+            return f"{source}: {self.checked:,} entries, chain intact"
+        return f"{source}: entry {self.first_broken} {self.problem} ({self.checked:,} checked)"
+
+
+def verify_entries(entries: Iterable[AuditEntry]) -> Verification:
+    prev_hash, expected_id, checked = GENESIS, None, 0
+    for entry in entries:
+        checked += 1
+        if expected_id is not None and entry.audit_id != expected_id:
+            return Verification(
+                False,
+                checked,
+                entry.audit_id,
+                f"follows entry {expected_id - 1}: entries are missing",
+            )
+        if entry.prev_hash != prev_hash:
+            return Verification(
+                False,
+                checked,
+                entry.audit_id,
+                "does not follow the entry before it: an entry was removed, inserted or reordered",
+            )
+        if entry.computed_hash() != entry.hash:
+            return Verification(
+                False, checked, entry.audit_id, "does not match its hash: it was changed"
+            )
+        prev_hash, expected_id = entry.hash, entry.audit_id + 1
+    return Verification(True, checked)
+
+
+def stored_entries(con: Connection, batch: int = 10_000) -> Iterator[AuditEntry]:
+    """Every entry in id order, fetched in batches."""
+    after = 0
+    while True:
+        rows = con.execute(
+            f"SELECT {_SQL_COLUMNS} FROM audit_log WHERE audit_id > ? ORDER BY audit_id LIMIT ?",
+            [after, batch],
+        ).fetchall()
+        if not rows:
+            return
+        for row in rows:
+            entry = AuditEntry(*row)
+            yield AuditEntry(**{**asdict(entry), "logged_at": entry.logged_at.astimezone(UTC)})
+        after = int(rows[-1][0])
+
+
+def file_entries(path: Path) -> Iterator[AuditEntry]:
+    with path.open(encoding="utf-8") as handle:
+        for number, line in enumerate(handle, 1):
+            if not line.strip():
+                continue
+            try:
+                data = json.loads(line)
+                data["logged_at"] = datetime.fromisoformat(data["logged_at"])
+                yield AuditEntry(**{c: data[c] for c in COLUMNS})
+            except (ValueError, KeyError, TypeError) as exc:
+                raise ValueError(f"{path} line {number} is not an audit entry: {exc}") from None
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    actor: str = ""
+    actions: tuple[str, ...] = ()
+    since: datetime | None = None
+    until: datetime | None = None
+    trace_id: str = ""
+    bulk_id: str = ""
+
+    def where(self) -> tuple[str, list[Any]]:
+        clauses: list[str] = ["TRUE"]
+        params: list[Any] = []
+        if self.actor.strip():
+            clauses.append("actor ILIKE ?")
+            params.append(f"%{self.actor.strip()}%")
+        if self.actions:
+            clauses.append(f"action IN ({', '.join('?' for _ in self.actions)})")
+            params.extend(self.actions)
+        if self.since is not None:
+            clauses.append("logged_at >= ?")
+            params.append(self.since)
+        if self.until is not None:
+            clauses.append("logged_at < ?")
+            params.append(self.until)
+        if self.trace_id.strip():
+            clauses.append("trace_id = ?")
+            params.append(self.trace_id.strip())
+        if self.bulk_id.strip():
+            clauses.append("bulk_id = ?")
+            params.append(self.bulk_id.strip())
+        return " AND ".join(clauses), params
+
+
+def query(con: Connection, flt: AuditFilter, limit: int = 1000) -> list[AuditEntry]:
+    where, params = flt.where()
+    rows = con.execute(
+        f"SELECT {_SQL_COLUMNS} FROM audit_log WHERE {where} ORDER BY audit_id DESC LIMIT ?",
+        [*params, limit],
+    ).fetchall()
+    return [AuditEntry(*row) for row in rows]
+
+
+def safe_cell(value: object) -> str:
+    """A CSV cell a spreadsheet will not run as a formula (leading = + - @ tab CR)."""
+    text = (
+        "" if value is None else (_timestamp(value) if isinstance(value, datetime) else str(value))
+    )
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def to_csv(entries: Iterable[AuditEntry]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(COLUMNS)
+    for entry in entries:
+        writer.writerow([safe_cell(getattr(entry, c)) for c in COLUMNS])
+    return out.getvalue()

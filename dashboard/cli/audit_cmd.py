@@ -1,0 +1,88 @@
+"""`dlq audit list|verify`: read the audit trail, check its hash chain."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import datetime
+
+from dashboard import audit
+from dashboard.cli.context import settings_from
+from dashboard.cli.output import err, print_json, printable, table
+from dashboard.db import Database
+
+
+def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = commands.add_parser("audit", help="read or verify the audit trail")
+    verbs = parser.add_subparsers(dest="audit_action", required=True)
+    listing = verbs.add_parser("list", help="audit entries, newest first")
+    listing.add_argument("--actor", default="")
+    listing.add_argument("--action", action="append", default=[], choices=audit.ACTIONS)
+    listing.add_argument("--since", type=datetime.fromisoformat)
+    listing.add_argument("--until", type=datetime.fromisoformat)
+    listing.add_argument("--trace", default="")
+    listing.add_argument("--bulk", default="", help="bulk id")
+    listing.add_argument("--limit", type=int, default=100)
+    listing.add_argument("--format", choices=["table", "json", "csv"], default="table")
+    verify = verbs.add_parser("verify", help="check the hash chain (database and log file)")
+    verify.add_argument("--file", help="the JSON-lines log to check (default: the setting)")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    settings = settings_from(args)
+    db = Database(settings.db, settings.db_lock_timeout_seconds)
+    if args.audit_action == "verify":
+        with db.read() as con:
+            stored = audit.verify_entries(audit.stored_entries(con))
+        print(stored.line(f"database {settings.db}"))
+        ok = stored.ok
+        path = settings.audit_log if args.file is None else type(settings.audit_log)(args.file)
+        if path.exists():
+            try:
+                in_file = audit.verify_entries(audit.file_entries(path))
+            except ValueError as exc:
+                print(f"log file {path}: {exc}")
+                return 1
+            print(in_file.line(f"log file {path}"))
+            ok = ok and in_file.ok
+        elif args.file is not None:
+            err(f"no log file at {path}")
+            return 1
+        return 0 if ok else 1
+
+    flt = audit.AuditFilter(
+        actor=args.actor,
+        actions=tuple(args.action),
+        since=args.since,
+        until=args.until,
+        trace_id=args.trace,
+        bulk_id=args.bulk,
+    )
+    with db.read() as con:
+        entries = audit.query(con, flt, args.limit)
+    if args.format == "json":
+        print_json([e.as_json() for e in entries])
+    elif args.format == "csv":
+        sys.stdout.write(audit.to_csv(entries))
+    else:
+        rows = [
+            [
+                str(e.audit_id),
+                f"{e.logged_at:%Y-%m-%d %H:%M:%S}",
+                printable(e.actor),
+                e.action,
+                e.result,
+                printable(f"{e.topic}:{e.partition}:{e.offset}" if e.topic else "-"),
+                printable(e.error or e.reason or ""),
+            ]
+            for e in entries
+        ]
+        print(
+            table(
+                ["Id", "At (UTC)", "Actor", "Action", "Result", "Record", "Reason/error"],
+                [6, 19, 12, 19, 8, 28],
+                rows,
+            )
+        )
+    return 0

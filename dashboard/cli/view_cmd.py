@@ -1,0 +1,77 @@
+"""`dlq view`: one record, as the runbook's `view` shows it."""
+
+from __future__ import annotations
+
+import argparse
+
+from dashboard import actions, identity, views
+from dashboard.cli.context import settings_from
+from dashboard.cli.list_cmd import refresh
+from dashboard.cli.output import err, print_json, printable
+from dashboard.db import Database
+from dashboard.messages import record_detail
+
+EXIT_REFUSED = 1
+
+
+def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    view = commands.add_parser("view", help="show one DLQ record in full (runbook: view)")
+    view.add_argument("record", help="trace id, or topic:partition:offset")
+    view.add_argument("--no-refresh", action="store_true", help="do not read Kafka first")
+    view.add_argument("--timeout", type=int, default=5000, help="refresh timeout in ms")
+    view.add_argument("--format", choices=["text", "json"], default="text")
+    view.add_argument("--show-secrets", action="store_true", help="URL credentials unmasked")
+    view.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    settings = settings_from(args)
+    if not args.no_refresh:
+        refresh(settings, args.timeout)
+    with Database(settings.db, settings.db_lock_timeout_seconds).read() as con:
+        found = actions.find(con, settings.dlq_topic, [args.record])
+        if found.ambiguous:
+            choice = found.ambiguous[0]
+            err(
+                f"trace id {choice.name} matches {len(choice.refs)} records; name one as "
+                "topic:partition:offset:"
+            )
+            for ref in choice.refs:
+                err(f"  {ref}")
+            return EXIT_REFUSED
+        if not found.refs:
+            err(f"no record {args.record} in the snapshot of {settings.dlq_topic}")
+            return EXIT_REFUSED
+        ref = found.refs[0]
+        detail = record_detail(con, ref.topic, ref.partition, ref.offset)
+    assert detail is not None
+    who = identity.resolve(settings)
+    actions.audit_look(settings, who, "view", ref, detail.columns.get("trace_id"))
+    sections = views.view_sections(detail, args.show_secrets)
+    raw = views.raw_value(detail, args.show_secrets)
+    if args.format == "json":
+        print_json(
+            {
+                "record": str(ref),
+                "sections": {s.title: dict(s.rows) for s in sections},
+                "history": [h.coordinates for h in detail.history],
+                "value": raw,
+            }
+        )
+        return 0
+    print(f"DLQ record {printable(str(ref))}")
+    for section in sections:
+        print(f"\n{section.title}:")
+        for label, value in section.rows:
+            print(f"  {label + ':':<20} {printable(value)}")
+    if detail.history:
+        print(f"\nHistory: {len(detail.history)} other record(s) with this trace id")
+        for h in detail.history:
+            print(
+                f"  {h.coordinates}  {h.timestamp:%Y-%m-%d %H:%M:%S} UTC  {h.state}"
+                if h.timestamp
+                else f"  {h.coordinates}  {h.state}"
+            )
+    print("\nRaw value:")
+    print(printable(raw[:4000]) + ("..." if len(raw) > 4000 else ""))
+    return 0

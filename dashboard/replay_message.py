@@ -1,0 +1,93 @@
+"""The message a replay puts on the pending topic, built from a DLQ record's raw value.
+
+Format spec, "Replay": the original task with `retry_count` = 0 and `metadata` extended with
+`replayed_from_dlq`, `dlq_partition`, `dlq_offset` (and who replayed it, when); a new URL in
+`attachment_url` when the operator gave one, `file_type` and `blob_path` unchanged unless
+the operator changes them; key: the trace id; headers: `trace_id`, `replayed_from_dlq`.
+Every other field of the task, known or not, goes through untouched.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+
+class NotReplayable(Exception):
+    """The record holds no task that could be sent again; the message says why."""
+
+
+@dataclass(frozen=True)
+class ReplayMessage:
+    key: bytes
+    value: bytes
+    headers: list[tuple[str, bytes]]
+    task: dict[str, Any]
+
+
+def check_url(url: str) -> str:
+    """A new attachment URL must be an absolute http(s) URL with a host."""
+    candidate = url.strip()
+    parts = urlsplit(candidate)
+    if parts.scheme not in ("http", "https") or not parts.netloc or " " in candidate:
+        raise ValueError(f"not an http(s) URL with a host: {candidate!r}")
+    return candidate
+
+
+def build(
+    value: bytes | None,
+    *,
+    dlq_topic: str,
+    dlq_partition: int,
+    dlq_offset: int,
+    actor: str,
+    replayed_at: datetime,
+    new_url: str | None = None,
+    new_file_type: str | None = None,
+    new_blob_path: str | None = None,
+) -> ReplayMessage:
+    if value is None:
+        raise NotReplayable("the record has no value (tombstone)")
+    try:
+        record = json.loads(value)
+    except (UnicodeDecodeError, ValueError):
+        raise NotReplayable("the record's value is not JSON") from None
+    if not isinstance(record, dict) or not isinstance(record.get("original_task"), dict):
+        raise NotReplayable("the record holds no original_task object to replay")
+    task: dict[str, Any] = json.loads(json.dumps(record["original_task"]))  # a deep copy
+    trace_id = task.get("trace_id") or record.get("trace_id")
+    if not isinstance(trace_id, str) or not trace_id:
+        raise NotReplayable("the task has no trace id to key the replay with")
+
+    task["retry_count"] = 0
+    metadata = task.get("metadata")
+    if metadata is None:
+        metadata = {}
+    elif not isinstance(metadata, dict):
+        metadata = {"original_metadata": metadata}
+    metadata.update(
+        {
+            "replayed_from_dlq": True,
+            "dlq_topic": dlq_topic,
+            "dlq_partition": dlq_partition,
+            "dlq_offset": dlq_offset,
+            "replayed_by": actor,
+            "replayed_at": replayed_at.isoformat(),
+        }
+    )
+    task["metadata"] = metadata
+    if new_url is not None:
+        task["attachment_url"] = check_url(new_url)
+    if new_file_type:
+        task["file_type"] = new_file_type
+    if new_blob_path:
+        task["blob_path"] = new_blob_path
+    return ReplayMessage(
+        key=trace_id.encode(),
+        value=json.dumps(task, ensure_ascii=False).encode(),
+        headers=[("trace_id", trace_id.encode()), ("replayed_from_dlq", b"true")],
+        task=task,
+    )
