@@ -3,28 +3,30 @@
 from __future__ import annotations
 
 import streamlit as st
+from streamlit.navigation.page import StreamlitPage
 
 from pages import ui
 
 st.set_page_config(page_title="DLQ dashboard", page_icon=":material/inbox:", layout="wide")
 
-settings = ui.app_settings()  # stops with one clear line when a setting is bad
+settings = ui.app_settings(entry_point=True)  # stops with one clear line on a bad setting
+
+
+def page(path: str, title: str, icon: str, url_path: str | None = None) -> StreamlitPage:
+    if url_path is None:  # the default page lives at the root URL
+        return st.Page(path, title=title, icon=icon, default=True)
+    return st.Page(path, title=title, icon=icon, url_path=url_path)
+
 
 navigation = st.navigation(
     {
         "Triage": [
-            st.Page(
-                "pages/overview.py", title="Overview", icon=":material/monitoring:", default=True
-            ),
-            st.Page(
-                "pages/patterns.py",
-                title="Patterns",
-                icon=":material/category:",
-                url_path="patterns",
-            ),
-            st.Page(
-                "pages/messages.py", title="Messages", icon=":material/search:", url_path="messages"
-            ),
+            page("pages/overview.py", "Overview", ":material/monitoring:"),
+            page("pages/patterns.py", "Patterns", ":material/category:", "patterns"),
+            page("pages/messages.py", "Messages", ":material/search:", "messages"),
+        ],
+        "Record": [
+            page("pages/audit.py", "Audit", ":material/history_edu:", "audit"),
         ],
     }
 )

@@ -26,7 +26,15 @@ SORT_COLUMNS: Final[dict[str, str]] = {
     "error_category": "error_category",
     "domain": '"domain"',
 }
-STATE_CHOICES: Final = ("unresolved", "replayed", "resolved", "unparseable", "gone")
+STATE_CHOICES: Final = (
+    "unresolved",
+    "replayed",
+    "replay-failed",
+    "ready-to-resolve",
+    "resolved",
+    "unparseable",
+    "gone",
+)
 
 
 @dataclass(frozen=True)
@@ -135,6 +143,10 @@ class MessageFilter:
                     options.append("parse_error IS NOT NULL")
                 elif state == "gone":
                     options.append("gone_from_kafka_at IS NOT NULL")
+                elif state == "replay-failed":
+                    options.append("(state = 'replayed' AND replay_outcome = 'failed-again')")
+                elif state == "ready-to-resolve":
+                    options.append("(state = 'replayed' AND replay_outcome = 'succeeded')")
                 elif state in ("unresolved", "replayed", "resolved"):
                     options.append(f"(state = '{state}' AND gone_from_kafka_at IS NULL)")
                 else:

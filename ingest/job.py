@@ -397,7 +397,7 @@ class _BatchWriter:
                     stack.close()
                     con = None
                     time.sleep(self.RELEASE_PAUSE)
-        except BaseException as exc:
+        except BaseException as exc:  # noqa: BLE001 (handed to the reading thread)
             self._error = exc
             # Drain so the producer side never blocks on a dead writer.
             while True:

@@ -10,16 +10,21 @@ from typing import Literal
 import streamlit as st
 
 from dashboard import messages, views
+from dashboard.actions import RecordRef
 from dashboard.messages import STATE_CHOICES, MessageFilter
 from dashboard.urls import mask_text, mask_url
-from pages import ui
+from pages import actions_ui, ui
 
 settings = ui.app_settings()
 topic = settings.dlq_topic
+who = actions_ui.current_identity(settings)
+actions_ui.identity_sidebar(settings, who)
 
 st.title("Messages")
 fresh = ui.snapshot_freshness(settings)
 ui.freshness_banner(settings, fresh)
+actions_ui.last_report()
+actions_ui.ready_to_resolve_panel(settings, who)
 
 # -- filters (each widget is bound to a query parameter of the same name) -------------------
 q: Literal["query-params"] = "query-params"
@@ -152,6 +157,8 @@ table = st.dataframe(
     column_config={"time (UTC)": ui.TIME_COLUMN},
 )
 
+actions_ui.bulk_panel(settings, who, flt, result.total)
+
 # -- one record -----------------------------------------------------------------------------
 selected = table.selection.rows if hasattr(table, "selection") else []
 record_param = st.query_params.get("record", "")
@@ -176,6 +183,18 @@ if detail is None:
 
 st.divider()
 st.subheader(f"Record {record_param}", anchor=False)
+ref = RecordRef(*coordinates)
+trace_of_record = detail.columns.get("trace_id")
+actions_ui.view_once(settings, who, ref, trace_of_record)
+actions_ui.outcome_note(detail.columns, topic)
+actions_ui.record_actions(
+    settings,
+    who,
+    ref,
+    trace_of_record,
+    str(detail.columns.get("state")),
+    detail.columns.get("attachment_url"),
+)
 cols = st.columns(2)
 for i, section in enumerate(views.view_sections(detail, show_secrets)):
     with cols[i % 2]:
@@ -183,7 +202,6 @@ for i, section in enumerate(views.view_sections(detail, show_secrets)):
         st.dataframe(
             [{"field": k, "value": v} for k, v in section.rows],
             hide_index=True,
-            use_container_width=True,
         )
 with st.expander("Original task (JSON)"):
     st.code(

@@ -24,22 +24,27 @@ def _settings() -> Settings:
     return load_settings()
 
 
-def _route_through_entry_point() -> None:
+def _route_through_entry_point(entry_point: bool) -> None:
     """Pages run only under streamlit_app.py's st.navigation.
 
     A `pages/` folder beside the entry point makes Streamlit treat a server's first visit to
     /<page> as a legacy multipage app and run that page alone (no router, no page config).
-    Leaving legacy mode and rerunning puts the entry point in charge, on the same URL.
+    Leaving legacy mode puts the entry point in charge: a page that finds itself run alone on
+    its session's first run reruns, on the same URL (nothing has been clicked yet, so nothing
+    is lost); the entry point itself just carries on to st.navigation.
     """
     from streamlit.runtime.pages_manager import PagesManager
 
+    first_run = not st.session_state.get("_dlq_routed", False)
+    st.session_state["_dlq_routed"] = True
     if PagesManager.uses_pages_directory:
         PagesManager.uses_pages_directory = False
-        st.rerun()
+        if not entry_point and first_run:
+            st.rerun()
 
 
-def app_settings() -> Settings:
-    _route_through_entry_point()
+def app_settings(entry_point: bool = False) -> Settings:
+    _route_through_entry_point(entry_point)
     try:
         return _settings()
     except SettingsError as exc:
