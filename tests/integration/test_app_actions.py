@@ -11,8 +11,10 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from dashboard import audit
+from dashboard import actions, audit
+from dashboard.actions import RecordRef, Request
 from dashboard.db import Database
+from dashboard.identity import Identity
 from dashboard.kafka_clients import KafkaGateway
 from dashboard.settings import Settings
 from tests.conftest import REPO, settings_env
@@ -133,10 +135,6 @@ def test_audit_page_filters_exports_and_verifies(
         gateway,
         [(b"=cmd|' /C calc'!A0", pipeline_value("=cmd|' /C calc'!A0"), [], NOW_MS)],
     )
-    from dashboard import actions  # noqa: PLC0415
-    from dashboard.actions import RecordRef, Request  # noqa: PLC0415
-    from dashboard.identity import Identity  # noqa: PLC0415
-
     actions.execute(
         kafka_settings,
         Request(
