@@ -15,7 +15,7 @@ from dashboard import actions, audit
 from dashboard.actions import RecordRef, Request
 from dashboard.db import Database
 from dashboard.identity import Identity
-from dashboard.kafka_clients import KafkaGateway
+from dashboard.kafka_clients import KafkaGateway, OutgoingRecord
 from dashboard.settings import Settings
 from tests.conftest import REPO, settings_env
 from tests.integration.test_actions import read_topic, setup_dlq
@@ -101,10 +101,10 @@ def test_a_viewer_sees_no_actions(
 def test_bulk_resolve_needs_the_count_typed_and_reports_progress(
     kafka_settings: Settings, gateway: KafkaGateway, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    records = [
+    records: list[OutgoingRecord] = [
         (f"evt-{i}".encode(), pipeline_value(f"evt-{i}"), [], NOW_MS + i) for i in range(120)
     ]
-    setup_dlq(kafka_settings, gateway, records)  # type: ignore[arg-type]
+    setup_dlq(kafka_settings, gateway, records)
     at = open_page(kafka_settings, monkeypatch, "messages", domain="claims-docs")
     at.radio(key="bulk_action").set_value("resolve").run()
     at.text_input(key="bulk_reason").input("INC-200 accepted").run()
