@@ -12,3 +12,4 @@ stop:  ## stop the demo's Kafka broker
 bench:  ## benchmarks (keep the test suite off the machine while they run)
 	.venv/bin/python -m bench.ingest_bench
 	.venv/bin/python -m bench.dashboard_bench
+	.venv/bin/python -m bench.actions_bench

@@ -22,7 +22,8 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final, Literal
@@ -30,7 +31,7 @@ from typing import Any, Final, Literal
 import pyarrow as pa
 
 from dashboard import audit
-from dashboard.db import Connection, Database
+from dashboard.db import Connection, Database, insert_rows, register
 from dashboard.identity import Identity
 from dashboard.kafka_clients import (
     BrokerUnreachable,
@@ -45,8 +46,43 @@ from dashboard.settings import Settings
 from dashboard.states import records_with_state_sql
 
 Action = Literal["replay", "resolve"]
+_CLAIM_COLUMNS: Final = (
+    "topic",
+    "partition",
+    "offset",
+    "action",
+    "actor",
+    "claimed_at",
+    "token",
+    "pid",
+    "host",
+)
+_RESOLUTION_COLUMNS: Final = (
+    "topic",
+    "partition",
+    "offset",
+    "resolved_at",
+    "source",
+    "actor",
+    "reason",
+    "audit_id",
+)
+_REPLAY_COLUMNS: Final = (
+    "topic",
+    "partition",
+    "offset",
+    "replayed_at",
+    "trace_id",
+    "actor",
+    "audit_id",
+    "bulk_id",
+    "pending_topic",
+    "pending_partition",
+    "pending_offset",
+    "new_url",
+)
 # Records handled per DuckDB transaction when no velocity limit applies.
-UNTHROTTLED_CHUNK: Final = 2000
+UNTHROTTLED_CHUNK: Final = 5000
 
 
 class Refused(Exception):
@@ -179,7 +215,7 @@ def _candidates(con: Connection, refs: Sequence[RecordRef]) -> list[Candidate]:
         [[r.topic for r in refs], [r.partition for r in refs], [r.offset for r in refs]],
         schema=_REFS_SCHEMA,
     )
-    con.register("wanted_refs", wanted)
+    register(con, "wanted_refs", wanted)
     try:
         rows = con.execute(
             f"""
@@ -335,10 +371,10 @@ def execute(
             raise Refused(f"cannot replay: the pending {exc}") from None
     bulk = len(request.refs) > 1 or request.selection is not None
     report = Report(request, uuid.uuid4().hex[:12] if bulk else None)
-    if bulk:
-        _audit_only(db, settings, [_bulk_entry(request, report, "bulk-start")])
     chunk_size = UNTHROTTLED_CHUNK if not request.rate else max(1, min(500, int(request.rate)))
     runner = _Runner(settings, request, report, db, kafka, cancel)
+    if bulk:
+        runner.audit_only([_bulk_entry(request, report, "bulk-start")])
     try:
         for start in range(0, len(request.refs), chunk_size):
             if cancel is not None and cancel.is_set():
@@ -361,12 +397,15 @@ def execute(
                 break
     finally:
         runner.close()
-        if request.action == "resolve" and not request.dry_run and report.count("success"):
-            partitions = {r.ref.partition for r in report.results if r.result == "success"}
-            _commit_resolved(db, kafka, settings, report, partitions)
-        if bulk:
-            action = "bulk-cancel" if report.cancelled else "bulk-finish"
-            _audit_only(db, settings, [_bulk_entry(request, report, action)])
+        try:
+            if bulk:
+                action = "bulk-cancel" if report.cancelled else "bulk-finish"
+                runner.audit_only([_bulk_entry(request, report, action)])
+        finally:
+            runner.release()
+    if request.action == "resolve" and not request.dry_run and report.count("success"):
+        partitions = {r.ref.partition for r in report.results if r.result == "success"}
+        _commit_resolved(db, kafka, settings, report, partitions)
     return report
 
 
@@ -448,6 +487,8 @@ class _Runner:
         self.cancelled = False
         self.token = uuid.uuid4().hex
         self._producer: Any = None
+        self._held: Connection | None = None
+        self._stack = ExitStack()
         self._started = time.monotonic()
         self._sent = 0
 
@@ -455,12 +496,40 @@ class _Runner:
         if self._producer is not None:
             self._producer.flush(self.settings.actions.delivery_timeout_seconds)
 
+    @contextmanager
+    def connection(self) -> Iterator[Connection]:
+        """A write connection for one step. Unthrottled, the run keeps one open from start to
+        end (it is busy all along, and a bulk would otherwise spend its time opening the file);
+        at a velocity limit each step opens and closes it, so other processes get their turn."""
+        if self.request.rate:
+            with self.db.write() as con:
+                yield con
+            return
+        if self._held is None:
+            self._held = self._stack.enter_context(self.db.write())
+        yield self._held
+
+    def release(self) -> None:
+        self._held = None
+        self._stack.close()
+
+    def audit_only(self, entries: list[audit.NewEntry]) -> None:
+        with self.connection() as con:
+            con.execute("BEGIN TRANSACTION")
+            try:
+                made = audit.append(con, entries)
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+        audit.write_jsonl(self.settings.audit_log, made)
+
     # -- claim ---------------------------------------------------------------------------
 
     def _claim(self, refs: Sequence[RecordRef]) -> list[Candidate]:
         """Check and claim in one transaction; refused records are audited right there."""
         request = self.request
-        with self.db.write() as con:
+        with self.connection() as con:
             con.execute("BEGIN TRANSACTION")
             try:
                 _clear_dead_claims(con)
@@ -470,23 +539,26 @@ class _Runner:
                 for c in candidates:
                     why = why_not(request.action, c, request.override)
                     (refused if why else claimed).append((c, why))
-                if claimed:
-                    con.executemany(
-                        "INSERT INTO action_claims VALUES (?, ?, ?, ?, ?, now(), ?, ?, ?)",
+                moment = datetime.now(UTC)
+                insert_rows(
+                    con,
+                    "action_claims",
+                    _CLAIM_COLUMNS,
+                    [
                         [
-                            [
-                                c.ref.topic,
-                                c.ref.partition,
-                                c.ref.offset,
-                                request.action,
-                                request.identity.label,
-                                self.token,
-                                os.getpid(),
-                                socket.gethostname(),
-                            ]
-                            for c, _ in claimed
-                        ],
-                    )
+                            c.ref.topic,
+                            c.ref.partition,
+                            c.ref.offset,
+                            request.action,
+                            request.identity.label,
+                            moment,
+                            self.token,
+                            os.getpid(),
+                            socket.gethostname(),
+                        ]
+                        for c, _ in claimed
+                    ],
+                )
                 made = audit.append(
                     con, [self._entry(c, "refused", error=why) for c, why in refused]
                 )
@@ -559,19 +631,24 @@ class _Runner:
                 break
             done.append(candidate)
         result = "dry-run" if self.request.dry_run else "success"
-        with self.db.write() as con:
+        with self.connection() as con:
             con.execute("BEGIN TRANSACTION")
             try:
                 made = audit.append(con, [self._entry(c, result) for c in done])
                 if not self.request.dry_run and done:
                     ids = {(e.partition, e.offset): e.audit_id for e in made}
-                    con.executemany(
-                        "INSERT INTO resolutions VALUES (?, ?, ?, now(), 'dashboard', ?, ?, ?)",
+                    moment = datetime.now(UTC)
+                    insert_rows(
+                        con,
+                        "resolutions",
+                        _RESOLUTION_COLUMNS,
                         [
                             [
                                 c.ref.topic,
                                 c.ref.partition,
                                 c.ref.offset,
+                                moment,
+                                "dashboard",
                                 self.request.identity.label,
                                 self.request.reason,
                                 ids[(c.ref.partition, c.ref.offset)],
@@ -620,8 +697,9 @@ class _Runner:
         self._record_replays(claimed, outcomes)
 
     def _values(self, claimed: list[Candidate]) -> dict[RecordRef, bytes | None]:
-        with self.db.read() as con:
-            con.register(
+        with self.connection() as con:
+            register(
+                con,
                 "wanted_refs",
                 pa.table(
                     [
@@ -681,7 +759,8 @@ class _Runner:
                 except BufferError:
                     producer.poll(0.05)
             sent.append(ref)
-            producer.poll(0)
+            if len(sent) % 500 == 0:
+                producer.poll(0)  # serve delivery reports now and then, not per message
         deadline = time.monotonic() + timeout + 5
         while len(acks) < len(sent) and time.monotonic() < deadline:
             producer.poll(0.1)
@@ -724,32 +803,35 @@ class _Runner:
             )
             for ref, r in outcomes.items()
         ]
-        with self.db.write() as con:
+        with self.connection() as con:
             con.execute("BEGIN TRANSACTION")
             try:
                 made = audit.append(con, entries)
                 ids = {(e.partition, e.offset): e.audit_id for e in made}
-                rows = [
+                moment = datetime.now(UTC)
+                insert_rows(
+                    con,
+                    "replays",
+                    _REPLAY_COLUMNS,
                     [
-                        ref.topic,
-                        ref.partition,
-                        ref.offset,
-                        r.trace_id,
-                        request.identity.label,
-                        ids[(ref.partition, ref.offset)],
-                        self.report.bulk_id,
-                        r.detail["pending_topic"],
-                        r.detail["pending_partition"],
-                        r.detail["pending_offset"],
-                        request.new_url,
-                    ]
-                    for ref, r in outcomes.items()
-                    if r.result == "success"
-                ]
-                if rows:
-                    con.executemany(
-                        "INSERT INTO replays VALUES (?, ?, ?, now(), ?, ?, ?, ?, ?, ?, ?, ?)", rows
-                    )
+                        [
+                            ref.topic,
+                            ref.partition,
+                            ref.offset,
+                            moment,
+                            r.trace_id,
+                            request.identity.label,
+                            ids[(ref.partition, ref.offset)],
+                            self.report.bulk_id,
+                            r.detail["pending_topic"],
+                            r.detail["pending_partition"],
+                            r.detail["pending_offset"],
+                            request.new_url,
+                        ]
+                        for ref, r in outcomes.items()
+                        if r.result == "success"
+                    ],
+                )
                 _release(con, self.token)
                 con.execute("COMMIT")
             except BaseException:

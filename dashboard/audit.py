@@ -18,12 +18,12 @@ import io
 import json
 import os
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
 
-from dashboard.db import Connection
+from dashboard.db import Connection, insert_rows
 from dashboard.urls import mask_url
 
 GENESIS: Final = "0" * 64
@@ -85,8 +85,7 @@ class AuditEntry:
 
     def body(self) -> dict[str, Any]:
         """What the hash covers: every field but the hash itself."""
-        values = asdict(self)
-        values.pop("hash")
+        values = {name: getattr(self, name) for name in _BODY_FIELDS}
         values["logged_at"] = _timestamp(self.logged_at)
         return values
 
@@ -101,6 +100,7 @@ class AuditEntry:
 
 
 COLUMNS: Final = tuple(f.name for f in fields(AuditEntry))
+_BODY_FIELDS: Final = tuple(c for c in COLUMNS if c != "hash")
 _SQL_COLUMNS: Final = ", ".join(f'"{c}"' for c in COLUMNS)
 
 
@@ -140,14 +140,11 @@ def append(
             prev_hash=prev_hash,
             hash="",
         )
-        sealed = AuditEntry(**{**asdict(draft), "hash": draft.computed_hash()})
+        sealed = replace(draft, hash=draft.computed_hash())
         made.append(sealed)
         prev_hash = sealed.hash
         next_id += 1
-    con.executemany(
-        f"INSERT INTO audit_log ({_SQL_COLUMNS}) VALUES ({', '.join('?' for _ in COLUMNS)})",
-        [[getattr(e, c) for c in COLUMNS] for e in made],
-    )
+    insert_rows(con, "audit_log", COLUMNS, [[getattr(e, c) for c in COLUMNS] for e in made])
     return made
 
 
@@ -216,7 +213,7 @@ def stored_entries(con: Connection, batch: int = 10_000) -> Iterator[AuditEntry]
             return
         for row in rows:
             entry = AuditEntry(*row)
-            yield AuditEntry(**{**asdict(entry), "logged_at": entry.logged_at.astimezone(UTC)})
+            yield replace(entry, logged_at=entry.logged_at.astimezone(UTC))
         after = int(rows[-1][0])
 
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from dashboard.db import Connection
+from dashboard.db import Connection, register
 from dashboard.kafka_clients import Message
 
 HEADER_TYPE = pa.struct([("key", pa.string()), ("value", pa.large_binary())])
@@ -132,7 +132,7 @@ def stage_raw(records: Iterable[RawRecord]) -> pa.Table:
 def parse_raw_records(con: Connection, records: Iterable[RawRecord]) -> list[dict[str, Any]]:
     """Parse records on `con` (an in-memory DuckDB will do) and return the rows as dicts."""
     install_macros(con)
-    con.register("staged", stage_raw(records))
+    register(con, "staged", stage_raw(records))
     try:
         cursor = con.execute(parse_select_sql() + ' ORDER BY "partition", "offset"')
         names = [d[0] for d in cursor.description]

@@ -6,10 +6,11 @@ import os
 import socket
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import pyarrow as pa
 
-from dashboard.db import Connection
+from dashboard.db import Connection, insert_rows, register
 from dashboard.kafka_clients import PartitionOffsets
 from ingest.parse import install_macros, parse_select_sql
 
@@ -63,14 +64,24 @@ def record_watermarks(
     offsets: Mapping[int, PartitionOffsets],
     committed: Mapping[int, int | None],
 ) -> None:
-    rows = [(run_id, topic, p, o.low, o.high, committed.get(p)) for p, o in sorted(offsets.items())]
-    if rows:
-        con.executemany(
-            "INSERT INTO partition_watermarks "
-            '(run_id, taken_at, topic, "partition", low_offset, high_offset, committed_offset) '
-            "VALUES (?, now(), ?, ?, ?, ?, ?)",
-            rows,
-        )
+    taken_at = datetime.now(UTC)
+    insert_rows(
+        con,
+        "partition_watermarks",
+        (
+            "run_id",
+            "taken_at",
+            "topic",
+            "partition",
+            "low_offset",
+            "high_offset",
+            "committed_offset",
+        ),
+        [
+            (run_id, taken_at, topic, p, o.low, o.high, committed.get(p))
+            for p, o in sorted(offsets.items())
+        ],
+    )
 
 
 def resolve_below_committed(
@@ -128,7 +139,7 @@ def write_batch(
     (as the run found it) were resolved before the dashboard saw them, and are recorded so.
     """
     install_macros(con)
-    con.register("staged_batch", staged)
+    register(con, "staged_batch", staged)
     try:
         con.execute("BEGIN TRANSACTION")
         try:

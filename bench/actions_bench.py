@@ -1,0 +1,138 @@
+"""Bulk replay benchmark (issue 4): prints figures and ratios; asserts nothing.
+
+On one broker, in one run: 10,000 DLQ records are produced and ingested; then
+  1. `dlq`'s bulk replay of all of them, unthrottled: each claimed, built, sent, acknowledged
+     by the broker (idempotent producer, acks=all), recorded and audited;
+  2. a plain confluent-kafka producer (the same idempotent, acks=all configuration) sending
+     the same 10,000 messages and waiting for every acknowledgement.
+Target: bulk replay rate / plain producer rate >= 0.25.
+Usage: python -m bench.actions_bench [--records N] [--bootstrap HOST:PORT]  (repo root)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from datetime import UTC, datetime
+
+from bench.common import ingest, workspace
+from dashboard import actions
+from dashboard.actions import Request
+from dashboard.db import Database
+from dashboard.identity import Identity
+from dashboard.kafka_clients import KafkaGateway
+from dashboard.messages import MessageFilter
+from dashboard.replay_message import build
+from dashboard.settings import Settings
+
+
+def dlq_value(i: int) -> bytes:
+    trace = f"evt-bench-{i}"
+    url = f"https://files.example.com/claims/C-{i % 9000 + 1000}/{i}.pdf?X-Amz-Signature=s{i}"
+    return json.dumps(
+        {
+            "trace_id": trace,
+            "attachment_url": url,
+            "retry_count": 4,
+            "error_category": "transient",
+            "final_error": "Connection timeout after 30s",
+            "failed_at": "2026-11-20T10:00:00Z",
+            "original_task": {
+                "trace_id": trace,
+                "media_id": f"m-{i}",
+                "attachment_url": url,
+                "blob_path": f"documentsReceived/C-1/pdf/{i}.pdf",
+                "file_type": "pdf",
+                "assignment_id": "C-1",
+                "retry_count": 4,
+                "event_type": "xact",
+                "event_subtype": "documentsReceived",
+                "metadata": {},
+            },
+        }
+    ).encode()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--records", type=int, default=10_000)
+    parser.add_argument("--bootstrap", default=os.environ.get("KAFKA_BOOTSTRAP_SERVERS"))
+    args = parser.parse_args()
+    n = args.records
+    with workspace(args.bootstrap) as space:
+        topic = f"bench.actions.{int(time.time())}"
+        settings = Settings(
+            bootstrap_servers=space.bootstrap,
+            dlq_topic=topic,
+            pending_topic=topic + ".pending",
+            db=space.directory / "a.duckdb",
+            audit_log=space.directory / "audit.jsonl",
+        )
+        kafka = KafkaGateway(settings)
+        kafka.create_topic(topic, 6)
+        kafka.create_topic(settings.pending_topic, 6)
+        kafka.create_topic(topic + ".plain", 6)
+        now_ms = int(time.time() * 1000)
+        kafka.produce_all(
+            topic, ((f"evt-bench-{i}".encode(), dlq_value(i), [], now_ms + i) for i in range(n))
+        )
+        ingest(settings)
+        with Database(settings.db).read() as con:
+            refs = actions.matching(con, topic, MessageFilter())
+        assert len(refs) == n
+
+        started = time.perf_counter()
+        report = actions.execute(
+            settings,
+            Request("replay", refs, Identity("bench", "settings", True), "benchmark", rate=None),
+        )
+        ours = time.perf_counter() - started
+        assert report.count("success") == n, report.summary()
+
+        messages = [
+            build(
+                dlq_value(i),
+                dlq_topic=topic,
+                dlq_partition=0,
+                dlq_offset=i,
+                actor="bench",
+                replayed_at=datetime.now(UTC),
+            )
+            for i in range(n)
+        ]
+        producer = kafka.producer(
+            **{"linger.ms": 5, "batch.num.messages": 10000, "queue.buffering.max.messages": 100000}
+        )
+        acked = 0
+
+        def delivered(err: object, _msg: object) -> None:
+            nonlocal acked
+            acked += err is None
+
+        started = time.perf_counter()
+        for i, message in enumerate(messages):
+            headers: list[tuple[str, str | bytes | None]] = list(message.headers)
+            producer.produce(
+                topic + ".plain",
+                value=message.value,
+                key=message.key,
+                headers=headers,
+                on_delivery=delivered,
+            )
+            if i % 500 == 0:
+                producer.poll(0)
+        producer.flush(60)
+        plain = time.perf_counter() - started
+        assert acked == n
+
+    print()
+    print(f"records                                   {n:>10,}")
+    print(f"bulk replay (claimed, acked, audited)     {n / ours:>10,.0f} rec/s  ({ours:.2f}s)")
+    print(f"plain confluent-kafka producer (acked)    {n / plain:>10,.0f} rec/s  ({plain:.2f}s)")
+    print(f"ratio bulk replay / plain producer        {plain / ours:>10.2f}   target >= 0.25")
+
+
+if __name__ == "__main__":
+    main()
