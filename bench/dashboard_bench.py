@@ -59,7 +59,7 @@ def page_queries(settings: Settings) -> dict[str, list[Callable[[], object]]]:
             on_db(overview.arrivals, topic, day, now, 1),
             on_db(overview.unresolved_history, topic, day, now, 1),
             on_db(overview.arrivals, topic, day, now, 10),
-            on_db(escalation.check, settings, now),
+            *(on_db(criterion, settings, now) for criterion in escalation.CRITERIA),
         ],
         "patterns": [
             on_db(

@@ -3,9 +3,10 @@ snapshot, each with the evidence behind the answer."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Final
 
 from dashboard.db import Connection
 from dashboard.overview import arrivals
@@ -26,19 +27,8 @@ class Criterion:
 
 
 def check(con: Connection, settings: Settings, now: datetime) -> list[Criterion]:
-    topic = settings.dlq_topic
-    return [
-        _growth(con, settings, now),
-        _same_error(con, settings),
-        _unknown(con, settings),
-        _replay_failures(con, topic),
-        Criterion(
-            "business_critical",
-            "Business critical files stuck in DLQ",
-            None,
-            "Not visible in the data: check the claims involved with the business.",
-        ),
-    ]
+    """Every criterion, in the runbook's order."""
+    return [criterion(con, settings, now) for criterion in CRITERIA]
 
 
 def _growth(con: Connection, settings: Settings, now: datetime) -> Criterion:
@@ -68,7 +58,7 @@ def _growth(con: Connection, settings: Settings, now: datetime) -> Criterion:
     )
 
 
-def _same_error(con: Connection, settings: Settings) -> Criterion:
+def _same_error(con: Connection, settings: Settings, _now: datetime) -> Criterion:
     limit = settings.escalation.same_error_above
     where, params = Scope(settings.dlq_topic).where()
     rows = con.execute(
@@ -93,7 +83,7 @@ def _same_error(con: Connection, settings: Settings) -> Criterion:
     )
 
 
-def _unknown(con: Connection, settings: Settings) -> Criterion:
+def _unknown(con: Connection, settings: Settings, _now: datetime) -> Criterion:
     known = list(settings.escalation.known_categories)
     where, params = Scope(settings.dlq_topic).where()
     categories = con.execute(
@@ -142,8 +132,9 @@ def _unknown(con: Connection, settings: Settings) -> Criterion:
     )
 
 
-def _replay_failures(con: Connection, topic: str) -> Criterion:
+def _replay_failures(con: Connection, settings: Settings, _now: datetime) -> Criterion:
     """A trace id that lands in the DLQ more than once was replayed and failed again."""
+    topic = settings.dlq_topic
     rows = con.execute(
         """
         SELECT trace_id, count(*) AS landings, min(kafka_timestamp), max(kafka_timestamp),
@@ -165,3 +156,22 @@ def _replay_failures(con: Connection, topic: str) -> Criterion:
         [{"trace id": t, "landings": n, "first": a, "last": b} for t, n, a, b, _ in rows],
         [{"trace": t} for t, *_ in rows],
     )
+
+
+def _business_critical(_con: Connection, _settings: Settings, _now: datetime) -> Criterion:
+    return Criterion(
+        "business_critical",
+        "Business critical files stuck in DLQ",
+        None,
+        "Not visible in the data: check the claims involved with the business.",
+    )
+
+
+# The runbook's "Escalate to L3 Engineering if" list, in its order; each is one query.
+CRITERIA: Final[tuple[Callable[[Connection, Settings, datetime], Criterion], ...]] = (
+    _growth,
+    _same_error,
+    _unknown,
+    _replay_failures,
+    _business_critical,
+)

@@ -6,6 +6,8 @@ cd "$(dirname "$0")/.."
 ./scripts/setup.sh
 
 export DLQ_BOOTSTRAP_SERVERS="${DLQ_BOOTSTRAP_SERVERS:-127.0.0.1:9092}"
+# The demo's user may act (replay, resolve); unset it to see the read-only dashboard.
+export DLQ_OPERATOR="${DLQ_OPERATOR-demo}"
 port="${DLQ_BOOTSTRAP_SERVERS##*:}"
 dlq=.venv/bin/dlq
 
