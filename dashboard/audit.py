@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from dashboard.db import Connection, insert_rows
+from dashboard.safe_text import csv_cell
 from dashboard.urls import mask_url
 
 GENESIS: Final = "0" * 64
@@ -272,18 +273,10 @@ def query(con: Connection, flt: AuditFilter, limit: int = 1000) -> list[AuditEnt
     return [AuditEntry(*row) for row in rows]
 
 
-def safe_cell(value: object) -> str:
-    """A CSV cell a spreadsheet will not run as a formula (leading = + - @ tab CR)."""
-    text = (
-        "" if value is None else (_timestamp(value) if isinstance(value, datetime) else str(value))
-    )
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
 def to_csv(entries: Iterable[AuditEntry]) -> str:
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(COLUMNS)
     for entry in entries:
-        writer.writerow([safe_cell(getattr(entry, c)) for c in COLUMNS])
+        writer.writerow([csv_cell(getattr(entry, c)) for c in COLUMNS])
     return out.getvalue()

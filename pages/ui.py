@@ -13,6 +13,7 @@ from dashboard.charts import PLOTLY_CONFIG
 from dashboard.db import Database, DatabaseBusy, SnapshotMissing
 from dashboard.kafka_clients import BrokerUnreachable, KafkaGateway, TopicMissing
 from dashboard.overview import Freshness, freshness
+from dashboard.safe_text import markdown_text
 from dashboard.settings import Settings, SettingsError, load_settings
 from ingest.job import IngestError, ingest_once
 
@@ -145,13 +146,9 @@ def plot(figure: Any, key: str, filename: str) -> None:
     st.plotly_chart(figure, key=key, config=config)
 
 
-_MARKDOWN_SPECIAL = frozenset("\\`*_{}[]()#+-.!|<>~$:&\"'=")
-
-
 def plain(text: str) -> str:
-    """Record content for a place that renders markdown (labels, captions): every markdown
-    and Streamlit directive character escaped, so it can only ever show as text."""
-    return "".join("\\" + c if c in _MARKDOWN_SPECIAL else c for c in text.replace("\n", " "))
+    """Record content for a place that renders markdown (labels, captions, alerts)."""
+    return markdown_text(text)
 
 
 def refresh_button(settings: Settings) -> None:

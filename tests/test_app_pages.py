@@ -15,13 +15,13 @@ from dashboard.db import Database
 from tests.conftest import REPO
 from tests.snapshots import TOPIC, demo_records, write_snapshot
 
-NOW = datetime.now(UTC)
-
 
 @pytest.fixture(scope="module")
 def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    # "Now" when the module's tests start: the demo's burst is the last half hour before it
+    # (20% of 4,000 records in 30 minutes: about 27 a minute, well inside Critical).
     db = tmp_path_factory.mktemp("app") / "demo.duckdb"
-    write_snapshot(db, demo_records(2000, now=NOW, seed=21))
+    write_snapshot(db, demo_records(4000, now=datetime.now(UTC), seed=21))
     return db
 
 
@@ -62,8 +62,8 @@ def test_overview_shows_severity_size_alerts_growth_and_escalation(
     # The demo's last half hour is a systematic burst: Critical with the runbook's action.
     assert any("**Critical**: Immediate investigation" in t for t in texts(at.error))
     metrics = {m.label: m.value for m in at.metric}
-    assert metrics["Records in the topic"] == "2,000"
-    assert metrics["Unresolved"] == "2,000"
+    assert metrics["Records in the topic"] == "4,000"
+    assert metrics["Unresolved"] == "4,000"
     alerts = next(df.value for df in at.dataframe if "alert" in df.value.columns)
     assert list(alerts["alert"]) == [
         "KafkaDLQGrowthRapid",
@@ -109,7 +109,7 @@ def test_patterns_page_names_the_runbook_patterns_and_the_burst(
     assert any("systematic burst" in t for t in texts(at.error))
     groups = at.dataframe[-1].value
     assert "Error signature" in groups.columns
-    assert groups["records"].sum() == 2000
+    assert groups["records"].sum() == 4000
     assert groups["messages"].str.startswith("messages?signature=").all()
     at.segmented_control(key="by").set_value("domain").run()
     assert not at.exception
@@ -123,7 +123,7 @@ def test_messages_page_filters_from_the_url_and_opens_a_record(
 ) -> None:
     at = app(demo_db, monkeypatch, "messages")
     everything = at.dataframe[0].value
-    assert len(everything) == 50 and any("2,000 records match" in c for c in texts(at.caption))
+    assert len(everything) == 50 and any("4,000 records match" in c for c in texts(at.caption))
     assert not everything["url"].dropna().str.contains("X-Amz-Signature=[0-9a-f]").any()
 
     with Database(demo_db).read() as con:
@@ -169,7 +169,7 @@ def test_a_stale_snapshot_is_flagged_with_its_age(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     db = tmp_path / "stale.duckdb"
-    write_snapshot(db, demo_records(50, now=NOW - timedelta(hours=5)))
+    write_snapshot(db, demo_records(50, now=datetime.now(UTC) - timedelta(hours=5)))
     with Database(db).write() as con:
         con.execute("UPDATE ingest_runs SET finished_at = now() - INTERVAL 5 HOUR")
     at = app(db, monkeypatch)

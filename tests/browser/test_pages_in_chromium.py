@@ -52,7 +52,8 @@ def test_each_page_renders_without_errors(
     assert page.locator('[data-testid="stException"]').count() == 0
     assert page.get_by_text("Page not found").count() == 0
     if path in ("", "patterns"):
-        assert page.locator(".js-plotly-plot").count() >= 1
+        page.wait_for_selector(".js-plotly-plot", state="attached", timeout=60_000)
+        page.wait_for_timeout(1000)
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     shot: Path = ARTIFACTS / f"{path or 'overview'}.png"
     page.screenshot(path=str(shot))
