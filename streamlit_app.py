@@ -24,6 +24,17 @@ navigation = st.navigation(
             page("pages/overview.py", "Overview", ":material/monitoring:"),
             page("pages/patterns.py", "Patterns", ":material/category:", "patterns"),
             page("pages/messages.py", "Messages", ":material/search:", "messages"),
+            page("pages/escalation.py", "Escalation", ":material/campaign:", "escalation"),
+        ],
+        "Review": [
+            page("pages/daily_review.py", "Daily review", ":material/today:", "daily-review"),
+            page(
+                "pages/weekly_cleanup.py",
+                "Weekly cleanup",
+                ":material/date_range:",
+                "weekly-cleanup",
+            ),
+            page("pages/reports.py", "Reports", ":material/summarize:", "reports"),
         ],
         "Record": [
             page("pages/audit.py", "Audit", ":material/history_edu:", "audit"),

@@ -73,30 +73,41 @@ def growth_figure(
     warning_top = next((b.high for b in bands if b.level == Level.WARNING), None) or 1.0
     # Show the Warning band whole; show Critical when the data reaches into it.
     top = max(peak * 1.15, min(warning_top, max(peak, 1.0) * 4), 1.0)
-    for band in bands:
+    # Band labels sit in the right margin, beside the bars rather than on them; a band too thin
+    # at this scale to hold its label without overlapping the next one keeps only its colour.
+    labelled_at: list[float] = []
+    for band in sorted(bands, key=lambda b: b.low, reverse=True):
         high = band.high if band.high is not None else top
         if band.low >= top:
             continue
+        visible_high = min(high, top)
         fig.add_hrect(
             y0=band.low,
-            y1=min(high, top),
+            y1=visible_high,
             fillcolor=BAND_COLOURS[band.level],
             line_width=0,
             layer="below",
         )
+        middle = (band.low + visible_high) / 2
+        if any(abs(middle - y) < top * 0.08 for y in labelled_at):
+            continue
+        labelled_at.append(middle)
         fig.add_annotation(
             x=1,
             xref="paper",
-            xanchor="right",
-            y=band.low,
-            yanchor="bottom",
-            text=f"{band.label} ≥ {band.low:g}" if band.low else band.label,
+            xanchor="left",
+            xshift=4,
+            y=middle,
+            yanchor="middle",
+            text=f"{band.label}<br>≥ {band.low:g}" if band.low else band.label,
             showarrow=False,
+            align="left",
             font={"size": 11, "color": BAND_LABEL_COLOURS[band.level]},
         )
     layout = _base_layout(f"Records entering the DLQ per {unit}", height)
     layout["yaxis"]["range"] = [0, top]
     layout["yaxis"]["title"] = {"text": f"records / {unit}"}
+    layout["margin"]["r"] = 80  # room for the band labels
     fig.update_layout(**layout)
     return fig
 

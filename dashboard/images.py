@@ -11,7 +11,7 @@ import os
 import shutil
 import threading
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Final
 
@@ -60,6 +60,13 @@ def png(figures: Sequence[go.Figure], width: int, height: int, scale: float = 1.
         return [
             fig.to_image(format="png", width=width, height=height, scale=scale) for fig in figures
         ]
+
+
+def named_pngs(
+    figures: Mapping[str, go.Figure], width: int, height: int, scale: float = 2.0
+) -> dict[str, bytes]:
+    """Each named figure as a PNG under the same name (the exports refer to them by name)."""
+    return dict(zip(figures, png(list(figures.values()), width, height, scale), strict=True))
 
 
 def png_size(data: bytes) -> tuple[int, int]:

@@ -17,7 +17,7 @@ import plotly.graph_objects as go
 
 from dashboard.charts import group_figure
 from dashboard.reports import Count, DlqReport
-from dashboard.safe_text import csv_cell, html_text, markdown_text
+from dashboard.safe_text import csv_cell, html_text, markdown_inline
 
 CHART_SIZE = (900, 380)
 
@@ -61,7 +61,17 @@ def to_csv(report: DlqReport) -> str:
         change = count - previous if isinstance(previous, int) else ""
         writer.writerow([csv_cell(section), csv_cell(label), count, previous, change])
 
-    row("period", f"{report.start.isoformat()} to {report.end.isoformat()}", 0)
+    # The period row carries its length in days in the count column, so a spreadsheet
+    # that sums the count column per section never mixes it with record counts.
+    writer.writerow(
+        [
+            "period",
+            f"{report.start.isoformat()} to {report.end.isoformat()}",
+            f"{report.days:g} days",
+            "",
+            "",
+        ]
+    )
     row("totals", "records", report.total, report.previous_total)
     row("totals", "unparseable records", report.unparseable)
     row("totals", "unresolved records older than 7 days", report.stale_unresolved)
@@ -80,7 +90,7 @@ def to_csv(report: DlqReport) -> str:
 def to_markdown(report: DlqReport, image_names: Mapping[str, str] | None = None) -> str:
     """Markdown; `image_names` (chart key -> file name) links PNGs saved beside it."""
     lines = [
-        f"# DLQ report: {markdown_text(report.topic)}",
+        f"# DLQ report: {markdown_inline(report.topic)}",
         "",
         f"{_when(report.start)} to {_when(report.end)} ({report.days:g} days), "
         f"compared with the {report.days:g} days before. Generated {_when(report.generated_at)}.",
@@ -99,7 +109,7 @@ def to_markdown(report: DlqReport, image_names: Mapping[str, str] | None = None)
         "",
     ]
     for key, name in (image_names or {}).items():
-        lines += [f"![{markdown_text(key)}]({name})", ""]
+        lines += [f"![{markdown_inline(key)}]({name})", ""]
     for title, counts in _sections(report):
         lines += [
             f"## {title}",
@@ -110,12 +120,12 @@ def to_markdown(report: DlqReport, image_names: Mapping[str, str] | None = None)
         for c in counts:
             share = c.count / report.total if report.total else 0
             lines.append(
-                f"| {markdown_text(c.label)} | {c.count:,} | {share:.1%} | "
+                f"| {markdown_inline(c.label)} | {c.count:,} | {share:.1%} | "
                 f"{c.previous:,} | {_change(c.count, c.previous)} |"
             )
         lines.append("")
     lines += ["## Actions taken", "", "| action | by | records |", "|---|---|---:|"]
-    lines += [f"| {a.action} | {markdown_text(a.actor)} | {a.count:,} |" for a in report.actions]
+    lines += [f"| {a.action} | {markdown_inline(a.actor)} | {a.count:,} |" for a in report.actions]
     if not report.actions:
         lines.append("| none | | |")
     lines += [
@@ -125,7 +135,7 @@ def to_markdown(report: DlqReport, image_names: Mapping[str, str] | None = None)
         "| error signature | records |",
         "|---|---:|",
     ]
-    lines += [f"| {markdown_text(c.label)} | {c.count:,} |" for c in report.stale_by_signature]
+    lines += [f"| {markdown_inline(c.label)} | {c.count:,} |" for c in report.stale_by_signature]
     lines.append("")
     return "\n".join(lines)
 
@@ -188,9 +198,7 @@ def to_html(report: DlqReport, images: Mapping[str, bytes] | None = None) -> str
         f"<p>Unparseable records in the period: {report.unparseable:,}. Unresolved records "
         f"older than 7 days still in Kafka: <strong>{report.stale_unresolved:,}</strong>.</p>",
     ]
-    for key, data in (images or {}).items():
-        encoded = base64.b64encode(data).decode()
-        parts.append(f'<img alt="{html_text(key)}" src="data:image/png;base64,{encoded}">')
+    parts += [embedded_png(key, data) for key, data in (images or {}).items()]
     for title, counts in _sections(report):
         parts.append(f"<h2>{html_text(title)}</h2>")
         parts.append(
@@ -239,6 +247,12 @@ img { max-width: 100%; border: 1px solid #eaeef2; margin: 8px 0; }
 .critical { background: #ffebe9; } .warning { background: #fff8c5; }
 .normal { background: #dafbe1; }
 """
+
+
+def embedded_png(name: str, data: bytes) -> str:
+    """An <img> that carries its PNG inside the file (a data: URL, allowed by the CSP)."""
+    encoded = base64.b64encode(data).decode()
+    return f'<img alt="{html_text(name)}" src="data:image/png;base64,{encoded}">'
 
 
 def page(title: str, body: str) -> str:

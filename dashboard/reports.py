@@ -105,7 +105,7 @@ def build(con: Connection, topic: str, end: datetime, days: int) -> DlqReport:
           AND topic = $topic AND logged_at >= $start AND logged_at < $end
         GROUP BY ALL ORDER BY 3 DESC, 1, 2
         """,
-        period,
+        {"topic": topic, "start": start, "end": end},
     ).fetchall()
     previous_actions = dict(
         con.execute(
@@ -116,7 +116,7 @@ def build(con: Connection, topic: str, end: datetime, days: int) -> DlqReport:
           AND topic = $topic AND logged_at >= $before AND logged_at < $start
         GROUP BY 1
         """,
-            period,
+            {"topic": topic, "start": start, "before": before},
         ).fetchall()
     )
     action_counts = [ActionCount(a, actor, int(n)) for a, actor, n in actions]

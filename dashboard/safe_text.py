@@ -18,6 +18,16 @@ def markdown_text(text: str) -> str:
     return "".join("\\" + c if c in _MARKDOWN_SPECIAL else c for c in flat)
 
 
+_MARKUP: Final = frozenset("\\`*_[]()<>!|#~")
+
+
+def markdown_inline(text: str) -> str:
+    """`text` for a Markdown document read by people too: only the characters that could make
+    markup (links, images, HTML, emphasis, code, table cells) are escaped."""
+    flat = text.replace("\r", " ").replace("\n", " ")
+    return "".join("\\" + c if c in _MARKUP else c for c in flat)
+
+
 def csv_cell(value: object) -> str:
     """A CSV cell that a spreadsheet will not run as a formula (leading = + - @ tab CR)."""
     if value is None:

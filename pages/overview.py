@@ -19,8 +19,7 @@ ui.refresh_button(settings)
 fresh = ui.snapshot_freshness(settings)
 ui.freshness_banner(settings, fresh)
 
-now = ui.now_minute()
-as_of = min(now, fresh.last_ingest_at) if fresh.stale and fresh.last_ingest_at else now
+as_of = ui.as_of(fresh)
 size = ui.cached(settings, overview.dlq_size, topic)
 if size.in_topic == 0 and size.unresolved == 0:
     st.success(f"The DLQ topic `{topic}` is empty: nothing to triage.", icon=":material/inbox:")

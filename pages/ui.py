@@ -9,6 +9,7 @@ from typing import Any, NoReturn, TypeVar
 
 import streamlit as st
 
+from dashboard import images
 from dashboard.charts import PLOTLY_CONFIG
 from dashboard.db import Database, DatabaseBusy, SnapshotMissing
 from dashboard.kafka_clients import BrokerUnreachable, KafkaGateway, TopicMissing
@@ -122,10 +123,19 @@ def freshness_banner(settings: Settings, fresh: Freshness) -> None:
     elif fresh.stale and fresh.age is not None:
         st.warning(
             f"The snapshot is {_age(fresh.age)} old (last ingest "
-            f"{fresh.last_ingest_at:%Y-%m-%d %H:%M} UTC, {fresh.last_status}). Rates and "
-            "alerts below are as of then. Is `dlq ingest --follow` running?",
+            f"{fresh.last_ingest_at:%Y-%m-%d %H:%M} UTC, {fresh.last_status}). Figures "
+            "below are as of then. Is `dlq ingest --follow` running?",
             icon=":material/history:",
         )
+
+
+def as_of(fresh: Freshness) -> datetime:
+    """The moment the page's figures describe: now, or the last ingest when the snapshot is
+    stale (so "the last 10 minutes" are not read as an empty, quiet DLQ)."""
+    now = now_minute()
+    if fresh.stale and fresh.last_ingest_at is not None:
+        return min(now, fresh.last_ingest_at)
+    return now
 
 
 def _age(age: timedelta) -> str:
@@ -168,6 +178,16 @@ def refresh_button(settings: Settings) -> None:
             st.error(f"Could not refresh: {exc}", icon=":material/cloud_off:")
             return
     st.toast(summary.line())
+
+
+def chart_images(
+    figures: dict[str, Any], width: int, height: int
+) -> tuple[dict[str, bytes], str | None]:
+    """Figures as PNGs for an export; without Chromium, no images and the reason why."""
+    try:
+        return images.named_pngs(figures, width, height), None
+    except images.ImagesUnavailable as exc:
+        return {}, f"The export has no charts: {exc}."
 
 
 def sidebar_footer(settings: Settings) -> None:

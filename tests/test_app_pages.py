@@ -160,7 +160,17 @@ def test_an_empty_dlq_is_said_plainly(tmp_path: Path, monkeypatch: pytest.Monkey
 def test_a_missing_snapshot_says_how_to_make_one(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    for page in (None, "patterns", "messages"):
+    pages = (
+        None,
+        "patterns",
+        "messages",
+        "escalation",
+        "daily_review",
+        "weekly_cleanup",
+        "reports",
+        "audit",
+    )
+    for page in pages:
         at = app(tmp_path / "none.duckdb", monkeypatch, page)
         assert any("No snapshot yet" in t for t in texts(at.info)), page
 
@@ -183,3 +193,92 @@ def test_a_bad_setting_is_one_clear_message(demo_db: Path, monkeypatch: pytest.M
     monkeypatch.setenv("DLQ_DB_LOCK_TIMEOUT", "never")
     at = app(demo_db, monkeypatch)
     assert any("setting db_lock_timeout_seconds" in t for t in texts(at.error))
+
+
+def count_sql(db: Path, where: str, *params: object) -> int:
+    """Independent SQL for what a page should show."""
+    with Database(db).read() as con:
+        row = con.execute(f"SELECT count(*) FROM records WHERE {where}", list(params)).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def test_escalation_page_holds_the_pack_and_downloads_it(
+    demo_db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    at = app(demo_db, monkeypatch, "escalation")
+    assert any("**Critical**" in t for t in texts(at.error))
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["In the topic"] == "4,000" and metrics["Unresolved"] == "4,000"
+    assert len(at.get("plotly_chart")) == 1
+    signatures = next(df.value for df in at.dataframe if "error signature" in df.value.columns)
+    assert len(signatures) > 0 and signatures["unresolved"].is_monotonic_decreasing
+    sample = next(df.value for df in at.dataframe if "field" in df.value.columns)
+    assert "Trace ID" in set(sample["field"])
+    assert not sample["value"].astype(str).str.contains("X-Amz-Signature=[0-9a-f]").any()
+
+    at.text_area(key="escalation_notes").set_value("10:05 worker <b>2.14</b> rolled out")
+    at.button[0].click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    html_file, zip_file, problem = at.session_state["escalation_files"]
+    assert problem is None  # Chromium is here, so the charts are in the file
+    html = html_file.decode()
+    assert "data:image/png;base64," in html
+    assert "10:05 worker &lt;b&gt;2.14&lt;/b&gt; rolled out" in html
+    assert zip_file[:2] == b"PK"
+    assert len(at.get("download_button")) == 2
+
+
+def test_daily_review_walks_the_runbook_steps_with_counts(
+    demo_db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    at = app(demo_db, monkeypatch, "daily_review")
+    assert [s.value for s in at.subheader] == [
+        "1. Look at the trend",
+        "2. List recent records",
+        "3. Categorize",
+        "4. Act",
+        "5. Note trends",
+    ]
+    metrics = {m.label: m.value for m in at.metric}
+    last_day = count_sql(demo_db, "kafka_timestamp >= now() - INTERVAL 1 DAY")
+    assert metrics["Arrived in the last 24 h"] == f"{last_day:,}"
+    permanent = count_sql(demo_db, "error_category = 'permanent'")
+    transient = count_sql(demo_db, "error_category = 'transient'")
+    assert metrics["Permanent, unresolved"] == f"{permanent:,}"
+    assert metrics["Transient, unresolved"] == f"{transient:,}"
+    assert metrics["Other categories, unresolved"] == f"{4000 - permanent - transient:,}"
+    assert metrics["Systematic bursts today"] != "0"  # the demo's SSL burst
+    assert any("Systematic" in t for t in texts(at.error))
+
+
+def test_weekly_cleanup_counts_old_records_and_offers_guarded_bulk_actions(
+    demo_db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DLQ_OPERATOR", "ana")
+    at = app(demo_db, monkeypatch, "weekly_cleanup")
+    old = count_sql(demo_db, "kafka_timestamp < date_trunc('minute', now()) - INTERVAL 7 DAY")
+    assert 0 < old < 4000
+    assert at.metric[0].value == f"{old:,}"
+    by_signature = at.dataframe[0].value
+    assert by_signature["records"].sum() == old
+    # The bulk actions are the guarded ones of the Messages page, over exactly these records.
+    assert at.radio(key="bulk_action").options == ["replay", "resolve"]
+    at.radio(key="bulk_action").set_value("resolve")
+    next(b for b in at.button if b.label == "Preview").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any(f"**{old:,}** records would be acted on" in m.value for m in at.markdown)
+
+
+def test_reports_page_counts_the_period_and_follows_the_days(
+    demo_db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    at = app(demo_db, monkeypatch, "reports")
+    week = count_sql(demo_db, "kafka_timestamp >= date_trunc('minute', now()) - INTERVAL 7 DAY")
+    assert {m.label: m.value for m in at.metric}["Records"] == f"{week:,}"
+    assert len(at.get("download_button")) == 3
+    at.number_input(key="days").set_value(1).run()
+    assert not at.exception
+    day = count_sql(demo_db, "kafka_timestamp >= date_trunc('minute', now()) - INTERVAL 1 DAY")
+    assert {m.label: m.value for m in at.metric}["Records"] == f"{day:,}"
+    assert day < week

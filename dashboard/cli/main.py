@@ -18,6 +18,7 @@ from dashboard.cli import (
     demo_cmd,
     ingest_cmd,
     list_cmd,
+    report_cmd,
     view_cmd,
 )
 from dashboard.cli.output import err
@@ -53,6 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
         module.add_parser(commands)
     action_cmd.add_parsers(commands)
     audit_cmd.add_parser(commands)
+    report_cmd.add_parser(commands)
     return parser
 
 

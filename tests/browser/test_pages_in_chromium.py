@@ -28,8 +28,8 @@ def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         process.wait(timeout=20)
 
 
-def wait_for_app(page: Any) -> None:
-    page.wait_for_selector('[data-testid="stMainBlockContainer"] h1', timeout=60_000)
+def wait_for_app(page: Any, heading: str = "h1") -> None:
+    page.wait_for_selector(f'[data-testid="stMainBlockContainer"] {heading}', timeout=60_000)
     page.wait_for_load_state("networkidle")
     # Streamlit reruns after the first paint (charts, bound widgets); let it settle.
     page.wait_for_function(
@@ -40,7 +40,15 @@ def wait_for_app(page: Any) -> None:
 
 @pytest.mark.parametrize(
     ("path", "title"),
-    [("", "DLQ overview"), ("patterns", "Failure patterns"), ("messages", "Messages")],
+    [
+        ("", "DLQ overview"),
+        ("patterns", "Failure patterns"),
+        ("messages", "Messages"),
+        ("daily-review", "Daily DLQ review"),
+        ("weekly-cleanup", "Weekly DLQ cleanup"),
+        ("reports", "DLQ report"),
+        ("audit", "Audit trail"),
+    ],
 )
 def test_each_page_renders_without_errors(
     app_url: str, browser_page: Any, path: str, title: str
@@ -51,7 +59,7 @@ def test_each_page_renders_without_errors(
     assert page.locator("h1").first.inner_text() == title
     assert page.locator('[data-testid="stException"]').count() == 0
     assert page.get_by_text("Page not found").count() == 0
-    if path in ("", "patterns"):
+    if path in ("", "patterns", "reports"):
         page.wait_for_selector(".js-plotly-plot", state="attached", timeout=60_000)
         page.wait_for_timeout(1000)
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
@@ -68,3 +76,20 @@ def test_a_shared_messages_link_reopens_the_same_view(app_url: str, browser_page
     domain_box = page.get_by_label("Domain contains")
     assert domain_box.input_value() == "partner-claims"
     assert page.get_by_text("domain=partner-claims retry_count=0").count() >= 1
+
+
+def test_the_escalation_page_fits_one_screenshot(app_url: str, browser_page: Any) -> None:
+    page = browser_page  # 1400x900, the size the runbook's escalation screenshot is taken at
+    page.goto(f"{app_url}/escalation")
+    wait_for_app(page, "h4")
+    assert page.locator('[data-testid="stException"]').count() == 0
+    page.wait_for_selector(".js-plotly-plot", state="attached", timeout=60_000)
+    page.wait_for_timeout(1000)
+    # The pack's parts are all on the first screen: the notes field is the last of them.
+    notes = page.get_by_label("Recent configuration or deployment changes")
+    box = notes.bounding_box()
+    assert box is not None and box["y"] + box["height"] <= 900, box
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    shot: Path = ARTIFACTS / "escalation.png"
+    page.screenshot(path=str(shot))
+    assert shot.stat().st_size > 50_000

@@ -1,0 +1,56 @@
+"""`dlq report`: the DLQ over the last N days, as Markdown, HTML, JSON or CSV."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+from dashboard import images, report_formats, reports
+from dashboard.cli.context import settings_from
+from dashboard.cli.list_cmd import refresh
+from dashboard.cli.output import err
+from dashboard.db import Database
+
+
+def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    report = commands.add_parser("report", help="the DLQ report for the last N days")
+    report.add_argument("--days", type=int, default=7, help="the period (default 7 days)")
+    report.add_argument("--format", choices=["md", "html", "json", "csv"], default="md")
+    report.add_argument("--output", type=Path, help="write to this file (default: stdout)")
+    report.add_argument("--no-charts", action="store_true", help="HTML without chart images")
+    report.add_argument("--no-refresh", action="store_true", help="do not read Kafka first")
+    report.add_argument("--timeout", type=int, default=5000, help="refresh timeout in ms")
+    report.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.days <= 0:
+        err("dlq report: --days must be positive")
+        return 2
+    settings = settings_from(args)
+    if not args.no_refresh:
+        refresh(settings, args.timeout)
+    with Database(settings.db, settings.db_lock_timeout_seconds).read() as con:
+        report = reports.build(con, settings.dlq_topic, datetime.now(UTC), args.days)
+    if args.format == "md":
+        text = report_formats.to_markdown(report)
+    elif args.format == "json":
+        text = report_formats.to_json(report)
+    elif args.format == "csv":
+        text = report_formats.to_csv(report)
+    else:
+        pngs: dict[str, bytes] = {}
+        if not args.no_charts:
+            try:
+                pngs = images.named_pngs(report_formats.figures(report), *report_formats.CHART_SIZE)
+            except images.ImagesUnavailable as exc:
+                err(f"warning: {exc}; the HTML has no charts")
+        text = report_formats.to_html(report, pngs)
+    if args.output is None:
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    else:
+        args.output.write_text(text, encoding="utf-8")
+        err(f"wrote {args.output}")
+    return 0

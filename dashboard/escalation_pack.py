@@ -1,0 +1,283 @@
+"""The escalation pack: what the runbook tells people to send to L3, on one screen and as a
+file (one self-contained HTML file, or Markdown with its PNG charts beside it in a zip).
+
+Runbook, "Escalation Information to Provide": DLQ message count and growth rate; common
+error patterns; a sample message's details; recent configuration or deployment changes; the
+dashboard's charts; the actions already attempted.
+"""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Final
+
+import plotly.graph_objects as go
+
+from dashboard import alerts, escalation, overview
+from dashboard.audit import AuditEntry, AuditFilter, query
+from dashboard.charts import growth_figure
+from dashboard.db import Connection
+from dashboard.messages import MessageFilter, record_detail, search
+from dashboard.report_formats import embedded_png, page
+from dashboard.safe_text import html_text, markdown_inline
+from dashboard.settings import Settings
+from dashboard.severity import Severity, classify_rate, classify_size, overall, rate_bands
+from dashboard.states import records_with_state_sql
+from dashboard.views import Section, view_sections
+
+GROWTH_HOURS: Final = 24
+GROWTH_BUCKET_MINUTES: Final = 10
+CHART_SIZE: Final = (1000, 340)
+ACTIONS_SHOWN: Final = 15
+
+
+@dataclass(frozen=True)
+class EscalationPack:
+    topic: str
+    as_of: datetime
+    severity: Severity
+    growth_severity: Severity
+    size_severity: Severity
+    per_10min: int
+    per_min: float
+    size: overview.DlqSize
+    alert_states: list[alerts.AlertStatus]
+    criteria: list[escalation.Criterion]
+    top_signatures: list[tuple[str, int]]
+    top_domains: list[tuple[str, int]]
+    sample_ref: str | None
+    sample: list[Section]
+    actions: list[AuditEntry]
+    growth: list[overview.Bucket]
+    notes: str = ""
+
+
+def build(con: Connection, settings: Settings, as_of: datetime, notes: str = "") -> EscalationPack:
+    topic = settings.dlq_topic
+    window = settings.rules.rate_window_minutes
+    per_10min = overview.count_between(con, topic, as_of - timedelta(minutes=10), as_of)
+    per_window = overview.count_between(con, topic, as_of - timedelta(minutes=window), as_of)
+    growth_severity = classify_rate(per_10min, per_window / window, settings.severity)
+    size = overview.dlq_size(con, topic)
+    size_severity = classify_size(size.unresolved, settings.severity)
+    day = as_of - timedelta(hours=24)
+    statuses = alerts.evaluate_all(
+        settings.alerts,
+        overview.arrivals(con, topic, day, as_of, 1),
+        overview.unresolved_history(con, topic, day, as_of, 1),
+        window,
+    )
+    top = con.execute(
+        f"""SELECT coalesce(error_signature, '(no error text recorded)'), count(*)
+            FROM {records_with_state_sql()} r
+            WHERE topic = ? AND state = 'unresolved' AND gone_from_kafka_at IS NULL
+            GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 5""",
+        [topic],
+    ).fetchall()
+    domains = con.execute(
+        f"""SELECT coalesce("domain", '(none)'), count(*) FROM {records_with_state_sql()} r
+            WHERE topic = ? AND state = 'unresolved' AND gone_from_kafka_at IS NULL
+            GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 5""",
+        [topic],
+    ).fetchall()
+    sample_ref, sample = None, []
+    signature = _sample_signature(con, topic, as_of)
+    if signature is not None:
+        flt = MessageFilter(signature=signature, states=("unresolved",))
+        newest = search(con, topic, flt, "time", True, 1, 1).rows
+        if newest:
+            row = newest[0]
+            detail = record_detail(con, row.topic, row.partition, row.offset)
+            if detail is not None:
+                sample_ref, sample = row.coordinates, view_sections(detail)
+    attempted = [
+        e
+        for e in query(
+            con,
+            AuditFilter(
+                actions=(
+                    "replay",
+                    "replay-with-new-url",
+                    "resolve",
+                    "bulk-start",
+                    "bulk-finish",
+                    "bulk-cancel",
+                )
+            ),
+            200,
+        )
+        if e.topic in (None, topic)
+    ][:ACTIONS_SHOWN]
+    return EscalationPack(
+        topic=topic,
+        as_of=as_of,
+        severity=overall(growth_severity, size_severity),
+        growth_severity=growth_severity,
+        size_severity=size_severity,
+        per_10min=per_10min,
+        per_min=per_window / window,
+        size=size,
+        alert_states=statuses,
+        criteria=escalation.check(con, settings, as_of),
+        top_signatures=[(s, int(n)) for s, n in top],
+        top_domains=[(d, int(n)) for d, n in domains],
+        sample_ref=sample_ref,
+        sample=sample,
+        actions=attempted,
+        growth=overview.arrivals(
+            con, topic, as_of - timedelta(hours=GROWTH_HOURS), as_of, GROWTH_BUCKET_MINUTES
+        ),
+        notes=notes,
+    )
+
+
+def _sample_signature(con: Connection, topic: str, as_of: datetime) -> str | None:
+    """The error the sample record shows: what fails most in the last hour (what L3 is
+    called about), else most among all unresolved; an error with text beats none."""
+    row = con.execute(
+        f"""SELECT error_signature FROM {records_with_state_sql()} r
+            WHERE topic = ? AND state = 'unresolved' AND gone_from_kafka_at IS NULL
+              AND error_signature IS NOT NULL
+            GROUP BY 1
+            ORDER BY count(*) FILTER (WHERE kafka_timestamp >= ? AND kafka_timestamp < ?) DESC,
+                     count(*) DESC, 1
+            LIMIT 1""",
+        [topic, as_of - timedelta(hours=1), as_of],
+    ).fetchone()
+    return None if row is None else str(row[0])
+
+
+def figures(pack: EscalationPack, settings: Settings) -> dict[str, go.Figure]:
+    figure = growth_figure(
+        pack.growth,
+        rate_bands(settings.severity, GROWTH_BUCKET_MINUTES),
+        GROWTH_BUCKET_MINUTES,
+        height=CHART_SIZE[1],
+    )
+    return {"growth": figure}
+
+
+def _alert_line(status: alerts.AlertStatus) -> str:
+    moment = status.firing_since if status.state == "firing" else status.active_since
+    since = f" since {moment:%Y-%m-%d %H:%M} UTC" if moment else ""
+    return f"{status.rule.name}: {status.state}{since} ({status.condition})"
+
+
+def _action_line(entry: AuditEntry) -> str:
+    where = f" {entry.topic}:{entry.partition}:{entry.offset}" if entry.topic else ""
+    why = f" - {entry.reason}" if entry.reason else ""
+    error = f" ({entry.error})" if entry.error else ""
+    return (
+        f"{entry.logged_at:%Y-%m-%d %H:%M} {entry.actor} {entry.action}{where}: "
+        f"{entry.result}{error}{why}"
+    )
+
+
+def to_markdown(pack: EscalationPack, image_names: Mapping[str, str] | None = None) -> str:
+    s = pack.severity
+    lines = [
+        f"# DLQ escalation: {markdown_inline(pack.topic)}",
+        "",
+        f"As of {pack.as_of:%Y-%m-%d %H:%M} UTC. **{s.level.label}**: {s.action} "
+        f"(expected response {s.response_time}).",
+        "",
+        "## DLQ count and growth",
+        "",
+        f"- Records in the topic: {pack.size.in_topic:,}; unresolved: {pack.size.unresolved:,}; "
+        f"replayed and waiting: {pack.size.replayed:,}",
+        f"- Growth: {pack.per_10min:,} records in the last 10 minutes, {pack.per_min:,.1f}/min "
+        f"over the alert window ({markdown_inline(pack.growth_severity.reason)})",
+        *[f"- {markdown_inline(_alert_line(a))}" for a in pack.alert_states],
+        "",
+    ]
+    for key, name in (image_names or {}).items():
+        lines += [f"![{markdown_inline(key)}]({name})", ""]
+    lines += ["## Common error patterns", "", "| error signature | unresolved |", "|---|---:|"]
+    lines += [f"| {markdown_inline(sig)} | {n:,} |" for sig, n in pack.top_signatures]
+    lines += ["", "| domain | unresolved |", "|---|---:|"]
+    lines += [f"| {markdown_inline(d)} | {n:,} |" for d, n in pack.top_domains]
+    lines += ["", "## Escalation criteria", ""]
+    for c in pack.criteria:
+        mark = {True: "MET", False: "not met", None: "check by hand"}[c.met]
+        lines.append(f"- {mark}: {markdown_inline(c.title)} ({markdown_inline(c.summary)})")
+    lines += ["", f"## Sample record {markdown_inline(pack.sample_ref or '(none)')}", ""]
+    for section in pack.sample:
+        lines += [f"**{markdown_inline(section.title)}**", ""]
+        lines += [f"- {markdown_inline(k)}: {markdown_inline(v)}" for k, v in section.rows]
+        lines.append("")
+    lines += [
+        "## Recent configuration or deployment changes",
+        "",
+        markdown_inline(pack.notes) if pack.notes.strip() else "(none given)",
+        "",
+        "## Actions already attempted",
+        "",
+    ]
+    lines += [f"- {markdown_inline(_action_line(e))}" for e in pack.actions] or ["- none"]
+    lines.append("")
+    return "\n".join(lines)
+
+
+def to_html(pack: EscalationPack, images: Mapping[str, bytes] | None = None) -> str:
+    s = pack.severity
+
+    def rows(items: list[tuple[str, str]]) -> str:
+        return "".join(f"<tr><th>{html_text(k)}</th><td>{html_text(v)}</td></tr>" for k, v in items)
+
+    parts = [
+        f"<h1>DLQ escalation: {html_text(pack.topic)}</h1>",
+        f"<p>As of {pack.as_of:%Y-%m-%d %H:%M} UTC</p>",
+        f'<p class="severity {s.level.label.lower()}">{html_text(s.level.label)}: '
+        f"{html_text(s.action)} (expected response {html_text(s.response_time)})</p>",
+        "<h2>DLQ count and growth</h2><table>",
+        rows(
+            [
+                ("Records in the topic", f"{pack.size.in_topic:,}"),
+                ("Unresolved", f"{pack.size.unresolved:,}"),
+                ("Replayed, waiting", f"{pack.size.replayed:,}"),
+                ("Last 10 minutes", f"{pack.per_10min:,} records"),
+                ("Rate over the alert window", f"{pack.per_min:,.1f} records/min"),
+                ("Growth", pack.growth_severity.reason),
+                ("Size", pack.size_severity.reason),
+                *[(a.rule.name, _alert_line(a).split(": ", 1)[1]) for a in pack.alert_states],
+            ]
+        ),
+        "</table>",
+    ]
+    parts += [embedded_png(key, data) for key, data in (images or {}).items()]
+    parts.append(
+        "<h2>Common error patterns</h2><table><tr><th>error signature</th><th>unresolved</th></tr>"
+    )
+    parts += [f"<tr><td>{html_text(sig)}</td><td>{n:,}</td></tr>" for sig, n in pack.top_signatures]
+    parts.append("</table><table><tr><th>domain</th><th>unresolved</th></tr>")
+    parts += [f"<tr><td>{html_text(d)}</td><td>{n:,}</td></tr>" for d, n in pack.top_domains]
+    parts.append("</table><h2>Escalation criteria</h2><ul>")
+    for c in pack.criteria:
+        mark = {True: "MET", False: "not met", None: "check by hand"}[c.met]
+        parts.append(
+            f"<li><strong>{mark}</strong>: {html_text(c.title)} ({html_text(c.summary)})</li>"
+        )
+    parts.append(f"</ul><h2>Sample record {html_text(pack.sample_ref or '(none)')}</h2>")
+    for section in pack.sample:
+        parts.append(f"<h3>{html_text(section.title)}</h3><table>{rows(section.rows)}</table>")
+    parts.append("<h2>Recent configuration or deployment changes</h2>")
+    parts.append(f'<div class="note">{html_text(pack.notes) or "(none given)"}</div>')
+    parts.append("<h2>Actions already attempted</h2><ul>")
+    parts += [f"<li>{html_text(_action_line(e))}</li>" for e in pack.actions] or ["<li>none</li>"]
+    parts.append("</ul>")
+    return page(f"DLQ escalation {pack.topic}", "\n".join(parts))
+
+
+def markdown_zip(pack: EscalationPack, images: Mapping[str, bytes]) -> bytes:
+    """escalation.md with its charts beside it, as one zip to download."""
+    names = {key: f"{key}.png" for key in images}
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("escalation.md", to_markdown(pack, names))
+        for key, data in images.items():
+            archive.writestr(names[key], data)
+    return buffer.getvalue()

@@ -1,0 +1,104 @@
+"""The runbook's review workflows with their numbers: the daily DLQ review (15 minutes) and
+the weekly cleanup (30 minutes)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from dashboard import patterns, reports
+from dashboard.db import Connection
+from dashboard.messages import MessageFilter, search
+from dashboard.patterns import Burst, Scope, pattern_case_sql
+from dashboard.settings import Settings
+from dashboard.states import records_with_state_sql
+
+
+@dataclass(frozen=True)
+class NewSignature:
+    signature: str
+    records: int
+    first_seen: datetime
+    pattern: str | None
+
+
+@dataclass(frozen=True)
+class DailyReview:
+    now: datetime
+    report: reports.DlqReport  # the last day against the day before
+    unresolved: int
+    bursts: list[Burst]  # systematic failures in the last day
+    new_signatures: list[NewSignature]  # first seen in the last day
+    permanent_unresolved: int
+    transient_unresolved: int
+    other_unresolved: int
+
+
+def daily(con: Connection, settings: Settings, now: datetime) -> DailyReview:
+    topic = settings.dlq_topic
+    day = now - timedelta(days=1)
+    unresolved = MessageFilter(states=("unresolved",))
+
+    def count(flt: MessageFilter) -> int:
+        return search(con, topic, flt, "time", True, 1, 1).total
+
+    permanent = count(MessageFilter(states=("unresolved",), category=("permanent",)))
+    transient = count(MessageFilter(states=("unresolved",), category=("transient",)))
+    total_unresolved = count(unresolved)
+    rows = con.execute(
+        f"""
+        WITH s AS (
+            SELECT error_signature, count(*) AS n, min(kafka_timestamp) AS first_seen
+            FROM {records_with_state_sql()} r
+            WHERE topic = ? AND error_signature IS NOT NULL GROUP BY error_signature
+        )
+        SELECT error_signature, n, first_seen, {pattern_case_sql()} FROM s
+        WHERE first_seen >= ? ORDER BY n DESC LIMIT 20
+        """,
+        [topic, day],
+    ).fetchall()
+    rules = settings.rules
+    return DailyReview(
+        now=now,
+        report=reports.build(con, topic, now, 1),
+        unresolved=total_unresolved,
+        bursts=patterns.bursts(
+            con,
+            Scope(topic, start=day),
+            rules.systematic_min_records,
+            rules.systematic_window_minutes,
+        ),
+        new_signatures=[NewSignature(s, int(n), f, p) for s, n, f, p in rows],
+        permanent_unresolved=permanent,
+        transient_unresolved=transient,
+        other_unresolved=total_unresolved - permanent - transient,
+    )
+
+
+@dataclass(frozen=True)
+class WeeklyCleanup:
+    now: datetime
+    cutoff: datetime  # records that arrived before this are over 7 days in the DLQ
+    old_unresolved: int
+    by_signature: list[patterns.Group]
+    by_category: list[patterns.Group]
+
+    @property
+    def selection(self) -> MessageFilter:
+        """The records the cleanup is about, as a Messages filter (and bulk selection)."""
+        return MessageFilter(time_to=self.cutoff, states=("unresolved",))
+
+
+def weekly(con: Connection, settings: Settings, now: datetime) -> WeeklyCleanup:
+    topic = settings.dlq_topic
+    cutoff = now - reports.STALE_AFTER
+    scope = Scope(topic, end=cutoff)
+    return WeeklyCleanup(
+        now=now,
+        cutoff=cutoff,
+        old_unresolved=search(
+            con, topic, MessageFilter(time_to=cutoff, states=("unresolved",)), "time", True, 1, 1
+        ).total,
+        by_signature=patterns.groups(con, scope, "error_signature", [], limit=15),
+        by_category=patterns.groups(con, scope, "error_category", [], limit=15),
+    )

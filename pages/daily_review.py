@@ -1,0 +1,128 @@
+"""Daily DLQ review (runbook, 15 minutes): the workflow's five steps with their numbers."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import streamlit as st
+
+from dashboard import report_formats, review
+from dashboard.patterns import RUNBOOK_PATTERNS
+from pages import actions_ui, ui
+
+settings = ui.app_settings()
+who = actions_ui.current_identity(settings)
+actions_ui.identity_sidebar(settings, who)
+
+st.title("Daily DLQ review")
+fresh = ui.snapshot_freshness(settings)
+ui.freshness_banner(settings, fresh)
+now = ui.as_of(fresh)
+day = ui.cached(settings, review.daily, settings, now)
+report = day.report
+since = (now - timedelta(days=1)).date().isoformat()
+
+st.subheader("1. Look at the trend", anchor=False)
+a, b, c = st.columns(3)
+a.metric(
+    "Arrived in the last 24 h",
+    f"{report.total:,}",
+    delta=f"{report.total - report.previous_total:+,} vs the day before",
+    delta_color="inverse",
+)
+b.metric("Unresolved now", f"{day.unresolved:,}")
+c.metric("Systematic bursts today", len(day.bursts))
+st.page_link(
+    "pages/overview.py", label="Growth against the severity bands", icon=":material/monitoring:"
+)
+
+st.subheader("2. List recent records", anchor=False)
+st.write(f"{report.total:,} records arrived since {now - timedelta(days=1):%Y-%m-%d %H:%M} UTC.")
+st.page_link(
+    "pages/messages.py",
+    label=f"Records that arrived since {since} 00:00 UTC",
+    icon=":material/search:",
+    query_params={"from": since},
+)
+
+st.subheader("3. Categorize", anchor=False)
+a, b = st.columns(2)
+with a:
+    st.dataframe(
+        [
+            {"category": c.label, "today": c.count, "day before": c.previous}
+            for c in report.categories
+        ],
+        hide_index=True,
+    )
+with b:
+    if day.bursts:
+        st.error(
+            f"Systematic: {len(day.bursts)} burst(s), e.g. "
+            f"{ui.plain(day.bursts[0].signature)} from {ui.plain(day.bursts[0].domain or '?')}"
+        )
+    else:
+        st.success("No systematic burst: failures look isolated.")
+    fresh_ones = day.new_signatures
+    if fresh_ones:
+        st.warning(
+            f"{len(fresh_ones)} error signature(s) first seen today; "
+            f"{sum(1 for s in fresh_ones if s.pattern is None)} match no runbook pattern."
+        )
+        st.dataframe(
+            [
+                {
+                    "records": s.records,
+                    "runbook pattern": RUNBOOK_PATTERNS[s.pattern].short if s.pattern else "NEW",
+                    "signature": s.signature,
+                }
+                for s in fresh_ones
+            ],
+            hide_index=True,
+        )
+    else:
+        st.success("No new error signature today.")
+
+st.subheader("4. Act", anchor=False)
+a, b, c = st.columns(3)
+a.metric(
+    "Permanent, unresolved",
+    f"{day.permanent_unresolved:,}",
+    help="Runbook: verify the rejection is correct, then resolve.",
+)
+a.page_link(
+    "pages/messages.py",
+    label="Verify and resolve",
+    icon=":material/task_alt:",
+    query_params={"category": "permanent", "states": "unresolved"},
+)
+b.metric(
+    "Transient, unresolved",
+    f"{day.transient_unresolved:,}",
+    help="Runbook: replay if the issue is likely resolved.",
+)
+b.page_link(
+    "pages/messages.py",
+    label="Replay where the cause cleared",
+    icon=":material/replay:",
+    query_params={"category": "transient", "states": "unresolved"},
+)
+c.metric("Other categories, unresolved", f"{day.other_unresolved:,}")
+if day.bursts:
+    c.page_link("pages/escalation.py", label="Systematic: escalate", icon=":material/campaign:")
+
+st.subheader("5. Note trends", anchor=False)
+st.dataframe(
+    [
+        {"today": s.count, "day before": s.previous, "change": s.change, "error signature": s.label}
+        for s in report.top_signatures
+    ],
+    hide_index=True,
+)
+st.download_button(
+    "Today's report (Markdown, for the team wiki)",
+    report_formats.to_markdown(report),
+    "dlq-daily-review.md",
+    "text/markdown",
+    icon=":material/download:",
+)

@@ -1,0 +1,134 @@
+"""Escalation: everything the runbook says to send to L3, on one 1400x900 screen, and as a
+file (self-contained HTML, or Markdown with its charts in a zip)."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from dashboard import escalation_pack
+from dashboard.severity import Level
+from pages import actions_ui, ui
+
+settings = ui.app_settings()
+who = actions_ui.current_identity(settings)
+actions_ui.identity_sidebar(settings, who)
+fresh = ui.snapshot_freshness(settings)
+as_of = ui.as_of(fresh)
+pack = ui.cached(settings, escalation_pack.build, settings, as_of, "")
+
+# Fit the screen the runbook asks for (a 1400x900 screenshot): less padding above.
+st.html("<style>.block-container{padding-top:1.2rem;padding-bottom:1rem}</style>")
+head, box = st.columns([2, 3])
+head.markdown("#### DLQ escalation")
+head.caption(f"`{settings.dlq_topic}`")
+head.caption(f"As of {as_of:%Y-%m-%d %H:%M} UTC" + (" (stale snapshot)" if fresh.stale else ""))
+show = {Level.NORMAL: box.success, Level.WARNING: box.warning, Level.CRITICAL: box.error}
+show[pack.severity.level](
+    f"**{pack.severity.level.label}**: {pack.severity.action} "
+    f"(response {pack.severity.response_time}). {ui.plain(pack.growth_severity.reason)}."
+)
+
+m = st.columns(5)
+m[0].metric("In the topic", f"{pack.size.in_topic:,}")
+m[1].metric("Unresolved", f"{pack.size.unresolved:,}")
+m[2].metric("Last 10 min", f"{pack.per_10min:,}")
+m[3].metric(f"Per min ({settings.rules.rate_window_minutes} min)", f"{pack.per_min:,.1f}")
+firing = [a.rule.name for a in pack.alert_states if a.state == "firing"]
+m[4].metric("Alerts firing", len(firing), help=", ".join(firing) or None)
+
+left, right = st.columns([3, 2])
+with left:
+    figure = escalation_pack.figures(pack, settings)["growth"]
+    figure.update_layout(height=250, margin={"t": 36, "b": 24})
+    ui.plot(figure, key="escalation-growth", filename="dlq-escalation-growth")
+with right:
+    # Counts first: a long signature is cut at the right edge, never the number.
+    st.dataframe(
+        [{"unresolved": n, "error signature": s} for s, n in pack.top_signatures],
+        hide_index=True,
+        height=142,
+    )
+    st.dataframe(
+        [{"unresolved": n, "domain": d} for d, n in pack.top_domains[:3]],
+        hide_index=True,
+        height=107,
+    )
+
+left, right = st.columns([3, 2])
+with left:
+    st.caption(f"Sample record {ui.plain(pack.sample_ref or '(none)')}")
+    # What L3 reads first comes first; the full record is in the downloaded pack.
+    order = [
+        "Error",
+        "Category",
+        "Trace ID",
+        "URL",
+        "Retry count",
+        "Timestamp",
+        "Event type",
+        "Destination path",
+    ]
+    fields = {k: v for s in pack.sample for k, v in s.rows if k in order}
+    st.dataframe(
+        [{"field": k, "value": fields[k]} for k in order if k in fields],
+        hide_index=True,
+        height=177,
+    )
+with right:
+    st.caption("Actions already attempted (audit)")
+    if not pack.actions:
+        st.info("No replay or resolve recorded in the audit yet.", icon=":material/history:")
+    else:
+        st.dataframe(
+            [
+                {
+                    "at": e.logged_at,
+                    "who": e.actor,
+                    "action": e.action,
+                    "result": e.result,
+                    "record": f"{e.partition}:{e.offset}" if e.topic else "bulk",
+                }
+                for e in pack.actions
+            ],
+            hide_index=True,
+            height=177,
+            column_config={"at": ui.TIME_COLUMN},
+        )
+
+notes = st.text_area(
+    "Recent configuration or deployment changes",
+    key="escalation_notes",
+    height=68,
+    placeholder="e.g. 10:05 download-worker 2.14 rolled out; partner rotated its TLS certificate",
+)
+if st.button("Prepare the escalation pack", icon=":material/package_2:"):
+    with st.spinner("Drawing the charts..."):
+        final = ui.cached(settings, escalation_pack.build, settings, as_of, notes)
+        images, problem = ui.chart_images(
+            escalation_pack.figures(final, settings), *escalation_pack.CHART_SIZE
+        )
+        st.session_state["escalation_files"] = (
+            escalation_pack.to_html(final, images).encode(),
+            escalation_pack.markdown_zip(final, images),
+            problem,
+        )
+files = st.session_state.get("escalation_files")
+if files:
+    html_file, zip_file, problem = files
+    if problem:
+        st.warning(ui.plain(problem))
+    a, b = st.columns(2)
+    a.download_button(
+        "Download HTML (one file)",
+        html_file,
+        "dlq-escalation.html",
+        "text/html",
+        icon=":material/download:",
+    )
+    b.download_button(
+        "Download Markdown + PNG (zip)",
+        zip_file,
+        "dlq-escalation.zip",
+        "application/zip",
+        icon=":material/download:",
+    )

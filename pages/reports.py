@@ -1,0 +1,111 @@
+"""Reports: the DLQ over a period, compared with the one before, in four formats."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import streamlit as st
+
+from dashboard import report_formats, reports
+from pages import actions_ui, ui
+
+settings = ui.app_settings()
+who = actions_ui.current_identity(settings)
+actions_ui.identity_sidebar(settings, who)
+
+st.title("DLQ report")
+q: Literal["query-params"] = "query-params"
+days = int(st.number_input("Days", min_value=1, max_value=90, value=7, step=1, key="days", bind=q))
+fresh = ui.snapshot_freshness(settings)
+ui.freshness_banner(settings, fresh)
+now = ui.as_of(fresh)
+report = ui.cached(settings, reports.build, settings.dlq_topic, now, days)
+st.caption(
+    f"{report.start:%Y-%m-%d %H:%M} to {report.end:%Y-%m-%d %H:%M} UTC, compared with "
+    f"the {days} days before."
+)
+
+m = st.columns(5)
+m[0].metric(
+    "Records",
+    f"{report.total:,}",
+    delta=f"{report.total - report.previous_total:+,}",
+    delta_color="inverse",
+)
+m[1].metric(
+    "Replayed", f"{report.replayed:,}", delta=f"{report.replayed - report.previous_replayed:+,}"
+)
+m[2].metric(
+    "Resolved", f"{report.resolved:,}", delta=f"{report.resolved - report.previous_resolved:+,}"
+)
+m[3].metric("Unparseable", f"{report.unparseable:,}")
+m[4].metric("Unresolved > 7 days", f"{report.stale_unresolved:,}")
+
+figures = report_formats.figures(report)
+left, right = st.columns(2)
+with left:
+    ui.plot(figures["categories"], key="report-categories", filename="dlq-report-categories")
+with right:
+    ui.plot(figures["signatures"], key="report-signatures", filename="dlq-report-signatures")
+
+
+def table(counts: list[reports.Count], label: str) -> None:
+    st.dataframe(
+        [
+            {label: c.label, "records": c.count, "previous": c.previous, "change": c.change}
+            for c in counts
+        ],
+        hide_index=True,
+    )
+
+
+a, b = st.columns(2)
+with a:
+    st.markdown("**Error categories**")
+    table(report.categories, "category")
+    st.markdown("**Top failure domains**")
+    table(report.top_domains, "domain")
+with b:
+    st.markdown("**Top error signatures**")
+    table(report.top_signatures, "signature")
+    st.markdown("**Actions taken**")
+    st.dataframe(
+        [{"action": x.action, "by": x.actor, "records": x.count} for x in report.actions],
+        hide_index=True,
+    )
+st.markdown("**Top failure URLs** (query strings removed)")
+table(report.top_urls, "url")
+st.markdown("**Unresolved older than 7 days, by error signature**")
+table(report.stale_by_signature, "signature")
+
+name = f"dlq-report-{days}d"
+c = st.columns(4)
+c[0].download_button(
+    "Markdown",
+    report_formats.to_markdown(report),
+    f"{name}.md",
+    "text/markdown",
+    icon=":material/download:",
+)
+c[1].download_button(
+    "JSON",
+    report_formats.to_json(report),
+    f"{name}.json",
+    "application/json",
+    icon=":material/download:",
+)
+c[2].download_button(
+    "CSV", report_formats.to_csv(report), f"{name}.csv", "text/csv", icon=":material/download:"
+)
+if c[3].button("Prepare HTML with charts", icon=":material/html:"):
+    with st.spinner("Drawing the charts..."):
+        pngs, problem = ui.chart_images(figures, *report_formats.CHART_SIZE)
+    st.session_state["report_html"] = (report_formats.to_html(report, pngs), problem)
+prepared = st.session_state.get("report_html")
+if prepared:
+    html_text, problem = prepared
+    if problem:
+        st.warning(ui.plain(problem))
+    st.download_button(
+        "Download HTML", html_text, f"{name}.html", "text/html", icon=":material/download:"
+    )
