@@ -7,10 +7,13 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     DLQ_DB=/data/dlq.duckdb \
-    DLQ_AUDIT_LOG=/data/dlq-audit.log
+    DLQ_AUDIT_LOG=/data/dlq-audit.log \
+    BROWSER_PATH=/usr/bin/chromium
 
+# Chromium draws the charts of the HTML and Markdown exports (plotly's image export); without
+# it the exports still work, without charts, and say so.
 RUN apt-get update \
- && apt-get install -y --no-install-recommends curl \
+ && apt-get install -y --no-install-recommends curl chromium fonts-liberation \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --create-home --uid 10001 dlq \
  && mkdir -p /data && chown dlq:dlq /data

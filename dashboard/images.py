@@ -50,7 +50,10 @@ def png(figures: Sequence[go.Figure], width: int, height: int, scale: float = 1.
             "(apt-get install chromium, or set BROWSER_PATH)"
         )
     os.environ.setdefault("BROWSER_PATH", browser)
-    import kaleido
+    try:
+        import kaleido
+    except ImportError as exc:  # an install without the dependency: say so, keep the export
+        raise ImagesUnavailable("charts need the kaleido package (pip install kaleido)") from exc
 
     with _lock, warnings.catch_warnings():
         warnings.simplefilter("ignore")  # plotly warns that a running server ignores kopts

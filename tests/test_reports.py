@@ -11,9 +11,10 @@ import zipfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import plotly.graph_objects as go
 import pytest
 
-from dashboard import audit, escalation_pack, report_formats, reports
+from dashboard import audit, escalation_pack, images, report_formats, reports
 from dashboard.db import Connection, Database
 from dashboard.settings import Settings
 from ingest.parse import RawRecord
@@ -266,3 +267,11 @@ def test_the_sample_record_shows_what_fails_in_the_last_hour(db: Path) -> None:
     sample = {k: v for section in pack.sample for k, v in section.rows}
     assert sample["Category"] == "transient"
     assert pack.top_signatures[0] == ("HTTP 404: Not Found", 6)  # not the commonest overall
+
+
+def test_without_chromium_the_exports_say_so_instead_of_failing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(images, "chromium_path", lambda: None)
+    with pytest.raises(images.ImagesUnavailable, match="apt-get install chromium"):
+        images.named_pngs({"growth": go.Figure()}, 100, 100)
