@@ -140,14 +140,18 @@ def unresolved_figure(points: Sequence[Point], threshold: float, height: int = 3
 
 
 def group_figure(
-    labels: Sequence[str], counts: Sequence[int], title: str, height: int | None = None
+    labels: Sequence[str],
+    counts: Sequence[int],
+    title: str,
+    height: int | None = None,
+    label_width: int = 70,
 ) -> go.Figure:
     """A horizontal bar per group, largest on top."""
     shown = list(zip(labels, counts, strict=True))[:15]
     fig = go.Figure(
         go.Bar(
             x=[c for _, c in shown][::-1],
-            y=[_short(label) for label, _ in shown][::-1],
+            y=[_short(label, label_width) for label, _ in shown][::-1],
             orientation="h",
             marker_color=BAR_COLOUR,
             customdata=[label for label, _ in shown][::-1],

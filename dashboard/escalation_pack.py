@@ -22,6 +22,7 @@ from dashboard.audit import AuditEntry, AuditFilter, query
 from dashboard.charts import growth_figure
 from dashboard.db import Connection
 from dashboard.messages import MessageFilter, record_detail, search
+from dashboard.patterns import NO_TEXT_LABEL
 from dashboard.report_formats import embedded_png, page
 from dashboard.safe_text import html_text, markdown_inline
 from dashboard.settings import Settings
@@ -72,7 +73,7 @@ def build(con: Connection, settings: Settings, as_of: datetime, notes: str = "")
         window,
     )
     top = con.execute(
-        f"""SELECT coalesce(error_signature, '(no error text recorded)'), count(*)
+        f"""SELECT coalesce(error_signature, '{NO_TEXT_LABEL}'), count(*)
             FROM {records_with_state_sql()} r
             WHERE topic = ? AND state = 'unresolved' AND gone_from_kafka_at IS NULL
             GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 5""",

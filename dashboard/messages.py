@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any, Final, Literal
 
 from dashboard.db import Connection
-from dashboard.patterns import NONE_LABEL
+from dashboard.patterns import NO_TEXT_LABEL, NONE_LABEL
 from dashboard.states import STATE_EXPRESSION, records_with_state_sql, state_joins
 
 SortKey = Literal["time", "offset", "trace_id", "retry_count", "error_category", "domain"]
@@ -80,7 +80,7 @@ class MessageFilter:
         like('"domain"', "domain", self.domain)
         like("error_message", "error", self.error)
         if self.signature:
-            if self.signature == "(no error text recorded)":
+            if self.signature == NO_TEXT_LABEL:
                 clauses.append("error_signature IS NULL")
             else:
                 clauses.append("error_signature = $signature")

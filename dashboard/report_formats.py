@@ -154,6 +154,7 @@ def figures(report: DlqReport) -> dict[str, go.Figure]:
             [c.count for c in report.top_signatures],
             "Top error signatures",
             height=CHART_SIZE[1],
+            label_width=45,  # the chart is half a page wide; the full text is in the table
         ),
     }
 

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from typing import Final
 
 from dashboard.db import Connection
+from dashboard.patterns import NO_TEXT_LABEL
 from dashboard.states import records_with_state_sql
 from dashboard.urls import mask_url
 
@@ -78,7 +79,9 @@ def build(con: Connection, topic: str, end: datetime, days: int) -> DlqReport:
     ).fetchone()
     total, previous_total, unparseable = (int(v) for v in totals) if totals else (0, 0, 0)
 
-    def grouped(expression: str, limit: int | None = TOP) -> list[Count]:
+    def grouped(
+        expression: str, limit: int | None = TOP, none_label: str = "(none)"
+    ) -> list[Count]:
         rows = con.execute(
             f"""
             SELECT {expression} AS label,
@@ -92,7 +95,8 @@ def build(con: Connection, topic: str, end: datetime, days: int) -> DlqReport:
             period,
         ).fetchall()
         return [
-            Count(label if label is not None else "(none)", int(n), int(b)) for label, n, b in rows
+            Count(label if label is not None else none_label, int(n), int(b))
+            for label, n, b in rows
         ]
 
     categories = _category_order(grouped("error_category", limit=None))
@@ -130,7 +134,7 @@ def build(con: Connection, topic: str, end: datetime, days: int) -> DlqReport:
         f"SELECT count(*) FROM {records_with_state_sql()} r WHERE {stale_where}", stale_params
     ).fetchone()
     stale_groups = con.execute(
-        f"""SELECT coalesce(error_signature, '(no error text recorded)'), count(*)
+        f"""SELECT coalesce(error_signature, '{NO_TEXT_LABEL}'), count(*)
             FROM {records_with_state_sql()} r WHERE {stale_where}
             GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT {TOP}""",
         stale_params,
@@ -152,7 +156,7 @@ def build(con: Connection, topic: str, end: datetime, days: int) -> DlqReport:
                 "ELSE split_part(split_part(attachment_url, '?', 1), '#', 1) END"
             )
         ],
-        top_signatures=grouped("error_signature"),
+        top_signatures=grouped("error_signature", none_label=NO_TEXT_LABEL),
         replayed=sum(a.count for a in action_counts if a.action == "replayed"),
         resolved=sum(a.count for a in action_counts if a.action == "resolved"),
         previous_replayed=int(previous_actions.get("replayed", 0)),

@@ -24,11 +24,13 @@ since = (now - timedelta(days=1)).date().isoformat()
 
 st.subheader("1. Look at the trend", anchor=False)
 a, b, c = st.columns(3)
-a.metric(
+ui.metric_with_change(
+    a,
     "Arrived in the last 24 h",
-    f"{report.total:,}",
-    delta=f"{report.total - report.previous_total:+,} vs the day before",
-    delta_color="inverse",
+    report.total,
+    report.previous_total,
+    "vs the day before",
+    more_is_bad=True,
 )
 b.metric("Unresolved now", f"{day.unresolved:,}")
 c.metric("Systematic bursts today", len(day.bursts))

@@ -15,7 +15,10 @@ actions_ui.identity_sidebar(settings, who)
 
 st.title("DLQ report")
 q: Literal["query-params"] = "query-params"
-days = int(st.number_input("Days", min_value=1, max_value=90, value=7, step=1, key="days", bind=q))
+days_box, _ = st.columns([1, 4])
+days = int(
+    days_box.number_input("Days", min_value=1, max_value=90, value=7, step=1, key="days", bind=q)
+)
 fresh = ui.snapshot_freshness(settings)
 ui.freshness_banner(settings, fresh)
 now = ui.as_of(fresh)
@@ -26,18 +29,12 @@ st.caption(
 )
 
 m = st.columns(5)
-m[0].metric(
-    "Records",
-    f"{report.total:,}",
-    delta=f"{report.total - report.previous_total:+,}",
-    delta_color="inverse",
+against = ""  # the caption above names the previous period; the columns are narrow
+ui.metric_with_change(
+    m[0], "Records", report.total, report.previous_total, against, more_is_bad=True
 )
-m[1].metric(
-    "Replayed", f"{report.replayed:,}", delta=f"{report.replayed - report.previous_replayed:+,}"
-)
-m[2].metric(
-    "Resolved", f"{report.resolved:,}", delta=f"{report.resolved - report.previous_resolved:+,}"
-)
+ui.metric_with_change(m[1], "Replayed", report.replayed, report.previous_replayed, against)
+ui.metric_with_change(m[2], "Resolved", report.resolved, report.previous_resolved, against)
 m[3].metric("Unparseable", f"{report.unparseable:,}")
 m[4].metric("Unresolved > 7 days", f"{report.stale_unresolved:,}")
 

@@ -180,6 +180,20 @@ def refresh_button(settings: Settings) -> None:
     st.toast(summary.line())
 
 
+def metric_with_change(
+    where: Any, label: str, now: int, before: int, against: str, more_is_bad: bool = False
+) -> None:
+    """A count with its change against the previous period; no arrow when nothing changed."""
+    change = now - before
+    where.metric(
+        label,
+        f"{now:,}",
+        delta=(f"{change:+,} {against}" if change else f"no change {against}").strip(),
+        delta_color=("inverse" if more_is_bad else "normal") if change else "off",
+        delta_arrow="auto" if change else "off",
+    )
+
+
 def chart_images(
     figures: dict[str, Any], width: int, height: int
 ) -> tuple[dict[str, bytes], str | None]:

@@ -8,6 +8,7 @@ from datetime import timedelta
 import streamlit as st
 
 from dashboard import report_formats, reports, review
+from dashboard.patterns import NO_TEXT_LABEL
 from pages import actions_ui, ui
 
 settings = ui.app_settings()
@@ -29,7 +30,7 @@ a, b = st.columns(2)
 signature_rows: list[dict[str, object]] = [
     {
         "records": g.count,
-        "error signature": g.value or "(no error text recorded)",
+        "error signature": g.value or NO_TEXT_LABEL,
         "oldest": g.first_seen,
     }
     for g in week.by_signature
