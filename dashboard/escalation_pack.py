@@ -22,7 +22,7 @@ from dashboard.audit import AuditEntry, AuditFilter, query
 from dashboard.charts import growth_figure
 from dashboard.db import Connection
 from dashboard.messages import MessageFilter, record_detail, search
-from dashboard.patterns import NO_TEXT_LABEL
+from dashboard.patterns import NO_TEXT_LABEL, NONE_LABEL, Scope, groups
 from dashboard.report_formats import embedded_png, page
 from dashboard.safe_text import html_text, markdown_inline
 from dashboard.settings import Settings
@@ -72,19 +72,12 @@ def build(con: Connection, settings: Settings, as_of: datetime, notes: str = "")
         overview.unresolved_history(con, topic, day, as_of, 1),
         window,
     )
-    top = con.execute(
-        f"""SELECT coalesce(error_signature, '{NO_TEXT_LABEL}'), count(*)
-            FROM {records_with_state_sql()} r
-            WHERE topic = ? AND state = 'unresolved' AND gone_from_kafka_at IS NULL
-            GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 5""",
-        [topic],
-    ).fetchall()
-    domains = con.execute(
-        f"""SELECT coalesce("domain", '(none)'), count(*) FROM {records_with_state_sql()} r
-            WHERE topic = ? AND state = 'unresolved' AND gone_from_kafka_at IS NULL
-            GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 5""",
-        [topic],
-    ).fetchall()
+    unresolved = Scope(topic)
+    top = [
+        (g.value or NO_TEXT_LABEL, g.count)
+        for g in groups(con, unresolved, "error_signature", [], limit=5)
+    ]
+    domains = [(g.value or NONE_LABEL, g.count) for g in groups(con, unresolved, "domain", [], 5)]
     sample_ref, sample = None, []
     signature = _sample_signature(con, topic, as_of)
     if signature is not None:
@@ -124,8 +117,8 @@ def build(con: Connection, settings: Settings, as_of: datetime, notes: str = "")
         size=size,
         alert_states=statuses,
         criteria=escalation.check(con, settings, as_of),
-        top_signatures=[(s, int(n)) for s, n in top],
-        top_domains=[(d, int(n)) for d, n in domains],
+        top_signatures=top,
+        top_domains=domains,
         sample_ref=sample_ref,
         sample=sample,
         actions=attempted,

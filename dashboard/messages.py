@@ -218,6 +218,14 @@ class SearchResult:
         return max(1, -(-self.total // self.page_size))
 
 
+def count(con: Connection, topic: str, flt: MessageFilter) -> int:
+    """How many records the filter matches (what the Messages page's caption says)."""
+    where, params = flt.where(topic)
+    source = records_with_state_sql() if flt.states else "records"
+    row = con.execute(f"SELECT count(*) FROM {source} r WHERE {where}", params).fetchone()
+    return int(row[0]) if row else 0
+
+
 def search(
     con: Connection,
     topic: str,
@@ -259,8 +267,7 @@ def search(
     rows = fetch(max(1, page))
     if page <= 1 and len(rows) < page_size:
         return SearchResult(rows, len(rows), 1, page_size)  # the first page holds them all
-    total_row = con.execute(f"SELECT count(*) FROM {source} r WHERE {where}", params).fetchone()
-    total = int(total_row[0]) if total_row else 0
+    total = count(con, topic, flt)
     last_page = max(1, -(-total // page_size))
     if page > last_page:
         page = last_page

@@ -9,8 +9,8 @@ from datetime import datetime, timedelta
 from typing import Final
 
 from dashboard.db import Connection
-from dashboard.patterns import NO_TEXT_LABEL
-from dashboard.states import records_with_state_sql
+from dashboard.messages import MessageFilter, count
+from dashboard.patterns import NO_TEXT_LABEL, Scope, groups
 from dashboard.urls import mask_url
 
 TOP: Final = 10
@@ -125,20 +125,10 @@ def build(con: Connection, topic: str, end: datetime, days: int) -> DlqReport:
     )
     action_counts = [ActionCount(a, actor, int(n)) for a, actor, n in actions]
 
-    stale_where = (
-        "topic = $topic AND state = 'unresolved' AND gone_from_kafka_at IS NULL "
-        "AND kafka_timestamp < $stale_before"
-    )
-    stale_params = {"topic": topic, "stale_before": end - STALE_AFTER}
-    stale = con.execute(
-        f"SELECT count(*) FROM {records_with_state_sql()} r WHERE {stale_where}", stale_params
-    ).fetchone()
-    stale_groups = con.execute(
-        f"""SELECT coalesce(error_signature, '{NO_TEXT_LABEL}'), count(*)
-            FROM {records_with_state_sql()} r WHERE {stale_where}
-            GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT {TOP}""",
-        stale_params,
-    ).fetchall()
+    # The weekly cleanup's records: unresolved, still in Kafka, in the DLQ over 7 days.
+    stale_before = end - STALE_AFTER
+    stale = count(con, topic, MessageFilter(time_to=stale_before, states=("unresolved",)))
+    stale_groups = groups(con, Scope(topic, end=stale_before), "error_signature", [], TOP)
     return DlqReport(
         topic=topic,
         generated_at=datetime.now(end.tzinfo),
@@ -162,8 +152,8 @@ def build(con: Connection, topic: str, end: datetime, days: int) -> DlqReport:
         previous_replayed=int(previous_actions.get("replayed", 0)),
         previous_resolved=int(previous_actions.get("resolved", 0)),
         actions=action_counts,
-        stale_unresolved=int(stale[0]) if stale else 0,
-        stale_by_signature=[Count(s, int(n), 0) for s, n in stale_groups],
+        stale_unresolved=stale,
+        stale_by_signature=[Count(g.value or NO_TEXT_LABEL, g.count, 0) for g in stale_groups],
     )
 
 

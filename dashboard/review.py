@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 
 from dashboard import patterns, reports
 from dashboard.db import Connection
-from dashboard.messages import MessageFilter, search
+from dashboard.messages import MessageFilter, count
 from dashboard.patterns import Burst, Scope, pattern_case_sql
 from dashboard.settings import Settings
 from dashboard.states import records_with_state_sql
@@ -37,14 +37,9 @@ class DailyReview:
 def daily(con: Connection, settings: Settings, now: datetime) -> DailyReview:
     topic = settings.dlq_topic
     day = now - timedelta(days=1)
-    unresolved = MessageFilter(states=("unresolved",))
-
-    def count(flt: MessageFilter) -> int:
-        return search(con, topic, flt, "time", True, 1, 1).total
-
-    permanent = count(MessageFilter(states=("unresolved",), category=("permanent",)))
-    transient = count(MessageFilter(states=("unresolved",), category=("transient",)))
-    total_unresolved = count(unresolved)
+    permanent = count(con, topic, MessageFilter(states=("unresolved",), category=("permanent",)))
+    transient = count(con, topic, MessageFilter(states=("unresolved",), category=("transient",)))
+    total_unresolved = count(con, topic, MessageFilter(states=("unresolved",)))
     rows = con.execute(
         f"""
         WITH s AS (
@@ -77,11 +72,18 @@ def daily(con: Connection, settings: Settings, now: datetime) -> DailyReview:
 
 @dataclass(frozen=True)
 class WeeklyCleanup:
-    now: datetime
-    cutoff: datetime  # records that arrived before this are over 7 days in the DLQ
-    old_unresolved: int
-    by_signature: list[patterns.Group]
+    report: reports.DlqReport  # the week, the weekly report (step 3) and its old records
+    by_signature: list[patterns.Group]  # the old records, grouped, with when each began
     by_category: list[patterns.Group]
+
+    @property
+    def cutoff(self) -> datetime:
+        """Records that arrived before this have been in the DLQ over 7 days."""
+        return self.report.end - reports.STALE_AFTER
+
+    @property
+    def old_unresolved(self) -> int:
+        return self.report.stale_unresolved
 
     @property
     def selection(self) -> MessageFilter:
@@ -90,15 +92,10 @@ class WeeklyCleanup:
 
 
 def weekly(con: Connection, settings: Settings, now: datetime) -> WeeklyCleanup:
-    topic = settings.dlq_topic
-    cutoff = now - reports.STALE_AFTER
-    scope = Scope(topic, end=cutoff)
+    report = reports.build(con, settings.dlq_topic, now, 7)
+    scope = Scope(settings.dlq_topic, end=now - reports.STALE_AFTER)
     return WeeklyCleanup(
-        now=now,
-        cutoff=cutoff,
-        old_unresolved=search(
-            con, topic, MessageFilter(time_to=cutoff, states=("unresolved",)), "time", True, 1, 1
-        ).total,
+        report=report,
         by_signature=patterns.groups(con, scope, "error_signature", [], limit=15),
         by_category=patterns.groups(con, scope, "error_category", [], limit=15),
     )

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import streamlit as st
 
-from dashboard import report_formats, reports, review
+from dashboard import report_formats, review
 from dashboard.patterns import NO_TEXT_LABEL
 from pages import actions_ui, ui
 
@@ -68,7 +68,7 @@ if not who.can_act:
     st.caption(ui.plain(who.why_not or "Read-only"))
 
 st.subheader("3. Generate the DLQ report", anchor=False)
-report = ui.cached(settings, reports.build, settings.dlq_topic, now, 7)
+report = week.report
 st.write(
     f"{report.total:,} records this week ({report.total - report.previous_total:+,}), "
     f"{report.replayed:,} replayed, {report.resolved:,} resolved."
