@@ -22,7 +22,7 @@ from dashboard.audit import AuditEntry, AuditFilter, query
 from dashboard.charts import growth_figure
 from dashboard.db import Connection
 from dashboard.messages import MessageFilter, record_detail, search
-from dashboard.patterns import NO_TEXT_LABEL, NONE_LABEL, Scope, groups
+from dashboard.patterns import NO_TEXT_LABEL, NONE_LABEL, Scope, top_values
 from dashboard.report_formats import embedded_png, page
 from dashboard.safe_text import html_text, markdown_inline
 from dashboard.settings import Settings
@@ -73,11 +73,8 @@ def build(con: Connection, settings: Settings, as_of: datetime, notes: str = "")
         window,
     )
     unresolved = Scope(topic)
-    top = [
-        (g.value or NO_TEXT_LABEL, g.count)
-        for g in groups(con, unresolved, "error_signature", [], limit=5)
-    ]
-    domains = [(g.value or NONE_LABEL, g.count) for g in groups(con, unresolved, "domain", [], 5)]
+    top = [(s or NO_TEXT_LABEL, n) for s, n in top_values(con, unresolved, "error_signature", 5)]
+    domains = [(d or NONE_LABEL, n) for d, n in top_values(con, unresolved, "domain", 5)]
     sample_ref, sample = None, []
     signature = _sample_signature(con, topic, as_of)
     if signature is not None:

@@ -371,3 +371,20 @@ def pattern_totals(con: Connection, scope: Scope) -> dict[str | None, int]:
         f"WITH {cte} SELECT pattern, count(*) FROM classified GROUP BY pattern", params
     ).fetchall()
     return {pattern: int(n) for pattern, n in rows}
+
+
+def top_values(
+    con: Connection, scope: Scope, dimension: str, limit: int
+) -> list[tuple[str | None, int]]:
+    """The commonest values of `dimension` in the scope with their counts: `groups` without
+    the pattern matching, for summaries (escalation pack, reports) that only need counts."""
+    where, params = scope.where()
+    rows = con.execute(
+        f"""
+        SELECT {DIMENSIONS[dimension].expression} AS grp, count(*) AS n
+        FROM {records_with_state_sql()} r WHERE {where}
+        GROUP BY grp ORDER BY n DESC, grp NULLS LAST LIMIT $limit
+        """,
+        {**params, "limit": limit},
+    ).fetchall()
+    return [(value, int(n)) for value, n in rows]

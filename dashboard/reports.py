@@ -10,7 +10,7 @@ from typing import Final
 
 from dashboard.db import Connection
 from dashboard.messages import MessageFilter, count
-from dashboard.patterns import NO_TEXT_LABEL, Scope, groups
+from dashboard.patterns import NO_TEXT_LABEL, Scope, top_values
 from dashboard.urls import mask_url
 
 TOP: Final = 10
@@ -128,7 +128,7 @@ def build(con: Connection, topic: str, end: datetime, days: int) -> DlqReport:
     # The weekly cleanup's records: unresolved, still in Kafka, in the DLQ over 7 days.
     stale_before = end - STALE_AFTER
     stale = count(con, topic, MessageFilter(time_to=stale_before, states=("unresolved",)))
-    stale_groups = groups(con, Scope(topic, end=stale_before), "error_signature", [], TOP)
+    stale_groups = top_values(con, Scope(topic, end=stale_before), "error_signature", TOP)
     return DlqReport(
         topic=topic,
         generated_at=datetime.now(end.tzinfo),
@@ -153,7 +153,7 @@ def build(con: Connection, topic: str, end: datetime, days: int) -> DlqReport:
         previous_resolved=int(previous_actions.get("resolved", 0)),
         actions=action_counts,
         stale_unresolved=stale,
-        stale_by_signature=[Count(g.value or NO_TEXT_LABEL, g.count, 0) for g in stale_groups],
+        stale_by_signature=[Count(s or NO_TEXT_LABEL, n, 0) for s, n in stale_groups],
     )
 
 

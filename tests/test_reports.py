@@ -16,6 +16,7 @@ import pytest
 
 from dashboard import audit, escalation_pack, images, report_formats, reports
 from dashboard.db import Connection, Database
+from dashboard.patterns import Scope, top_values
 from dashboard.settings import Settings
 from ingest.parse import RawRecord
 from tests.conftest import REPO, run_cli
@@ -275,3 +276,13 @@ def test_without_chromium_the_exports_say_so_instead_of_failing(
     monkeypatch.setattr(images, "chromium_path", lambda: None)
     with pytest.raises(images.ImagesUnavailable, match="apt-get install chromium"):
         images.named_pngs({"growth": go.Figure()}, 100, 100)
+
+
+def test_top_values_count_the_scope_by_dimension(db: Path) -> None:
+    with Database(db).read() as con:
+        assert top_values(con, Scope(TOPIC), "domain", 2) == [
+            ("a.example.com", 6),
+            ("b.example.org", 5),
+        ]
+        old = Scope(TOPIC, end=END - timedelta(days=7))
+        assert top_values(con, old, "error_category", 5) == [("transient", 2)]
