@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -32,17 +33,25 @@ class Workspace:
 
 @contextmanager
 def workspace(bootstrap: str | None) -> Iterator[Workspace]:
-    """A scratch directory and a broker: the given one, or a local one started here."""
+    """A scratch directory and a broker: the given one, or a local one started here.
+    The directory (snapshots of up to a million records, the broker's data) is deleted at
+    the end unless DLQ_BENCH_KEEP=1."""
     directory = Path(tempfile.mkdtemp(prefix="dlq-bench-"))
-    if bootstrap:
-        yield Workspace(bootstrap, directory)
-        return
     data_dir = directory / "kafka"
-    started = launcher.start(data_dir, launcher.free_port(), tie_to_parent=True)
     try:
-        yield Workspace(started.state.bootstrap, directory)
+        if bootstrap:
+            yield Workspace(bootstrap, directory)
+            return
+        started = launcher.start(data_dir, launcher.free_port(), tie_to_parent=True)
+        try:
+            yield Workspace(started.state.bootstrap, directory)
+        finally:
+            launcher.stop(data_dir)
     finally:
-        launcher.stop(data_dir)
+        if os.environ.get("DLQ_BENCH_KEEP") == "1":
+            print(f"kept {directory}", flush=True)
+        else:
+            shutil.rmtree(directory, ignore_errors=True)
 
 
 def demo_topic(space: Workspace, label: str, records: int, partitions: int = 6) -> Settings:
