@@ -100,10 +100,11 @@ class ActionSettings(_Strict):
 
 class IngestTuning(_Strict):
     # Records asked of Kafka per consume() call.
-    batch_records: int = Field(10_000, ge=1, le=1_000_000)
-    # Records per DuckDB transaction. At least one row group (32,768) lets DuckDB write the
-    # rows straight to the table; smaller values only make sense for tests.
-    transaction_records: int = Field(40_960, ge=1, le=1_000_000)
+    batch_records: int = Field(5_000, ge=1, le=1_000_000)
+    # Records per DuckDB transaction. Exactly one row group (32,768) lets DuckDB write the
+    # rows straight to the table; a partial row group goes through the WAL and is written
+    # twice (a quarter slower). Smaller values only make sense for tests.
+    transaction_records: int = Field(32_768, ge=1, le=1_000_000)
     # The ingest job releases the DuckDB file at least this often so the app and the CLI
     # get their turn while a long backlog is being read.
     hold_db_seconds: float = Field(2.0, gt=0)

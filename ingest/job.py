@@ -329,7 +329,9 @@ class _BatchWriter:
         self._transaction_rows = transaction_rows
         self._plan = plan
         self._hold = hold_seconds
-        self._queue: queue.Queue[tuple[pa.Table | None, dict[int, int]] | None] = queue.Queue(4)
+        # Two staged batches in flight are enough to keep the writer busy (the reader is
+        # several times faster); every one more is ~7 MB of records held for nothing.
+        self._queue: queue.Queue[tuple[pa.Table | None, dict[int, int]] | None] = queue.Queue(2)
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="dlq-ingest-writer", daemon=True)
 
@@ -370,28 +372,44 @@ class _BatchWriter:
         try:
             while True:
                 item = self._queue.get()
+                final = item is None
                 if item is not None:
                     staged, ends = item
                     if staged is not None:
                         pending.append(staged)
                     pending_ends.update(ends)
-                    rows = sum(t.num_rows for t in pending)
-                    size = sum(t.nbytes for t in pending)
-                    # DuckDB writes a transaction of a full row group straight to the table;
-                    # smaller ones go through the WAL and are written twice.
-                    if rows < self._transaction_rows and size < TRANSACTION_BYTES:
-                        continue
-                if pending or pending_ends:
+                rows = sum(t.num_rows for t in pending)
+                oversized = sum(t.nbytes for t in pending) >= TRANSACTION_BYTES
+                if not final and not oversized and rows < self._transaction_rows:
+                    continue
+                # Full transactions of exactly `transaction_rows` (one DuckDB row group by
+                # default, written straight to the table; a partial one goes through the
+                # WAL and is written twice); the rest waits for the next batch. Partition
+                # ends go with the last rows, never ahead of them.
+                batch = pa.concat_tables(pending) if pending else STAGED_SCHEMA.empty_table()
+                while batch.num_rows or pending_ends:
+                    whole = final or oversized or batch.num_rows <= self._transaction_rows
+                    part = batch if whole else batch.slice(0, self._transaction_rows)
                     if con is None:
                         con = stack.enter_context(self._db.write())
                         opened = time.monotonic()
-                    batch = pa.concat_tables(pending) if pending else STAGED_SCHEMA.empty_table()
                     plan = self._plan
                     store.write_batch(
-                        con, plan.run_id, plan.topic, batch, pending_ends, plan.committed
+                        con,
+                        plan.run_id,
+                        plan.topic,
+                        part,
+                        pending_ends if whole else {},
+                        plan.committed,
                     )
-                    pending, pending_ends = [], {}
-                if item is None:
+                    if whole:
+                        batch, pending_ends = STAGED_SCHEMA.empty_table(), {}
+                        break
+                    batch = batch.slice(self._transaction_rows)
+                    if batch.num_rows < self._transaction_rows:
+                        break
+                pending = [batch] if batch.num_rows else []
+                if final:
                     break
                 if time.monotonic() - opened >= self._hold:
                     stack.close()

@@ -19,16 +19,30 @@ extracted AS (
     SELECT
         *,
         left(ltrim(text_value), 1) AS first_char,
+        -- Not '$.original_task' itself: extracting an object re-serialises it (a kilobyte of
+        -- text per record). Its fields say it is there; see `task` below for the rest.
         CASE WHEN left(ltrim(text_value), 1) = '{' THEN try(json_extract_string(text_value, [
             '$.trace_id', '$.attachment_url', '$.retry_count', '$.error_category',   -- 1-4
-            '$.final_error', '$.failed_at', '$.original_task',                       -- 5-7
-            '$.original_task.event_type', '$.original_task.event_subtype',           -- 8-9
-            '$.original_task.file_type', '$.original_task.assignment_id',            -- 10-11
-            '$.original_task.metadata.last_error',                                   -- 12
-            '$.original_task.metadata.error_category',                               -- 13
-            '$.original_task.attachment_url', '$.original_task.trace_id'             -- 14-15
+            '$.final_error', '$.failed_at',                                          -- 5-6
+            '$.original_task.event_type', '$.original_task.event_subtype',           -- 7-8
+            '$.original_task.file_type', '$.original_task.assignment_id',            -- 9-10
+            '$.original_task.metadata.last_error',                                   -- 11
+            '$.original_task.metadata.error_category',                               -- 12
+            '$.original_task.attachment_url', '$.original_task.trace_id'             -- 13-14
         ])) END AS j
     FROM decoded
+),
+tasked AS (
+    SELECT
+        *,
+        -- The first character of original_task, NULL when it is missing. When any of its
+        -- fields was found it is an object; only otherwise is it extracted on its own.
+        CASE WHEN coalesce(j[7], j[8], j[9], j[10], j[11], j[12], j[13], j[14]) IS NOT NULL
+             THEN '{'
+             WHEN j IS NOT NULL
+             THEN left(try(json_extract_string(text_value, '$.original_task')), 1)
+        END AS task_first_char
+    FROM extracted
 ),
 fields AS (
     SELECT
@@ -41,9 +55,9 @@ fields AS (
         try_cast(trim(j[6]) AS TIMESTAMPTZ) AS v_failed_at,
         CASE WHEN right(trim(j[6]), 1) NOT IN ('Z', 'z')
              THEN NOT regexp_matches(trim(j[6]), '[+-][0-9]{2}(:?[0-9]{2})?$') END AS v_failed_at_naive,
-        left(j[7], 1) = '{' AS task_is_object,
+        task_first_char = '{' AS task_is_object,
         CASE
-            WHEN j[1] IS NOT NULL OR j[2] IS NOT NULL OR j[7] IS NOT NULL THEN 'pipeline'
+            WHEN j[1] IS NOT NULL OR j[2] IS NOT NULL OR task_first_char IS NOT NULL THEN 'pipeline'
             WHEN list_bool_or(list_transform(header_keys,
                 lambda k: starts_with(k, '__connect.errors.'))) THEN 'kafka-connect'
             WHEN list_bool_or(list_transform(header_keys,
@@ -54,7 +68,7 @@ fields AS (
                 AND list_contains(header_keys, 'source_offset') THEN 'karafka'
             ELSE 'unknown'
         END AS record_format
-    FROM extracted
+    FROM tasked
 ),
 foreign_context AS (
     -- Error context that other producers' DLQs carry in headers instead of the value.
@@ -91,27 +105,27 @@ foreign_context AS (
 resolved AS (
     SELECT
         *,
-        coalesce(v_trace_id, nullif(trim(j[15]), ''), key_text) AS r_trace_id,
-        coalesce(v_url, nullif(trim(j[14]), '')) AS r_url,
+        coalesce(v_trace_id, nullif(trim(j[14]), ''), key_text) AS r_trace_id,
+        coalesce(v_url, nullif(trim(j[13]), '')) AS r_url,
         coalesce(v_retry_count,
                  try_cast(dlq_header_text(headers, 'retry_count') AS UINTEGER)::INTEGER)
             AS r_retry_count,
         coalesce(v_category,
                  nullif(lower(trim(dlq_header_text(headers, 'error_category'))), ''),
-                 nullif(lower(trim(j[13])), '')) AS r_category,
+                 nullif(lower(trim(j[12])), '')) AS r_category,
         CASE
             WHEN v_final_error IS NOT NULL THEN 'final_error'
-            WHEN nullif(trim(j[12]), '') IS NOT NULL THEN 'original_task.metadata.last_error'
+            WHEN nullif(trim(j[11]), '') IS NOT NULL THEN 'original_task.metadata.last_error'
             WHEN nullif(trim(fc.msg), '') IS NOT NULL THEN 'headers'
         END AS r_error_source
     FROM foreign_context
 ),
-judged AS MATERIALIZED (
+judged AS (
     SELECT
         *,
         CASE r_error_source
             WHEN 'final_error' THEN v_final_error
-            WHEN 'original_task.metadata.last_error' THEN trim(j[12])
+            WHEN 'original_task.metadata.last_error' THEN trim(j[11])
             WHEN 'headers' THEN trim(fc.msg)
         END AS r_error_message,
         CASE
@@ -131,70 +145,81 @@ judged AS MATERIALIZED (
                 CASE WHEN v_category IS NULL THEN 'missing or empty error_category' END,
                 CASE WHEN j[6] IS NULL THEN 'missing failed_at'
                      WHEN v_failed_at IS NULL THEN 'failed_at is not an ISO-8601 datetime' END,
-                CASE WHEN j[7] IS NULL THEN 'missing original_task'
+                CASE WHEN task_first_char IS NULL THEN 'missing original_task'
                      WHEN NOT task_is_object THEN 'original_task is not an object' END
             ), '')
         END AS r_parse_error,
-        dlq_url_host(coalesce(v_url, nullif(trim(j[14]), ''))) AS r_domain
+        dlq_url_host(coalesce(v_url, nullif(trim(j[13]), ''))) AS r_domain
     FROM resolved
+),
+-- Materialized once, and narrow: only the columns stored, so the copy holds no second
+-- version of the value (text_value, the extracted JSON); the signature join reads it twice.
+parsed AS MATERIALIZED (
+    SELECT
+        topic,
+        "partition",
+        "offset",
+        make_timestamptz(timestamp_ms * 1000) AS kafka_timestamp,
+        CASE timestamp_type WHEN 1 THEN 'create' WHEN 2 THEN 'log_append' END AS timestamp_type,
+        "key",
+        headers,
+        "value",
+        octet_length("value")::INTEGER AS value_size,
+        -- Kept for records that did not parse (their value is not readable as it is): bounded,
+        -- and printable: control characters (a terminal escape, say) become U+FFFD.
+        CASE WHEN r_parse_error IS NOT NULL THEN regexp_replace(CASE
+            WHEN "value" IS NULL THEN NULL
+            WHEN text_value IS NOT NULL THEN left(text_value, 2000)
+            -- BLOB -> VARCHAR spells non-UTF-8 bytes as \xNN.
+            ELSE left(CAST("value"[1:1000] AS VARCHAR), 4000)
+        END, '[\x00-\x08\x0B-\x1F\x7F]', '�', 'g') END AS value_preview,
+        r_parse_error AS parse_error,
+        CASE WHEN v_trace_id IS NULL OR (v_failed_at IS NOT NULL AND v_failed_at_naive)
+                  OR v_failed_at > now() + INTERVAL 5 MINUTE OR (r_url IS NOT NULL AND r_domain IS NULL)
+            THEN list_filter([
+                CASE WHEN v_trace_id IS NULL AND r_trace_id IS NOT NULL AND record_format = 'pipeline'
+                    THEN 'trace_id taken from the record key' END,
+                CASE WHEN v_failed_at IS NOT NULL AND v_failed_at_naive
+                    THEN 'failed_at has no UTC offset; read as UTC' END,
+                CASE WHEN v_failed_at > now() + INTERVAL 5 MINUTE
+                    THEN 'failed_at is in the future' END,
+                CASE WHEN r_url IS NOT NULL AND r_domain IS NULL
+                    THEN 'attachment_url is not a URL with a host' END
+            ], lambda w: w IS NOT NULL)
+            ELSE []
+        END AS parse_warnings,
+        record_format,
+        r_trace_id AS trace_id,
+        r_url AS attachment_url,
+        r_retry_count AS retry_count,
+        r_category AS error_category,
+        r_error_message AS error_message,
+        r_error_source AS error_source,
+        v_failed_at AS failed_at,
+        j[7] AS event_type,
+        j[8] AS event_subtype,
+        -- CASE, not coalesce: the regular expression then only runs where the task has no type.
+        CASE WHEN nullif(trim(j[9]), '') IS NOT NULL THEN lower(trim(j[9]))
+             ELSE dlq_url_extension(r_url) END AS file_type,
+        j[10] AS assignment_id,
+        r_domain AS "domain",
+        fc.topic AS origin_topic,
+        fc.part::INTEGER AS origin_partition,
+        fc.off AS origin_offset,
+        fc.exc AS exception_class
+    FROM judged
 ),
 signatures AS (
     SELECT message, dlq_error_signature(message) AS signature
-    FROM (SELECT DISTINCT r_error_message AS message FROM judged
-          WHERE r_error_message IS NOT NULL)
+    FROM (SELECT DISTINCT error_message AS message FROM parsed
+          WHERE error_message IS NOT NULL)
 )
 SELECT
-    topic,
-    "partition",
-    "offset",
-    make_timestamptz(timestamp_ms * 1000) AS kafka_timestamp,
-    CASE timestamp_type WHEN 1 THEN 'create' WHEN 2 THEN 'log_append' END AS timestamp_type,
-    "key",
-    headers,
-    "value",
-    octet_length("value")::INTEGER AS value_size,
-    -- Kept for records that did not parse (their value is not readable as it is): bounded,
-    -- and printable: control characters (a terminal escape, say) become U+FFFD.
-    CASE WHEN r_parse_error IS NOT NULL THEN regexp_replace(CASE
-        WHEN "value" IS NULL THEN NULL
-        WHEN text_value IS NOT NULL THEN left(text_value, 2000)
-        -- BLOB -> VARCHAR spells non-UTF-8 bytes as \xNN.
-        ELSE left(CAST("value"[1:1000] AS VARCHAR), 4000)
-    END, '[\x00-\x08\x0B-\x1F\x7F]', '�', 'g') END AS value_preview,
-    r_parse_error AS parse_error,
-    CASE WHEN v_trace_id IS NULL OR (v_failed_at IS NOT NULL AND v_failed_at_naive)
-              OR v_failed_at > now() + INTERVAL 5 MINUTE OR (r_url IS NOT NULL AND r_domain IS NULL)
-        THEN list_filter([
-            CASE WHEN v_trace_id IS NULL AND r_trace_id IS NOT NULL AND record_format = 'pipeline'
-                THEN 'trace_id taken from the record key' END,
-            CASE WHEN v_failed_at IS NOT NULL AND v_failed_at_naive
-                THEN 'failed_at has no UTC offset; read as UTC' END,
-            CASE WHEN v_failed_at > now() + INTERVAL 5 MINUTE
-                THEN 'failed_at is in the future' END,
-            CASE WHEN r_url IS NOT NULL AND r_domain IS NULL
-                THEN 'attachment_url is not a URL with a host' END
-        ], lambda w: w IS NOT NULL)
-        ELSE []
-    END AS parse_warnings,
-    record_format,
-    r_trace_id AS trace_id,
-    r_url AS attachment_url,
-    r_retry_count AS retry_count,
-    r_category AS error_category,
-    r_error_message AS error_message,
-    r_error_source AS error_source,
-    v_failed_at AS failed_at,
-    j[8] AS event_type,
-    j[9] AS event_subtype,
-    -- CASE, not coalesce: the regular expression then only runs where the task has no type.
-    CASE WHEN nullif(trim(j[10]), '') IS NOT NULL THEN lower(trim(j[10]))
-         ELSE dlq_url_extension(r_url) END AS file_type,
-    j[11] AS assignment_id,
-    r_domain AS "domain",
-    s.signature AS error_signature,
-    fc.topic AS origin_topic,
-    fc.part::INTEGER AS origin_partition,
-    fc.off AS origin_offset,
-    fc.exc AS exception_class
-FROM judged
-LEFT JOIN signatures s ON s.message = judged.r_error_message
+    p.topic, p."partition", p."offset", p.kafka_timestamp, p.timestamp_type, p."key",
+    p.headers, p."value", p.value_size, p.value_preview, p.parse_error, p.parse_warnings,
+    p.record_format, p.trace_id, p.attachment_url, p.retry_count, p.error_category,
+    p.error_message, p.error_source, p.failed_at, p.event_type, p.event_subtype,
+    p.file_type, p.assignment_id, p."domain", s.signature AS error_signature,
+    p.origin_topic, p.origin_partition, p.origin_offset, p.exception_class
+FROM parsed p
+LEFT JOIN signatures s ON s.message = p.error_message

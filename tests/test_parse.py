@@ -117,6 +117,9 @@ def test_a_first_attempt_permanent_failure_has_no_error_text(
         (record(failed_at="yesterday"), "failed_at is not an ISO-8601 datetime"),
         (record(original_task="not an object"), "original_task is not an object"),
         (record(original_task=...), "missing original_task"),
+        (record(original_task=None), "missing original_task"),
+        (record(original_task=[{"event_type": "xact"}]), "original_task is not an object"),
+        (record(original_task=""), "original_task is not an object"),
         (record(trace_id=""), "missing or empty trace_id"),
     ],
 )
@@ -129,6 +132,15 @@ def test_every_poison_kind_is_kept_with_its_parse_error(
     assert row["value"] == value  # the raw bytes are kept exactly
     if value:
         assert row["value_preview"]
+
+
+@pytest.mark.parametrize("task", [{}, {"blob_path": "a/b.pdf"}, {"metadata": {}}])
+def test_an_original_task_without_the_usual_fields_is_still_an_object(
+    con: duckdb.DuckDBPyConnection, task: dict[str, object]
+) -> None:
+    row = parse_one(con, record(original_task=task))
+    assert row["parse_error"] is None
+    assert row["record_format"] == "pipeline"
 
 
 def test_unknown_extra_fields_are_no_error(con: duckdb.DuckDBPyConnection) -> None:
