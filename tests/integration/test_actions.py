@@ -235,6 +235,30 @@ def test_an_ambiguous_trace_id_acts_on_nothing(
     assert len(read_topic(kafka_settings, kafka_settings.pending_topic, 1)) == 1
 
 
+def test_a_bulk_over_the_limit_needs_the_typed_count_and_a_reason(
+    kafka_settings: Settings, gateway: KafkaGateway, tmp_path: Path
+) -> None:
+    records: list[OutgoingRecord] = [
+        (f"evt-{i}".encode(), pipeline_value(f"evt-{i}"), [], NOW_MS + i) for i in range(101)
+    ]
+    setup_dlq(kafka_settings, gateway, records)
+    env = {**settings_env(kafka_settings), "PYTHONPATH": str(REPO), "DLQ_OPERATOR": "ana"}
+    bulk = ["replay", "--domain", "claims-docs", "--yes", "--no-refresh", "--rate", "0"]
+
+    no_reason = run_cli(bulk, env, tmp_path)
+    assert no_reason.returncode == 1 and "--reason is required" in no_reason.stderr
+    no_count = run_cli([*bulk, "--reason", "INC-7"], env, tmp_path)
+    assert no_count.returncode == 1 and "pass --count 101" in no_count.stderr
+    wrong_count = run_cli([*bulk, "--reason", "INC-7", "--count", "100"], env, tmp_path)
+    assert wrong_count.returncode == 1 and "pass --count 101" in wrong_count.stderr
+    with Database(kafka_settings.db).read() as con:
+        assert con.execute("SELECT count(*) FROM replays").fetchone() == (0,)
+
+    typed = run_cli([*bulk, "--reason", "INC-7", "--count", "101"], env, tmp_path)
+    assert typed.returncode == 0, typed.stderr
+    assert len(read_topic(kafka_settings, kafka_settings.pending_topic, 101)) == 101
+
+
 def test_a_viewer_cannot_act(
     kafka_settings: Settings, gateway: KafkaGateway, tmp_path: Path
 ) -> None:
