@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Final
 
 from dashboard.db import Connection
-from dashboard.states import records_with_state_sql
+from dashboard.states import STATE_EXPRESSION, records_with_state_sql, state_joins
 
 
 @dataclass(frozen=True)
@@ -268,20 +268,24 @@ def _classified(scope: Scope) -> tuple[str, dict[str, object]]:
 
 def bursts(con: Connection, scope: Scope, min_records: int, window_minutes: int) -> list[Burst]:
     """(signature, domain) pairs with at least `min_records` records within
-    `window_minutes` minutes at some point."""
+    `window_minutes` minutes at some point; `peak_at` is the first minute it peaked."""
     where, params = scope.where()
     # Grouped on a hash of (signature, domain) and an integer minute: grouping on the text
-    # and on time_bucket() takes several times as long over a million records.
+    # and on time_bucket() takes several times as long over a million records. The text
+    # comes back from one sample record per pair found (by rowid, within this one
+    # statement), not from a second pass over every record.
     key = "hash(error_signature, coalesce(\"domain\", ''))"
     rows = con.execute(
         f"""
-        WITH scoped AS (
-            SELECT * FROM {records_with_state_sql()} r
+        WITH m AS (
+            SELECT {key} AS k, epoch_ms(kafka_timestamp) // 60000 AS minute, count(*) AS n,
+                   min(record_rowid) AS sample
+            FROM (
+                SELECT r.*, r.rowid AS record_rowid, {STATE_EXPRESSION} AS state
+                FROM records r {state_joins("r")}
+            ) r
             WHERE {where} AND error_signature IS NOT NULL AND kafka_timestamp IS NOT NULL
-        ),
-        m AS (
-            SELECT {key} AS k, epoch_ms(kafka_timestamp) // 60000 AS minute, count(*) AS n
-            FROM scoped GROUP BY ALL
+            GROUP BY ALL
         ),
         w AS (
             SELECT *, sum(n) OVER (PARTITION BY k ORDER BY minute
@@ -289,20 +293,16 @@ def bursts(con: Connection, scope: Scope, min_records: int, window_minutes: int)
             FROM m
         ),
         hits AS (
-            SELECT k, max(in_window) AS peak, arg_max(minute, in_window) AS peak_minute,
-                   sum(n) AS total, min(minute) AS first_minute, max(minute) AS last_minute
+            SELECT k, max(in_window) AS peak, arg_max(minute, (in_window, -minute)) AS peak_minute,
+                   sum(n) AS total, min(minute) AS first_minute, max(minute) AS last_minute,
+                   min(sample) AS sample
             FROM w GROUP BY k HAVING max(in_window) >= $min_records
-        ),
-        names AS (
-            SELECT {key} AS k, any_value(error_signature) AS error_signature,
-                   any_value("domain") AS "domain"
-            FROM scoped WHERE {key} IN (SELECT k FROM hits) GROUP BY ALL
         )
-        SELECT error_signature, "domain", peak, make_timestamptz(peak_minute * 60000000),
+        SELECT r.error_signature, r."domain", peak, make_timestamptz(peak_minute * 60000000),
                total, make_timestamptz(first_minute * 60000000),
                make_timestamptz(last_minute * 60000000)
-        FROM hits JOIN names USING (k)
-        ORDER BY peak DESC, total DESC
+        FROM hits JOIN records r ON r.rowid = hits.sample
+        ORDER BY peak DESC, total DESC, r.error_signature, r."domain"
         """,
         {**params, "window": window_minutes, "min_records": min_records},
     ).fetchall()
