@@ -173,6 +173,21 @@ def test_a_systematic_burst_is_found_in_the_data(tmp_path: Path) -> None:
         assert found[0].peak == 60
 
 
+def test_a_burst_peaking_twice_reports_its_first_peak_and_its_own_text(tmp_path: Path) -> None:
+    db = tmp_path / "s.duckdb"
+    first = burst_records(60, 5, T0 + timedelta(hours=3))  # last record at +4 min 55 s
+    again = burst_records(60, 5, T0 + timedelta(hours=8), first_offset=100)
+    write_snapshot(db, first + again)
+    for con in read(db):
+        (burst,) = patterns.bursts(con, patterns.Scope(TOPIC), min_records=50, window_minutes=10)
+    assert burst.signature == "SSL certificate expired"
+    assert burst.domain == "docs.partner.example.com"
+    assert (burst.peak, burst.total) == (60, 120)
+    assert burst.peak_at == T0 + timedelta(hours=3, minutes=4)
+    assert burst.first_seen == T0 + timedelta(hours=3)
+    assert burst.last_seen == T0 + timedelta(hours=8, minutes=4)
+
+
 def test_groups_count_share_and_drill_down_to_the_same_records(tmp_path: Path) -> None:
     db = tmp_path / "s.duckdb"
     write_snapshot(db, demo_records(1500, now=T0))
