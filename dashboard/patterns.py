@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Final
 
 from dashboard.db import Connection
-from dashboard.states import STATE_EXPRESSION, records_with_state_sql, state_joins
+from dashboard.states import records_with_state_sql
 
 
 @dataclass(frozen=True)
@@ -280,10 +280,7 @@ def bursts(con: Connection, scope: Scope, min_records: int, window_minutes: int)
         WITH m AS (
             SELECT {key} AS k, epoch_ms(kafka_timestamp) // 60000 AS minute, count(*) AS n,
                    min(record_rowid) AS sample
-            FROM (
-                SELECT r.*, r.rowid AS record_rowid, {STATE_EXPRESSION} AS state
-                FROM records r {state_joins("r")}
-            ) r
+            FROM {records_with_state_sql(with_rowid=True)} r
             WHERE {where} AND error_signature IS NOT NULL AND kafka_timestamp IS NOT NULL
             GROUP BY ALL
         ),

@@ -79,10 +79,12 @@ def state_joins(alias: str = "r") -> str:
     """
 
 
-def records_with_state_sql() -> str:
-    """Every record with `state`, its resolution and its replay outcome; filter on `topic`."""
+def records_with_state_sql(*, with_rowid: bool = False) -> str:
+    """Every record with `state`, its resolution and its replay outcome; filter on `topic`.
+    `with_rowid` adds the record's `record_rowid`, valid within the one statement."""
+    rowid = "r.rowid AS record_rowid, " if with_rowid else ""
     return f"""(
-        SELECT r.*, {STATE_EXPRESSION} AS state, res.source AS resolution_source,
+        SELECT r.*, {rowid}{STATE_EXPRESSION} AS state, res.source AS resolution_source,
                res.resolved_at AS resolved_at, res.actor AS resolved_by,
                rp.replayed_at, rp.replays, rp.replay_outcome,
                rp.again_partition, rp.again_offset
