@@ -23,15 +23,16 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import ExitStack, contextmanager
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, Final, Literal
 
 import pyarrow as pa
 
 from dashboard import audit
-from dashboard.db import Connection, Database, insert_rows, register
+from dashboard.db import Connection, Database, insert_rows, register, transaction
 from dashboard.identity import Identity
 from dashboard.kafka_clients import (
     BrokerUnreachable,
@@ -41,6 +42,7 @@ from dashboard.kafka_clients import (
     TopicMissing,
 )
 from dashboard.messages import MessageFilter
+from dashboard.processes import process_alive
 from dashboard.replay_message import NotReplayable, ReplayMessage, build, check_url
 from dashboard.settings import Settings
 from dashboard.states import records_with_state_sql
@@ -454,16 +456,13 @@ def _bulk_entry(request: Request, report: Report, action: str) -> audit.NewEntry
     )
 
 
-def _audit_only(db: Database, settings: Settings, entries: list[audit.NewEntry]) -> None:
-    with db.write() as con:
-        con.execute("BEGIN TRANSACTION")
-        try:
-            made = audit.append(con, entries)
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
-    audit.write_jsonl(settings.audit_log, made)
+def _audit_only(
+    connection: AbstractContextManager[Connection], log: Path, entries: list[audit.NewEntry]
+) -> None:
+    """Append `entries` to the audit table on `connection`, then to the JSON-lines log."""
+    with connection as con, transaction(con):
+        made = audit.append(con, entries)
+    audit.write_jsonl(log, made)
 
 
 class _Runner:
@@ -514,58 +513,42 @@ class _Runner:
         self._stack.close()
 
     def audit_only(self, entries: list[audit.NewEntry]) -> None:
-        with self.connection() as con:
-            con.execute("BEGIN TRANSACTION")
-            try:
-                made = audit.append(con, entries)
-                con.execute("COMMIT")
-            except BaseException:
-                con.execute("ROLLBACK")
-                raise
-        audit.write_jsonl(self.settings.audit_log, made)
+        _audit_only(self.connection(), self.settings.audit_log, entries)
 
     # -- claim ---------------------------------------------------------------------------
 
     def _claim(self, refs: Sequence[RecordRef]) -> list[Candidate]:
         """Check and claim in one transaction; refused records are audited right there."""
         request = self.request
-        with self.connection() as con:
-            con.execute("BEGIN TRANSACTION")
-            try:
-                _clear_dead_claims(con)
-                candidates = _candidates(con, refs)
-                claimed: list[tuple[Candidate, str | None]] = []
-                refused: list[tuple[Candidate, str | None]] = []
-                for c in candidates:
-                    why = why_not(request.action, c, request.override)
-                    (refused if why else claimed).append((c, why))
-                moment = datetime.now(UTC)
-                insert_rows(
-                    con,
-                    "action_claims",
-                    _CLAIM_COLUMNS,
+        with self.connection() as con, transaction(con):
+            _clear_dead_claims(con)
+            candidates = _candidates(con, refs)
+            claimed: list[tuple[Candidate, str | None]] = []
+            refused: list[tuple[Candidate, str | None]] = []
+            for c in candidates:
+                why = why_not(request.action, c, request.override)
+                (refused if why else claimed).append((c, why))
+            moment = datetime.now(UTC)
+            insert_rows(
+                con,
+                "action_claims",
+                _CLAIM_COLUMNS,
+                [
                     [
-                        [
-                            c.ref.topic,
-                            c.ref.partition,
-                            c.ref.offset,
-                            request.action,
-                            request.identity.label,
-                            moment,
-                            self.token,
-                            os.getpid(),
-                            socket.gethostname(),
-                        ]
-                        for c, _ in claimed
-                    ],
-                )
-                made = audit.append(
-                    con, [self._entry(c, "refused", error=why) for c, why in refused]
-                )
-                con.execute("COMMIT")
-            except BaseException:
-                con.execute("ROLLBACK")
-                raise
+                        c.ref.topic,
+                        c.ref.partition,
+                        c.ref.offset,
+                        request.action,
+                        request.identity.label,
+                        moment,
+                        self.token,
+                        os.getpid(),
+                        socket.gethostname(),
+                    ]
+                    for c, _ in claimed
+                ],
+            )
+            made = audit.append(con, [self._entry(c, "refused", error=why) for c, why in refused])
         audit.write_jsonl(self.settings.audit_log, made)
         self.report.results.extend(
             ItemResult(c.ref, c.trace_id, "refused", why) for c, why in refused
@@ -631,36 +614,30 @@ class _Runner:
                 break
             done.append(candidate)
         result = "dry-run" if self.request.dry_run else "success"
-        with self.connection() as con:
-            con.execute("BEGIN TRANSACTION")
-            try:
-                made = audit.append(con, [self._entry(c, result) for c in done])
-                if not self.request.dry_run and done:
-                    ids = {(e.partition, e.offset): e.audit_id for e in made}
-                    moment = datetime.now(UTC)
-                    insert_rows(
-                        con,
-                        "resolutions",
-                        _RESOLUTION_COLUMNS,
+        with self.connection() as con, transaction(con):
+            made = audit.append(con, [self._entry(c, result) for c in done])
+            if not self.request.dry_run and done:
+                ids = {(e.partition, e.offset): e.audit_id for e in made}
+                moment = datetime.now(UTC)
+                insert_rows(
+                    con,
+                    "resolutions",
+                    _RESOLUTION_COLUMNS,
+                    [
                         [
-                            [
-                                c.ref.topic,
-                                c.ref.partition,
-                                c.ref.offset,
-                                moment,
-                                "dashboard",
-                                self.request.identity.label,
-                                self.request.reason,
-                                ids[(c.ref.partition, c.ref.offset)],
-                            ]
-                            for c in done
-                        ],
-                    )
-                _release(con, self.token)
-                con.execute("COMMIT")
-            except BaseException:
-                con.execute("ROLLBACK")
-                raise
+                            c.ref.topic,
+                            c.ref.partition,
+                            c.ref.offset,
+                            moment,
+                            "dashboard",
+                            self.request.identity.label,
+                            self.request.reason,
+                            ids[(c.ref.partition, c.ref.offset)],
+                        ]
+                        for c in done
+                    ],
+                )
+            _release(con, self.token)
         audit.write_jsonl(self.settings.audit_log, made)
         self.report.results.extend(ItemResult(c.ref, c.trace_id, result) for c in done)
 
@@ -803,40 +780,34 @@ class _Runner:
             )
             for ref, r in outcomes.items()
         ]
-        with self.connection() as con:
-            con.execute("BEGIN TRANSACTION")
-            try:
-                made = audit.append(con, entries)
-                ids = {(e.partition, e.offset): e.audit_id for e in made}
-                moment = datetime.now(UTC)
-                insert_rows(
-                    con,
-                    "replays",
-                    _REPLAY_COLUMNS,
+        with self.connection() as con, transaction(con):
+            made = audit.append(con, entries)
+            ids = {(e.partition, e.offset): e.audit_id for e in made}
+            moment = datetime.now(UTC)
+            insert_rows(
+                con,
+                "replays",
+                _REPLAY_COLUMNS,
+                [
                     [
-                        [
-                            ref.topic,
-                            ref.partition,
-                            ref.offset,
-                            moment,
-                            r.trace_id,
-                            request.identity.label,
-                            ids[(ref.partition, ref.offset)],
-                            self.report.bulk_id,
-                            r.detail["pending_topic"],
-                            r.detail["pending_partition"],
-                            r.detail["pending_offset"],
-                            request.new_url,
-                        ]
-                        for ref, r in outcomes.items()
-                        if r.result == "success"
-                    ],
-                )
-                _release(con, self.token)
-                con.execute("COMMIT")
-            except BaseException:
-                con.execute("ROLLBACK")
-                raise
+                        ref.topic,
+                        ref.partition,
+                        ref.offset,
+                        moment,
+                        r.trace_id,
+                        request.identity.label,
+                        ids[(ref.partition, ref.offset)],
+                        self.report.bulk_id,
+                        r.detail["pending_topic"],
+                        r.detail["pending_partition"],
+                        r.detail["pending_offset"],
+                        request.new_url,
+                    ]
+                    for ref, r in outcomes.items()
+                    if r.result == "success"
+                ],
+            )
+            _release(con, self.token)
         audit.write_jsonl(self.settings.audit_log, made)
         self.report.results.extend(outcomes.values())
 
@@ -854,7 +825,7 @@ def _clear_dead_claims(con: Connection) -> None:
         "WHERE host = ?",
         [host],
     ).fetchall()
-    dead = [row for row in rows if not _process_alive(int(row[5]))]
+    dead = [row for row in rows if not process_alive(int(row[5]))]
     if not dead:
         return
     audit.append(
@@ -875,16 +846,6 @@ def _clear_dead_claims(con: Connection) -> None:
     )
     for token in {row[6] for row in dead}:
         _release(con, token)
-
-
-def _process_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 # -- the review group's offsets ------------------------------------------------------------
@@ -974,4 +935,5 @@ def audit_look(
         offset=ref.offset if ref else None,
         details=details or {},
     )
-    _audit_only(Database(settings.db, settings.db_lock_timeout_seconds), settings, [entry])
+    db = Database(settings.db, settings.db_lock_timeout_seconds)
+    _audit_only(db.write(), settings.audit_log, [entry])

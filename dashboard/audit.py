@@ -39,6 +39,8 @@ ACTIONS: Final = (
     "bulk-cancel",
 )
 RESULTS: Final = ("success", "failure", "refused", "dry-run")
+# What changed something (or tried to), as opposed to someone looking.
+CHANGING_ACTIONS: Final = tuple(a for a in ACTIONS if a not in ("view", "list"))
 
 
 @dataclass(frozen=True)

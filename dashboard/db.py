@@ -158,6 +158,19 @@ def _holder(exc: Exception) -> str:
 _MIGRATED: set[Path] = set()
 
 
+@contextmanager
+def transaction(con: Connection) -> Iterator[Connection]:
+    """BEGIN; COMMIT when the block ends; ROLLBACK (and re-raise) when it raises, whatever
+    it raises: an interrupted write leaves nothing half done."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        yield con
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+
+
 def apply_migrations(con: Connection, migrations: Sequence[Migration]) -> list[str]:
     """Apply, in order, each named migration not yet recorded; return the names applied."""
     con.execute(
@@ -169,14 +182,9 @@ def apply_migrations(con: Connection, migrations: Sequence[Migration]) -> list[s
     for migration in migrations:
         if migration.name in done:
             continue
-        con.execute("BEGIN TRANSACTION")
-        try:
+        with transaction(con):
             con.execute(migration.sql)
             con.execute("INSERT INTO schema_migrations (name) VALUES (?)", [migration.name])
-            con.execute("COMMIT")
-        except Exception:
-            con.execute("ROLLBACK")
-            raise
         applied.append(migration.name)
     return applied
 

@@ -18,7 +18,7 @@ from typing import Final
 import plotly.graph_objects as go
 
 from dashboard import alerts, escalation, overview
-from dashboard.audit import AuditEntry, AuditFilter, query
+from dashboard.audit import CHANGING_ACTIONS, AuditEntry, AuditFilter, query
 from dashboard.charts import growth_figure
 from dashboard.db import Connection
 from dashboard.messages import MessageFilter, record_detail, search
@@ -89,16 +89,7 @@ def build(con: Connection, settings: Settings, as_of: datetime, notes: str = "")
         e
         for e in query(
             con,
-            AuditFilter(
-                actions=(
-                    "replay",
-                    "replay-with-new-url",
-                    "resolve",
-                    "bulk-start",
-                    "bulk-finish",
-                    "bulk-cancel",
-                )
-            ),
+            AuditFilter(actions=CHANGING_ACTIONS),
             200,
         )
         if e.topic in (None, topic)

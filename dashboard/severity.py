@@ -50,15 +50,12 @@ def classify_rate(per_10min: float, per_min: float, bands: SeverityBands) -> Sev
     """Severity of the DLQ's growth: `per_10min` records in the last 10 minutes and
     `per_min` the per-minute rate over the window the Critical rule looks at."""
     if per_min > bands.critical_above_per_min:
-        action, response = _ACTIONS["rate_critical"]
         return Severity(
             Level.CRITICAL,
             f"{per_min:,.1f} records/min > {bands.critical_above_per_min:g}/min",
-            action,
-            response,
+            *_ACTIONS["rate_critical"],
         )
     if per_10min >= bands.warning_from_per_10min:
-        action, response = _ACTIONS["rate_warning"]
         if per_10min > bands.warning_to_per_10min:
             reason = (
                 f"{per_10min:,.0f} records/10 min: above the Warning band "
@@ -70,31 +67,25 @@ def classify_rate(per_10min: float, per_min: float, bands: SeverityBands) -> Sev
                 f"{per_10min:,.0f} records/10 min in "
                 f"{bands.warning_from_per_10min:g}-{bands.warning_to_per_10min:g}/10 min"
             )
-        return Severity(Level.WARNING, reason, action, response)
-    action, response = _ACTIONS["rate_normal"]
+        return Severity(Level.WARNING, reason, *_ACTIONS["rate_warning"])
     return Severity(
         Level.NORMAL,
         f"{per_10min:,.0f} records/10 min < {bands.warning_from_per_10min:g}/10 min",
-        action,
-        response,
+        *_ACTIONS["rate_normal"],
     )
 
 
 def classify_size(unresolved: int, bands: SeverityBands) -> Severity:
     if unresolved > bands.size_review_above:
-        action, response = _ACTIONS["size_warning"]
         return Severity(
             Level.WARNING,
             f"{unresolved:,} unresolved records > {bands.size_review_above:,}",
-            action,
-            response,
+            *_ACTIONS["size_warning"],
         )
-    action, response = _ACTIONS["rate_normal"]
     return Severity(
         Level.NORMAL,
         f"{unresolved:,} unresolved records <= {bands.size_review_above:,}",
-        action,
-        response,
+        *_ACTIONS["rate_normal"],
     )
 
 

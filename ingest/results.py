@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
-from dashboard.db import Database
+from dashboard.db import Database, transaction
 from dashboard.kafka_clients import KafkaGateway, is_partition_eof
 from dashboard.settings import Settings
 from ingest import store
@@ -71,19 +71,13 @@ def ingest_results(settings: Settings, kafka: KafkaGateway, db: Database) -> int
             consumer.close()
     elif todo:
         position.update(todo)  # nothing replayed yet: nothing here to look for
-    with db.write() as con:
-        con.execute("BEGIN TRANSACTION")
-        try:
-            if rows:
-                con.executemany(
-                    "INSERT INTO replay_results VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                    [list(r) for r in rows],
-                )
-            store.set_positions(con, topic, position)
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
+    with db.write() as con, transaction(con):
+        if rows:
+            con.executemany(
+                "INSERT INTO replay_results VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                [list(r) for r in rows],
+            )
+        store.set_positions(con, topic, position)
     return len(rows)
 
 

@@ -10,8 +10,9 @@ from datetime import UTC, datetime
 
 import pyarrow as pa
 
-from dashboard.db import Connection, insert_rows, register
+from dashboard.db import Connection, insert_rows, register, transaction
 from dashboard.kafka_clients import PartitionOffsets
+from dashboard.processes import process_alive
 from ingest.parse import install_macros, parse_select_sql
 
 
@@ -29,7 +30,7 @@ def start_run(con: Connection, topic: str) -> int:
         "SELECT run_id, pid FROM ingest_runs WHERE status = 'running' AND host = ?", [host]
     ).fetchall()
     for run_id, pid in stale:
-        if not _process_alive(pid):
+        if not process_alive(pid):
             con.execute("UPDATE ingest_runs SET status = 'interrupted' WHERE run_id = ?", [run_id])
     row = con.execute(
         "INSERT INTO ingest_runs (run_id, topic, started_at, status, pid, host) "
@@ -38,16 +39,6 @@ def start_run(con: Connection, topic: str) -> int:
     ).fetchone()
     assert row is not None
     return int(row[0])
-
-
-def _process_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def stored_positions(con: Connection, topic: str) -> dict[int, int]:
@@ -141,8 +132,7 @@ def write_batch(
     install_macros(con)
     register(con, "staged_batch", staged)
     try:
-        con.execute("BEGIN TRANSACTION")
-        try:
+        with transaction(con):
             con.execute(
                 "CREATE OR REPLACE TEMP VIEW staged AS "
                 "SELECT s.* FROM staged_batch s "
@@ -184,10 +174,6 @@ def write_batch(
                 "UPDATE ingest_runs SET records_ingested = records_ingested + ? WHERE run_id = ?",
                 [inserted, run_id],
             )
-            con.execute("COMMIT")
-        except Exception:
-            con.execute("ROLLBACK")
-            raise
     finally:
         con.unregister("staged_batch")
     return BatchResult(inserted, stored_positions(con, topic))

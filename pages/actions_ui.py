@@ -49,7 +49,15 @@ def login_configured() -> bool:
         return False
 
 
-def identity_sidebar(settings: Settings, who: Identity) -> None:
+def page_identity(settings: Settings) -> Identity:
+    """Who is looking, and whether they may act, said in the sidebar of every page with
+    records on it."""
+    who = current_identity(settings)
+    _identity_sidebar(who)
+    return who
+
+
+def _identity_sidebar(who: Identity) -> None:
     with st.sidebar:
         if who.can_act:
             st.caption(

@@ -11,8 +11,7 @@ from dashboard import audit
 from pages import actions_ui, ui
 
 settings = ui.app_settings()
-who = actions_ui.current_identity(settings)
-actions_ui.identity_sidebar(settings, who)
+who = actions_ui.page_identity(settings)
 
 st.title("Audit trail")
 st.caption(

@@ -11,8 +11,7 @@ from dashboard.patterns import RUNBOOK_PATTERNS
 from pages import actions_ui, ui
 
 settings = ui.app_settings()
-who = actions_ui.current_identity(settings)
-actions_ui.identity_sidebar(settings, who)
+who = actions_ui.page_identity(settings)
 
 st.title("Daily DLQ review")
 fresh = ui.snapshot_freshness(settings)

@@ -10,8 +10,7 @@ from dashboard.severity import Level
 from pages import actions_ui, ui
 
 settings = ui.app_settings()
-who = actions_ui.current_identity(settings)
-actions_ui.identity_sidebar(settings, who)
+who = actions_ui.page_identity(settings)
 fresh = ui.snapshot_freshness(settings)
 as_of = ui.as_of(fresh)
 pack = ui.cached(settings, escalation_pack.build, settings, as_of, "")

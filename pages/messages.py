@@ -17,8 +17,7 @@ from pages import actions_ui, ui
 
 settings = ui.app_settings()
 topic = settings.dlq_topic
-who = actions_ui.current_identity(settings)
-actions_ui.identity_sidebar(settings, who)
+who = actions_ui.page_identity(settings)
 
 st.title("Messages")
 fresh = ui.snapshot_freshness(settings)

@@ -10,8 +10,7 @@ from dashboard import report_formats, reports
 from pages import actions_ui, ui
 
 settings = ui.app_settings()
-who = actions_ui.current_identity(settings)
-actions_ui.identity_sidebar(settings, who)
+who = actions_ui.page_identity(settings)
 
 st.title("DLQ report")
 q: Literal["query-params"] = "query-params"

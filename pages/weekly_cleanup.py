@@ -12,8 +12,7 @@ from dashboard.patterns import NO_TEXT_LABEL
 from pages import actions_ui, ui
 
 settings = ui.app_settings()
-who = actions_ui.current_identity(settings)
-actions_ui.identity_sidebar(settings, who)
+who = actions_ui.page_identity(settings)
 
 st.title("Weekly DLQ cleanup")
 fresh = ui.snapshot_freshness(settings)

@@ -32,6 +32,11 @@ def pipeline_value(trace_id: str, **changes: Any) -> bytes:
             "metadata": {},
         },
     }
+    return changed_json(body, changes)
+
+
+def changed_json(body: dict[str, Any], changes: dict[str, Any]) -> bytes:
+    """`body` as JSON bytes with `changes` applied; a change to `...` removes the field."""
     for key, value in changes.items():
         if value is ...:
             body.pop(key)

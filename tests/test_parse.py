@@ -13,6 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ingest.parse import RawRecord, parse_raw_records
+from tests.kafka_helpers import changed_json
 
 PIPELINE_RECORD: dict[str, Any] = {
     "trace_id": "evt-2024-004",
@@ -51,13 +52,7 @@ def parse_one(con: duckdb.DuckDBPyConnection, value: bytes | None, **kw: Any) ->
 
 
 def record(**changes: Any) -> bytes:
-    body = json.loads(json.dumps(PIPELINE_RECORD))
-    for key, value in changes.items():
-        if value is ...:
-            body.pop(key)
-        else:
-            body[key] = value
-    return json.dumps(body).encode()
+    return changed_json(json.loads(json.dumps(PIPELINE_RECORD)), changes)
 
 
 def test_a_pipeline_record_is_read_field_by_field(con: duckdb.DuckDBPyConnection) -> None:

@@ -22,6 +22,7 @@ from importlib import resources
 from pathlib import Path
 
 from dashboard.kafka_clients import broker_answers
+from dashboard.processes import process_alive
 
 KAFKA_VERSION = "4.1.1"
 DEFAULT_PORT = 9092
@@ -215,17 +216,7 @@ def _terminate(pid: int) -> None:
 def _alive(pid: int) -> bool:
     with contextlib.suppress(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)  # reap it if it is our child
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    stat = Path(f"/proc/{pid}/stat")
-    if stat.exists():
-        try:
-            return stat.read_text().split(") ", 1)[1][0] != "Z"  # a zombie has stopped
-        except (OSError, IndexError):
-            return True
-    return True
+    return process_alive(pid)
 
 
 def _is_our_broker(pid: int, data_dir: Path) -> bool:
