@@ -49,7 +49,8 @@ fields AS (
         *,
         nullif(trim(j[1]), '') AS v_trace_id,
         nullif(trim(j[2]), '') AS v_url,
-        try_cast(trim(j[3]) AS UINTEGER)::INTEGER AS v_retry_count,
+        -- try_cast twice: a count past INTEGER's range is unreadable, not a failed batch.
+        try_cast(try_cast(trim(j[3]) AS UINTEGER) AS INTEGER) AS v_retry_count,
         nullif(lower(trim(j[4])), '') AS v_category,
         nullif(trim(j[5]), '') AS v_final_error,
         try_cast(trim(j[6]) AS TIMESTAMPTZ) AS v_failed_at,
@@ -108,7 +109,7 @@ resolved AS (
         coalesce(v_trace_id, nullif(trim(j[14]), ''), key_text) AS r_trace_id,
         coalesce(v_url, nullif(trim(j[13]), '')) AS r_url,
         coalesce(v_retry_count,
-                 try_cast(dlq_header_text(headers, 'retry_count') AS UINTEGER)::INTEGER)
+                 try_cast(try_cast(dlq_header_text(headers, 'retry_count') AS UINTEGER) AS INTEGER))
             AS r_retry_count,
         coalesce(v_category,
                  nullif(lower(trim(dlq_header_text(headers, 'error_category'))), ''),
@@ -204,7 +205,7 @@ parsed AS MATERIALIZED (
         j[10] AS assignment_id,
         r_domain AS "domain",
         fc.topic AS origin_topic,
-        fc.part::INTEGER AS origin_partition,
+        try_cast(fc.part AS INTEGER) AS origin_partition,
         fc.off AS origin_offset,
         fc.exc AS exception_class
     FROM judged

@@ -109,6 +109,7 @@ def test_a_first_attempt_permanent_failure_has_no_error_text(
         (b'{"error_category": "permanent"}', "missing or empty trace_id"),
         (record(retry_count="four"), "retry_count is not a non-negative integer"),
         (record(retry_count=-1), "retry_count is not a non-negative integer"),
+        (record(retry_count=2**31), "retry_count is not a non-negative integer"),
         (record(failed_at="yesterday"), "failed_at is not an ISO-8601 datetime"),
         (record(original_task="not an object"), "original_task is not an object"),
         (record(original_task=...), "missing original_task"),
@@ -209,6 +210,30 @@ def test_kafka_connect_headers_fill_error_and_origin(con: duckdb.DuckDBPyConnect
     assert row["exception_class"] == "org.apache.kafka.connect.errors.DataException"
     assert row["error_message"] == "Converting byte[] failed at offset 1234"
     assert row["error_source"] == "headers"
+
+
+def test_numbers_past_their_column_range_leave_the_field_empty_not_the_batch_failed(
+    con: duckdb.DuckDBPyConnection,
+) -> None:
+    rows = parse_raw_records(
+        con,
+        [
+            RawRecord(0, 0, record(), headers=[("retry_count", b"1")]),
+            RawRecord(0, 1, record(retry_count=...), headers=[("retry_count", b"4294967295")]),
+            RawRecord(
+                0,
+                2,
+                b"payload",
+                headers=[
+                    ("kafka_dlt-original-topic", b"payments"),
+                    ("kafka_dlt-original-partition", (2**31).to_bytes(8, "big")),
+                ],
+            ),
+        ],
+    )
+    assert [r["offset"] for r in rows] == [0, 1, 2]
+    assert rows[1]["retry_count"] is None and "missing retry_count" in rows[1]["parse_error"]
+    assert rows[2]["origin_topic"] == "payments" and rows[2]["origin_partition"] is None
 
 
 def test_spring_kafka_binary_headers_are_decoded(con: duckdb.DuckDBPyConnection) -> None:
