@@ -1,0 +1,101 @@
+"""The burst scan's sliding window, against a count done the slow, obvious way."""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from dashboard.sliding_peaks import KeyPeaks, busiest_windows
+
+Event = tuple[int, int]  # (key, minute)
+
+
+def by_brute_force(events: list[Event], window: int) -> dict[int, tuple[int, ...]]:
+    """key -> (peak, first minute at peak, total, first minute, last minute, first index)."""
+    minutes: defaultdict[int, list[int]] = defaultdict(list)
+    first_index: dict[int, int] = {}
+    for i, (key, minute) in enumerate(events):
+        minutes[key].append(minute)
+        first_index.setdefault(key, i)
+    found: dict[int, tuple[int, ...]] = {}
+    for key, seen in minutes.items():
+        per_minute = Counter(seen)
+        best, best_at = -1, 0
+        for end in range(min(seen), max(seen) + 1):
+            inside = sum(per_minute[m] for m in range(end - window + 1, end + 1))
+            if inside > best:
+                best, best_at = inside, end
+        found[key] = (best, best_at, len(seen), min(seen), max(seen), first_index[key])
+    return found
+
+
+def as_dict(peaks: KeyPeaks) -> dict[int, tuple[int, ...]]:
+    return {
+        int(key): (
+            int(peaks.peak[i]),
+            int(peaks.peak_minute[i]),
+            int(peaks.total[i]),
+            int(peaks.first_minute[i]),
+            int(peaks.last_minute[i]),
+            int(peaks.first_index[i]),
+        )
+        for i, key in enumerate(peaks.keys)
+    }
+
+
+def run(events: list[Event], window: int, max_grid_cells: int) -> dict[int, tuple[int, ...]]:
+    keys = np.array([k for k, _ in events], dtype=np.uint64)
+    minutes = np.array([m for _, m in events], dtype=np.int64)
+    return as_dict(busiest_windows(keys, minutes, window, max_grid_cells=max_grid_cells))
+
+
+# Keys as hashes look: anywhere in the unsigned 64-bit range. Minutes near the epoch minute
+# of today, or around zero (a timestamp before 1970 is bad data, not a crash).
+keys_strategy = st.sampled_from([0, 1, 2**63, 2**64 - 1, 12345678901234567])
+events_strategy = st.lists(st.tuples(keys_strategy, st.integers(0, 180)), min_size=1, max_size=200)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    events=events_strategy,
+    base=st.sampled_from([29_000_000, -90]),
+    window=st.integers(1, 40),
+)
+def test_both_paths_agree_with_counting_every_window(
+    events: list[Event], base: int, window: int
+) -> None:
+    events = [(key, base + minute) for key, minute in events]
+    expected = by_brute_force(events, window)
+    # A grid large enough for the data, and none at all (the sort-based path).
+    assert run(events, window, max_grid_cells=10**9) == expected
+    assert run(events, window, max_grid_cells=0) == expected
+
+
+@pytest.mark.parametrize("max_grid_cells", [10**9, 0])
+def test_a_tie_reports_the_first_minute_at_the_peak(max_grid_cells: int) -> None:
+    # Three in minutes 10-12, three again in minutes 50-52; a 5-minute window.
+    events = [(7, m) for m in (10, 11, 12, 50, 51, 52)]
+    assert run(events, 5, max_grid_cells)[7] == (3, 12, 6, 10, 52, 0)
+
+
+@pytest.mark.parametrize("max_grid_cells", [10**9, 0])
+def test_keys_do_not_leak_into_each_other_windows(max_grid_cells: int) -> None:
+    # Key 1 ends where key 2 starts (in the grid's and the sorted cells' layout alike).
+    events = [(1, 100)] * 4 + [(2, 0)] * 3
+    found = run(events, 30, max_grid_cells)
+    assert found[1][0] == 4
+    assert found[2][0] == 3
+
+
+def test_no_events_give_no_keys() -> None:
+    peaks = busiest_windows(np.zeros(0, np.uint64), np.zeros(0, np.int64), 10)
+    assert len(peaks.keys) == 0
+
+
+def test_a_window_under_one_minute_is_refused() -> None:
+    with pytest.raises(ValueError, match="window"):
+        busiest_windows(np.ones(1, np.uint64), np.ones(1, np.int64), 0)
