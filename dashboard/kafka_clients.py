@@ -45,11 +45,13 @@ LIBRDKAFKA_LOGGER = logging.getLogger("dlq.librdkafka")
 
 # Fetch tuning for reading a whole topic fast with bounded memory. librdkafka's default
 # fetch.queue.backoff.ms (1 s) idles the fetcher whenever the local queue is full, which
-# makes a bulk read five times slower; the queue cap bounds the prefetched bytes.
+# makes a bulk read five times slower; the queue cap bounds the prefetched bytes. The cap
+# is per partition: 4 MB each keeps the reader far ahead of the ingest writer (which is the
+# slower side) while holding ~70 MB less than 16 MB each did over six partitions.
 BULK_READ_TUNING: Mapping[str, Any] = {
     "fetch.queue.backoff.ms": 10,
-    "queued.max.messages.kbytes": 16384,
-    "queued.min.messages": 10000,
+    "queued.max.messages.kbytes": 4096,
+    "queued.min.messages": 2000,
 }
 
 

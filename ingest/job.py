@@ -330,7 +330,7 @@ class _BatchWriter:
         self._plan = plan
         self._hold = hold_seconds
         # Two staged batches in flight are enough to keep the writer busy (the reader is
-        # several times faster); every one more is ~7 MB of records held for nothing.
+        # several times faster); every one more is ~3 MB of records held for nothing.
         self._queue: queue.Queue[tuple[pa.Table | None, dict[int, int]] | None] = queue.Queue(2)
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="dlq-ingest-writer", daemon=True)
