@@ -28,7 +28,7 @@ from dashboard.schema import MIGRATIONS, Migration
 Connection = duckdb.DuckDBPyConnection
 
 _LOCK_MESSAGES = ("Could not set lock", "Conflicting lock")
-ROW_GROUP_SIZE = 32_768
+ROW_GROUP_SIZE = 16_384
 WRITER_MEMORY_LIMIT = "256MB"
 
 
@@ -107,7 +107,7 @@ def _connect(path: Path, *, read_only: bool) -> Connection:
         return duckdb.connect(str(path), read_only=True)
     # Writers attach the file with smaller row groups: DuckDB writes a transaction of at
     # least one full row group straight to the table instead of through the WAL (twice as
-    # fast), and 32k rows keep a transaction's memory within bounds. Readers need no option.
+    # fast), and 16k rows keep a transaction's memory within bounds. Readers need no option.
     con = duckdb.connect()
     try:
         con.execute(f"ATTACH '{_quote(path)}' AS snapshot (ROW_GROUP_SIZE {ROW_GROUP_SIZE})")
@@ -120,6 +120,22 @@ def _connect(path: Path, *, read_only: bool) -> Connection:
 
 def _quote(path: Path) -> str:
     return str(path).replace("'", "''")
+
+
+def scratch_connection(*, threads: int) -> Connection:
+    """An in-memory DuckDB for work on data that is not in the snapshot yet (parsing a batch
+    before it is written): it takes no lock on the file, so it can work while another
+    connection writes."""
+    con = duckdb.connect()
+    try:
+        con.execute(f"SET memory_limit = '{WRITER_MEMORY_LIMIT}'")
+        con.execute(f"SET threads = {threads}")
+        # As on the file's connections: a timestamp without an offset is read as UTC.
+        con.execute("SET TimeZone = 'UTC'")
+    except BaseException:
+        con.close()
+        raise
+    return con
 
 
 def register(con: Connection, name: str, data: pa.Table) -> None:

@@ -102,10 +102,10 @@ class IngestTuning(_Strict):
     # Records asked of Kafka per consume() call. The reader runs ahead of the writer by a
     # couple of these; 2,000 holds ~30 MB less than 5,000 at the same speed.
     batch_records: int = Field(2_000, ge=1, le=1_000_000)
-    # Records per DuckDB transaction. Exactly one row group (32,768) lets DuckDB write the
+    # Records per DuckDB transaction. Exactly one row group (16,384) lets DuckDB write the
     # rows straight to the table; a partial row group goes through the WAL and is written
     # twice (a quarter slower). Smaller values only make sense for tests.
-    transaction_records: int = Field(32_768, ge=1, le=1_000_000)
+    transaction_records: int = Field(16_384, ge=1, le=1_000_000)
     # The ingest job releases the DuckDB file at least this often so the app and the CLI
     # get their turn while a long backlog is being read.
     hold_db_seconds: float = Field(2.0, gt=0)

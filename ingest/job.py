@@ -20,6 +20,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -37,7 +38,7 @@ from dashboard.kafka_clients import (
 )
 from dashboard.settings import Settings
 from ingest import store
-from ingest.parse import STAGED_SCHEMA, stage_messages
+from ingest.parse import STAGED_SCHEMA, BatchParser, stage_messages
 from ingest.results import ingest_results
 
 # One DuckDB transaction holds at most this many bytes of staged records (and at most
@@ -334,6 +335,9 @@ class _BatchWriter:
         self._queue: queue.Queue[tuple[pa.Table | None, dict[int, int]] | None] = queue.Queue(2)
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="dlq-ingest-writer", daemon=True)
+        # Parses the next transaction's rows while the current one is written.
+        self._parsing = ThreadPoolExecutor(1, thread_name_prefix="dlq-ingest-parser")
+        self._parser = BatchParser()
 
     def start(self) -> None:
         self._thread.start()
@@ -369,6 +373,18 @@ class _BatchWriter:
         opened = 0.0
         pending: list[pa.Table] = []
         pending_ends: dict[int, int] = {}
+        # The transaction being parsed, with the partition ends that go with it.
+        parsing: tuple[Future[pa.Table], dict[int, int]] | None = None
+
+        def write(job: tuple[Future[pa.Table], dict[int, int]]) -> None:
+            nonlocal con, opened
+            parsed, ends = job[0].result(), job[1]
+            if con is None:
+                con = stack.enter_context(self._db.write())
+                opened = time.monotonic()
+            plan = self._plan
+            store.write_parsed(con, plan.run_id, plan.topic, parsed, ends, plan.committed)
+
         try:
             while True:
                 item = self._queue.get()
@@ -390,18 +406,14 @@ class _BatchWriter:
                 while batch.num_rows or pending_ends:
                     whole = final or oversized or batch.num_rows <= self._transaction_rows
                     part = batch if whole else batch.slice(0, self._transaction_rows)
-                    if con is None:
-                        con = stack.enter_context(self._db.write())
-                        opened = time.monotonic()
-                    plan = self._plan
-                    store.write_batch(
-                        con,
-                        plan.run_id,
-                        plan.topic,
-                        part,
-                        pending_ends if whole else {},
-                        plan.committed,
+                    # Transactions are written in order, each while the next one is parsed.
+                    previous = parsing
+                    parsing = (
+                        self._parsing.submit(self._parser.parse, part),
+                        dict(pending_ends) if whole else {},
                     )
+                    if previous is not None:
+                        write(previous)
                     if whole:
                         batch, pending_ends = STAGED_SCHEMA.empty_table(), {}
                         break
@@ -410,8 +422,10 @@ class _BatchWriter:
                         break
                 pending = [batch] if batch.num_rows else []
                 if final:
+                    if parsing is not None:
+                        write(parsing)
                     break
-                if time.monotonic() - opened >= self._hold:
+                if con is not None and time.monotonic() - opened >= self._hold:
                     stack.close()
                     con = None
                     time.sleep(self.RELEASE_PAUSE)
@@ -426,3 +440,5 @@ class _BatchWriter:
                     break
         finally:
             stack.close()
+            self._parsing.shutdown(wait=True, cancel_futures=True)
+            self._parser.close()

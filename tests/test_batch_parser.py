@@ -1,0 +1,112 @@
+"""The ingest job parses a batch apart from the snapshot (BatchParser) and writes it later;
+the rows must be exactly those of parsing inside the insert, whatever the bytes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from dashboard.db import Database
+from dashboard.demo_data import generate
+from ingest import store
+from ingest.parse import BatchParser, RawRecord, stage_raw
+from tests.snapshots import TOPIC
+
+NAIVE_FAILED_AT = "2026-11-20T10:00:00"
+REPO = Path(__file__).resolve().parent.parent
+
+
+def mixed_records() -> list[RawRecord]:
+    demo = [
+        RawRecord(i % 3, i // 3, r.value, r.key, tuple(r.headers or ()), r.timestamp_ms)
+        for i, r in enumerate(generate(600, 3, seed=7))
+    ]
+    first = json.loads(next(r.value for r in demo if r.value and r.value.startswith(b"{")))
+    naive = json.dumps({**first, "failed_at": NAIVE_FAILED_AT}).encode()
+    odd: list[bytes | None] = [
+        None,
+        b"",
+        b"\xff\xfe not utf-8",
+        b"[1, 2]",
+        b"{broken",
+        b"x" * 3_000_000,
+        naive,
+    ]
+    headers = (("__connect.errors.topic", b"orders"), ("__connect.errors.offset", b"12"))
+    return demo + [
+        RawRecord(3, n, value, b"k", headers if n % 2 else (), 1_764_000_000_000 + n)
+        for n, value in enumerate(odd)
+    ]
+
+
+def stored_rows(db_path: Path) -> list[dict[str, Any]]:
+    with Database(db_path).read() as con:
+        cursor = con.execute(
+            'SELECT * EXCLUDE (ingested_at) FROM records ORDER BY "partition", "offset"'
+        )
+        names = [d[0] for d in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def test_parsed_apart_and_parsed_in_the_insert_store_the_same_rows(tmp_path: Path) -> None:
+    records = mixed_records()
+    # Several Arrow chunks, as the job hands them over.
+    staged = pa.Table.from_batches(stage_raw(records).to_batches(max_chunksize=250))
+    in_insert, apart = tmp_path / "in-insert.duckdb", tmp_path / "apart.duckdb"
+    with Database(in_insert).write() as con:
+        run_id = store.start_run(con, TOPIC)
+        store.write_batch(con, run_id, TOPIC, staged)
+    parser = BatchParser()
+    try:
+        parsed = parser.parse(staged)
+    finally:
+        parser.close()
+    with Database(apart).write() as con:
+        run_id = store.start_run(con, TOPIC)
+        result = store.write_parsed(con, run_id, TOPIC, parsed)
+    assert result.inserted == len(records)
+    expected, got = stored_rows(in_insert), stored_rows(apart)
+    assert len(got) == len(records)
+    assert got == expected
+    # Read as UTC, as the snapshot's own connections read it, whatever the machine's zone.
+    (naive,) = [r for r in got if (r["partition"], r["offset"]) == (3, 6)]
+    assert naive["failed_at"].isoformat() == NAIVE_FAILED_AT + "+00:00"
+    assert "failed_at has no UTC offset; read as UTC" in naive["parse_warnings"]
+
+
+def test_rows_stored_already_are_skipped_when_parsed_apart(tmp_path: Path) -> None:
+    records = [r for r in mixed_records() if r.partition == 0][:50]
+    staged = stage_raw(records)
+    parser = BatchParser()
+    try:
+        first, again = parser.parse(staged.slice(0, 30)), parser.parse(staged)
+    finally:
+        parser.close()
+    with Database(tmp_path / "s.duckdb").write() as con:
+        run_id = store.start_run(con, TOPIC)
+        assert store.write_parsed(con, run_id, TOPIC, first).inserted == 30
+        result = store.write_parsed(con, run_id, TOPIC, again)
+        assert result.inserted == 20
+        assert result.positions == {0: records[-1].offset + 1}
+        assert con.execute("SELECT count(*) FROM records").fetchone() == (50,)
+
+
+def test_a_naive_timestamp_is_read_as_utc_on_a_machine_in_another_zone() -> None:
+    # In a process of its own: DuckDB takes the machine's zone when it first starts.
+    script = (
+        "import json; from ingest.parse import BatchParser, RawRecord, stage_raw\n"
+        f"value = json.dumps({{'trace_id': 't', 'failed_at': '{NAIVE_FAILED_AT}'}}).encode()\n"
+        "parser = BatchParser()\n"
+        "print(parser.parse(stage_raw([RawRecord(0, 0, value)]))['failed_at'][0])\n"
+    )
+    env = {**os.environ, "TZ": "America/New_York", "PYTHONPATH": str(REPO)}
+    done = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True
+    )
+    assert done.stdout.strip() == "2026-11-20 10:00:00+00:00"
