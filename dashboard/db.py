@@ -108,10 +108,18 @@ def _connect(path: Path, *, read_only: bool) -> Connection:
     # Writers attach the file with smaller row groups: DuckDB writes a transaction of at
     # least one full row group straight to the table instead of through the WAL (twice as
     # fast), and 16k rows keep a transaction's memory within bounds. Readers need no option.
-    con = duckdb.connect()
+    return _set_up(
+        duckdb.connect(),
+        f"ATTACH '{_quote(path)}' AS snapshot (ROW_GROUP_SIZE {ROW_GROUP_SIZE})",
+        "USE snapshot",
+    )
+
+
+def _set_up(con: Connection, *statements: str) -> Connection:
+    """Run `statements` on a new connection; close it if one fails."""
     try:
-        con.execute(f"ATTACH '{_quote(path)}' AS snapshot (ROW_GROUP_SIZE {ROW_GROUP_SIZE})")
-        con.execute("USE snapshot")
+        for statement in statements:
+            con.execute(statement)
     except BaseException:
         con.close()
         raise
@@ -126,16 +134,13 @@ def scratch_connection(*, threads: int) -> Connection:
     """An in-memory DuckDB for work on data that is not in the snapshot yet (parsing a batch
     before it is written): it takes no lock on the file, so it can work while another
     connection writes."""
-    con = duckdb.connect()
-    try:
-        con.execute(f"SET memory_limit = '{WRITER_MEMORY_LIMIT}'")
-        con.execute(f"SET threads = {threads}")
+    return _set_up(
+        duckdb.connect(),
+        f"SET memory_limit = '{WRITER_MEMORY_LIMIT}'",
+        f"SET threads = {threads}",
         # As on the file's connections: a timestamp without an offset is read as UTC.
-        con.execute("SET TimeZone = 'UTC'")
-    except BaseException:
-        con.close()
-        raise
-    return con
+        "SET TimeZone = 'UTC'",
+    )
 
 
 def register(con: Connection, name: str, data: pa.Table) -> None:
