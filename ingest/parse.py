@@ -1,8 +1,10 @@
 """From Kafka records to `records` rows: staging in Arrow, parsing in DuckDB SQL.
 
 Python only moves each record's raw parts (partition, offset, timestamp, key, value, headers)
-into Arrow columns; `parse.sql` does the parsing, vectorised, inside the connection that
-inserts the rows. The same SQL serves the ingest job and the tests (`parse_raw_records`).
+into Arrow columns; `parse.sql` does the parsing, vectorised: in the ingest job on a DuckDB
+of its own (`BatchParser`) while the previous batch is written, elsewhere inside the
+connection that inserts the rows (`ingest.store.write_batch`). The same SQL serves the
+ingest job and the tests (`parse_raw_records`).
 """
 
 from __future__ import annotations
