@@ -112,6 +112,10 @@ class RecordRef:
             return None
 
 
+# A record's audit entry id, within the transaction that appended the entries.
+AuditIds = Callable[[RecordRef], int]
+
+
 @dataclass(frozen=True)
 class Ambiguous:
     name: str
@@ -614,31 +618,31 @@ class _Runner:
                 break
             done.append(candidate)
         result = "dry-run" if self.request.dry_run else "success"
-        with self.connection() as con, transaction(con):
-            made = audit.append(con, [self._entry(c, result) for c in done])
-            if not self.request.dry_run and done:
-                ids = {(e.partition, e.offset): e.audit_id for e in made}
-                moment = datetime.now(UTC)
-                insert_rows(
-                    con,
-                    "resolutions",
-                    _RESOLUTION_COLUMNS,
-                    [
-                        [
-                            c.ref.topic,
-                            c.ref.partition,
-                            c.ref.offset,
-                            moment,
-                            "dashboard",
-                            self.request.identity.label,
-                            self.request.reason,
-                            ids[(c.ref.partition, c.ref.offset)],
-                        ]
-                        for c in done
-                    ],
-                )
-            _release(con, self.token)
-        audit.write_jsonl(self.settings.audit_log, made)
+        request = self.request
+
+        def resolutions(audit_id: AuditIds, moment: datetime) -> list[list[object]]:
+            if request.dry_run:
+                return []
+            return [
+                [
+                    c.ref.topic,
+                    c.ref.partition,
+                    c.ref.offset,
+                    moment,
+                    "dashboard",
+                    request.identity.label,
+                    request.reason,
+                    audit_id(c.ref),
+                ]
+                for c in done
+            ]
+
+        self._commit(
+            [self._entry(c, result) for c in done],
+            "resolutions",
+            _RESOLUTION_COLUMNS,
+            resolutions,
+        )
         self.report.results.extend(ItemResult(c.ref, c.trace_id, result) for c in done)
 
     def _replay(self, claimed: list[Candidate]) -> None:
@@ -780,36 +784,51 @@ class _Runner:
             )
             for ref, r in outcomes.items()
         ]
+
+        def replays(audit_id: AuditIds, moment: datetime) -> list[list[object]]:
+            return [
+                [
+                    ref.topic,
+                    ref.partition,
+                    ref.offset,
+                    moment,
+                    r.trace_id,
+                    request.identity.label,
+                    audit_id(ref),
+                    self.report.bulk_id,
+                    r.detail["pending_topic"],
+                    r.detail["pending_partition"],
+                    r.detail["pending_offset"],
+                    request.new_url,
+                ]
+                for ref, r in outcomes.items()
+                if r.result == "success"
+            ]
+
+        self._commit(entries, "replays", _REPLAY_COLUMNS, replays)
+        self.report.results.extend(outcomes.values())
+
+    def _commit(
+        self,
+        entries: list[audit.NewEntry],
+        table: str,
+        columns: Sequence[str],
+        rows: Callable[[AuditIds, datetime], list[list[object]]],
+    ) -> None:
+        """In one transaction: audit `entries`, insert into `table` the rows `rows` makes
+        from each record's audit entry id and the moment, and release this run's claims;
+        then append the entries to the JSON-lines log."""
         with self.connection() as con, transaction(con):
             made = audit.append(con, entries)
             ids = {(e.partition, e.offset): e.audit_id for e in made}
-            moment = datetime.now(UTC)
             insert_rows(
                 con,
-                "replays",
-                _REPLAY_COLUMNS,
-                [
-                    [
-                        ref.topic,
-                        ref.partition,
-                        ref.offset,
-                        moment,
-                        r.trace_id,
-                        request.identity.label,
-                        ids[(ref.partition, ref.offset)],
-                        self.report.bulk_id,
-                        r.detail["pending_topic"],
-                        r.detail["pending_partition"],
-                        r.detail["pending_offset"],
-                        request.new_url,
-                    ]
-                    for ref, r in outcomes.items()
-                    if r.result == "success"
-                ],
+                table,
+                columns,
+                rows(lambda ref: ids[(ref.partition, ref.offset)], datetime.now(UTC)),
             )
             _release(con, self.token)
         audit.write_jsonl(self.settings.audit_log, made)
-        self.report.results.extend(outcomes.values())
 
 
 def _release(con: Connection, token: str) -> None:

@@ -1,10 +1,9 @@
 """From Kafka records to `records` rows: staging in Arrow, parsing in DuckDB SQL.
 
 Python only moves each record's raw parts (partition, offset, timestamp, key, value, headers)
-into Arrow columns; `parse.sql` does the parsing, vectorised: in the ingest job on a DuckDB
-of its own (`BatchParser`) while the previous batch is written, elsewhere inside the
-connection that inserts the rows (`ingest.store.write_batch`). The same SQL serves the
-ingest job and the tests (`parse_raw_records`).
+into Arrow columns; `parse.sql` does the parsing, vectorised, on a DuckDB of its own
+(`BatchParser`), so the ingest job parses one batch while the previous one is written. The
+same SQL serves the ingest job and the tests (`parse_raw_records`).
 """
 
 from __future__ import annotations
@@ -90,6 +89,12 @@ class BatchParser:
         if self._con is not None:
             self._con.close()
             self._con = None
+
+    def __enter__(self) -> BatchParser:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
 
 
 def stage_messages(messages: Sequence[Message]) -> pa.Table:

@@ -13,7 +13,6 @@ import pyarrow as pa
 from dashboard.db import Connection, insert_rows, register, transaction
 from dashboard.kafka_clients import PartitionOffsets
 from dashboard.processes import process_alive
-from ingest.parse import install_macros, parse_select_sql
 
 
 @dataclass(frozen=True)
@@ -112,19 +111,6 @@ def mark_gone(con: Connection, topic: str, offsets: Mapping[int, PartitionOffset
     return total
 
 
-def write_batch(
-    con: Connection,
-    run_id: int,
-    topic: str,
-    staged: pa.Table,
-    ends: Mapping[int, int] | None = None,
-    committed: Mapping[int, int | None] | None = None,
-) -> BatchResult:
-    """Parse a staged batch (ingest.parse.STAGED_SCHEMA) as it is inserted; see `_write`."""
-    install_macros(con)
-    return _write(con, run_id, topic, staged, f"({parse_select_sql()})", ends, committed)
-
-
 def write_parsed(
     con: Connection,
     run_id: int,
@@ -133,31 +119,17 @@ def write_parsed(
     ends: Mapping[int, int] | None = None,
     committed: Mapping[int, int | None] | None = None,
 ) -> BatchResult:
-    """Insert a batch parsed already (by ingest.parse.BatchParser); see `_write`."""
-    return _write(con, run_id, topic, parsed, "staged", ends, committed)
+    """Insert a parsed batch (from ingest.parse.BatchParser) and advance the positions, in
+    one transaction.
 
-
-def _write(
-    con: Connection,
-    run_id: int,
-    topic: str,
-    batch: pa.Table,
-    rows_sql: str,
-    ends: Mapping[int, int] | None,
-    committed: Mapping[int, int | None] | None,
-) -> BatchResult:
-    """Insert a batch and advance the positions, in one transaction.
-
-    `batch` becomes the view `staged` (its rows not stored yet); `rows_sql` selects the
-    `records` columns from it. Rows below the stored position are skipped: another ingest
-    (a `dlq list` refresh beside `dlq ingest --follow`, say) may have stored them first, and
-    a record is stored once. `ends` moves positions on to a partition's end (past
-    transaction markers, which take offsets but are never delivered); it is written with the
-    batch that holds the records before that end, never ahead of them. Rows below the review
-    group's `committed` offset (as the run found it) were resolved before the dashboard saw
-    them, and are recorded so.
+    Rows below the stored position are skipped: another ingest (a `dlq list` refresh beside
+    `dlq ingest --follow`, say) may have stored them first, and a record is stored once.
+    `ends` moves positions on to a partition's end (past transaction markers, which take
+    offsets but are never delivered); it is written with the batch that holds the records
+    before that end, never ahead of them. Rows below the review group's `committed` offset
+    (as the run found it) were resolved before the dashboard saw them, and are recorded so.
     """
-    register(con, "staged_batch", batch)
+    register(con, "staged_batch", parsed)
     try:
         with transaction(con):
             con.execute(
@@ -170,7 +142,7 @@ def _write(
             # No RETURNING: it would keep DuckDB from writing a large batch straight to
             # the table. The insert reports its row count; the run counts the rest at its end.
             counted = con.execute(
-                f"INSERT INTO records SELECT parsed.*, ?, now(), NULL FROM {rows_sql} AS parsed",
+                "INSERT INTO records SELECT staged.*, ?, now(), NULL FROM staged",
                 [run_id],
             ).fetchone()
             inserted = int(counted[0]) if counted else 0

@@ -14,7 +14,7 @@ from dashboard.db import Database
 from dashboard.demo_data import generate
 from dashboard.kafka_clients import PartitionOffsets
 from ingest import store
-from ingest.parse import RawRecord, stage_raw
+from ingest.parse import BatchParser, RawRecord, stage_raw
 
 TOPIC = "xact.downloads.dlq"
 
@@ -44,7 +44,9 @@ def write_snapshot(
         if records:
             staged = stage_raw(records)
             batch = pa.Table.from_batches(staged.to_batches(max_chunksize=10_000))
-            store.write_batch(con, run_id, topic, batch, committed=committed)
+            with BatchParser() as parser:
+                parsed = parser.parse(batch)
+            store.write_parsed(con, run_id, topic, parsed, committed=committed)
         store.finish_run(con, run_id, status="ok", missed=0, marked_gone=gone)
 
 
