@@ -5,17 +5,19 @@ CREATE OR REPLACE TEMP MACRO dlq_header_raw(hs, name) AS
     list_filter(hs, lambda h: h."key" = name)[-1]."value";
 
 -- A header as text: UTF-8 when it is, else its bytes spelled \xNN.
+CREATE OR REPLACE TEMP MACRO dlq_bytes_text(b) AS
+    coalesce(try(decode(b)), CAST(b AS VARCHAR));
 CREATE OR REPLACE TEMP MACRO dlq_header_text(hs, name) AS
-    coalesce(try(decode(dlq_header_raw(hs, name))), CAST(dlq_header_raw(hs, name) AS VARCHAR));
+    dlq_bytes_text(dlq_header_raw(hs, name));
 
 -- A header as an integer: decimal text (Connect, Karafka) or a 4- or 8-byte big-endian
 -- binary integer (Spring Kafka's original partition and offset).
-CREATE OR REPLACE TEMP MACRO dlq_header_int(hs, name) AS
+CREATE OR REPLACE TEMP MACRO dlq_bytes_int(b) AS
     CASE
-        WHEN regexp_full_match(coalesce(try(decode(dlq_header_raw(hs, name))), ''), '-?[0-9]{1,19}')
-            THEN try_cast(decode(dlq_header_raw(hs, name)) AS BIGINT)
-        WHEN octet_length(dlq_header_raw(hs, name)) IN (4, 8)
-            THEN try_cast('0x' || hex(dlq_header_raw(hs, name)) AS BIGINT)
+        WHEN regexp_full_match(coalesce(try(decode(b)), ''), '-?[0-9]{1,19}')
+            THEN try_cast(decode(b) AS BIGINT)
+        WHEN octet_length(b) IN (4, 8)
+            THEN try_cast('0x' || hex(b) AS BIGINT)
     END;
 
 -- The lower-cased host of a URL with a scheme, or NULL when it has none. Internationalised

@@ -3,6 +3,8 @@
 Python only moves each record's raw parts (partition, offset, timestamp, key, value, headers)
 into Arrow columns; `parse.sql` does the parsing, vectorised, on a DuckDB of its own
 (`BatchParser`), so the ingest job parses one batch while the previous one is written. The
+raw key, headers and value (most of a batch's bytes) are not copied through the parse: the
+parse result takes the staged batch's own Arrow columns for them (`with_raw_columns`). The
 same SQL serves the ingest job and the tests (`parse_raw_records`).
 """
 
@@ -16,9 +18,10 @@ from importlib import resources
 from itertools import accumulate
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 
-from dashboard.db import Connection, register, scratch_connection
+from dashboard.db import Connection, Relation, register, scratch_connection
 from dashboard.kafka_clients import Message
 
 HEADER_TYPE = pa.struct([("key", pa.string()), ("value", pa.large_binary())])
@@ -58,8 +61,31 @@ def _sql(name: str) -> str:
 
 
 def parse_select_sql() -> str:
-    """The SELECT that turns the relation `staged` into parsed record columns."""
+    """The SELECT that turns the relation `staged` (numbered, see `numbered`) into parsed
+    record columns, in `staged_row` order, with NULL where the raw key, headers and value go."""
     return _sql("parse.sql")
+
+
+RAW_COLUMNS = ("key", "headers", "value")
+
+
+def with_raw_columns(parsed: pa.Table, staged: pa.Table) -> pa.Table:
+    """`records` rows (ingest columns aside): the parse result, with the staged batch's raw
+    key, headers and value in place of its NULL placeholders. Zero-copy: the parse returns
+    its rows in staged order, so row i of one is row i of the other."""
+    if parsed.num_rows != staged.num_rows:
+        raise ValueError(f"{parsed.num_rows} parsed rows for {staged.num_rows} staged")
+    for name in RAW_COLUMNS:
+        parsed = parsed.set_column(
+            parsed.schema.get_field_index(name), staged.schema.field(name), staged[name]
+        )
+    return parsed
+
+
+def numbered(staged: pa.Table) -> pa.Table:
+    """`staged` with `staged_row`, each row's position: the parse returns rows in this order."""
+    rows = pa.array(np.arange(staged.num_rows, dtype=np.int64))
+    return staged.append_column("staged_row", rows)
 
 
 def install_macros(con: Connection) -> None:
@@ -74,18 +100,24 @@ class BatchParser:
 
     def __init__(self) -> None:
         self._con: Connection | None = None
+        self._query: Relation | None = None
 
     def parse(self, staged: pa.Table) -> pa.Table:
         if self._con is None:
             self._con = scratch_connection(threads=1)
             install_macros(self._con)
-        register(self._con, "staged", staged)
+        register(self._con, "staged", numbered(staged))
         try:
-            return self._con.sql(parse_select_sql()).to_arrow_table()
+            if self._query is None:
+                # Bound once and run for every batch (it reads whatever `staged` is then):
+                # binding and planning this query costs as much as parsing a thousand records.
+                self._query = self._con.sql(parse_select_sql())
+            return with_raw_columns(self._query.to_arrow_table(), staged)
         finally:
             self._con.unregister("staged")
 
     def close(self) -> None:
+        self._query = None
         if self._con is not None:
             self._con.close()
             self._con = None
@@ -164,10 +196,16 @@ def stage_raw(records: Iterable[RawRecord]) -> pa.Table:
 def parse_raw_records(con: Connection, records: Iterable[RawRecord]) -> list[dict[str, Any]]:
     """Parse records on `con` (an in-memory DuckDB will do) and return the rows as dicts."""
     install_macros(con)
-    register(con, "staged", stage_raw(records))
+    staged = stage_raw(records)
+    register(con, "staged", numbered(staged))
     try:
-        cursor = con.execute(parse_select_sql() + ' ORDER BY "partition", "offset"')
+        parsed = with_raw_columns(con.sql(parse_select_sql()).to_arrow_table(), staged)
+    finally:
+        con.unregister("staged")
+    register(con, "parsed", parsed)
+    try:
+        cursor = con.execute('SELECT * FROM parsed ORDER BY "partition", "offset"')
         names = [d[0] for d in cursor.description]
         return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
     finally:
-        con.unregister("staged")
+        con.unregister("parsed")

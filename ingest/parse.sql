@@ -1,6 +1,9 @@
 -- Turns raw Kafka records into `records` rows (minus the ingest bookkeeping columns).
 --
--- Input: a relation named `staged` with the columns of ingest.parse.STAGED_SCHEMA.
+-- Input: a relation named `staged` with the columns of ingest.parse.STAGED_SCHEMA and
+-- `staged_row`, each row's position in it. Output: one row per staged row, in that order,
+-- with the raw key, headers and value left NULL: they pass around the parse untouched and
+-- are put back by position (ingest.parse.with_raw_columns), so no copy of them is made here.
 -- The parse runs inside DuckDB, vectorised over a whole batch on every core. Each value is
 -- parsed as JSON once (one json_extract_string over all the paths needed); the error
 -- signature, the costliest derived column, is computed once per distinct error text.
@@ -72,36 +75,38 @@ fields AS (
     FROM tasked
 ),
 foreign_context AS (
-    -- Error context that other producers' DLQs carry in headers instead of the value.
+    -- Error context that other producers' DLQs carry in headers instead of the value. Each
+    -- convention's five headers are looked up in one pass (topic, partition, offset,
+    -- exception, message); NULL names (Karafka has no exception headers) match nothing.
     SELECT
         *,
-        CASE record_format
-            WHEN 'kafka-connect' THEN {
-                topic: dlq_header_text(headers, '__connect.errors.topic'),
-                part: dlq_header_int(headers, '__connect.errors.partition'),
-                off: dlq_header_int(headers, '__connect.errors.offset'),
-                exc: dlq_header_text(headers, '__connect.errors.exception.class.name'),
-                msg: dlq_header_text(headers, '__connect.errors.exception.message')}
-            WHEN 'spring-kafka' THEN {
-                topic: dlq_header_text(headers, 'kafka_dlt-original-topic'),
-                part: dlq_header_int(headers, 'kafka_dlt-original-partition'),
-                off: dlq_header_int(headers, 'kafka_dlt-original-offset'),
-                exc: dlq_header_text(headers, 'kafka_dlt-exception-fqcn'),
-                msg: dlq_header_text(headers, 'kafka_dlt-exception-message')}
-            WHEN 'kafka-streams' THEN {
-                topic: dlq_header_text(headers, '__streams.errors.topic'),
-                part: dlq_header_int(headers, '__streams.errors.partition'),
-                off: dlq_header_int(headers, '__streams.errors.offset'),
-                exc: dlq_header_text(headers, '__streams.errors.exception'),
-                msg: dlq_header_text(headers, '__streams.errors.message')}
-            WHEN 'karafka' THEN {
-                topic: dlq_header_text(headers, 'source_topic'),
-                part: dlq_header_int(headers, 'source_partition'),
-                off: dlq_header_int(headers, 'source_offset'),
-                exc: NULL::VARCHAR,
-                msg: NULL::VARCHAR}
-        END AS fc
+        CASE WHEN record_format NOT IN ('pipeline', 'unknown') THEN
+            list_transform(CASE record_format
+                WHEN 'kafka-connect' THEN ['__connect.errors.topic', '__connect.errors.partition',
+                    '__connect.errors.offset', '__connect.errors.exception.class.name',
+                    '__connect.errors.exception.message']
+                WHEN 'spring-kafka' THEN ['kafka_dlt-original-topic', 'kafka_dlt-original-partition',
+                    'kafka_dlt-original-offset', 'kafka_dlt-exception-fqcn',
+                    'kafka_dlt-exception-message']
+                WHEN 'kafka-streams' THEN ['__streams.errors.topic', '__streams.errors.partition',
+                    '__streams.errors.offset', '__streams.errors.exception',
+                    '__streams.errors.message']
+                WHEN 'karafka' THEN ['source_topic', 'source_partition', 'source_offset',
+                    NULL, NULL]
+            END, lambda name: dlq_header_raw(headers, name))
+        END AS fh
     FROM fields
+),
+foreign_fields AS (
+    SELECT
+        *,
+        CASE WHEN fh IS NOT NULL THEN {
+            topic: dlq_bytes_text(fh[1]),
+            part: dlq_bytes_int(fh[2]),
+            off: dlq_bytes_int(fh[3]),
+            exc: dlq_bytes_text(fh[4]),
+            msg: dlq_bytes_text(fh[5])} END AS fc
+    FROM foreign_context
 ),
 resolved AS (
     SELECT
@@ -119,7 +124,7 @@ resolved AS (
             WHEN nullif(trim(j[11]), '') IS NOT NULL THEN 'original_task.metadata.last_error'
             WHEN nullif(trim(fc.msg), '') IS NOT NULL THEN 'headers'
         END AS r_error_source
-    FROM foreign_context
+    FROM foreign_fields
 ),
 judged AS (
     SELECT
@@ -153,8 +158,9 @@ judged AS (
         dlq_url_host(coalesce(v_url, nullif(trim(j[13]), ''))) AS r_domain
     FROM resolved
 ),
--- Materialized once, and narrow: only the columns stored, so the copy holds no second
--- version of the value (text_value, the extracted JSON); the signature join reads it twice.
+-- Materialized once, and narrow: only the derived columns, so the copy holds neither the
+-- raw value nor a second version of it (text_value, the extracted JSON); the signature
+-- join reads it twice.
 parsed AS MATERIALIZED (
     SELECT
         topic,
@@ -162,9 +168,7 @@ parsed AS MATERIALIZED (
         "offset",
         make_timestamptz(timestamp_ms * 1000) AS kafka_timestamp,
         CASE timestamp_type WHEN 1 THEN 'create' WHEN 2 THEN 'log_append' END AS timestamp_type,
-        "key",
-        headers,
-        "value",
+        staged_row,
         octet_length("value")::INTEGER AS value_size,
         -- Kept for records that did not parse (their value is not readable as it is): bounded,
         -- and printable: control characters (a terminal escape, say) become U+FFFD.
@@ -216,11 +220,13 @@ signatures AS (
           WHERE error_message IS NOT NULL)
 )
 SELECT
-    p.topic, p."partition", p."offset", p.kafka_timestamp, p.timestamp_type, p."key",
-    p.headers, p."value", p.value_size, p.value_preview, p.parse_error, p.parse_warnings,
+    p.topic, p."partition", p."offset", p.kafka_timestamp, p.timestamp_type,
+    NULL::BLOB AS "key", NULL::STRUCT("key" VARCHAR, "value" BLOB)[] AS headers,
+    NULL::BLOB AS "value", p.value_size, p.value_preview, p.parse_error, p.parse_warnings,
     p.record_format, p.trace_id, p.attachment_url, p.retry_count, p.error_category,
     p.error_message, p.error_source, p.failed_at, p.event_type, p.event_subtype,
     p.file_type, p.assignment_id, p."domain", s.signature AS error_signature,
     p.origin_topic, p.origin_partition, p.origin_offset, p.exception_class
 FROM parsed p
 LEFT JOIN signatures s ON s.message = p.error_message
+ORDER BY p.staged_row

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import subprocess
 import sys
 from pathlib import Path
@@ -58,6 +59,8 @@ def stored_rows(db_path: Path) -> list[dict[str, Any]]:
 
 def test_parsed_apart_and_stored_are_the_rows_of_the_parse_sql(tmp_path: Path) -> None:
     records = mixed_records()
+    # Partitions interleaved in no order, as a consumer hands them over.
+    random.Random(3).shuffle(records)
     # Several Arrow chunks, as the job hands them over.
     staged = pa.Table.from_batches(stage_raw(records).to_batches(max_chunksize=250))
     with Database(tmp_path / "reference.duckdb").write() as con:
@@ -72,6 +75,14 @@ def test_parsed_apart_and_stored_are_the_rows_of_the_parse_sql(tmp_path: Path) -
     got = stored_rows(apart)
     assert len(got) == len(records)
     assert got == expected
+    # The raw parts are stored byte for byte, each with its own record (they go around the
+    # parse and are joined back by position).
+    sent = {(r.partition, r.offset): r for r in records}
+    for row in got:
+        record = sent[(row["partition"], row["offset"])]
+        assert row["value"] == record.value
+        assert row["key"] == record.key
+        assert [(h["key"], h["value"]) for h in row["headers"]] == list(record.headers)
     # Read as UTC, as the snapshot's own connections read it, whatever the machine's zone.
     (naive,) = [r for r in got if (r["partition"], r["offset"]) == (3, 6)]
     assert naive["failed_at"].isoformat() == NAIVE_FAILED_AT + "+00:00"
