@@ -14,6 +14,7 @@ from dashboard.db import DatabaseBusy
 from dashboard.kafka_clients import BrokerUnreachable, TopicMissing
 from dashboard.settings import Settings
 from ingest.job import IngestError, IngestSummary, Progress, ingest_once
+from ingest.process_memory import tune_for_ingest
 
 
 def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -40,6 +41,8 @@ def report_progress(progress: Progress) -> None:
 
 def run(args: argparse.Namespace) -> int:
     settings = settings_from(args)
+    # This process only ingests, for as long as the backlog takes: see the module.
+    tune_for_ingest()
     if args.follow is None:
         summary = _once(settings, args, None)
         _print_summary(summary, args.format)
