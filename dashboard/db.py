@@ -26,6 +26,7 @@ import pyarrow as pa
 from dashboard.schema import MIGRATIONS, Migration
 
 Connection = duckdb.DuckDBPyConnection
+Relation = duckdb.DuckDBPyRelation
 
 _LOCK_MESSAGES = ("Could not set lock", "Conflicting lock")
 ROW_GROUP_SIZE = 16_384
@@ -46,6 +47,8 @@ class Database:
 
     path: Path
     lock_timeout: float = 30.0
+    # Rows per row group this process writes (the ingest job: one per transaction).
+    row_group_size: int = ROW_GROUP_SIZE
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
@@ -84,7 +87,7 @@ class Database:
         pause = 0.005
         while True:
             try:
-                con = _connect(self.path, read_only=read_only)
+                con = _connect(self.path, read_only=read_only, row_group_size=self.row_group_size)
             except duckdb.IOException as exc:
                 if not any(text in str(exc) for text in _LOCK_MESSAGES):
                     raise
@@ -102,7 +105,7 @@ class Database:
             return con
 
 
-def _connect(path: Path, *, read_only: bool) -> Connection:
+def _connect(path: Path, *, read_only: bool, row_group_size: int = ROW_GROUP_SIZE) -> Connection:
     if read_only:
         return duckdb.connect(str(path), read_only=True)
     # Writers attach the file with smaller row groups: DuckDB writes a transaction of at
@@ -110,7 +113,7 @@ def _connect(path: Path, *, read_only: bool) -> Connection:
     # fast), and 16k rows keep a transaction's memory within bounds. Readers need no option.
     return _set_up(
         duckdb.connect(),
-        f"ATTACH '{_quote(path)}' AS snapshot (ROW_GROUP_SIZE {ROW_GROUP_SIZE})",
+        f"ATTACH '{_quote(path)}' AS snapshot (ROW_GROUP_SIZE {int(row_group_size)})",
         "USE snapshot",
     )
 

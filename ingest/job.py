@@ -113,7 +113,13 @@ def ingest_once(
     started = time.monotonic()
     kafka = gateway or KafkaGateway(settings)
     topic = settings.dlq_topic
-    db = Database(settings.db, settings.db_lock_timeout_seconds)
+    # Row groups of one transaction each: DuckDB then writes every full transaction
+    # straight to the table (see IngestTuning.transaction_records).
+    db = Database(
+        settings.db,
+        settings.db_lock_timeout_seconds,
+        row_group_size=settings.ingest.transaction_records,
+    )
 
     partitions = kafka.partitions(topic)
     offsets = kafka.watermarks(topic, partitions)

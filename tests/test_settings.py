@@ -81,6 +81,12 @@ def test_explicit_config_path(tmp_path: Path) -> None:
         ),
         ("", {"DLQ_TOPIC": ""}, "setting dlq_topic (from $DLQ_TOPIC)"),
         ("[ingest]\nbatch_records = 0\n", {}, "setting ingest.batch_records"),
+        # DuckDB's row groups are whole vectors of 2,048 rows.
+        (
+            "[ingest]\ntransaction_records = 3000\n",
+            {},
+            "setting ingest.transaction_records (from",
+        ),
     ],
 )
 def test_a_bad_setting_is_named_with_its_source(

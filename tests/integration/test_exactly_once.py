@@ -41,7 +41,7 @@ def test_kill_9_at_random_points_neither_loses_nor_duplicates(
     assert len(expected) == RECORDS
     # Small transactions give the kills many commit points to land between.
     config = tmp_path / "dlq.toml"
-    config.write_text("[ingest]\nbatch_records = 2000\ntransaction_records = 3000\n")
+    config.write_text("[ingest]\nbatch_records = 2000\ntransaction_records = 4096\n")
 
     rng = random.Random(2026)
     stored_after_kill: list[int] = []
