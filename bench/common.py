@@ -101,12 +101,11 @@ def run_measured(command: list[str], env: dict[str, str]) -> tuple[str, float, i
     return out, time.monotonic() - started, usage.ru_maxrss * 1024
 
 
-def ingest(settings: Settings) -> tuple[dict[str, object], float, int]:
+def ingest(settings: Settings, config: Path | None = None) -> tuple[dict[str, object], float, int]:
     """`dlq ingest` in its own process: its JSON summary, wall seconds, peak RSS."""
-    out, wall, rss = run_measured(
-        [sys.executable, "-m", "dashboard.cli.main", "ingest", "--quiet", "--format", "json"],
-        settings_env(settings),
-    )
+    options = ["--config", str(config)] if config else []
+    command = [sys.executable, "-m", "dashboard.cli.main", *options, "ingest", "--quiet"]
+    out, wall, rss = run_measured([*command, "--format", "json"], settings_env(settings))
     return json.loads(out), wall, rss
 
 
