@@ -105,7 +105,7 @@ class Database:
             return con
 
 
-def _connect(path: Path, *, read_only: bool, row_group_size: int = ROW_GROUP_SIZE) -> Connection:
+def _connect(path: Path, *, read_only: bool, row_group_size: int) -> Connection:
     if read_only:
         return duckdb.connect(str(path), read_only=True)
     # Writers attach the file with smaller row groups: DuckDB writes a transaction of at

@@ -105,7 +105,7 @@ class IngestTuning(_Strict):
     # Records per DuckDB transaction, and per row group the job writes (a full row group
     # goes straight to the table; a partial one through the WAL, written twice). The job
     # holds about two transactions in flight: 8,192 keeps a 1M-record backlog's peak RSS
-    # near 400 MB for ~10% less speed than the default (README, "Ingest figures"). DuckDB
+    # near 400 MB for ~10-20% less speed than the default (README, Benchmarks). DuckDB
     # takes row groups in whole vectors of 2,048 rows.
     transaction_records: int = Field(16_384, ge=2_048, le=122_880, multiple_of=2_048)
     # The ingest job releases the DuckDB file at least this often so the app and the CLI

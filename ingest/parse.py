@@ -93,22 +93,25 @@ def install_macros(con: Connection) -> None:
 
 
 class BatchParser:
-    """Parses staged batches into `records` rows (as Arrow, ingest columns aside) on an
-    in-memory DuckDB of its own, so the ingest job parses one batch while the previous one
-    is being written: writing is single-threaded in DuckDB, and alone it left a core idle.
-    One thread: parsing and writing then take a core each."""
+    """Parses staged batches into `records` rows (as Arrow, ingest columns aside).
 
-    def __init__(self) -> None:
-        self._con: Connection | None = None
+    The ingest job gives it no connection: it parses on an in-memory DuckDB of its own, so
+    one batch is parsed while the previous one is written (writing is single-threaded in
+    DuckDB, and alone it left a core idle); one thread, so parsing and writing take a core
+    each. Given a connection, it parses there, and the connection stays the caller's."""
+
+    def __init__(self, con: Connection | None = None) -> None:
+        self._own = con is None
+        self._con = con
         self._query: Relation | None = None
 
     def parse(self, staged: pa.Table) -> pa.Table:
         if self._con is None:
             self._con = scratch_connection(threads=1)
-            install_macros(self._con)
         register(self._con, "staged", numbered(staged))
         try:
             if self._query is None:
+                install_macros(self._con)
                 # Bound once and run for every batch (it reads whatever `staged` is then):
                 # binding and planning this query costs as much as parsing a thousand records.
                 self._query = self._con.sql(parse_select_sql())
@@ -118,9 +121,9 @@ class BatchParser:
 
     def close(self) -> None:
         self._query = None
-        if self._con is not None:
+        if self._own and self._con is not None:
             self._con.close()
-            self._con = None
+        self._con = None
 
     def __enter__(self) -> BatchParser:
         return self
@@ -195,14 +198,7 @@ def stage_raw(records: Iterable[RawRecord]) -> pa.Table:
 
 def parse_raw_records(con: Connection, records: Iterable[RawRecord]) -> list[dict[str, Any]]:
     """Parse records on `con` (an in-memory DuckDB will do) and return the rows as dicts."""
-    install_macros(con)
-    staged = stage_raw(records)
-    register(con, "staged", numbered(staged))
-    try:
-        parsed = with_raw_columns(con.sql(parse_select_sql()).to_arrow_table(), staged)
-    finally:
-        con.unregister("staged")
-    register(con, "parsed", parsed)
+    register(con, "parsed", BatchParser(con).parse(stage_raw(records)))
     try:
         cursor = con.execute('SELECT * FROM parsed ORDER BY "partition", "offset"')
         names = [d[0] for d in cursor.description]

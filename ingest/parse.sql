@@ -80,21 +80,20 @@ foreign_context AS (
     -- exception, message); NULL names (Karafka has no exception headers) match nothing.
     SELECT
         *,
-        CASE WHEN record_format NOT IN ('pipeline', 'unknown') THEN
-            list_transform(CASE record_format
-                WHEN 'kafka-connect' THEN ['__connect.errors.topic', '__connect.errors.partition',
-                    '__connect.errors.offset', '__connect.errors.exception.class.name',
-                    '__connect.errors.exception.message']
-                WHEN 'spring-kafka' THEN ['kafka_dlt-original-topic', 'kafka_dlt-original-partition',
-                    'kafka_dlt-original-offset', 'kafka_dlt-exception-fqcn',
-                    'kafka_dlt-exception-message']
-                WHEN 'kafka-streams' THEN ['__streams.errors.topic', '__streams.errors.partition',
-                    '__streams.errors.offset', '__streams.errors.exception',
-                    '__streams.errors.message']
-                WHEN 'karafka' THEN ['source_topic', 'source_partition', 'source_offset',
-                    NULL, NULL]
-            END, lambda name: dlq_header_raw(headers, name))
-        END AS fh
+        -- NULL (no lookup at all) for the pipeline's own records and unknown ones.
+        list_transform(CASE record_format
+            WHEN 'kafka-connect' THEN ['__connect.errors.topic', '__connect.errors.partition',
+                '__connect.errors.offset', '__connect.errors.exception.class.name',
+                '__connect.errors.exception.message']
+            WHEN 'spring-kafka' THEN ['kafka_dlt-original-topic', 'kafka_dlt-original-partition',
+                'kafka_dlt-original-offset', 'kafka_dlt-exception-fqcn',
+                'kafka_dlt-exception-message']
+            WHEN 'kafka-streams' THEN ['__streams.errors.topic', '__streams.errors.partition',
+                '__streams.errors.offset', '__streams.errors.exception',
+                '__streams.errors.message']
+            WHEN 'karafka' THEN ['source_topic', 'source_partition', 'source_offset',
+                NULL, NULL]
+        END, lambda name: dlq_header_raw(headers, name)) AS fh
     FROM fields
 ),
 foreign_fields AS (

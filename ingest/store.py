@@ -129,12 +129,12 @@ def write_parsed(
     before that end, never ahead of them. Rows below the review group's `committed` offset
     (as the run found it) were resolved before the dashboard saw them, and are recorded so.
     """
-    register(con, "staged_batch", parsed)
+    register(con, "parsed_batch", parsed)
     try:
         with transaction(con):
             con.execute(
-                "CREATE OR REPLACE TEMP VIEW staged AS "
-                "SELECT s.* FROM staged_batch s "
+                "CREATE OR REPLACE TEMP VIEW new_rows AS "
+                "SELECT s.* FROM parsed_batch s "
                 "LEFT JOIN ingest_positions p "
                 'ON p.topic = s.topic AND p."partition" = s."partition" '
                 'WHERE s."offset" >= coalesce(p.next_offset, -1)'
@@ -142,25 +142,25 @@ def write_parsed(
             # No RETURNING: it would keep DuckDB from writing a large batch straight to
             # the table. The insert reports its row count; the run counts the rest at its end.
             counted = con.execute(
-                "INSERT INTO records SELECT staged.*, ?, now(), NULL FROM staged",
+                "INSERT INTO records SELECT new_rows.*, ?, now(), NULL FROM new_rows",
                 [run_id],
             ).fetchone()
             inserted = int(counted[0]) if counted else 0
-            # Before the positions move: `staged` holds exactly the rows just inserted.
+            # Before the positions move: `new_rows` holds exactly the rows just inserted.
             for partition, offset in (committed or {}).items():
                 if offset is not None:
                     con.execute(
                         "INSERT INTO resolutions "
                         '(topic, "partition", "offset", resolved_at, source) '
                         'SELECT topic, "partition", "offset", now(), \'before-dashboard\' '
-                        'FROM staged WHERE "partition" = ? AND "offset" < ? '
+                        'FROM new_rows WHERE "partition" = ? AND "offset" < ? '
                         "ON CONFLICT DO NOTHING",
                         [partition, offset],
                     )
             con.execute(
                 "INSERT INTO ingest_positions "
                 '(topic, "partition", next_offset, updated_at) '
-                'SELECT topic, "partition", max("offset") + 1, now() FROM staged_batch '
+                'SELECT topic, "partition", max("offset") + 1, now() FROM parsed_batch '
                 'GROUP BY topic, "partition" '
                 'ON CONFLICT (topic, "partition") DO UPDATE SET '
                 "next_offset = greatest(ingest_positions.next_offset, excluded.next_offset), "
@@ -173,7 +173,7 @@ def write_parsed(
                 [inserted, run_id],
             )
     finally:
-        con.unregister("staged_batch")
+        con.unregister("parsed_batch")
     return BatchResult(inserted, stored_positions(con, topic))
 
 
