@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from dashboard.db import Connection, Relation, register, scratch_connection
 from dashboard.kafka_clients import Message
@@ -62,8 +63,15 @@ def _sql(name: str) -> str:
 
 def parse_select_sql() -> str:
     """The SELECT that turns the relation `staged` (numbered, see `numbered`) into parsed
-    record columns, in `staged_row` order, with NULL where the raw key, headers and value go."""
+    record columns, in `staged` order, with NULL where the raw key, headers, value and error
+    signature go, and `staged_row` last."""
     return _sql("parse.sql")
+
+
+# One error signature per distinct message of a batch (a batch repeats a few hundred texts
+# across thousands of rows): the signature's regular expressions are the costliest part
+# of a parse, and a join back to the rows would cost the order of the rows (a sort).
+SIGNATURES_SQL = "SELECT dlq_error_signature(message) AS signature FROM messages"
 
 
 RAW_COLUMNS = ("key", "headers", "value")
@@ -71,10 +79,15 @@ RAW_COLUMNS = ("key", "headers", "value")
 
 def with_raw_columns(parsed: pa.Table, staged: pa.Table) -> pa.Table:
     """`records` rows (ingest columns aside): the parse result, with the staged batch's raw
-    key, headers and value in place of its NULL placeholders. Zero-copy: the parse returns
-    its rows in staged order, so row i of one is row i of the other."""
+    key, headers and value in place of its NULL placeholders, and `staged_row` dropped.
+    Zero-copy: the parse returns its rows in staged order, so row i of one is row i of the
+    other (checked: a row given another record's value would be silent corruption)."""
     if parsed.num_rows != staged.num_rows:
         raise ValueError(f"{parsed.num_rows} parsed rows for {staged.num_rows} staged")
+    order = parsed["staged_row"].to_numpy()
+    if not np.array_equal(order, np.arange(parsed.num_rows)):
+        raise ValueError("the parse returned its rows out of the staged order")
+    parsed = parsed.drop_columns(["staged_row"])
     for name in RAW_COLUMNS:
         parsed = parsed.set_column(
             parsed.schema.get_field_index(name), staged.schema.field(name), staged[name]
@@ -104,23 +117,44 @@ class BatchParser:
         self._own = con is None
         self._con = con
         self._query: Relation | None = None
+        self._signatures: Relation | None = None
 
     def parse(self, staged: pa.Table) -> pa.Table:
-        if self._con is None:
-            self._con = scratch_connection(threads=1)
-        register(self._con, "staged", numbered(staged))
+        con = self._con
+        if con is None:
+            con = self._con = scratch_connection(threads=1)
+        register(con, "staged", numbered(staged))
         try:
             if self._query is None:
-                install_macros(self._con)
+                install_macros(con)
                 # Bound once and run for every batch (it reads whatever `staged` is then):
                 # binding and planning this query costs as much as parsing a thousand records.
-                self._query = self._con.sql(parse_select_sql())
-            return with_raw_columns(self._query.to_arrow_table(), staged)
+                self._query = con.sql(parse_select_sql())
+            parsed = self._query.to_arrow_table()
         finally:
-            self._con.unregister("staged")
+            con.unregister("staged")
+        return with_raw_columns(self._with_signatures(con, parsed), staged)
+
+    def _with_signatures(self, con: Connection, parsed: pa.Table) -> pa.Table:
+        """`parsed` with its error_signature column filled in, from one signature per
+        distinct error message."""
+        messages = parsed["error_message"]
+        distinct = pc.unique(messages).drop_null()
+        register(con, "messages", pa.table({"message": distinct}))
+        try:
+            if self._signatures is None:
+                self._signatures = con.sql(SIGNATURES_SQL)
+            signatures = self._signatures.to_arrow_table()["signature"]
+        finally:
+            con.unregister("messages")
+        # Row i of `signatures` is distinct[i]'s (a projection keeps its input's order).
+        column = signatures.take(pc.index_in(messages, value_set=distinct))
+        index = parsed.schema.get_field_index("error_signature")
+        return parsed.set_column(index, parsed.schema.field(index), column)
 
     def close(self) -> None:
         self._query = None
+        self._signatures = None
         if self._own and self._con is not None:
             self._con.close()
         self._con = None

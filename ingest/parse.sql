@@ -1,12 +1,19 @@
 -- Turns raw Kafka records into `records` rows (minus the ingest bookkeeping columns).
 --
 -- Input: a relation named `staged` with the columns of ingest.parse.STAGED_SCHEMA and
--- `staged_row`, each row's position in it. Output: one row per staged row, in that order,
--- with the raw key, headers and value left NULL: they pass around the parse untouched and
--- are put back by position (ingest.parse.with_raw_columns), so no copy of them is made here.
--- The parse runs inside DuckDB, vectorised over a whole batch on every core. Each value is
--- parsed as JSON once (one json_extract_string over all the paths needed); the error
--- signature, the costliest derived column, is computed once per distinct error text.
+-- `staged_row`, each row's position in it. Output: one row per staged row, in that order
+-- (every step is a projection, which keeps its input's order; `staged_row` comes out last,
+-- to be checked), with the raw key, headers and value left NULL: they pass around the parse
+-- untouched and are put back by position (ingest.parse.with_raw_columns), so no copy of
+-- them is made here. The error signature is left NULL too: ingest.parse computes it once
+-- per distinct error text (a join here would cost a sort to get the order back).
+-- The parse runs inside DuckDB, vectorised over a whole batch. Each value is parsed as JSON
+-- once (one json_extract_string over all the paths needed).
+--
+-- Cost: it runs for every record, ~10 us each. DuckDB computes an expression written twice
+-- (nullif(x, '') writes x twice) once, ahead, for every row, even inside a CASE or coalesce
+-- that would have skipped it; so a costly lookup that only some rows need is written once,
+-- inside its CASE (see `fallbacks`), and the macros avoid the pattern (macros.sql).
 --
 -- Nothing here may fail on bad bytes: casts are try_casts and parsers are wrapped in try(),
 -- so a record that cannot be read still yields a row, carrying its parse_error.
@@ -18,13 +25,20 @@ WITH decoded AS (
         list_transform(headers, lambda h: h."key") AS header_keys
     FROM staged
 ),
+trimmed AS (
+    SELECT
+        *,
+        -- ltrim copies the whole value: only when it does not start with the character.
+        CASE WHEN left(text_value, 1) IN ('{', '[') THEN left(text_value, 1)
+             ELSE left(ltrim(text_value), 1) END AS first_char
+    FROM decoded
+),
 extracted AS (
     SELECT
         *,
-        left(ltrim(text_value), 1) AS first_char,
         -- Not '$.original_task' itself: extracting an object re-serialises it (a kilobyte of
         -- text per record). Its fields say it is there; see `task` below for the rest.
-        CASE WHEN left(ltrim(text_value), 1) = '{' THEN try(json_extract_string(text_value, [
+        CASE WHEN first_char = '{' THEN try(json_extract_string(text_value, [
             '$.trace_id', '$.attachment_url', '$.retry_count', '$.error_category',   -- 1-4
             '$.final_error', '$.failed_at',                                          -- 5-6
             '$.original_task.event_type', '$.original_task.event_subtype',           -- 7-8
@@ -33,7 +47,7 @@ extracted AS (
             '$.original_task.metadata.error_category',                               -- 12
             '$.original_task.attachment_url', '$.original_task.trace_id'             -- 13-14
         ])) END AS j
-    FROM decoded
+    FROM trimmed
 ),
 tasked AS (
     SELECT
@@ -107,23 +121,36 @@ foreign_fields AS (
             msg: dlq_bytes_text(fh[5])} END AS fc
     FROM foreign_context
 ),
+fallbacks AS (
+    -- Where a field is not in the value: the task's copy, the key, the headers. Each is
+    -- looked up only for the rows that need it, and written once (a repeated expression
+    -- would be computed ahead for every row).
+    SELECT
+        *,
+        CASE WHEN v_trace_id IS NULL THEN trim(j[14]) END AS task_trace_id,
+        CASE WHEN v_url IS NULL THEN trim(j[13]) END AS task_url,
+        CASE WHEN v_retry_count IS NULL THEN dlq_header_text(headers, 'retry_count') END
+            AS header_retry_count,
+        CASE WHEN v_category IS NULL
+             THEN lower(trim(dlq_header_text(headers, 'error_category'))) END AS header_category,
+        CASE WHEN v_category IS NULL THEN lower(trim(j[12])) END AS task_category
+    FROM foreign_fields
+),
 resolved AS (
     SELECT
         *,
-        coalesce(v_trace_id, nullif(trim(j[14]), ''), key_text) AS r_trace_id,
-        coalesce(v_url, nullif(trim(j[13]), '')) AS r_url,
-        coalesce(v_retry_count,
-                 try_cast(try_cast(dlq_header_text(headers, 'retry_count') AS UINTEGER) AS INTEGER))
+        coalesce(v_trace_id, nullif(task_trace_id, ''), key_text) AS r_trace_id,
+        coalesce(v_url, nullif(task_url, '')) AS r_url,
+        coalesce(v_retry_count, try_cast(try_cast(header_retry_count AS UINTEGER) AS INTEGER))
             AS r_retry_count,
-        coalesce(v_category,
-                 nullif(lower(trim(dlq_header_text(headers, 'error_category'))), ''),
-                 nullif(lower(trim(j[12])), '')) AS r_category,
+        coalesce(v_category, nullif(header_category, ''), nullif(task_category, ''))
+            AS r_category,
         CASE
             WHEN v_final_error IS NOT NULL THEN 'final_error'
             WHEN nullif(trim(j[11]), '') IS NOT NULL THEN 'original_task.metadata.last_error'
             WHEN nullif(trim(fc.msg), '') IS NOT NULL THEN 'headers'
         END AS r_error_source
-    FROM foreign_fields
+    FROM fallbacks
 ),
 judged AS (
     SELECT
@@ -154,78 +181,62 @@ judged AS (
                      WHEN NOT task_is_object THEN 'original_task is not an object' END
             ), '')
         END AS r_parse_error,
-        dlq_url_host(coalesce(v_url, nullif(trim(j[13]), ''))) AS r_domain
+        dlq_url_host(r_url) AS r_domain
     FROM resolved
-),
--- Materialized once, and narrow: only the derived columns, so the copy holds neither the
--- raw value nor a second version of it (text_value, the extracted JSON); the signature
--- join reads it twice.
-parsed AS MATERIALIZED (
-    SELECT
-        topic,
-        "partition",
-        "offset",
-        make_timestamptz(timestamp_ms * 1000) AS kafka_timestamp,
-        CASE timestamp_type WHEN 1 THEN 'create' WHEN 2 THEN 'log_append' END AS timestamp_type,
-        staged_row,
-        octet_length("value")::INTEGER AS value_size,
-        -- Kept for records that did not parse (their value is not readable as it is): bounded,
-        -- and printable: control characters (a terminal escape, say) become U+FFFD.
-        CASE WHEN r_parse_error IS NOT NULL THEN regexp_replace(CASE
-            WHEN "value" IS NULL THEN NULL
-            WHEN text_value IS NOT NULL THEN left(text_value, 2000)
-            -- BLOB -> VARCHAR spells non-UTF-8 bytes as \xNN.
-            ELSE left(CAST("value"[1:1000] AS VARCHAR), 4000)
-        END, '[\x00-\x08\x0B-\x1F\x7F]', '�', 'g') END AS value_preview,
-        r_parse_error AS parse_error,
-        CASE WHEN v_trace_id IS NULL OR (v_failed_at IS NOT NULL AND v_failed_at_naive)
-                  OR v_failed_at > now() + INTERVAL 5 MINUTE OR (r_url IS NOT NULL AND r_domain IS NULL)
-            THEN list_filter([
-                CASE WHEN v_trace_id IS NULL AND r_trace_id IS NOT NULL AND record_format = 'pipeline'
-                    THEN 'trace_id taken from the record key' END,
-                CASE WHEN v_failed_at IS NOT NULL AND v_failed_at_naive
-                    THEN 'failed_at has no UTC offset; read as UTC' END,
-                CASE WHEN v_failed_at > now() + INTERVAL 5 MINUTE
-                    THEN 'failed_at is in the future' END,
-                CASE WHEN r_url IS NOT NULL AND r_domain IS NULL
-                    THEN 'attachment_url is not a URL with a host' END
-            ], lambda w: w IS NOT NULL)
-            ELSE []
-        END AS parse_warnings,
-        record_format,
-        r_trace_id AS trace_id,
-        r_url AS attachment_url,
-        r_retry_count AS retry_count,
-        r_category AS error_category,
-        r_error_message AS error_message,
-        r_error_source AS error_source,
-        v_failed_at AS failed_at,
-        j[7] AS event_type,
-        j[8] AS event_subtype,
-        -- CASE, not coalesce: the regular expression then only runs where the task has no type.
-        CASE WHEN nullif(trim(j[9]), '') IS NOT NULL THEN lower(trim(j[9]))
-             ELSE dlq_url_extension(r_url) END AS file_type,
-        j[10] AS assignment_id,
-        r_domain AS "domain",
-        fc.topic AS origin_topic,
-        try_cast(fc.part AS INTEGER) AS origin_partition,
-        fc.off AS origin_offset,
-        fc.exc AS exception_class
-    FROM judged
-),
-signatures AS (
-    SELECT message, dlq_error_signature(message) AS signature
-    FROM (SELECT DISTINCT error_message AS message FROM parsed
-          WHERE error_message IS NOT NULL)
 )
+-- The rows, in `staged` order (a projection keeps its input's order).
 SELECT
-    p.topic, p."partition", p."offset", p.kafka_timestamp, p.timestamp_type,
-    NULL::BLOB AS "key", NULL::STRUCT("key" VARCHAR, "value" BLOB)[] AS headers,
-    NULL::BLOB AS "value", p.value_size, p.value_preview, p.parse_error, p.parse_warnings,
-    p.record_format, p.trace_id, p.attachment_url, p.retry_count, p.error_category,
-    p.error_message, p.error_source, p.failed_at, p.event_type, p.event_subtype,
-    p.file_type, p.assignment_id, p."domain", s.signature AS error_signature,
-    p.origin_topic, p.origin_partition, p.origin_offset, p.exception_class
-FROM parsed p
-LEFT JOIN signatures s ON s.message = p.error_message
-ORDER BY p.staged_row
+    topic,
+    "partition",
+    "offset",
+    make_timestamptz(timestamp_ms * 1000) AS kafka_timestamp,
+    CASE timestamp_type WHEN 1 THEN 'create' WHEN 2 THEN 'log_append' END AS timestamp_type,
+    NULL::BLOB AS "key",
+    NULL::STRUCT("key" VARCHAR, "value" BLOB)[] AS headers,
+    NULL::BLOB AS "value",
+    octet_length("value")::INTEGER AS value_size,
+    -- Kept for records that did not parse (their value is not readable as it is): bounded,
+    -- and printable: control characters (a terminal escape, say) become U+FFFD.
+    CASE WHEN r_parse_error IS NOT NULL THEN regexp_replace(CASE
+        WHEN "value" IS NULL THEN NULL
+        WHEN text_value IS NOT NULL THEN left(text_value, 2000)
+        -- BLOB -> VARCHAR spells non-UTF-8 bytes as \xNN.
+        ELSE left(CAST("value"[1:1000] AS VARCHAR), 4000)
+    END, '[\x00-\x08\x0B-\x1F\x7F]', '�', 'g') END AS value_preview,
+    r_parse_error AS parse_error,
+    CASE WHEN v_trace_id IS NULL OR (v_failed_at IS NOT NULL AND v_failed_at_naive)
+              OR v_failed_at > now() + INTERVAL 5 MINUTE OR (r_url IS NOT NULL AND r_domain IS NULL)
+        THEN list_filter([
+            CASE WHEN v_trace_id IS NULL AND r_trace_id IS NOT NULL AND record_format = 'pipeline'
+                THEN 'trace_id taken from the record key' END,
+            CASE WHEN v_failed_at IS NOT NULL AND v_failed_at_naive
+                THEN 'failed_at has no UTC offset; read as UTC' END,
+            CASE WHEN v_failed_at > now() + INTERVAL 5 MINUTE
+                THEN 'failed_at is in the future' END,
+            CASE WHEN r_url IS NOT NULL AND r_domain IS NULL
+                THEN 'attachment_url is not a URL with a host' END
+        ], lambda w: w IS NOT NULL)
+        ELSE []
+    END AS parse_warnings,
+    record_format,
+    r_trace_id AS trace_id,
+    r_url AS attachment_url,
+    r_retry_count AS retry_count,
+    r_category AS error_category,
+    r_error_message AS error_message,
+    r_error_source AS error_source,
+    v_failed_at AS failed_at,
+    j[7] AS event_type,
+    j[8] AS event_subtype,
+    -- CASE, not coalesce: the regular expression then only runs where the task has no type.
+    CASE WHEN nullif(trim(j[9]), '') IS NOT NULL THEN lower(trim(j[9]))
+         ELSE dlq_url_extension(r_url) END AS file_type,
+    j[10] AS assignment_id,
+    r_domain AS "domain",
+    NULL::VARCHAR AS error_signature,  -- ingest.parse.with_signatures
+    fc.topic AS origin_topic,
+    try_cast(fc.part AS INTEGER) AS origin_partition,
+    fc.off AS origin_offset,
+    fc.exc AS exception_class,
+    staged_row  -- checked and dropped by ingest.parse: the raw columns go back by position
+FROM judged

@@ -13,11 +13,19 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pytest
 
 from dashboard.db import Database
 from dashboard.demo_data import generate
 from ingest import store
-from ingest.parse import BatchParser, RawRecord, parse_raw_records, stage_raw
+from ingest.parse import (
+    BatchParser,
+    RawRecord,
+    numbered,
+    parse_raw_records,
+    stage_raw,
+    with_raw_columns,
+)
 from tests.snapshots import TOPIC
 
 NAIVE_FAILED_AT = "2026-11-20T10:00:00"
@@ -116,3 +124,43 @@ def test_a_naive_timestamp_is_read_as_utc_on_a_machine_in_another_zone() -> None
         [sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True
     )
     assert done.stdout.strip() == "2026-11-20 10:00:00+00:00"
+
+
+def test_each_row_gets_the_signature_of_its_own_error_message() -> None:
+    # Signatures are computed once per distinct message and mapped back to the rows: each
+    # row's must be the one its message gets when parsed alone.
+    messages = [
+        "Connection timeout after 30s",
+        "HTTP 404: Not Found",
+        None,
+        "Connection timeout after 45s",
+        "   ",
+        "HTTP 404: Not Found",
+        "request id 34b530c3-5a9f-3154-3e99-9f91c9da80ee failed",
+        "Connection timeout after 30s",
+    ]
+    records = [
+        RawRecord(0, n, json.dumps({"trace_id": f"t{n}", "final_error": m}).encode())
+        for n, m in enumerate(messages)
+    ]
+    with BatchParser() as parser:
+        together = parser.parse(stage_raw(records))["error_signature"].to_pylist()
+        alone = [parser.parse(stage_raw([r]))["error_signature"][0].as_py() for r in records]
+    assert together == alone
+    assert together[0] == together[3] == together[7] == "Connection timeout after <n>s"
+    assert together[1] == together[5] != together[0]
+    assert together[2] is None and together[4] is None
+
+
+def test_parse_rows_out_of_the_staged_order_are_refused() -> None:
+    # The raw key, headers and value are put back by position: rows in another order would
+    # give records each other's bytes, so that is an error, never a silent mix-up.
+    staged = stage_raw(mixed_records()[:20])
+    with BatchParser() as parser:
+        parsed = parser.parse(staged)
+    numbered_rows = numbered(staged)
+    shuffled = parsed.append_column("staged_row", numbered_rows["staged_row"]).take(
+        list(reversed(range(parsed.num_rows)))
+    )
+    with pytest.raises(ValueError, match="out of the staged order"):
+        with_raw_columns(shuffled, staged)
