@@ -1,6 +1,7 @@
 -- Turns raw Kafka records into `records` rows (minus the ingest bookkeeping columns).
 --
--- Input: a relation named `staged` with the columns of ingest.parse.STAGED_SCHEMA and
+-- Input: a relation named `staged` with the columns of ingest.parse.STAGED_SCHEMA (the
+-- value's bytes also as text, NULL where they are not UTF-8) and
 -- `staged_row`, each row's position in it. Output: one row per staged row, in that order
 -- (every step is a projection, which keeps its input's order; `staged_row` comes out last,
 -- to be checked), with the raw key, headers and value left NULL: they pass around the parse
@@ -20,7 +21,7 @@
 WITH decoded AS (
     SELECT
         *,
-        try(decode("value")) AS text_value,           -- NULL: tombstone or not UTF-8
+        "text" AS text_value,                         -- NULL: tombstone or not UTF-8
         coalesce(try(decode("key")), CAST("key" AS VARCHAR)) AS key_text,
         list_transform(headers, lambda h: h."key") AS header_keys
     FROM staged

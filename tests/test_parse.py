@@ -101,6 +101,12 @@ def test_a_first_attempt_permanent_failure_has_no_error_text(
         (None, "tombstone"),
         (b"", "empty value"),
         (b"\xff\xfe\x00garbage\x80", "not valid UTF-8"),
+        # Byte sequences a lax decoder lets through: surrogates, overlong forms, code points
+        # past U+10FFFF, a sequence cut short inside valid JSON.
+        (b'{"trace_id": "\xed\xa0\x80"}', "not valid UTF-8"),
+        (b'{"trace_id": "\xc0\x80"}', "not valid UTF-8"),
+        (b"\xf4\x90\x80\x80", "not valid UTF-8"),
+        (b'{"x": "\xe2\x82"}', "not valid UTF-8"),
         (b"ERROR 502 Bad Gateway", "not a JSON object"),
         (b"{not json", "not valid JSON"),
         (b"[1, 2, 3]", "JSON array"),
@@ -137,6 +143,22 @@ def test_an_original_task_without_the_usual_fields_is_still_an_object(
     row = parse_one(con, record(original_task=task))
     assert row["parse_error"] is None
     assert row["record_format"] == "pipeline"
+
+
+def test_non_ascii_text_is_read_as_text(con: duckdb.DuckDBPyConnection) -> None:
+    value = json.dumps(
+        {
+            **PIPELINE_RECORD,
+            "trace_id": "tr\u00e4ce-\uffff",
+            "final_error": "Zeit\u00fcberschreitung",
+        },
+        ensure_ascii=False,
+    ).encode()
+    assert not value.isascii()
+    row = parse_one(con, value)
+    assert row["parse_error"] is None
+    assert row["trace_id"] == "tr\u00e4ce-\uffff"
+    assert row["error_message"] == "Zeit\u00fcberschreitung"
 
 
 def test_unknown_extra_fields_are_no_error(con: duckdb.DuckDBPyConnection) -> None:
