@@ -270,7 +270,8 @@ def _copy(
                 staged = stage_messages(good)
                 del good, messages
                 last_record = now
-                position.update(_next_offsets(staged))
+                # One topic: the reader is assigned only the DLQ topic's partitions.
+                position.update({p: o for (_, p), o in store.next_offsets(staged).items()})
                 consumed += staged.num_rows
             if staged is not None or ends:
                 writer.put(staged, ends)
@@ -286,15 +287,6 @@ def _copy(
     summary.behind = behind()
     if progress is not None:
         progress(Progress(consumed, summary.behind, time.monotonic() - started))
-
-
-def _next_offsets(staged: pa.Table) -> dict[int, int]:
-    """Partition -> the offset after the last record of that partition in `staged`."""
-    last = staged.group_by("partition").aggregate([("offset", "max")])
-    return {
-        int(p): int(o) + 1
-        for p, o in zip(last["partition"].to_pylist(), last["offset_max"].to_pylist(), strict=True)
-    }
 
 
 def _handle_events(
