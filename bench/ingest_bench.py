@@ -2,13 +2,14 @@
 
 On one broker, in one run:
   1. produce N demo records (default 1,000,000) into a fresh topic, and N/10 into another;
-  2. a plain confluent-kafka consumer that only counts them, twice: with librdkafka's
-     defaults, and with the fetch tuning `dlq ingest` itself uses;
+  2. a plain confluent-kafka consumer that only counts them: three times with librdkafka's
+     defaults (its time jumps between runs; the fastest is compared), and once with the
+     fetch tuning `dlq ingest` itself uses;
   3. `dlq ingest` of the same records (a separate process; its peak RSS from wait4);
   4. an incremental `dlq ingest` with nothing new;
   5. peak RSS of `dlq ingest` on the topic a tenth the size: memory should not grow with it;
-  6. `dlq ingest` of the full topic again with half-size transactions (the memory-lean
-     setting), into a snapshot of its own.
+  6. `dlq ingest` of the full topic again with double-size transactions (faster, more
+     memory), into a snapshot of its own.
 
 Targets (issue 2): ingest/plain ratio >= 0.5; peak RSS <= 400 MB and flat; no-op run < 1 s.
 Usage: python -m bench.ingest_bench [--records N] [--bootstrap HOST:PORT]  (from the repo root)
@@ -25,7 +26,7 @@ import sys
 from bench.common import demo_topic, ingest, run_measured, workspace
 from dashboard.kafka_clients import BULK_READ_TUNING
 
-LEAN_TRANSACTION = 8_192
+LARGE_TRANSACTION = 16_384
 
 COUNTER = """
 import json, sys, time
@@ -72,7 +73,13 @@ def main() -> None:
     with workspace(args.bootstrap) as space:
         full = demo_topic(space, "full", n, args.partitions)
         tenth = demo_topic(space, "tenth", small, args.partitions)
-        plain_default = count(space.bootstrap, full.dlq_topic, args.partitions, n, {})
+        # With librdkafka's defaults the counter's time moves in steps of a second from run
+        # to run (fetch.queue.backoff.ms = 1000 each time its queue fills): the fastest of
+        # three is the one compared against.
+        plain_defaults = [
+            count(space.bootstrap, full.dlq_topic, args.partitions, n, {}) for _ in range(3)
+        ]
+        plain_default = min(plain_defaults)
         plain_tuned = count(
             space.bootstrap, full.dlq_topic, args.partitions, n, dict(BULK_READ_TUNING)
         )
@@ -82,19 +89,19 @@ def main() -> None:
         noop, noop_wall, _ = ingest(full)
         _, _, rss_small = ingest(tenth)
         db_size = full.db.stat().st_size
-        # The memory-lean setting: half-size transactions, into a snapshot of its own.
-        lean_config = space.directory / "lean.toml"
-        lean_config.write_text(f"[ingest]\ntransaction_records = {LEAN_TRANSACTION}\n")
-        lean = full.model_copy(update={"db": space.directory / "lean.duckdb"})
-        lean_summary, _, rss_lean = ingest(lean, lean_config)
-        lean_rate = n / float(lean_summary["seconds"])  # type: ignore[arg-type]
+        # Double-size transactions (faster, more memory), into a snapshot of their own.
+        large_config = space.directory / "large.toml"
+        large_config.write_text(f"[ingest]\ntransaction_records = {LARGE_TRANSACTION}\n")
+        large = full.model_copy(update={"db": space.directory / "large.duckdb"})
+        large_summary, _, rss_large = ingest(large, large_config)
+        large_rate = n / float(large_summary["seconds"])  # type: ignore[arg-type]
 
     rate = n / seconds
     print()
     print(f"records                                  {n:>12,}")
     print(
         f"plain consumer, librdkafka defaults      {n / plain_default:>12,.0f} rec/s"
-        f"  ({plain_default:.2f}s)"
+        f"  (fastest of {', '.join(f'{t:.2f}s' for t in plain_defaults)})"
     )
     print(
         f"plain consumer, ingest's fetch tuning    {n / plain_tuned:>12,.0f} rec/s"
@@ -105,7 +112,7 @@ def main() -> None:
         f"  ({seconds:.2f}s in the job, {wall:.2f}s with process start)"
     )
     print(
-        f"ratio ingest / plain (defaults)          {rate / (n / plain_default):>12.2f}"
+        f"ratio ingest / plain (defaults, fastest) {rate / (n / plain_default):>12.2f}"
         "   target >= 0.5"
     )
     print(
@@ -123,8 +130,8 @@ def main() -> None:
     )
     print(f"snapshot file                            {db_size / 2**20:>10.0f} MB")
     print(
-        f"dlq ingest, transaction_records = {LEAN_TRANSACTION:,}  {lean_rate:>10,.0f} rec/s"
-        f"  (ratio {lean_rate / (n / plain_default):.2f}), peak RSS {rss_lean / 2**20:.0f} MB"
+        f"dlq ingest, transaction_records = {LARGE_TRANSACTION:,} {large_rate:>10,.0f} rec/s"
+        f"  (ratio {large_rate / (n / plain_default):.2f}), peak RSS {rss_large / 2**20:.0f} MB"
     )
 
 
