@@ -49,6 +49,9 @@ class Database:
     lock_timeout: float = 30.0
     # Rows per row group this process writes (the ingest job: one per transaction).
     row_group_size: int = ROW_GROUP_SIZE
+    # DuckDB threads of a write connection; None: one per core. The ingest job writes on one:
+    # its reader and parser threads have the other core's worth of work already.
+    writer_threads: int | None = None
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
@@ -56,11 +59,13 @@ class Database:
         with _PROCESS_LOCK.exclusive():
             self.path.parent.mkdir(parents=True, exist_ok=True)
             con = self._open(read_only=False)
-            # Memory stays bounded while a large backlog is written (DuckDB would otherwise
-            # buffer several row groups per thread, up to a fifth of the machine's memory).
-            con.execute(f"SET memory_limit = '{WRITER_MEMORY_LIMIT}'")
-            con.execute("SET preserve_insertion_order = false")
             try:
+                # Memory stays bounded while a large backlog is written (DuckDB would otherwise
+                # buffer several row groups per thread, up to a fifth of the machine's memory).
+                con.execute(f"SET memory_limit = '{WRITER_MEMORY_LIMIT}'")
+                con.execute("SET preserve_insertion_order = false")
+                if self.writer_threads is not None:
+                    con.execute(f"SET threads = {int(self.writer_threads)}")
                 apply_migrations(con, MIGRATIONS)
                 yield con
             finally:
