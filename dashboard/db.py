@@ -113,9 +113,10 @@ class Database:
 def _connect(path: Path, *, read_only: bool, row_group_size: int) -> Connection:
     if read_only:
         return duckdb.connect(str(path), read_only=True)
-    # Writers attach the file with smaller row groups: DuckDB writes a transaction of at
-    # least one full row group straight to the table instead of through the WAL (twice as
-    # fast), and 16k rows keep a transaction's memory within bounds. Readers need no option.
+    # Writers attach the file with smaller row groups (16,384 rows unless the writer says;
+    # the ingest job's are its transactions): DuckDB writes a transaction of at least one
+    # full row group straight to the table instead of through the WAL (twice as fast), and
+    # small row groups keep a transaction's memory within bounds. Readers need no option.
     return _set_up(
         duckdb.connect(),
         f"ATTACH '{_quote(path)}' AS snapshot (ROW_GROUP_SIZE {int(row_group_size)})",

@@ -38,7 +38,7 @@ STAGED_SCHEMA = pa.schema(
         ("value", pa.large_binary()),
         ("headers", pa.list_(HEADER_TYPE)),
         # The value's own bytes read as text (no copy), NULL where they are not UTF-8: see
-        # `utf8_view`.
+        # `value_columns`.
         ("text", pa.large_string()),
     ]
 )
@@ -183,8 +183,7 @@ def stage_messages(messages: Sequence[Message]) -> pa.Table:
         topic_column = pa.repeat(topics.pop(), len(messages)).cast(pa.string())
     else:
         topic_column = pa.array([m.topic() for m in messages], pa.string())
-    values = [m.value() for m in messages]
-    value_column = binary_array(values)
+    value, text = value_columns([m.value() for m in messages])
     return pa.table(
         [
             topic_column,
@@ -193,9 +192,9 @@ def stage_messages(messages: Sequence[Message]) -> pa.Table:
             pa.array([kind for kind, _ in stamps], pa.int8()),
             pa.array([ms if kind else None for kind, ms in stamps], pa.int64()),
             binary_array([m.key() for m in messages]),
-            value_column,
+            value,
             pa.array([m.headers() for m in messages], pa.list_(HEADER_TYPE)),
-            utf8_view(value_column, values),
+            text,
         ],
         schema=STAGED_SCHEMA,
     )
@@ -220,24 +219,21 @@ def _len_or_zero(item: bytes | None) -> int:
     return 0 if item is None else len(item)
 
 
-def utf8_view(column: pa.Array, items: Sequence[bytes | None]) -> pa.Array:
-    """`column` (large_binary, built from `items`) as large_string over the same buffers,
-    NULL where an item is not UTF-8 (or is NULL).
+def value_columns(values: Sequence[bytes | None]) -> tuple[pa.Array, pa.Array]:
+    """The values as large_binary, and the same buffers as large_string, NULL where a value
+    is not UTF-8 (or is NULL).
 
     The parse reads values as text; DuckDB's decode() would check and copy every value (a
     twentieth of the parse, and 20 MB of fresh memory per transaction). Here the check is
     Python's: `isascii()` for the usual value, a strict decode only for the rest. DuckDB
     must never be handed a VARCHAR that is not UTF-8, and Python's decoder is the strict one
     (it refuses surrogates and overlong forms)."""
-    if len(column) != len(items):
-        raise ValueError(f"{len(column)} values in the column for {len(items)} items")
-    if column.offset:
-        # Buffers are shared with `column` as they are: it must start at its buffers' start.
-        raise ValueError("utf8_view needs a column that is not a slice")
-    readable = [item is not None and (item.isascii() or _is_utf8(item)) for item in items]
+    binary = binary_array(values)
+    readable = [value is not None and (value.isascii() or _is_utf8(value)) for value in values]
     validity = pa.array(readable, pa.bool_()).buffers()[1]
-    _, offsets, data = column.buffers()
-    return pa.Array.from_buffers(pa.large_string(), len(column), [validity, offsets, data])
+    _, offsets, data = binary.buffers()
+    text = pa.Array.from_buffers(pa.large_string(), len(binary), [validity, offsets, data])
+    return binary, text
 
 
 def _is_utf8(item: bytes) -> bool:
@@ -250,8 +246,7 @@ def _is_utf8(item: bytes) -> bool:
 
 def stage_raw(records: Iterable[RawRecord]) -> pa.Table:
     rows = list(records)
-    values = [r.value for r in rows]
-    value_column = binary_array(values)
+    value, text = value_columns([r.value for r in rows])
     return pa.table(
         [
             [r.topic for r in rows],
@@ -260,9 +255,9 @@ def stage_raw(records: Iterable[RawRecord]) -> pa.Table:
             [r.timestamp_type if r.timestamp_ms is not None else 0 for r in rows],
             [r.timestamp_ms for r in rows],
             [r.key for r in rows],
-            value_column,
+            value,
             [list(r.headers) for r in rows],
-            utf8_view(value_column, values),
+            text,
         ],
         schema=STAGED_SCHEMA,
     )

@@ -26,7 +26,7 @@ WITH decoded AS (
         list_transform(headers, lambda h: h."key") AS header_keys
     FROM staged
 ),
-trimmed AS (
+first_chars AS (
     SELECT
         *,
         -- ltrim copies the whole value: only when it does not start with the character.
@@ -38,7 +38,7 @@ extracted AS (
     SELECT
         *,
         -- Not '$.original_task' itself: extracting an object re-serialises it (a kilobyte of
-        -- text per record). Its fields say it is there; see `task` below for the rest.
+        -- text per record). Its fields say it is there; see `tasked` below for the rest.
         CASE WHEN first_char = '{' THEN try(json_extract_string(text_value, [
             '$.trace_id', '$.attachment_url', '$.retry_count', '$.error_category',   -- 1-4
             '$.final_error', '$.failed_at',                                          -- 5-6
@@ -48,7 +48,7 @@ extracted AS (
             '$.original_task.metadata.error_category',                               -- 12
             '$.original_task.attachment_url', '$.original_task.trace_id'             -- 13-14
         ])) END AS j
-    FROM trimmed
+    FROM first_chars
 ),
 tasked AS (
     SELECT
