@@ -1,5 +1,6 @@
-"""The ingest process keeps pandas out and fixes glibc's mmap threshold (ingest.process_memory).
-Run in a fresh interpreter: the test process itself has pandas loaded already."""
+"""The ingest process keeps pandas out, fixes glibc's mmap threshold and has pyarrow allocate
+with malloc (ingest.process_memory). Run in a fresh interpreter: the test process itself has
+pandas loaded already."""
 
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ REPO = Path(__file__).resolve().parent.parent
 
 PROBE = """
 import json, sys
-from ingest.process_memory import keep_pandas_out, return_large_frees_to_the_system
+from ingest.process_memory import (
+    arrow_allocates_with_malloc, keep_pandas_out, return_large_frees_to_the_system)
 kept_out = keep_pandas_out()
 try:
     import pandas
@@ -23,13 +25,20 @@ try:
 except ModuleNotFoundError:
     imported = False
 import pyarrow as pa
+switched = arrow_allocates_with_malloc()
+allocated_before = pa.system_memory_pool().bytes_allocated()
+built = pa.array(list(range(100_000)), pa.int64())
+allocated_by_build = pa.system_memory_pool().bytes_allocated() - allocated_before
 from dashboard.db import scratch_connection, register
 con = scratch_connection(threads=1)
 register(con, "t", pa.table({"a": [1, 2, 3]}))
 total = con.execute("SELECT sum(a) FROM t").fetchone()[0]
 print(json.dumps({"kept_out": kept_out, "imported": imported, "total": total,
                   "pandas_loaded": "pandas" in sys.modules,
-                  "mallopt": return_large_frees_to_the_system()}))
+                  "mallopt": return_large_frees_to_the_system(),
+                  "switched": switched,
+                  "pool": pa.default_memory_pool().backend_name,
+                  "allocated_by_build": allocated_by_build}))
 """
 
 
@@ -54,6 +63,15 @@ def test_glibc_takes_the_fixed_mmap_threshold() -> None:
     if not sys.platform.startswith("linux"):
         pytest.skip("mallopt is glibc's")
     assert run_probe()["mallopt"] is True
+
+
+def test_arrow_builds_its_arrays_with_malloc() -> None:
+    result = run_probe()
+    assert result["switched"] is True
+    assert result["pool"] == "system"
+    # The 100,000 int64 values (800,000 bytes) were allocated through the system pool.
+    allocated = result["allocated_by_build"]
+    assert isinstance(allocated, int) and allocated >= 800_000
 
 
 def test_a_process_that_has_pandas_already_keeps_it() -> None:
