@@ -19,6 +19,7 @@ from dashboard.db import Database
 from dashboard.demo_data import generate
 from ingest import store
 from ingest.parse import (
+    PARSE_CHUNK_ROWS,
     BatchParser,
     RawRecord,
     numbered,
@@ -150,6 +151,35 @@ def test_each_row_gets_the_signature_of_its_own_error_message() -> None:
     assert together[0] == together[3] == together[7] == "Connection timeout after <n>s"
     assert together[1] == together[5] != together[0]
     assert together[2] is None and together[4] is None
+
+
+def test_the_parse_is_the_same_whatever_the_chunks_of_its_input() -> None:
+    # The parse re-cuts its input into chunks of its own (ingest.parse.PARSE_CHUNK_ROWS),
+    # and the raw columns go back by position: every record keeps its own bytes and fields
+    # however the reader's batches fell (one large chunk, odd small ones, empty ones).
+    records = [
+        RawRecord(r.partition, r.offset + copy * 1_000, r.value, r.key, r.headers, r.timestamp_ms)
+        for copy in range(3)
+        for r in mixed_records()
+    ]
+    staged = stage_raw(records)
+    one_chunk = staged.combine_chunks()
+    sizes = [1, 0, 700, 7, PARSE_CHUNK_ROWS + 1]
+    assert sum(sizes) < staged.num_rows
+    pieces, start = [], 0
+    for size in sizes:
+        pieces.append(one_chunk.slice(start, size))
+        start += size
+    pieces.append(one_chunk.slice(start))
+    odd_chunks = pa.concat_tables(pieces)
+    assert odd_chunks.column("value").num_chunks == len(sizes) + 1
+    with BatchParser() as parser:
+        expected = parser.parse(one_chunk)
+        got = parser.parse(odd_chunks)
+    assert got.num_rows == staged.num_rows
+    assert got.to_pylist() == expected.to_pylist()
+    assert got["value"].to_pylist() == staged["value"].to_pylist()
+    assert got["offset"].to_pylist() == staged["offset"].to_pylist()
 
 
 def test_parse_rows_out_of_the_staged_order_are_refused() -> None:
