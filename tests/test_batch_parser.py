@@ -182,6 +182,15 @@ def test_the_parse_is_the_same_whatever_the_chunks_of_its_input() -> None:
     assert got["offset"].to_pylist() == staged["offset"].to_pylist()
 
 
+def test_an_empty_batch_parses_to_no_rows_with_every_column() -> None:
+    # The ingest job parses an empty batch when a transaction carries only partition ends.
+    with BatchParser() as parser:
+        some = parser.parse(stage_raw(mixed_records()[:3]))
+        none = parser.parse(stage_raw([]))
+    assert none.num_rows == 0
+    assert none.schema == some.schema
+
+
 def test_parse_rows_out_of_the_staged_order_are_refused() -> None:
     # The raw key, headers and value are put back by position: rows in another order would
     # give records each other's bytes, so that is an error, never a silent mix-up.
