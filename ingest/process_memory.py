@@ -70,8 +70,8 @@ def arrow_allocates_with_malloc() -> bool:
     """Make pyarrow allocate through the C library's malloc instead of its bundled mimalloc.
 
     mimalloc keeps the pages of freed buffers for later: with batches handed from thread to
-    thread, ~20-35 MB of them sat idle at the job's peak (measured: peak RSS 397-406 MB
-    against 420-430, same speed, 1M records). With malloc, a freed batch buffer goes back to
+    thread, ~10-25 MB of them sat idle at the job's peak (measured: peak RSS 404-418 MB
+    against 425-437, same speed, 1M records). With malloc, a freed batch buffer goes back to
     the system at once (see MMAP_THRESHOLD_BYTES). Applies to buffers allocated from now on;
     False if this pyarrow has no system pool (nothing changed).
     """
