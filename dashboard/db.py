@@ -31,6 +31,10 @@ Relation = duckdb.DuckDBPyRelation
 _LOCK_MESSAGES = ("Could not set lock", "Conflicting lock")
 ROW_GROUP_SIZE = 16_384
 WRITER_MEMORY_LIMIT = "256MB"
+# DuckDB draws a progress bar on stdout for any statement that runs over two seconds (a
+# migration, a dashboard query on a large snapshot): it would land inside `--format json`
+# output and the Streamlit server's log.
+_NO_PROGRESS_BAR = "SET enable_progress_bar_print = false"
 
 
 class SnapshotMissing(Exception):
@@ -112,13 +116,14 @@ class Database:
 
 def _connect(path: Path, *, read_only: bool, row_group_size: int) -> Connection:
     if read_only:
-        return duckdb.connect(str(path), read_only=True)
+        return _set_up(duckdb.connect(str(path), read_only=True), _NO_PROGRESS_BAR)
     # Writers attach the file with smaller row groups (16,384 rows unless the writer says;
     # the ingest job's are its transactions): DuckDB writes a transaction of at least one
     # full row group straight to the table instead of through the WAL (twice as fast), and
     # small row groups keep a transaction's memory within bounds. Readers need no option.
     return _set_up(
         duckdb.connect(),
+        _NO_PROGRESS_BAR,
         f"ATTACH '{_quote(path)}' AS snapshot (ROW_GROUP_SIZE {int(row_group_size)})",
         "USE snapshot",
     )
@@ -145,6 +150,7 @@ def scratch_connection(*, threads: int) -> Connection:
     connection writes."""
     return _set_up(
         duckdb.connect(),
+        _NO_PROGRESS_BAR,
         f"SET memory_limit = '{WRITER_MEMORY_LIMIT}'",
         f"SET threads = {threads}",
         # As on the file's connections: a timestamp without an offset is read as UTC.
