@@ -54,7 +54,7 @@ class Database:
     # Rows per row group this process writes (the ingest job: one per transaction).
     row_group_size: int = ROW_GROUP_SIZE
     # DuckDB threads of a write connection; None: one per core. The ingest job writes on one:
-    # its reader and parser threads have the other core's worth of work already.
+    # its reading thread (which also parses) has the other core's worth of work already.
     writer_threads: int | None = None
 
     @contextmanager

@@ -117,10 +117,10 @@ def install_macros(con: Connection) -> None:
 class BatchParser:
     """Parses staged batches into `records` rows (as Arrow, ingest columns aside).
 
-    The ingest job gives it no connection: it parses on an in-memory DuckDB of its own, so
-    one batch is parsed while the previous one is written (writing is single-threaded in
-    DuckDB, and alone it left a core idle); one thread, so parsing and writing take a core
-    each. Given a connection, it parses there, and the connection stays the caller's."""
+    The ingest job gives it no connection: it parses on an in-memory DuckDB of its own (one
+    thread), so the reading thread parses one transaction while the writer thread writes the
+    previous one to the file. Given a connection, it parses there, and the connection stays
+    the caller's."""
 
     def __init__(self, con: Connection | None = None) -> None:
         self._own = con is None
