@@ -318,11 +318,13 @@ class _TransactionWriter:
     and writes them, in order, on a thread of its own: one DuckDB transaction each.
 
     Parsing where the records are read, rather than on a third thread, was faster and
-    smaller on two cores (1M records, A/B: 72,000 rec/s and 364-367 MB against 64,000-66,000
-    and 385-390 MB): the reader is idle while the writer has work anyway, and three busy
-    threads only slowed each other. The writer keeps the DuckDB file open across consecutive
-    transactions but lets go of it at least every `hold_seconds` (and pauses a moment) so
-    that readers in other processes get a turn while a long backlog is being copied.
+    smaller on two cores (1M records, A/B: 76,000-78,000 rec/s and 369-370 MB against
+    64,000-66,000 and 384-385 MB): three busy threads slowed each other, and a writer that
+    also gathered the rows sat idle after each write while the next ones arrived.
+
+    The writer keeps the DuckDB file open across consecutive transactions but lets go of it
+    at least every `hold_seconds` (and pauses a moment) so that readers in other processes
+    get a turn while a long backlog is being copied.
     """
 
     RELEASE_PAUSE = 0.05
@@ -422,7 +424,7 @@ class _TransactionWriter:
                     con = stack.enter_context(self._db.write())
                     opened = time.monotonic()
                 store.write_parsed(con, plan.run_id, plan.topic, parsed, ends, plan.committed)
-                del parsed
+                del parsed  # freed before waiting for the next: three transactions at most
                 if time.monotonic() - opened >= self._hold:
                     stack.close()
                     con = None
