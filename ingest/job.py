@@ -388,18 +388,15 @@ class _TransactionWriter:
         # never ahead of them.
         batch = pa.concat_tables(self._pending) if self._pending else STAGED_SCHEMA.empty_table()
         self._pending = []
-        while batch.num_rows or self._pending_ends:
-            whole = final or oversized or batch.num_rows <= self._transaction_rows
-            if whole:
-                self._hand_over(batch, self._pending_ends)
-                batch, self._pending_ends = STAGED_SCHEMA.empty_table(), {}
-                break
+        while not (final or oversized or batch.num_rows <= self._transaction_rows):
             self._hand_over(batch.slice(0, self._transaction_rows), {})
             batch = batch.slice(self._transaction_rows)
             if batch.num_rows < self._transaction_rows:
-                break
-        if batch.num_rows:
-            self._pending = [batch]
+                self._pending = [batch]
+                return
+        if batch.num_rows or self._pending_ends:
+            self._hand_over(batch, self._pending_ends)
+        self._pending_ends = {}
 
     def _hand_over(self, transaction: pa.Table, ends: dict[int, int]) -> None:
         item = (self._parser.parse(transaction), ends)

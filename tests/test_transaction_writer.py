@@ -18,11 +18,11 @@ from tests.snapshots import TOPIC, demo_records
 TRANSACTION_ROWS = 1_000
 
 
-def writer_for(db: Database) -> tuple[job._TransactionWriter, int]:
+def writer_for(db: Database) -> job._TransactionWriter:
     with db.write() as con:
         run_id = store.start_run(con, TOPIC)
     plan = job._Plan(run_id=run_id, topic=TOPIC, start={}, end={}, committed={})
-    return job._TransactionWriter(db, plan, 2.0, TRANSACTION_ROWS), run_id
+    return job._TransactionWriter(db, plan, 2.0, TRANSACTION_ROWS)
 
 
 def batches(table: pa.Table, sizes: list[int]) -> list[pa.Table]:
@@ -50,7 +50,7 @@ def test_batches_are_written_once_in_full_transactions_with_the_ends_last(
 
     monkeypatch.setattr(store, "write_parsed", spy)
     db = Database(tmp_path / "s.duckdb")
-    writer, _ = writer_for(db)
+    writer = writer_for(db)
     writer.start()
     # Odd batch sizes, the partition's end reached with the last batch, and an empty poll
     # that only carries that end again.
@@ -87,7 +87,7 @@ def test_a_failed_write_stops_the_reader_with_the_cause_and_keeps_what_was_commi
 
     monkeypatch.setattr(store, "write_parsed", fails_second_time)
     db = Database(tmp_path / "s.duckdb")
-    writer, _ = writer_for(db)
+    writer = writer_for(db)
     writer.start()
     outcome: list[BaseException] = []
 
