@@ -20,12 +20,12 @@ from datetime import UTC, datetime
 from bench.common import ingest, workspace
 from dashboard import actions
 from dashboard.actions import Request
-from dashboard.db import Database
-from dashboard.identity import Identity
-from dashboard.kafka_clients import KafkaGateway
-from dashboard.messages import MessageFilter
-from dashboard.replay_message import build
+from dashboard.actions.identity import Identity
+from dashboard.actions.replay_message import build
+from dashboard.adapters.db import Database
+from dashboard.adapters.kafka import KafkaGateway
 from dashboard.settings import Settings
+from dashboard.triage.messages import MessageFilter
 
 
 def dlq_value(i: int) -> bytes:

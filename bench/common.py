@@ -20,8 +20,8 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from dashboard import demo_data  # noqa: E402
-from dashboard.broker import launcher  # noqa: E402
+from dashboard.devtools import demo_data  # noqa: E402
+from dashboard.devtools.broker import launcher  # noqa: E402
 from dashboard.settings import Settings  # noqa: E402
 
 

@@ -24,11 +24,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bench.common import REPO, demo_topic, ingest, median_ms, workspace
-from dashboard import escalation, escalation_pack, messages, overview, patterns, reports, review
-from dashboard.db import Database
-from dashboard.kafka_clients import KafkaGateway
-from dashboard.messages import MessageFilter
+from dashboard.adapters.db import Database
+from dashboard.adapters.kafka import KafkaGateway
+from dashboard.exports import escalation_pack
 from dashboard.settings import Settings
+from dashboard.triage import escalation, messages, overview, patterns, reports, review
+from dashboard.triage.messages import MessageFilter
 
 
 def page_queries(settings: Settings) -> dict[str, list[Callable[[], object]]]:

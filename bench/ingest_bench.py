@@ -24,7 +24,7 @@ import os
 import sys
 
 from bench.common import demo_topic, ingest, run_measured, workspace
-from dashboard.kafka_clients import BULK_READ_TUNING
+from dashboard.adapters.kafka import BULK_READ_TUNING
 
 LEAN_TRANSACTION = 8_192
 

@@ -26,8 +26,8 @@ from typing import Any
 
 import pyarrow as pa
 
-from dashboard.db import Connection, Database
-from dashboard.kafka_clients import (
+from dashboard.adapters.db import Connection, Database
+from dashboard.adapters.kafka import (
     BrokerUnreachable,
     KafkaGateway,
     Message,

@@ -22,8 +22,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from dashboard.db import Connection, Relation, register, scratch_connection
-from dashboard.kafka_clients import Message
+from dashboard.adapters.db import Connection, Relation, register, scratch_connection
+from dashboard.adapters.kafka import Message
 
 HEADER_TYPE = pa.struct([("key", pa.string()), ("value", pa.large_binary())])
 

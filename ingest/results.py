@@ -11,8 +11,8 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
-from dashboard.db import Database, transaction
-from dashboard.kafka_clients import KafkaGateway, is_partition_eof
+from dashboard.adapters.db import Database, transaction
+from dashboard.adapters.kafka import KafkaGateway, is_partition_eof
 from dashboard.settings import Settings
 from ingest import store
 

@@ -10,9 +10,9 @@ from datetime import UTC, datetime
 
 import pyarrow as pa
 
-from dashboard.db import Connection, insert_rows, register, transaction
-from dashboard.kafka_clients import PartitionOffsets
-from dashboard.processes import process_alive
+from dashboard.adapters.db import Connection, insert_rows, register, transaction
+from dashboard.adapters.kafka import PartitionOffsets
+from dashboard.adapters.processes import process_alive
 
 
 @dataclass(frozen=True)

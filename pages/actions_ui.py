@@ -13,13 +13,13 @@ from typing import Any
 
 import streamlit as st
 
-from dashboard import actions, identity
-from dashboard.actions import Preview, Progress, RecordRef, Report, Request
-from dashboard.db import Database
-from dashboard.identity import Identity
-from dashboard.messages import MessageFilter
+from dashboard import actions
+from dashboard.actions import Preview, Progress, RecordRef, Report, Request, identity
+from dashboard.actions.identity import Identity
+from dashboard.adapters.db import Database
 from dashboard.settings import Settings
-from dashboard.urls import mask_url
+from dashboard.text.urls import mask_url
+from dashboard.triage.messages import MessageFilter
 from pages import ui
 
 PENDING = "pending_action"  # session-state key of the dialog to show

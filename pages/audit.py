@@ -7,7 +7,7 @@ from typing import Literal
 
 import streamlit as st
 
-from dashboard import audit
+from dashboard.actions import audit
 from pages import actions_ui, ui
 
 settings = ui.app_settings()

@@ -6,8 +6,9 @@ from datetime import timedelta
 
 import streamlit as st
 
-from dashboard import report_formats, review
-from dashboard.patterns import RUNBOOK_PATTERNS
+from dashboard.exports import report_formats
+from dashboard.triage import review
+from dashboard.triage.patterns import RUNBOOK_PATTERNS
 from pages import actions_ui, ui
 
 settings = ui.app_settings()

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import escalation_pack
-from dashboard.severity import Level
+from dashboard.exports import escalation_pack
+from dashboard.triage.severity import Level
 from pages import actions_ui, ui
 
 settings = ui.app_settings()

@@ -9,10 +9,10 @@ from typing import Literal
 
 import streamlit as st
 
-from dashboard import messages, views
 from dashboard.actions import RecordRef
-from dashboard.messages import STATE_CHOICES, MessageFilter
-from dashboard.urls import mask_text, mask_url
+from dashboard.text.urls import mask_text, mask_url
+from dashboard.triage import messages, views
+from dashboard.triage.messages import STATE_CHOICES, MessageFilter
 from pages import actions_ui, ui
 
 settings = ui.app_settings()

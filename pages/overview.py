@@ -6,8 +6,9 @@ from datetime import datetime, timedelta
 
 import streamlit as st
 
-from dashboard import alerts, charts, escalation, overview, severity
-from dashboard.overview import count_between
+from dashboard.exports import charts
+from dashboard.triage import alerts, escalation, overview, severity
+from dashboard.triage.overview import count_between
 from pages import ui
 
 settings = ui.app_settings()

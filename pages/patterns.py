@@ -7,9 +7,10 @@ from urllib.parse import urlencode
 
 import streamlit as st
 
-from dashboard import charts, patterns
-from dashboard.patterns import DIMENSIONS, NO_TEXT_LABEL, NONE_LABEL, RUNBOOK_PATTERNS, Scope
-from dashboard.states import STATES
+from dashboard.exports import charts
+from dashboard.triage import patterns
+from dashboard.triage.patterns import DIMENSIONS, NO_TEXT_LABEL, NONE_LABEL, RUNBOOK_PATTERNS, Scope
+from dashboard.triage.states import STATES
 from pages import ui
 
 settings = ui.app_settings()

@@ -6,7 +6,8 @@ from typing import Literal
 
 import streamlit as st
 
-from dashboard import report_formats, reports
+from dashboard.exports import report_formats
+from dashboard.triage import reports
 from pages import actions_ui, ui
 
 settings = ui.app_settings()

@@ -9,13 +9,13 @@ from typing import Any, NoReturn, TypeVar
 
 import streamlit as st
 
-from dashboard import images
-from dashboard.charts import PLOTLY_CONFIG
-from dashboard.db import Database, DatabaseBusy, SnapshotMissing
-from dashboard.kafka_clients import BrokerUnreachable, KafkaGateway, TopicMissing
-from dashboard.overview import Freshness, freshness
-from dashboard.safe_text import markdown_text
+from dashboard.adapters.db import Database, DatabaseBusy, SnapshotMissing
+from dashboard.adapters.kafka import BrokerUnreachable, KafkaGateway, TopicMissing
+from dashboard.exports import images
+from dashboard.exports.charts import PLOTLY_CONFIG
 from dashboard.settings import Settings, SettingsError, load_settings
+from dashboard.text.safe_text import markdown_text
+from dashboard.triage.overview import Freshness, freshness
 from ingest.job import IngestError, ingest_once
 
 T = TypeVar("T")

@@ -7,8 +7,9 @@ from datetime import timedelta
 
 import streamlit as st
 
-from dashboard import report_formats, review
-from dashboard.patterns import NO_TEXT_LABEL
+from dashboard.exports import report_formats
+from dashboard.triage import review
+from dashboard.triage.patterns import NO_TEXT_LABEL
 from pages import actions_ui, ui
 
 settings = ui.app_settings()

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from dashboard.broker import launcher
-from dashboard.kafka_clients import KafkaGateway
+from dashboard.adapters.kafka import KafkaGateway
+from dashboard.devtools.broker import launcher
 from dashboard.settings import Settings
 
 REPO = Path(__file__).resolve().parent.parent

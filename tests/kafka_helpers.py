@@ -6,9 +6,9 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from dashboard.db import Database
-from dashboard.demo_data import generate
-from dashboard.kafka_clients import KafkaGateway, OutgoingRecord
+from dashboard.adapters.db import Database
+from dashboard.adapters.kafka import KafkaGateway, OutgoingRecord
+from dashboard.devtools.demo_data import generate
 from dashboard.settings import Settings
 
 NOW_MS = 1_795_000_000_000  # 2026-11-18

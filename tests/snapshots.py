@@ -10,9 +10,9 @@ from typing import Any
 
 import pyarrow as pa
 
-from dashboard.db import Database
-from dashboard.demo_data import generate
-from dashboard.kafka_clients import PartitionOffsets
+from dashboard.adapters.db import Database
+from dashboard.adapters.kafka import PartitionOffsets
+from dashboard.devtools.demo_data import generate
 from ingest import store
 from ingest.parse import BatchParser, RawRecord, stage_raw
 

@@ -11,7 +11,7 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from dashboard.db import Database
+from dashboard.adapters.db import Database
 from tests.conftest import REPO
 from tests.snapshots import TOPIC, demo_records, write_snapshot
 

@@ -15,8 +15,8 @@ from typing import Any
 import pyarrow as pa
 import pytest
 
-from dashboard.db import Database
-from dashboard.demo_data import generate
+from dashboard.adapters.db import Database
+from dashboard.devtools.demo_data import generate
 from ingest import store
 from ingest.parse import (
     PARSE_CHUNK_ROWS,

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 
-from dashboard.charts import growth_figure
-from dashboard.overview import Bucket
+from dashboard.exports.charts import growth_figure
 from dashboard.settings import SeverityBands
-from dashboard.severity import rate_bands
+from dashboard.triage.overview import Bucket
+from dashboard.triage.severity import rate_bands
 
 START = datetime(2026, 11, 20, tzinfo=UTC)
 

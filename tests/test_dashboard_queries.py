@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 
-from dashboard import escalation, overview, patterns
-from dashboard.db import Connection, Database
-from dashboard.messages import MessageFilter, record_detail, search
+from dashboard.adapters.db import Connection, Database
 from dashboard.settings import Settings
-from dashboard.views import raw_value, view_sections
+from dashboard.triage import escalation, overview, patterns
+from dashboard.triage.messages import MessageFilter, record_detail, search
+from dashboard.triage.views import raw_value, view_sections
 from ingest.parse import RawRecord
 from tests.snapshots import TOPIC, demo_records, pipeline_record, write_snapshot
 

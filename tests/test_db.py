@@ -1,4 +1,4 @@
-"""How `dashboard.db` opens the snapshot for writing."""
+"""How `dashboard.adapters.db` opens the snapshot for writing."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from dashboard.db import Database, scratch_connection
+from dashboard.adapters.db import Database, scratch_connection
 
 
 def setting(db: Database, name: str) -> object:

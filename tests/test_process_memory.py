@@ -29,7 +29,7 @@ switched = arrow_allocates_with_malloc()
 allocated_before = pa.system_memory_pool().bytes_allocated()
 built = pa.array(list(range(100_000)), pa.int64())
 allocated_by_build = pa.system_memory_pool().bytes_allocated() - allocated_before
-from dashboard.db import scratch_connection, register
+from dashboard.adapters.db import scratch_connection, register
 con = scratch_connection(threads=1)
 register(con, "t", pa.table({"a": [1, 2, 3]}))
 total = con.execute("SELECT sum(a) FROM t").fetchone()[0]

@@ -14,10 +14,12 @@ from pathlib import Path
 import plotly.graph_objects as go
 import pytest
 
-from dashboard import audit, escalation_pack, images, report_formats, reports
-from dashboard.db import Connection, Database
-from dashboard.patterns import Scope, top_values
+from dashboard.actions import audit
+from dashboard.adapters.db import Connection, Database
+from dashboard.exports import escalation_pack, images, report_formats
 from dashboard.settings import Settings
+from dashboard.triage import reports
+from dashboard.triage.patterns import Scope, top_values
 from ingest.parse import RawRecord
 from tests.conftest import REPO, run_cli
 from tests.snapshots import TOPIC, pipeline_record, write_snapshot

@@ -7,8 +7,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from dashboard import schema
-from dashboard.db import Database
+from dashboard.adapters import migrations as schema
+from dashboard.adapters.db import Database
 from tests.snapshots import demo_records, write_snapshot
 
 ROWS = 'SELECT * FROM records ORDER BY topic, "partition", "offset"'
@@ -37,7 +37,7 @@ def test_0004_rebuilds_records_with_zstd_urls_keeping_rows_and_constraints(
     path = tmp_path / "s.duckdb"
     # A snapshot as the version before 0004 wrote it: demo records, poison ones included.
     with monkeypatch.context() as patched:
-        patched.setattr("dashboard.db.MIGRATIONS", schema.MIGRATIONS[:3])
+        patched.setattr("dashboard.adapters.db.MIGRATIONS", schema.MIGRATIONS[:3])
         write_snapshot(path, demo_records(3_000))
     with duckdb.connect(str(path)) as con:
         before = con.execute(ROWS).fetchall()

@@ -7,10 +7,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from dashboard.alerts import Sample, evaluate, evaluate_all, rate_samples
-from dashboard.overview import Bucket, Point
 from dashboard.settings import DEFAULT_ALERTS, AlertRule, SeverityBands
-from dashboard.severity import Level, classify_rate, classify_size, overall, rate_bands
+from dashboard.triage.alerts import Sample, evaluate, evaluate_all, rate_samples
+from dashboard.triage.overview import Bucket, Point
+from dashboard.triage.severity import Level, classify_rate, classify_size, overall, rate_bands
 
 BANDS = SeverityBands()
 T0 = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)

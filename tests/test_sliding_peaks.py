@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dashboard.sliding_peaks import KeyPeaks, busiest_windows
+from dashboard.triage.sliding_peaks import KeyPeaks, busiest_windows
 
 Event = tuple[int, int]  # (key, minute)
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from dashboard.db import Connection, Database
+from dashboard.adapters.db import Connection, Database
 from ingest import job, store
 from ingest.parse import stage_raw
 from tests.snapshots import TOPIC, demo_records

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from dashboard.urls import mask_text, mask_url, shorten
+from dashboard.text.urls import mask_text, mask_url, shorten
 
 S3 = (
     "https://claims-docs.s3.amazonaws.com/claims/C-1/a.pdf?X-Amz-Algorithm=AWS4-HMAC-SHA256"

@@ -16,14 +16,14 @@ from collections.abc import Callable
 from datetime import datetime
 from types import FrameType
 
-from dashboard import actions, identity
-from dashboard.actions import Preview, Progress, RecordRef, Report, Request
+from dashboard import actions
+from dashboard.actions import Preview, Progress, RecordRef, Report, Request, identity
+from dashboard.adapters.db import Database
 from dashboard.cli.context import settings_from
 from dashboard.cli.list_cmd import refresh
 from dashboard.cli.output import err, print_json, printable
-from dashboard.db import Database
-from dashboard.messages import STATE_CHOICES, MessageFilter
 from dashboard.settings import Settings
+from dashboard.triage.messages import STATE_CHOICES, MessageFilter
 
 EXIT_OK, EXIT_REFUSED, EXIT_USAGE = 0, 1, 2
 

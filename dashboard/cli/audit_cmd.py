@@ -6,10 +6,10 @@ import argparse
 import sys
 from datetime import datetime
 
-from dashboard import audit
+from dashboard.actions import audit
+from dashboard.adapters.db import Database
 from dashboard.cli.context import settings_from
 from dashboard.cli.output import err, print_json, printable, table
-from dashboard.db import Database
 
 
 def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

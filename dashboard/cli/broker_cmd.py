@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from dashboard.broker import launcher
 from dashboard.cli.output import err
+from dashboard.devtools.broker import launcher
 
 
 def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from dashboard import demo_data
 from dashboard.cli.context import settings_from
 from dashboard.cli.output import err
+from dashboard.devtools import demo_data
 
 
 def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -8,10 +8,10 @@ import threading
 import time
 from types import FrameType
 
+from dashboard.adapters.db import DatabaseBusy
+from dashboard.adapters.kafka import BrokerUnreachable, TopicMissing
 from dashboard.cli.context import settings_from
 from dashboard.cli.output import err, print_json
-from dashboard.db import DatabaseBusy
-from dashboard.kafka_clients import BrokerUnreachable, TopicMissing
 from dashboard.settings import Settings
 from ingest.job import IngestError, IngestSummary, Progress, ingest_once
 from ingest.process_memory import tune_for_ingest

@@ -6,13 +6,13 @@ import argparse
 import time
 from collections.abc import Callable
 
+from dashboard.adapters.db import Database, DatabaseBusy
+from dashboard.adapters.kafka import BrokerUnreachable, KafkaGateway, TopicMissing
 from dashboard.cli.context import settings_from
 from dashboard.cli.output import err, print_json, printable, rule, table
-from dashboard.db import Database, DatabaseBusy
-from dashboard.kafka_clients import BrokerUnreachable, KafkaGateway, TopicMissing
-from dashboard.records import ListedRecord, list_records, snapshot_info
 from dashboard.settings import Settings
-from dashboard.urls import mask_text, mask_url, shorten
+from dashboard.text.urls import mask_text, mask_url, shorten
+from dashboard.triage.records import ListedRecord, list_records, snapshot_info
 from ingest.job import IngestError, ingest_once
 
 

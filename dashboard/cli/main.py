@@ -10,7 +10,13 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from dashboard.actions import Refused
-from dashboard.broker.launcher import BrokerError
+from dashboard.adapters.db import DatabaseBusy, SnapshotMissing
+from dashboard.adapters.kafka import (
+    LIBRDKAFKA_LOGGER,
+    BrokerUnreachable,
+    KafkaException,
+    TopicMissing,
+)
 from dashboard.cli import (
     action_cmd,
     audit_cmd,
@@ -22,13 +28,7 @@ from dashboard.cli import (
     view_cmd,
 )
 from dashboard.cli.output import err
-from dashboard.db import DatabaseBusy, SnapshotMissing
-from dashboard.kafka_clients import (
-    LIBRDKAFKA_LOGGER,
-    BrokerUnreachable,
-    KafkaException,
-    TopicMissing,
-)
+from dashboard.devtools.broker.launcher import BrokerError
 from dashboard.settings import SettingsError
 from ingest.job import IngestError
 

@@ -7,11 +7,12 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from dashboard import images, report_formats, reports
+from dashboard.adapters.db import Database
 from dashboard.cli.context import settings_from
 from dashboard.cli.list_cmd import refresh
 from dashboard.cli.output import err
-from dashboard.db import Database
+from dashboard.exports import images, report_formats
+from dashboard.triage import reports
 
 
 def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

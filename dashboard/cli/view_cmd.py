@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import argparse
 
-from dashboard import actions, identity, views
+from dashboard import actions
+from dashboard.actions import identity
+from dashboard.adapters.db import Database
 from dashboard.cli.context import settings_from
 from dashboard.cli.list_cmd import refresh
 from dashboard.cli.output import err, print_json, printable
-from dashboard.db import Database
-from dashboard.messages import record_detail
+from dashboard.triage import views
+from dashboard.triage.messages import record_detail
 
 EXIT_REFUSED = 1
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from dashboard.broker.launcher import free_port
+from dashboard.devtools.broker.launcher import free_port
 from tests.conftest import REPO
 
 CHROMIUM = Path("/usr/bin/chromium")

@@ -8,10 +8,11 @@ from typing import Any
 
 import pytest
 
-from dashboard import escalation_pack, images, report_formats, reports
-from dashboard.charts import group_figure
-from dashboard.db import Database
+from dashboard.adapters.db import Database
+from dashboard.exports import escalation_pack, images, report_formats
+from dashboard.exports.charts import group_figure
 from dashboard.settings import Settings
+from dashboard.triage import reports
 from tests.browser.conftest import ARTIFACTS
 from tests.snapshots import TOPIC, demo_records, write_snapshot
 

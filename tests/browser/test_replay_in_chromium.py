@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from dashboard import audit
-from dashboard.db import Database
-from dashboard.kafka_clients import KafkaGateway
+from dashboard.actions import audit
+from dashboard.adapters.db import Database
+from dashboard.adapters.kafka import KafkaGateway
 from dashboard.settings import Settings
 from tests.browser.conftest import ARTIFACTS, start_app
 from tests.browser.test_pages_in_chromium import wait_for_app

@@ -13,12 +13,12 @@ from typing import Any
 
 import pytest
 
-from dashboard import actions, audit
-from dashboard.actions import RecordRef, Request
-from dashboard.broker import launcher
-from dashboard.db import Database
-from dashboard.identity import Identity
-from dashboard.kafka_clients import KafkaGateway, OutgoingRecord
+from dashboard import actions
+from dashboard.actions import RecordRef, Request, audit
+from dashboard.actions.identity import Identity
+from dashboard.adapters.db import Database
+from dashboard.adapters.kafka import KafkaGateway, OutgoingRecord
+from dashboard.devtools.broker import launcher
 from dashboard.settings import Settings
 from ingest.job import ingest_once
 from tests.conftest import REPO, settings_env

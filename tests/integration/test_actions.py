@@ -13,13 +13,13 @@ from typing import Any
 import pytest
 from confluent_kafka import Consumer, TopicPartition
 
-from dashboard import actions, audit
-from dashboard.actions import RecordRef, Refused, Request
-from dashboard.db import Database
-from dashboard.identity import Identity, resolve
-from dashboard.kafka_clients import KafkaGateway, OutgoingRecord
-from dashboard.messages import MessageFilter, search
+from dashboard import actions
+from dashboard.actions import RecordRef, Refused, Request, audit
+from dashboard.actions.identity import Identity, resolve
+from dashboard.adapters.db import Database
+from dashboard.adapters.kafka import KafkaGateway, OutgoingRecord
 from dashboard.settings import Settings
+from dashboard.triage.messages import MessageFilter, search
 from ingest.job import ingest_once
 from tests.conftest import REPO, run_cli, settings_env
 from tests.kafka_helpers import NOW_MS, pipeline_value, produce

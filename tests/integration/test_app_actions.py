@@ -11,11 +11,11 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from dashboard import actions, audit
-from dashboard.actions import RecordRef, Request
-from dashboard.db import Database
-from dashboard.identity import Identity
-from dashboard.kafka_clients import KafkaGateway, OutgoingRecord
+from dashboard import actions
+from dashboard.actions import RecordRef, Request, audit
+from dashboard.actions.identity import Identity
+from dashboard.adapters.db import Database
+from dashboard.adapters.kafka import KafkaGateway, OutgoingRecord
 from dashboard.settings import Settings
 from tests.conftest import REPO, settings_env
 from tests.integration.test_actions import read_topic, setup_dlq

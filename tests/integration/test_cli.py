@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from dashboard.kafka_clients import KafkaGateway
+from dashboard.adapters.kafka import KafkaGateway
 from dashboard.settings import Settings
 from tests.conftest import REPO, BrokerUnderTest, run_cli, settings_env
 from tests.kafka_helpers import NOW_MS, pipeline_value, produce, produce_pipeline

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from dashboard.db import Database
-from dashboard.kafka_clients import KafkaGateway
+from dashboard.adapters.db import Database
+from dashboard.adapters.kafka import KafkaGateway
 from dashboard.settings import Settings
 from tests.conftest import REPO, settings_env
 from tests.kafka_helpers import kafka_positions, produce_demo, stored_positions

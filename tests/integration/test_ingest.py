@@ -8,8 +8,8 @@ import json
 import pytest
 from confluent_kafka import Consumer, TopicPartition
 
-from dashboard.db import Database
-from dashboard.kafka_clients import KafkaGateway, OutgoingRecord
+from dashboard.adapters.db import Database
+from dashboard.adapters.kafka import KafkaGateway, OutgoingRecord
 from dashboard.settings import Settings
 from ingest.job import ingest_once
 from tests.kafka_helpers import (

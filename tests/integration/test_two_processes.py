@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from dashboard.kafka_clients import KafkaGateway
+from dashboard.adapters.kafka import KafkaGateway
 from dashboard.settings import Settings
 from tests.conftest import REPO, run_cli, settings_env
 from tests.kafka_helpers import kafka_positions, produce_pipeline, stored_positions

@@ -1,4 +1,4 @@
-"""The snapshot's schema, as named migrations applied in order by `dashboard.db`.
+"""The snapshot's schema, as named migrations applied in order by `dashboard.adapters.db`.
 
 A migration is never edited once released: a change to the schema is a new migration
 appended to `MIGRATIONS`, so every snapshot file can be brought forward from any version.

@@ -11,8 +11,8 @@ from typing import Any, Final
 
 import plotly.graph_objects as go
 
-from dashboard.overview import Bucket, Point
-from dashboard.severity import Band, Level
+from dashboard.triage.overview import Bucket, Point
+from dashboard.triage.severity import Band, Level
 
 BAND_COLOURS: Final = {
     Level.NORMAL: "rgba(46, 160, 67, 0.10)",

@@ -15,9 +15,9 @@ from typing import Any
 
 import plotly.graph_objects as go
 
-from dashboard.charts import group_figure
-from dashboard.reports import Count, DlqReport
-from dashboard.safe_text import csv_cell, html_text, markdown_inline
+from dashboard.exports.charts import group_figure
+from dashboard.text.safe_text import csv_cell, html_text, markdown_inline
+from dashboard.triage.reports import Count, DlqReport
 
 CHART_SIZE = (900, 380)
 

@@ -23,7 +23,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from dashboard.schema import MIGRATIONS, Migration
+from dashboard.adapters.migrations import MIGRATIONS, Migration
 
 Connection = duckdb.DuckDBPyConnection
 Relation = duckdb.DuckDBPyRelation

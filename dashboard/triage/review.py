@@ -6,12 +6,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from dashboard import patterns, reports
-from dashboard.db import Connection
-from dashboard.messages import MessageFilter, count
-from dashboard.patterns import Burst, Scope, pattern_case_sql
+from dashboard.adapters.db import Connection
 from dashboard.settings import Settings
-from dashboard.states import records_with_state_sql
+from dashboard.triage import patterns, reports
+from dashboard.triage.messages import MessageFilter, count
+from dashboard.triage.patterns import Burst, Scope, pattern_case_sql
+from dashboard.triage.states import records_with_state_sql
 
 
 @dataclass(frozen=True)

@@ -13,9 +13,9 @@ from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any, Final, Literal
 
-from dashboard.db import Connection
-from dashboard.patterns import NO_TEXT_LABEL, NONE_LABEL
-from dashboard.states import STATE_EXPRESSION, records_with_state_sql, state_joins
+from dashboard.adapters.db import Connection
+from dashboard.triage.patterns import NO_TEXT_LABEL, NONE_LABEL
+from dashboard.triage.states import STATE_EXPRESSION, records_with_state_sql, state_joins
 
 SortKey = Literal["time", "offset", "trace_id", "retry_count", "error_category", "domain"]
 SORT_COLUMNS: Final[dict[str, str]] = {

@@ -6,8 +6,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from dashboard.messages import RecordDetail
-from dashboard.urls import mask_text, mask_url
+from dashboard.text.urls import mask_text, mask_url
+from dashboard.triage.messages import RecordDetail
 
 NO_ERROR_TEXT = "no error text recorded"
 

@@ -21,8 +21,8 @@ from dataclasses import asdict, dataclass
 from importlib import resources
 from pathlib import Path
 
-from dashboard.kafka_clients import broker_answers
-from dashboard.processes import process_alive
+from dashboard.adapters.kafka import broker_answers
+from dashboard.adapters.processes import process_alive
 
 KAFKA_VERSION = "4.1.1"
 DEFAULT_PORT = 9092
@@ -71,7 +71,7 @@ def ensure_jars(cache: Path | None = None) -> Path:
     lib.parent.mkdir(parents=True, exist_ok=True)
     partial = lib.with_name(lib.name + ".partial")
     shutil.rmtree(partial, ignore_errors=True)
-    with resources.as_file(resources.files("dashboard.broker").joinpath("pom.xml")) as pom:
+    with resources.as_file(resources.files("dashboard.devtools.broker").joinpath("pom.xml")) as pom:
         command = [
             mvn,
             "-B",
@@ -136,7 +136,9 @@ def start(
     config = data_dir / "server.properties"
     config.write_text(_server_properties(data_dir, port, controller_port))
     log4j = data_dir / "log4j2.properties"
-    log4j.write_text(resources.files("dashboard.broker").joinpath("log4j2.properties").read_text())
+    log4j.write_text(
+        resources.files("dashboard.devtools.broker").joinpath("log4j2.properties").read_text()
+    )
     classpath = f"{lib}/*"
     if not (data_dir / "kraft" / "meta.properties").exists():
         _format_storage(java, classpath, config, logs)

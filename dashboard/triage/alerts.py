@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
-from dashboard.overview import Bucket, Point
 from dashboard.settings import AlertRule
+from dashboard.triage.overview import Bucket, Point
 
 AlertState = Literal["ok", "pending", "firing"]
 EVALUATION_STEP = timedelta(minutes=1)

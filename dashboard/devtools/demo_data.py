@@ -2,7 +2,7 @@
 drift between pipeline versions, replays that failed again, and a few poison records.
 
 `generate()` is pure (records as values, keys, headers and timestamps); `produce()` sends
-them to the configured DLQ topic through `dashboard.kafka_clients`.
+them to the configured DLQ topic through `dashboard.adapters.kafka`.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from dashboard.kafka_clients import KafkaGateway
+from dashboard.adapters.kafka import KafkaGateway
 from dashboard.settings import Settings
 
 Header = tuple[str, bytes]

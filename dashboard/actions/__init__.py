@@ -2,7 +2,7 @@
 and the CLI.
 
 Guarantees:
-- Only an identity allowed to act acts (`dashboard.identity`); every attempt is audited.
+- Only an identity allowed to act acts (`dashboard.actions.identity`); every attempt is audited.
 - A record is acted on once: eligibility is checked and the record claimed in one DuckDB
   transaction (DuckDB admits one writing process at a time), so two operators racing over
   the same records each get a disjoint share. A replayed record that has not failed again,
@@ -31,21 +31,21 @@ from typing import Any, Final, Literal
 
 import pyarrow as pa
 
-from dashboard import audit
-from dashboard.db import Connection, Database, insert_rows, register, transaction
-from dashboard.identity import Identity
-from dashboard.kafka_clients import (
+from dashboard.actions import audit
+from dashboard.actions.identity import Identity
+from dashboard.actions.replay_message import NotReplayable, ReplayMessage, build, check_url
+from dashboard.adapters.db import Connection, Database, insert_rows, register, transaction
+from dashboard.adapters.kafka import (
     BrokerUnreachable,
     KafkaError,
     KafkaGateway,
     Message,
     TopicMissing,
 )
-from dashboard.messages import MessageFilter
-from dashboard.processes import process_alive
-from dashboard.replay_message import NotReplayable, ReplayMessage, build, check_url
+from dashboard.adapters.processes import process_alive
 from dashboard.settings import Settings
-from dashboard.states import records_with_state_sql
+from dashboard.triage.messages import MessageFilter
+from dashboard.triage.states import records_with_state_sql
 
 Action = Literal["replay", "resolve"]
 _CLAIM_COLUMNS: Final = (

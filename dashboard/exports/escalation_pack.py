@@ -17,18 +17,18 @@ from typing import Final
 
 import plotly.graph_objects as go
 
-from dashboard import alerts, escalation, overview
-from dashboard.audit import CHANGING_ACTIONS, AuditEntry, AuditFilter, query
-from dashboard.charts import growth_figure
-from dashboard.db import Connection
-from dashboard.messages import MessageFilter, record_detail, search
-from dashboard.patterns import NO_TEXT_LABEL, NONE_LABEL, Scope, top_values
-from dashboard.report_formats import embedded_png, page
-from dashboard.safe_text import html_text, markdown_inline
+from dashboard.actions.audit import CHANGING_ACTIONS, AuditEntry, AuditFilter, query
+from dashboard.adapters.db import Connection
+from dashboard.exports.charts import growth_figure
+from dashboard.exports.report_formats import embedded_png, page
 from dashboard.settings import Settings
-from dashboard.severity import Severity, classify_rate, classify_size, overall, rate_bands
-from dashboard.states import records_with_state_sql
-from dashboard.views import Section, view_sections
+from dashboard.text.safe_text import html_text, markdown_inline
+from dashboard.triage import alerts, escalation, overview
+from dashboard.triage.messages import MessageFilter, record_detail, search
+from dashboard.triage.patterns import NO_TEXT_LABEL, NONE_LABEL, Scope, top_values
+from dashboard.triage.severity import Severity, classify_rate, classify_size, overall, rate_bands
+from dashboard.triage.states import records_with_state_sql
+from dashboard.triage.views import Section, view_sections
 
 GROWTH_HOURS: Final = 24
 GROWTH_BUCKET_MINUTES: Final = 10

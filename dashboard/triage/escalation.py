@@ -8,11 +8,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Final
 
-from dashboard.db import Connection
-from dashboard.overview import arrivals
-from dashboard.patterns import Scope, pattern_case_sql
+from dashboard.adapters.db import Connection
 from dashboard.settings import Settings
-from dashboard.states import records_with_state_sql
+from dashboard.triage.overview import arrivals
+from dashboard.triage.patterns import Scope, pattern_case_sql
+from dashboard.triage.states import records_with_state_sql
 
 
 @dataclass(frozen=True)

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from dashboard.db import Connection
-from dashboard.states import records_with_state_sql
+from dashboard.adapters.db import Connection
+from dashboard.triage.states import records_with_state_sql
 
 LISTED_COLUMNS = (
     "topic",

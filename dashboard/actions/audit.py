@@ -23,9 +23,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
 
-from dashboard.db import Connection, insert_rows
-from dashboard.safe_text import csv_cell
-from dashboard.urls import mask_url
+from dashboard.adapters.db import Connection, insert_rows
+from dashboard.text.safe_text import csv_cell
+from dashboard.text.urls import mask_url
 
 GENESIS: Final = "0" * 64
 ACTIONS: Final = (

@@ -1,6 +1,6 @@
 """Where each record stands: unresolved, replayed (and waiting), or resolved.
 
-- resolved: it has a row in `resolutions` (see dashboard.schema for the ways there);
+- resolved: it has a row in `resolutions` (see dashboard.adapters.migrations for the ways there);
 - replayed: not resolved, and the dashboard replayed it (`replays`); its replay outcome is
   `waiting`, `failed-again` (its trace id landed in the DLQ again after the replay, a runbook
   escalation criterion) or `succeeded` (the results topic reported success after the replay:

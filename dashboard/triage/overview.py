@@ -6,8 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from dashboard.db import Connection
-from dashboard.states import LATEST_WATERMARKS_SQL, records_with_state_sql
+from dashboard.adapters.db import Connection
+from dashboard.triage.states import LATEST_WATERMARKS_SQL, records_with_state_sql
 
 
 @dataclass(frozen=True)

@@ -13,9 +13,9 @@ from typing import Final
 
 import numpy as np
 
-from dashboard.db import Connection, transaction
-from dashboard.sliding_peaks import busiest_windows
-from dashboard.states import records_with_state_sql
+from dashboard.adapters.db import Connection, transaction
+from dashboard.triage.sliding_peaks import busiest_windows
+from dashboard.triage.states import records_with_state_sql
 
 
 @dataclass(frozen=True)
@@ -257,7 +257,7 @@ def bursts(con: Connection, scope: Scope, min_records: int, window_minutes: int)
     `window_minutes` minutes at some point; `peak_at` is the first minute it peaked."""
     where, params = scope.where()
     # SQL hands over one hash and one minute per record; the sliding window runs in numpy
-    # (dashboard.sliding_peaks: several times faster than a RANGE window over a million
+    # (dashboard.triage.sliding_peaks: several times faster than a RANGE window over a million
     # records). Names come from one sample record per pair found, by rowid: the one
     # transaction keeps rowids valid between the two statements.
     with transaction(con):

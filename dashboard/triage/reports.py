@@ -1,5 +1,5 @@
 """The DLQ report (runbook: "Generate DLQ report" in the weekly cleanup): one set of numbers
-for a period, compared with the period before, rendered by `dashboard.report_formats` as
+for a period, compared with the period before, rendered by `dashboard.exports.report_formats` as
 Markdown, HTML, JSON and CSV, so every format holds the same numbers."""
 
 from __future__ import annotations
@@ -8,10 +8,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Final
 
-from dashboard.db import Connection
-from dashboard.messages import MessageFilter, count
-from dashboard.patterns import NO_TEXT_LABEL, Scope, top_values
-from dashboard.urls import mask_url
+from dashboard.adapters.db import Connection
+from dashboard.text.urls import mask_url
+from dashboard.triage.messages import MessageFilter, count
+from dashboard.triage.patterns import NO_TEXT_LABEL, Scope, top_values
 
 TOP: Final = 10
 STALE_AFTER: Final = timedelta(days=7)
