@@ -27,14 +27,12 @@ def _settings() -> Settings:
 
 
 def _route_through_entry_point(entry_point: bool) -> None:
-    """Pages run only under streamlit_app.py's st.navigation.
-
-    A `pages/` folder beside the entry point makes Streamlit treat a server's first visit to
-    /<page> as a legacy multipage app and run that page alone (no router, no page config).
-    Leaving legacy mode puts the entry point in charge: a page that finds itself run alone on
-    its session's first run reruns, on the same URL (nothing has been clicked yet, so nothing
-    is lost); the entry point itself just carries on to st.navigation.
-    """
+    """Pages run only under streamlit_app.py's st.navigation."""
+    # This patch cannot go while pages/ sits beside the entry point: Streamlit 1.67 sets
+    # PagesManager.uses_pages_directory from that folder's existence before any script runs,
+    # so a server's first request to /<page> runs that page alone in legacy mode (no router,
+    # no page config); only a call to st.navigation clears the flag, and the router is not
+    # called on that run. A page run alone therefore clears it and reruns on the same URL.
     from streamlit.runtime.pages_manager import PagesManager
 
     first_run = not st.session_state.get("_dlq_routed", False)
