@@ -79,7 +79,7 @@ def main() -> None:
             topic, ((f"evt-bench-{i}".encode(), dlq_value(i), [], now_ms + i) for i in range(n))
         )
         ingest(settings)
-        with Database(settings.db).read() as con:
+        with Database.of(settings).read() as con:
             refs = actions.matching(con, topic, MessageFilter())
         assert len(refs) == n
 

@@ -34,7 +34,7 @@ from dashboard.triage.messages import MessageFilter
 
 def page_queries(settings: Settings) -> dict[str, list[Callable[[], object]]]:
     """The queries each page runs on a cold cache, each on a connection of its own."""
-    db = Database(settings.db)
+    db = Database.of(settings)
     topic = settings.dlq_topic
     now = datetime.now(UTC).replace(second=0, microsecond=0)
     day = now - timedelta(hours=24)
@@ -195,7 +195,7 @@ def main() -> None:
             print(f"  {page:14s} {cold:6.2f} s / {warm:5.2f} s   target < 1.5 s")
 
         print("\nsearch, median of 7")
-        db = Database(settings.db)
+        db = Database.of(settings)
         for label, flt in SEARCHES.items():
 
             def run(flt: MessageFilter = flt) -> object:

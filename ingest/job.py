@@ -112,16 +112,7 @@ def ingest_once(
     started = time.monotonic()
     kafka = gateway or KafkaGateway(settings)
     topic = settings.dlq_topic
-    # Row groups of one transaction each: DuckDB then writes every full transaction
-    # straight to the table (see IngestTuning.transaction_records). One DuckDB thread for
-    # the writes: with the reading thread busy parsing, a second one only added contention
-    # (measured: 5-8% slower, more CPU and 20-27 MB more memory).
-    db = Database(
-        settings.db,
-        settings.db_lock_timeout_seconds,
-        row_group_size=settings.ingest.transaction_records,
-        writer_threads=1,
-    )
+    db = Database.of(settings, ingest=True)
 
     partitions = kafka.partitions(topic)
     offsets = kafka.watermarks(topic, partitions)

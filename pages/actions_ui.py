@@ -388,7 +388,7 @@ def ready_to_resolve_panel(settings: Settings, who: Identity) -> None:
     """When the results topic reports successful replays: one action resolves them all."""
     if not settings.results_topic:
         return
-    with Database(settings.db, settings.db_lock_timeout_seconds).read() as con:
+    with Database.of(settings).read() as con:
         ready = actions.ready_to_resolve(con, settings.dlq_topic)
     if not ready:
         return

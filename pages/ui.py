@@ -53,7 +53,7 @@ def app_settings(entry_point: bool = False) -> Settings:
 
 
 def database(settings: Settings) -> Database:
-    return Database(settings.db, settings.db_lock_timeout_seconds)
+    return Database.of(settings)
 
 
 def snapshot_version(settings: Settings) -> tuple[int, ...]:

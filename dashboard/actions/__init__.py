@@ -368,7 +368,7 @@ def execute(
 ) -> Report:
     """Carry out `request`: claim, act, record, chunk by chunk."""
     _check(settings, request)
-    db = Database(settings.db, settings.db_lock_timeout_seconds)
+    db = Database.of(settings)
     kafka = gateway or KafkaGateway(settings)
     if request.action == "replay" and not request.dry_run:
         try:
@@ -918,7 +918,7 @@ def sync_review_group(settings: Settings, gateway: KafkaGateway | None = None) -
     kafka = gateway or KafkaGateway(settings)
     partitions = kafka.partitions(settings.dlq_topic)
     current = kafka.committed_offsets(settings.review_group, settings.dlq_topic, partitions)
-    with Database(settings.db, settings.db_lock_timeout_seconds).read() as con:
+    with Database.of(settings).read() as con:
         moves = contiguous_commits(con, settings.dlq_topic, current)
     kafka.commit_offsets(settings.review_group, settings.dlq_topic, moves)
     return moves
@@ -954,5 +954,5 @@ def audit_look(
         offset=ref.offset if ref else None,
         details=details or {},
     )
-    db = Database(settings.db, settings.db_lock_timeout_seconds)
+    db = Database.of(settings)
     _audit_only(db.write(), settings.audit_log, [entry])

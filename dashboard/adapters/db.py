@@ -24,6 +24,7 @@ import duckdb
 import pyarrow as pa
 
 from dashboard.adapters.migrations import MIGRATIONS, Migration
+from dashboard.settings import Settings
 
 Connection = duckdb.DuckDBPyConnection
 Relation = duckdb.DuckDBPyRelation
@@ -56,6 +57,20 @@ class Database:
     # DuckDB threads of a write connection; None: one per core. The ingest job writes on one:
     # its reading thread (which also parses) has the other core's worth of work already.
     writer_threads: int | None = None
+
+    @classmethod
+    def of(cls, settings: Settings, *, ingest: bool = False) -> Database:
+        """The snapshot the settings name; `ingest` gives the ingest job's write tuning."""
+        if not ingest:
+            return cls(settings.db, settings.db_lock_timeout_seconds)
+        # Row groups of one transaction each, so DuckDB writes every full transaction straight
+        # to the table; one DuckDB thread, since the job's reading thread fills the other core.
+        return cls(
+            settings.db,
+            settings.db_lock_timeout_seconds,
+            row_group_size=settings.ingest.transaction_records,
+            writer_threads=1,
+        )
 
     @contextmanager
     def write(self) -> Iterator[Connection]:

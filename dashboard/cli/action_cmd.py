@@ -154,7 +154,7 @@ def run(args: argparse.Namespace) -> int:
         new_blob_path=getattr(args, "new_blob_path", None),
         selection=selection,
     )
-    with Database(settings.db, settings.db_lock_timeout_seconds).read() as con:
+    with Database.of(settings).read() as con:
         plan = actions.preview(con, args.action, refs, request.override)
     _print_preview(settings, plan, request)
     if plan.eligible == 0:
@@ -180,7 +180,7 @@ def _select(
     settings: Settings, args: argparse.Namespace
 ) -> tuple[str | None, list[RecordRef] | None]:
     flt = message_filter(args)
-    with Database(settings.db, settings.db_lock_timeout_seconds).read() as con:
+    with Database.of(settings).read() as con:
         if getattr(args, "ready", False):
             return "replay succeeded, ready to resolve", actions.ready_to_resolve(
                 con, settings.dlq_topic

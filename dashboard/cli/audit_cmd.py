@@ -31,7 +31,7 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def run(args: argparse.Namespace) -> int:
     settings = settings_from(args)
-    db = Database(settings.db, settings.db_lock_timeout_seconds)
+    db = Database.of(settings)
     if args.audit_action == "verify":
         with db.read() as con:
             stored = audit.verify_entries(audit.stored_entries(con))

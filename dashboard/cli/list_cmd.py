@@ -73,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
     settings = settings_from(args)
     if not args.no_refresh:
         refresh(settings, args.timeout)
-    db = Database(settings.db, settings.db_lock_timeout_seconds)
+    db = Database.of(settings)
     with db.read() as con:
         page = list_records(
             con,

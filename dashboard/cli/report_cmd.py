@@ -33,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
     settings = settings_from(args)
     if not args.no_refresh:
         refresh(settings, args.timeout)
-    with Database(settings.db, settings.db_lock_timeout_seconds).read() as con:
+    with Database.of(settings).read() as con:
         report = reports.build(con, settings.dlq_topic, datetime.now(UTC), args.days)
     if args.format == "md":
         text = report_formats.to_markdown(report)

@@ -30,7 +30,7 @@ def run(args: argparse.Namespace) -> int:
     settings = settings_from(args)
     if not args.no_refresh:
         refresh(settings, args.timeout)
-    with Database(settings.db, settings.db_lock_timeout_seconds).read() as con:
+    with Database.of(settings).read() as con:
         found = actions.find(con, settings.dlq_topic, [args.record])
         if found.ambiguous:
             choice = found.ambiguous[0]
