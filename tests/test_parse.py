@@ -4,8 +4,6 @@ yields exactly one row, keeps its raw parts, and says what is wrong with it."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from typing import Any
 
 import duckdb
 import pytest
@@ -13,46 +11,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ingest.parse import RawRecord, parse_raw_records
-from tests.kafka_helpers import changed_json
+from tests.parse_helpers import PIPELINE_RECORD, con, parse_one, record
 
-PIPELINE_RECORD: dict[str, Any] = {
-    "trace_id": "evt-2024-004",
-    "attachment_url": "https://storage.example.com/claims/C-99999/missing.pdf?X-Amz-Signature=abc",
-    "retry_count": 4,
-    "error_category": "permanent",
-    "final_error": "File not found (404) - URL returned 404 Not Found after 4 retry attempts",
-    "failed_at": "2024-12-25T10:45:00Z",
-    "original_task": {
-        "trace_id": "evt-2024-004",
-        "media_id": "8c1f",
-        "attachment_url": "https://x",
-        "blob_path": "documentsReceived/C-99999/pdf/missing.pdf",
-        "file_type": "pdf",
-        "assignment_id": "C-99999",
-        "event_type": "xact",
-        "event_subtype": "documentsReceived",
-        "retry_count": 4,
-        "metadata": {"last_error": "File not found (404)"},
-    },
-}
-
-
-@pytest.fixture(scope="module")
-def con() -> Iterator[duckdb.DuckDBPyConnection]:
-    connection = duckdb.connect()
-    connection.execute("SET TimeZone = 'UTC'")
-    yield connection
-    connection.close()
-
-
-def parse_one(con: duckdb.DuckDBPyConnection, value: bytes | None, **kw: Any) -> dict[str, Any]:
-    rows = parse_raw_records(con, [RawRecord(0, 0, value, **kw)])
-    assert len(rows) == 1
-    return rows[0]
-
-
-def record(**changes: Any) -> bytes:
-    return changed_json(json.loads(json.dumps(PIPELINE_RECORD)), changes)
+__all__ = ["con"]  # the shared connection fixture
 
 
 def test_a_pipeline_record_is_read_field_by_field(con: duckdb.DuckDBPyConnection) -> None:
@@ -205,119 +166,6 @@ def test_file_type_falls_back_to_the_url_extension(con: duckdb.DuckDBPyConnectio
 def test_trace_id_falls_back_to_the_key(con: duckdb.DuckDBPyConnection) -> None:
     row = parse_one(con, b"", key=b"evt-from-key")
     assert row["trace_id"] == "evt-from-key"
-
-
-def test_kafka_connect_headers_fill_error_and_origin(con: duckdb.DuckDBPyConnection) -> None:
-    row = parse_one(
-        con,
-        b"\x00\x01binary",
-        headers=[
-            ("__connect.errors.topic", b"orders"),
-            ("__connect.errors.partition", b"3"),
-            ("__connect.errors.offset", b"1234"),
-            (
-                "__connect.errors.exception.class.name",
-                b"org.apache.kafka.connect.errors.DataException",
-            ),
-            ("__connect.errors.exception.message", b"Converting byte[] failed at offset 1234"),
-        ],
-    )
-    assert row["record_format"] == "kafka-connect"
-    assert row["parse_error"] is None
-    assert (row["origin_topic"], row["origin_partition"], row["origin_offset"]) == (
-        "orders",
-        3,
-        1234,
-    )
-    assert row["exception_class"] == "org.apache.kafka.connect.errors.DataException"
-    assert row["error_message"] == "Converting byte[] failed at offset 1234"
-    assert row["error_source"] == "headers"
-
-
-def test_numbers_past_their_column_range_leave_the_field_empty_not_the_batch_failed(
-    con: duckdb.DuckDBPyConnection,
-) -> None:
-    rows = parse_raw_records(
-        con,
-        [
-            RawRecord(0, 0, record(), headers=[("retry_count", b"1")]),
-            RawRecord(0, 1, record(retry_count=...), headers=[("retry_count", b"4294967295")]),
-            RawRecord(
-                0,
-                2,
-                b"payload",
-                headers=[
-                    ("kafka_dlt-original-topic", b"payments"),
-                    ("kafka_dlt-original-partition", (2**31).to_bytes(8, "big")),
-                ],
-            ),
-        ],
-    )
-    assert [r["offset"] for r in rows] == [0, 1, 2]
-    assert rows[1]["retry_count"] is None and "missing retry_count" in rows[1]["parse_error"]
-    assert rows[2]["origin_topic"] == "payments" and rows[2]["origin_partition"] is None
-
-
-def test_spring_kafka_binary_headers_are_decoded(con: duckdb.DuckDBPyConnection) -> None:
-    row = parse_one(
-        con,
-        b"payload",
-        headers=[
-            ("kafka_dlt-original-topic", b"payments"),
-            ("kafka_dlt-original-partition", (7).to_bytes(4, "big")),
-            ("kafka_dlt-original-offset", (123_456_789_012).to_bytes(8, "big")),
-            ("kafka_dlt-exception-fqcn", b"java.lang.IllegalStateException"),
-            ("kafka_dlt-exception-message", b"boom"),
-        ],
-    )
-    assert row["record_format"] == "spring-kafka"
-    assert (row["origin_topic"], row["origin_partition"], row["origin_offset"]) == (
-        "payments",
-        7,
-        123_456_789_012,
-    )
-    assert row["exception_class"] == "java.lang.IllegalStateException"
-
-
-def test_kafka_streams_and_karafka_headers(con: duckdb.DuckDBPyConnection) -> None:
-    streams = parse_one(
-        con,
-        b"x",
-        headers=[
-            ("__streams.errors.topic", b"in"),
-            ("__streams.errors.partition", b"1"),
-            ("__streams.errors.offset", b"99"),
-            ("__streams.errors.exception", b"java.io.IOException"),
-            ("__streams.errors.message", b"disk full"),
-        ],
-    )
-    assert streams["record_format"] == "kafka-streams"
-    assert (streams["origin_offset"], streams["error_message"]) == (99, "disk full")
-    karafka = parse_one(
-        con,
-        b"x",
-        headers=[
-            ("source_topic", b"events"),
-            ("source_partition", b"2"),
-            ("source_offset", b"12345678"),
-        ],
-    )
-    assert karafka["record_format"] == "karafka"
-    assert (karafka["origin_topic"], karafka["origin_partition"], karafka["origin_offset"]) == (
-        "events",
-        2,
-        12345678,
-    )
-
-
-def test_pipeline_headers_fill_missing_fields(con: duckdb.DuckDBPyConnection) -> None:
-    row = parse_one(
-        con,
-        record(retry_count=..., error_category=...),
-        headers=[("retry_count", b"4"), ("error_category", b"transient"), ("failed", b"true")],
-    )
-    assert row["retry_count"] == 4
-    assert row["error_category"] == "transient"
 
 
 def test_huge_values_are_kept_whole_with_a_bounded_preview(
