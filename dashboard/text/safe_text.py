@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import re
 from datetime import datetime
 from typing import Final
 
@@ -18,14 +19,36 @@ def markdown_text(text: str) -> str:
     return "".join("\\" + c if c in _MARKDOWN_SPECIAL else c for c in flat)
 
 
-_MARKUP: Final = frozenset("\\`*_[]()<>!|#~")
+# Inline markup that can start anywhere in a line: code, HTML and autolinks, links and images
+# (their "(" only counts after "]"), table cells, strikethrough.
+_INLINE_MARKUP: Final = frozenset("`<[]|~")
+_ASCII_PUNCTUATION: Final = frozenset("!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~")
+# A line that starts like this is a heading, quote, list item or rule.
+_BLOCK_START: Final = re.compile(r"^(?:#{1,6}(?=\s|$)|>|[-+*](?=\s|$))|^(\d{1,9})(?=[.)](?:\s|$))")
 
 
 def markdown_inline(text: str) -> str:
-    """`text` for a Markdown document read by people too: only the characters that could make
-    markup (links, images, HTML, emphasis, code, table cells) are escaped."""
+    """`text` for a Markdown document read by people too, and pasted into chats: only what
+    would render as markup is escaped (links, images, HTML, code, emphasis, table cells, a
+    block marker at its start), so "evt_abc_1 (404)" stays as it is."""
     flat = text.replace("\r", " ").replace("\n", " ")
-    return "".join("\\" + c if c in _MARKUP else c for c in flat)
+    out: list[str] = []
+    for i, c in enumerate(flat):
+        before = flat[i - 1] if i else " "
+        after = flat[i + 1] if i + 1 < len(flat) else " "
+        if c in _INLINE_MARKUP or (c == "\\" and after in _ASCII_PUNCTUATION):
+            out.append("\\" + c)
+        elif c == "*" and not (before.isspace() and after.isspace()):
+            out.append("\\*")  # "*" opens or closes emphasis, even inside a word
+        elif c == "_" and not (before.isalnum() and after.isalnum()):
+            out.append("\\_")  # "_" inside a word never does (snake_case stays readable)
+        else:
+            out.append(c)
+    escaped = "".join(out)
+    # A list number keeps its digits and escapes its "." or ")"; other markers are escaped.
+    return _BLOCK_START.sub(
+        lambda m: m.group(0) + "\\" if m.group(1) else "\\" + m.group(0), escaped, count=1
+    )
 
 
 def csv_cell(value: object) -> str:
