@@ -196,12 +196,12 @@ def test_no_export_carries_a_signed_url_or_runnable_content(db: Path, tmp_path: 
         # the documents people open must not turn it into markup.
         if name.endswith("html"):
             assert "<script>" not in text, name
-        if name.endswith("md"):  # an escaped "\\<" shows as text
-            assert not re.search(r"(?<!\\)<script", text), name
-        # A link in Markdown is live; in HTML the same characters are inert text, so there
-        # the check is that no attribute carries a script URL.
+        # Markdown: an escaped "<" or "]" shows as text, so neither a tag nor a link is live.
         if name.endswith("md"):
-            assert "](javascript:" not in text, name
+            assert not re.search(r"(?<!\\)<script", text), name
+            assert not re.search(r"(?<!\\)\]\(javascript:", text), name
+        # In HTML the same characters are inert text, so there the check is that no
+        # attribute carries a script URL.
         if name.endswith("html"):
             assert not re.search(r"(href|src)\s*=\s*[\"']?\s*javascript:", text, re.I), name
     assert "&lt;script&gt;" in exports["html"] and "&lt;b&gt;v2&lt;/b&gt;" in exports["pack.html"]
