@@ -46,10 +46,13 @@ with right:
     ui.plot(figures["signatures"], key="report-signatures", filename="dlq-report-signatures")
 
 
-def table(counts: list[reports.Count], label: str) -> None:
+def table(counts: list[reports.Count], label: str, compared: bool = True) -> None:
+    """`compared`: with the previous period's count and the change (not for a snapshot)."""
     st.dataframe(
         [
             {label: c.label, "records": c.count, "previous": c.previous, "change": c.change}
+            if compared
+            else {label: c.label, "records": c.count}
             for c in counts
         ],
         hide_index=True,
@@ -70,10 +73,10 @@ with b:
         [{"action": x.action, "by": x.actor, "records": x.count} for x in report.actions],
         hide_index=True,
     )
-st.markdown("**Top failure URLs** (query strings removed)")
-table(report.top_urls, "url")
+st.markdown("**Top failure URL folders** (file names, ids and query strings dropped)")
+table(report.top_urls, "URL folder")
 st.markdown("**Unresolved older than 7 days, by error signature**")
-table(report.stale_by_signature, "signature")
+table(report.stale_by_signature, "signature", compared=False)
 
 name = f"dlq-report-{days}d"
 c = st.columns(4)

@@ -36,7 +36,7 @@ def _change(count: int, previous: int) -> str:
 def _sections(report: DlqReport) -> Iterator[tuple[str, list[Count]]]:
     yield "Error categories", report.categories
     yield "Top failure domains", report.top_domains
-    yield "Top failure URLs (query strings removed)", report.top_urls
+    yield "Top failure URL folders (file names, ids and query strings dropped)", report.top_urls
     yield "Top error signatures", report.top_signatures
 
 
