@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import argparse
 import sys
-from datetime import datetime
 
 from dashboard.actions import audit
 from dashboard.adapters.db import Database
-from dashboard.cli.context import settings_from
+from dashboard.cli.context import MOMENT_HELP, moment, settings_from
 from dashboard.cli.output import err, print_json, printable, table
 
 
@@ -18,8 +17,10 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     listing = verbs.add_parser("list", help="audit entries, newest first")
     listing.add_argument("--actor", default="")
     listing.add_argument("--action", action="append", default=[], choices=audit.ACTIONS)
-    listing.add_argument("--since", type=datetime.fromisoformat)
-    listing.add_argument("--until", type=datetime.fromisoformat)
+    listing.add_argument("--since", type=moment(), help=f"logged at or after: {MOMENT_HELP}")
+    listing.add_argument(
+        "--until", type=moment(as_upper_bound=True), help="logged before (a date: through it)"
+    )
     listing.add_argument("--trace", default="")
     listing.add_argument("--bulk", default="", help="bulk id")
     listing.add_argument("--limit", type=int, default=100)

@@ -1,0 +1,44 @@
+"""Points in time as people type them: ISO dates and times, or a time ago (`2h`, `7d`).
+
+One reading for the CLI's time options and the pages' URL parameters alike. A time without
+an offset is UTC (the snapshot's clock). As an upper bound ("until"), a date alone means the
+end of that day: `--until 2026-11-29` covers the 29th, and the bound itself is exclusive.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Final
+
+EXAMPLES: Final = "2026-11-29, 2026-11-29T10:45, 2026-11-29T10:45:00+01:00, 30m, 2h, 7d"
+_AGO: Final = re.compile(r"^(\d{1,9})\s*(s|sec|m|min|h|d|w)(?:\s+ago)?$", re.IGNORECASE)
+_UNIT_SECONDS: Final = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+class NotAMoment(ValueError):
+    """The text reads as no point in time; the message says what would."""
+
+
+def parse_moment(text: str, now: datetime, *, as_upper_bound: bool = False) -> datetime:
+    """`text` as an aware UTC datetime; `now` anchors the relative forms."""
+    cleaned = text.strip()
+    if cleaned.lower() == "now":
+        return now.astimezone(UTC)
+    ago = _AGO.match(cleaned)
+    try:
+        if ago:
+            seconds = int(ago.group(1)) * _UNIT_SECONDS[ago.group(2).lower()]
+            return now.astimezone(UTC) - timedelta(seconds=seconds)
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", cleaned):
+            day = date.fromisoformat(cleaned)
+            start = datetime.combine(day, time(), tzinfo=UTC)
+            return start + timedelta(days=1) if as_upper_bound else start
+        moment = datetime.fromisoformat(cleaned)
+    except OverflowError:
+        raise NotAMoment(f"{cleaned!r} is further back than a date can go") from None
+    except ValueError:
+        raise NotAMoment(
+            f"{cleaned!r} is not a time: give an ISO date or time, or a time ago ({EXAMPLES})"
+        ) from None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
