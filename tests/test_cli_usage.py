@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 
-from dashboard.cli.main import main
+from dashboard.cli.main import build_parser, main
 
 
 @pytest.mark.parametrize(
@@ -27,10 +29,6 @@ def test_an_unknown_option_prints_the_usage_of_its_command(
 
 
 def test_time_options_take_what_their_help_shows(capsys: pytest.CaptureFixture[str]) -> None:
-    from datetime import UTC, datetime, timedelta
-
-    from dashboard.cli.main import build_parser
-
     args = build_parser().parse_args(["audit", "list", "--since", "2h", "--until", "2026-11-28"])
     assert datetime.now(UTC) - args.since - timedelta(hours=2) < timedelta(minutes=1)
     assert args.until == datetime(2026, 11, 29, tzinfo=UTC)  # a date covers its whole day
