@@ -11,8 +11,11 @@ export DLQ_OPERATOR="${DLQ_OPERATOR-demo}"
 port="${DLQ_BOOTSTRAP_SERVERS##*:}"
 dlq=.venv/bin/dlq
 
+echo "demo: starting the local Kafka broker on port $port" >&2
 $dlq broker start --port "$port" >/dev/null
+echo "demo: writing demo DLQ records (skipped when the topic has some)" >&2
 $dlq demo --if-empty
+echo "demo: ingesting the DLQ into the snapshot" >&2
 $dlq ingest
 
 mkdir -p .dlq

@@ -24,7 +24,9 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def run(args: argparse.Namespace) -> int:
     if args.broker_action == "start":
-        result = launcher.start(args.data_dir, args.port)
+        result = launcher.start(
+            args.data_dir, args.port, progress=lambda step: err(f"broker: {step}")
+        )
         state = result.state
         if result.already_running:
             err(

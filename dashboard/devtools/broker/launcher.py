@@ -17,6 +17,7 @@ import socket
 import subprocess
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from importlib import resources
 from pathlib import Path
@@ -55,12 +56,20 @@ class StartResult:
     already_running: bool
 
 
+# Where a long step says what it is doing (the CLI prints it; tests stay quiet).
+Progress = Callable[[str], None]
+
+
+def _silent(_: str) -> None:
+    pass
+
+
 def jar_cache_dir() -> Path:
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "dlq-dashboard" / f"kafka-{KAFKA_VERSION}" / "lib"
 
 
-def ensure_jars(cache: Path | None = None) -> Path:
+def ensure_jars(cache: Path | None = None, progress: Progress = _silent) -> Path:
     """The directory of the broker's jars, fetched with Maven on first use."""
     lib = cache or jar_cache_dir()
     if (lib / f"kafka_2.13-{KAFKA_VERSION}.jar").exists():
@@ -68,6 +77,10 @@ def ensure_jars(cache: Path | None = None) -> Path:
     mvn = shutil.which("mvn")
     if mvn is None:
         raise BrokerError("Maven (mvn) is not on PATH: it fetches the Kafka jars once")
+    progress(
+        f"fetching the Kafka {KAFKA_VERSION} jars from Maven Central into {lib} "
+        "(first start only; a few minutes)"
+    )
     lib.parent.mkdir(parents=True, exist_ok=True)
     partial = lib.with_name(lib.name + ".partial")
     shutil.rmtree(partial, ignore_errors=True)
@@ -112,7 +125,11 @@ def read_state(data_dir: Path) -> BrokerState | None:
 
 
 def start(
-    data_dir: Path = DEFAULT_DATA_DIR, port: int = DEFAULT_PORT, *, tie_to_parent: bool = False
+    data_dir: Path = DEFAULT_DATA_DIR,
+    port: int = DEFAULT_PORT,
+    *,
+    tie_to_parent: bool = False,
+    progress: Progress = _silent,
 ) -> StartResult:
     """Start the broker (or find it running) and return once it answers.
 
@@ -127,7 +144,7 @@ def start(
     if not _port_free(port):
         raise BrokerError(f"port {port} on 127.0.0.1 is already in use; choose another with --port")
     controller_port = _free_port(exclude={port})
-    lib = ensure_jars()
+    lib = ensure_jars(progress=progress)
     java = java_executable()
 
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -141,7 +158,9 @@ def start(
     )
     classpath = f"{lib}/*"
     if not (data_dir / "kraft" / "meta.properties").exists():
+        progress(f"formatting the broker's storage in {data_dir}")
         _format_storage(java, classpath, config, logs)
+    progress(f"starting Kafka {KAFKA_VERSION} on 127.0.0.1:{port} and waiting until it answers")
 
     command = [
         java,
