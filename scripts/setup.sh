@@ -17,7 +17,7 @@ if [ ! -x .venv/bin/python ]; then
 fi
 # Installing is skipped while pyproject.toml and the extras are what was last installed (the
 # project itself is installed editable, so code changes need no reinstall).
-spec=".[${EXTRAS:-}]"
+spec="."; [ -n "${EXTRAS:-}" ] && spec=".[$EXTRAS]"
 stamp=".venv/.installed-$(cat pyproject.toml - <<<"$spec" | sha256sum | cut -c1-16)"
 if [ ! -e "$stamp" ]; then
   echo "setup: installing Python packages into .venv (first run: a few minutes)" >&2
