@@ -25,7 +25,7 @@ from dashboard.actions.replay_message import build
 from dashboard.adapters.db import Database
 from dashboard.adapters.kafka import KafkaGateway
 from dashboard.settings import Settings
-from dashboard.triage.messages import MessageFilter
+from dashboard.triage.filters import RecordFilter
 
 
 def dlq_value(i: int) -> bytes:
@@ -80,7 +80,7 @@ def main() -> None:
         )
         ingest(settings)
         with Database.of(settings).read() as con:
-            refs = actions.matching(con, topic, MessageFilter())
+            refs = actions.matching(con, topic, RecordFilter())
         assert len(refs) == n
 
         started = time.perf_counter()

@@ -29,7 +29,7 @@ from dashboard.adapters.kafka import KafkaGateway
 from dashboard.exports import escalation_pack
 from dashboard.settings import Settings
 from dashboard.triage import escalation, messages, overview, patterns, reports, review
-from dashboard.triage.messages import MessageFilter
+from dashboard.triage.filters import UNRESOLVED, RecordFilter
 
 
 def page_queries(settings: Settings) -> dict[str, list[Callable[[], object]]]:
@@ -38,7 +38,6 @@ def page_queries(settings: Settings) -> dict[str, list[Callable[[], object]]]:
     topic = settings.dlq_topic
     now = datetime.now(UTC).replace(second=0, microsecond=0)
     day = now - timedelta(hours=24)
-    scope = patterns.Scope(topic)
     rules = settings.rules
 
     def on_db(fn: Callable[..., object], *args: Any) -> Callable[[], object]:
@@ -48,9 +47,9 @@ def page_queries(settings: Settings) -> dict[str, list[Callable[[], object]]]:
 
         return run
 
-    first = on_db(messages.search, topic, MessageFilter(), "time", True, 1, 50)
+    first = on_db(messages.search, topic, RecordFilter(), "time", True, 1, 50)
     with db.read() as con:
-        row = messages.search(con, topic, MessageFilter(), "time", True, 1, 1).rows[0]
+        row = messages.search(con, topic, RecordFilter(), "time", True, 1, 1).rows[0]
     return {
         "overview": [
             on_db(overview.freshness, topic, now, timedelta(minutes=3)),
@@ -65,12 +64,13 @@ def page_queries(settings: Settings) -> dict[str, list[Callable[[], object]]]:
         "patterns": [
             on_db(
                 patterns.bursts,
-                scope,
+                topic,
+                UNRESOLVED,
                 rules.systematic_min_records,
                 rules.systematic_window_minutes,
             ),
-            on_db(patterns.pattern_totals, scope),
-            on_db(patterns.groups, scope, "error_signature", [], 50),
+            on_db(patterns.pattern_totals, topic, UNRESOLVED),
+            on_db(patterns.groups, topic, UNRESOLVED, "error_signature", [], 50),
         ],
         "messages": [
             first,
@@ -84,18 +84,18 @@ def page_queries(settings: Settings) -> dict[str, list[Callable[[], object]]]:
     }
 
 
-SEARCHES: dict[str, MessageFilter] = {
-    "trace id": MessageFilter(trace="evt-ab"),
-    "url text": MessageFilter(url="C-12345"),
-    "domain": MessageFilter(domain="slowvendor"),
-    "error text": MessageFilter(error="quota"),
-    "category": MessageFilter(category=("auth",)),
-    "signature": MessageFilter(signature="HTTP 404: Not Found - URL no longer available"),
-    "retry count": MessageFilter(retry_count=(0,)),
-    "partition+offsets": MessageFilter(partition=2, offset_from=1000, offset_to=5000),
-    "time range": MessageFilter(time_from=datetime.now(UTC) - timedelta(hours=6)),
-    "header": MessageFilter(header_key="error_category", header_value="circuit"),
-    "state": MessageFilter(states=("unparseable",)),
+SEARCHES: dict[str, RecordFilter] = {
+    "trace id": RecordFilter(trace="evt-ab"),
+    "url text": RecordFilter(url="C-12345"),
+    "domain": RecordFilter(domain="slowvendor"),
+    "error text": RecordFilter(error="quota"),
+    "category": RecordFilter(category=("auth",)),
+    "signature": RecordFilter(signature="HTTP 404: Not Found - URL no longer available"),
+    "retry count": RecordFilter(retry_count=(0,)),
+    "partition+offsets": RecordFilter(partition=2, offset_from=1000, offset_to=5000),
+    "time range": RecordFilter(since=datetime.now(UTC) - timedelta(hours=6)),
+    "header": RecordFilter(header_key="error_category", header_value="circuit"),
+    "state": RecordFilter(states=("unparseable",)),
 }
 
 
@@ -198,7 +198,7 @@ def main() -> None:
         db = Database.of(settings)
         for label, flt in SEARCHES.items():
 
-            def run(flt: MessageFilter = flt) -> object:
+            def run(flt: RecordFilter = flt) -> object:
                 with db.read() as con:
                     return messages.search(con, settings.dlq_topic, flt)
 

@@ -19,7 +19,7 @@ from dashboard.actions.identity import Identity
 from dashboard.adapters.db import Database
 from dashboard.settings import Settings
 from dashboard.text.urls import mask_url
-from dashboard.triage.messages import MessageFilter
+from dashboard.triage.filters import RecordFilter
 from pages import ui
 
 PENDING = "pending_action"  # session-state key of the dialog to show
@@ -212,7 +212,7 @@ class BulkJob:
         return self.thread is not None and self.thread.is_alive()
 
 
-def bulk_panel(settings: Settings, who: Identity, flt: MessageFilter, total: int) -> None:
+def bulk_panel(settings: Settings, who: Identity, flt: RecordFilter, total: int) -> None:
     """Act on everything the current filter matches: preview, dry run, rate, confirm."""
     job: BulkJob | None = st.session_state.get("bulk_job")
     if job is not None:

@@ -4,7 +4,6 @@ URL, so a view can be shared and reopened."""
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, time
 from typing import Literal
 
 import streamlit as st
@@ -12,7 +11,9 @@ import streamlit as st
 from dashboard.actions import RecordRef
 from dashboard.text.urls import mask_text, mask_url
 from dashboard.triage import messages, views
-from dashboard.triage.messages import STATE_CHOICES, MessageFilter
+from dashboard.triage.dimensions import NONE_LABEL
+from dashboard.triage.filters import RecordFilter
+from dashboard.triage.states import STATE_CHOICES
 from pages import actions_ui, ui
 
 settings = ui.app_settings()
@@ -25,78 +26,43 @@ ui.freshness_banner(settings, fresh)
 actions_ui.last_report()
 actions_ui.ready_to_resolve_panel(settings, who)
 
-# -- filters (each widget is bound to a query parameter of the same name) -------------------
+# -- filters (each widget is bound to the query parameter of the same name) -----------------
 q: Literal["query-params"] = "query-params"
 a, b, c = st.columns(3)
-trace = a.text_input("Trace ID contains", key="trace", bind=q)
-url = b.text_input("URL contains", key="url", bind=q)
-domain = c.text_input("Domain contains", key="domain", bind=q)
+a.text_input("Trace ID contains", key="trace", bind=q)
+b.text_input("URL contains", key="url", bind=q)
+c.text_input("Domain contains", key="domain", bind=q)
 a, b, c = st.columns([2, 2, 3])
-category = a.multiselect(
+a.multiselect(
     "Error category",
-    ["permanent", "transient", "auth", "circuit_open", "unknown", "(none)"],
+    ["permanent", "transient", "auth", "circuit_open", "unknown", NONE_LABEL],
     key="category",
     bind=q,
     accept_new_options=True,
 )
-retries = b.pills(
-    "Retry count", ["0", "1", "2", "3", "4"], selection_mode="multi", key="retry_count", bind=q
-)
-states = c.pills("State", list(STATE_CHOICES), selection_mode="multi", key="states", bind=q)
+b.pills("Retry count", ["0", "1", "2", "3", "4"], selection_mode="multi", key="retry_count", bind=q)
+c.pills("State", list(STATE_CHOICES), selection_mode="multi", key="states", bind=q)
 with st.expander("More filters"):
     a, b = st.columns(2)
-    error = a.text_input("Error text contains", key="error", bind=q)
-    signature = b.text_input("Error signature (exact)", key="signature", bind=q)
+    a.text_input("Error text contains", key="error", bind=q)
+    b.text_input("Error signature (exact)", key="signature", bind=q)
     a, b, c = st.columns(3)
-    event = a.text_input("Event type / subtype (exact)", key="event", bind=q)
-    file_type = b.text_input("File type", key="file_type", bind=q)
-    partition = c.number_input(
-        "Partition", min_value=0, value=None, step=1, key="partition", bind=q
-    )
+    a.text_input("Event type / subtype (exact)", key="event", bind=q)
+    b.text_input("File type", key="file_type", bind=q)
+    c.number_input("Partition", min_value=0, value=None, step=1, key="partition", bind=q)
     a, b, c, d = st.columns(4)
-    offset_from = a.number_input(
-        "Offset from", min_value=0, value=None, step=1, key="offset_from", bind=q
-    )
-    offset_to = b.number_input(
-        "Offset to", min_value=0, value=None, step=1, key="offset_to", bind=q
-    )
-    day_from = c.date_input("Arrived from (UTC)", value=None, key="from", bind=q)
-    day_to = d.date_input("Arrived until (UTC, inclusive)", value=None, key="until", bind=q)
+    a.number_input("Offset from", min_value=0, value=None, step=1, key="offset_from", bind=q)
+    b.number_input("Offset to", min_value=0, value=None, step=1, key="offset_to", bind=q)
+    c.date_input("Arrived from (UTC)", value=None, key="from", bind=q)
+    d.date_input("Arrived until (UTC, inclusive)", value=None, key="until", bind=q)
     a, b, c, d = st.columns(4)
-    hour = a.number_input(
+    a.number_input(
         "Hour of day (UTC)", min_value=0, max_value=23, value=None, step=1, key="hour", bind=q
     )
-    day = b.text_input("Day (YYYY-MM-DD)", key="day", bind=q)
-    header_key = c.text_input("Header name contains", key="header_key", bind=q)
-    header_value = d.text_input("Header value contains", key="header_value", bind=q)
-
-
-def _day_start(day: object) -> datetime | None:
-    return datetime.combine(day, time.min, tzinfo=UTC) if day else None  # type: ignore[arg-type]
-
-
-until = _day_start(day_to)
-flt = MessageFilter(
-    trace=trace,
-    url=url,
-    domain=domain,
-    error=error,
-    signature=signature,
-    category=tuple(category),
-    retry_count=tuple(int(r) for r in retries or ()),
-    event=event,
-    file_type=file_type,
-    partition=None if partition is None else int(partition),
-    offset_from=None if offset_from is None else int(offset_from),
-    offset_to=None if offset_to is None else int(offset_to),
-    time_from=_day_start(day_from),
-    time_to=None if until is None else until.replace(hour=23, minute=59, second=59),
-    hour=None if hour is None else int(hour),
-    day=day.strip(),
-    header_key=header_key,
-    header_value=header_value,
-    states=tuple(states or ()),
-)
+    b.text_input("Day (YYYY-MM-DD)", key="day", bind=q)
+    c.text_input("Header name contains", key="header_key", bind=q)
+    d.text_input("Header value contains", key="header_value", bind=q)
+flt = RecordFilter.from_widgets(st.session_state.to_dict())
 
 a, b, c, d = st.columns([2, 1, 1, 2])
 sort = a.selectbox("Sort by", list(messages.SORT_COLUMNS), key="sort", bind=q)

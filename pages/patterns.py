@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 from urllib.parse import urlencode
 
@@ -9,7 +10,9 @@ import streamlit as st
 
 from dashboard.exports import charts
 from dashboard.triage import patterns
-from dashboard.triage.patterns import DIMENSIONS, NO_TEXT_LABEL, NONE_LABEL, RUNBOOK_PATTERNS, Scope
+from dashboard.triage.dimensions import DIMENSIONS, NO_TEXT_LABEL, NONE_LABEL
+from dashboard.triage.filters import RecordFilter
+from dashboard.triage.patterns import RUNBOOK_PATTERNS
 from dashboard.triage.states import STATES
 from pages import ui
 
@@ -39,21 +42,29 @@ span_label = (
 )
 now = ui.now_minute()
 span = spans[span_label]
-scope = Scope(topic, tuple(states), start=now - span if span else None)
+selection = RecordFilter(states=tuple(states), since=now - span if span else None)
 
 bursts = ui.cached(
-    settings, patterns.bursts, scope, rules.systematic_min_records, rules.systematic_window_minutes
+    settings,
+    patterns.bursts,
+    topic,
+    selection,
+    rules.systematic_min_records,
+    rules.systematic_window_minutes,
 )
-totals = ui.cached(settings, patterns.pattern_totals, scope)
+totals = ui.cached(settings, patterns.pattern_totals, topic, selection)
 in_scope = sum(totals.values())
 if in_scope == 0:
     st.info("No records in this selection.", icon=":material/inbox:")
     st.stop()
 
 
-def messages_link(filters: dict[str, str]) -> str:
-    """A relative link to the Messages page with `filters` as its query parameters."""
-    return "messages?" + urlencode({**filters, "states": ",".join(states)})
+def messages_link(narrower: dict[str, str]) -> str:
+    """A relative link to the Messages page: the records shown here narrowed by `narrower`
+    (query parameters). The Messages page filters arrival by whole days, so the link leaves
+    the time span out."""
+    shown = replace(selection, since=None).to_params()
+    return "messages?" + urlencode({**narrower, **shown}, doseq=True)
 
 
 # -- the runbook's patterns -----------------------------------------------------------------
@@ -135,7 +146,7 @@ dimension_key = (
 )
 dimension = DIMENSIONS[dimension_key]
 burst_keys = [(b.signature, b.domain) for b in bursts]
-groups = ui.cached(settings, patterns.groups, scope, dimension_key, burst_keys, 50)
+groups = ui.cached(settings, patterns.groups, topic, selection, dimension_key, burst_keys, 50)
 empty_label = NO_TEXT_LABEL if dimension_key == "error_signature" else NONE_LABEL
 labels = [g.value if g.value is not None else empty_label for g in groups]
 counts = [g.count for g in groups]

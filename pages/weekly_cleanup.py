@@ -9,7 +9,7 @@ import streamlit as st
 
 from dashboard.exports import report_formats
 from dashboard.triage import review
-from dashboard.triage.patterns import NO_TEXT_LABEL
+from dashboard.triage.dimensions import NO_TEXT_LABEL
 from pages import actions_ui, ui
 
 settings = ui.app_settings()

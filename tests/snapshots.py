@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +17,7 @@ from ingest import store
 from ingest.parse import BatchParser, RawRecord, stage_raw
 
 TOPIC = "xact.downloads.dlq"
+VARIED_AT = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 
 
 def write_snapshot(
@@ -113,3 +114,49 @@ def demo_records(
         )
         next_offset[p] += 1
     return out
+
+
+def write_varied(db: Path) -> Path:
+    """Four records an hour apart from VARIED_AT, each filter telling some apart: two trace
+    ids, URLs with LIKE wildcards and a signature, a header, categories, one record resolved
+    (1:0) and one unparseable (1:1)."""
+    t0 = VARIED_AT
+    records = [
+        pipeline_record(
+            0,
+            0,
+            t0,
+            trace_id="evt-alpha",
+            category="permanent",
+            retry_count=0,
+            error="HTTP 404: Not Found",
+            url="https://a.example.com/50%_off.pdf",
+        ),
+        pipeline_record(
+            0,
+            1,
+            t0 + timedelta(hours=1),
+            trace_id="evt-beta",
+            url="https://b.example.org/C-12345/x.pdf?sig=abc",
+            headers=[("x-team", b"claims-blue")],
+        ),
+        pipeline_record(
+            1,
+            0,
+            t0 + timedelta(hours=2),
+            trace_id="evt-alpha",
+            category="auth",
+            error="OneLake upload failed: AuthenticationError",
+        ),
+        RawRecord(
+            1,
+            1,
+            b"\xff not json",
+            b"k",
+            [],
+            int((t0 + timedelta(hours=3)).timestamp() * 1000),
+            topic=TOPIC,
+        ),
+    ]
+    write_snapshot(db, records, committed={1: 1})  # partition 1 offset 0 resolved already
+    return db

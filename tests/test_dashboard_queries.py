@@ -13,8 +13,9 @@ import pytest
 from dashboard.adapters.db import Connection, Database
 from dashboard.settings import Settings
 from dashboard.triage import escalation, overview, patterns
-from dashboard.triage.messages import MessageFilter, record_detail, search
-from dashboard.triage.views import raw_value, view_sections
+from dashboard.triage.dimensions import DIMENSIONS
+from dashboard.triage.filters import UNRESOLVED
+from dashboard.triage.messages import search
 from ingest.parse import RawRecord
 from tests.snapshots import TOPIC, demo_records, pipeline_record, write_snapshot
 
@@ -168,7 +169,7 @@ def test_a_systematic_burst_is_found_in_the_data(tmp_path: Path) -> None:
     )
     write_snapshot(db, slow + fast + small)
     for con in read(db):
-        found = patterns.bursts(con, patterns.Scope(TOPIC), min_records=50, window_minutes=10)
+        found = patterns.bursts(con, TOPIC, UNRESOLVED, min_records=50, window_minutes=10)
         assert [(b.domain, b.total) for b in found] == [("docs.partner.example.com", 60)]
         assert found[0].peak == 60
 
@@ -179,7 +180,7 @@ def test_a_burst_peaking_twice_reports_its_first_peak_and_its_own_text(tmp_path:
     again = burst_records(60, 5, T0 + timedelta(hours=8), first_offset=100)
     write_snapshot(db, first + again)
     for con in read(db):
-        (burst,) = patterns.bursts(con, patterns.Scope(TOPIC), min_records=50, window_minutes=10)
+        (burst,) = patterns.bursts(con, TOPIC, UNRESOLVED, min_records=50, window_minutes=10)
     assert burst.signature == "SSL certificate expired"
     assert burst.domain == "docs.partner.example.com"
     assert (burst.peak, burst.total) == (60, 120)
@@ -191,11 +192,10 @@ def test_a_burst_peaking_twice_reports_its_first_peak_and_its_own_text(tmp_path:
 def test_groups_count_share_and_drill_down_to_the_same_records(tmp_path: Path) -> None:
     db = tmp_path / "s.duckdb"
     write_snapshot(db, demo_records(1500, now=T0))
-    scope = patterns.Scope(TOPIC)
     for con in read(db):
-        in_scope = search(con, TOPIC, MessageFilter(states=("unresolved",))).total
-        for key, dimension in patterns.DIMENSIONS.items():
-            groups = patterns.groups(con, scope, key, [], limit=1000)
+        in_scope = search(con, TOPIC, UNRESOLVED).total
+        for key, dimension in DIMENSIONS.items():
+            groups = patterns.groups(con, TOPIC, UNRESOLVED, key, [], limit=1000)
             assert sum(g.count for g in groups) == in_scope, key
             assert abs(sum(g.share for g in groups) - 1) < 1e-9
             for group in groups[:4]:
@@ -208,7 +208,7 @@ def test_groups_count_share_and_drill_down_to_the_same_records(tmp_path: Path) -
                     continue  # only these two filters can select "no value" (no link either)
                 assert dimension.filter_field is not None
                 flt = replace(
-                    MessageFilter(states=("unresolved",)),
+                    UNRESOLVED,
                     **{dimension.filter_field: _filter_value(dimension.filter_field, value)},
                 )
                 assert search(con, TOPIC, flt).total == group.count, (key, value)
@@ -234,9 +234,9 @@ def test_pattern_totals_and_new_groups(tmp_path: Path) -> None:
     ]
     write_snapshot(db, records)
     for con in read(db):
-        assert patterns.pattern_totals(con, patterns.Scope(TOPIC)) == {"expired_url": 2, None: 2}
+        assert patterns.pattern_totals(con, TOPIC, UNRESOLVED) == {"expired_url": 2, None: 2}
         by_value = {
-            g.value: g for g in patterns.groups(con, patterns.Scope(TOPIC), "error_signature", [])
+            g.value: g for g in patterns.groups(con, TOPIC, UNRESOLVED, "error_signature", [])
         }
         assert by_value["HTTP 404: Not Found - URL no longer available"].pattern == "expired_url"
         assert by_value["Quantum flux inversion on attempt <n>"].is_new
@@ -286,122 +286,3 @@ def test_escalation_criteria_against_known_data(tmp_path: Path) -> None:
         "replay_failures": False,
         "business_critical": None,
     }
-
-
-# -- messages ------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def varied(tmp_path: Path) -> Path:
-    db = tmp_path / "s.duckdb"
-    records = [
-        pipeline_record(
-            0,
-            0,
-            T0,
-            trace_id="evt-alpha",
-            category="permanent",
-            retry_count=0,
-            error="HTTP 404: Not Found",
-            url="https://a.example.com/50%_off.pdf",
-        ),
-        pipeline_record(
-            0,
-            1,
-            T0 + timedelta(hours=1),
-            trace_id="evt-beta",
-            url="https://b.example.org/C-12345/x.pdf?sig=abc",
-            headers=[("x-team", b"claims-blue")],
-        ),
-        pipeline_record(
-            1,
-            0,
-            T0 + timedelta(hours=2),
-            trace_id="evt-alpha",
-            category="auth",
-            error="OneLake upload failed: AuthenticationError",
-        ),
-        RawRecord(
-            1,
-            1,
-            b"\xff not json",
-            b"k",
-            [],
-            int((T0 + timedelta(hours=3)).timestamp() * 1000),
-            topic=TOPIC,
-        ),
-    ]
-    write_snapshot(db, records, committed={1: 1})  # partition 1 offset 0 resolved already
-    return db
-
-
-@pytest.mark.parametrize(
-    ("flt", "expected"),
-    [
-        (MessageFilter(), ["0:0", "0:1", "1:0", "1:1"]),
-        (MessageFilter(trace="ALPHA"), ["0:0", "1:0"]),
-        (MessageFilter(url="c-12345"), ["0:1"]),
-        (MessageFilter(url="50%_"), ["0:0"]),  # LIKE wildcards in input are literal
-        (MessageFilter(url="50%x"), []),
-        (MessageFilter(domain="example.org"), ["0:1"]),
-        (MessageFilter(error="onelake"), ["1:0"]),
-        (MessageFilter(category=("permanent", "auth")), ["0:0", "1:0"]),
-        (MessageFilter(category=("(none)",)), ["1:1"]),
-        (MessageFilter(retry_count=(0,)), ["0:0"]),
-        (MessageFilter(partition=1), ["1:0", "1:1"]),
-        (MessageFilter(partition=0, offset_from=1, offset_to=1), ["0:1"]),
-        (
-            MessageFilter(time_from=T0 + timedelta(minutes=30), time_to=T0 + timedelta(hours=2)),
-            ["0:1"],
-        ),
-        (MessageFilter(hour=14), ["1:0"]),
-        (MessageFilter(day="2026-11-20"), ["0:0", "0:1", "1:0", "1:1"]),
-        (MessageFilter(header_key="x-team", header_value="BLUE"), ["0:1"]),
-        (MessageFilter(header_value="red"), []),
-        (MessageFilter(states=("resolved",)), ["1:0"]),
-        (MessageFilter(states=("unresolved",)), ["0:0", "0:1", "1:1"]),
-        (MessageFilter(states=("unparseable",)), ["1:1"]),
-        (MessageFilter(signature="HTTP 404: Not Found"), ["0:0"]),
-        (MessageFilter(event="xact / documentsReceived"), ["0:0", "0:1", "1:0"]),
-    ],
-)
-def test_every_filter_narrows_to_the_right_records(
-    varied: Path, flt: MessageFilter, expected: list[str]
-) -> None:
-    for con in read(varied):
-        found = search(con, TOPIC, flt, "offset", False)
-    assert [f"{r.partition}:{r.offset}" for r in found.rows] == expected
-    assert found.total == len(expected)
-
-
-def test_pages_and_sorting(tmp_path: Path) -> None:
-    db = tmp_path / "s.duckdb"
-    write_snapshot(db, [pipeline_record(0, i, T0 + timedelta(minutes=i)) for i in range(23)])
-    for con in read(db):
-        first = search(con, TOPIC, MessageFilter(), "time", True, 1, 10)
-        last = search(con, TOPIC, MessageFilter(), "time", True, 3, 10)
-        beyond = search(con, TOPIC, MessageFilter(), "time", True, 9, 10)
-    assert (first.total, first.pages) == (23, 3)
-    assert [r.offset for r in first.rows] == list(range(22, 12, -1))
-    assert [r.offset for r in last.rows] == [2, 1, 0]
-    assert beyond.page == 3 and [r.offset for r in beyond.rows] == [2, 1, 0]
-
-
-def test_a_record_in_full_with_its_history_and_masked_secrets(varied: Path) -> None:
-    for con in read(varied):
-        detail = record_detail(con, TOPIC, 0, 1)
-        twice = record_detail(con, TOPIC, 1, 0)
-        broken = record_detail(con, TOPIC, 1, 1)
-        missing = record_detail(con, TOPIC, 9, 9)
-    assert detail is not None and twice is not None and broken is not None and missing is None
-    sections = {s.title: dict(s.rows) for s in view_sections(detail)}
-    assert sections["Kafka metadata"]["Headers"] == "x-team=claims-blue"
-    assert sections["Message details"]["URL"] == "https://b.example.org/C-12345/x.pdf?sig=***"
-    assert "abc" not in raw_value(detail) and "sig=abc" in raw_value(detail, show_secrets=True)
-    assert sections["Original task"]["Event type"] == "xact"
-    assert [f"{h.partition}:{h.offset}" for h in twice.history] == ["0:0"]
-    assert dict(view_sections(twice)[0].rows)["State"].startswith("resolved (before-dashboard")
-    broken_errors = dict(view_sections(broken)[2].rows)
-    assert broken_errors["Parse error"] == "value is not valid UTF-8"
-    assert broken_errors["Error"] == "no error text recorded"
-    assert raw_value(broken) == "\\xff not json"

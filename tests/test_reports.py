@@ -8,6 +8,7 @@ import io
 import json
 import re
 import zipfile
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -19,7 +20,8 @@ from dashboard.adapters.db import Connection, Database
 from dashboard.exports import escalation_pack, images, report_formats
 from dashboard.settings import Settings
 from dashboard.triage import reports
-from dashboard.triage.patterns import Scope, top_values
+from dashboard.triage.filters import UNRESOLVED
+from dashboard.triage.patterns import top_values
 from ingest.parse import RawRecord
 from tests.conftest import REPO, run_cli
 from tests.snapshots import TOPIC, pipeline_record, write_snapshot
@@ -287,9 +289,9 @@ def test_without_chromium_the_exports_say_so_instead_of_failing(
 
 def test_top_values_count_the_scope_by_dimension(db: Path) -> None:
     with Database(db).read() as con:
-        assert top_values(con, Scope(TOPIC), "domain", 2) == [
+        assert top_values(con, TOPIC, UNRESOLVED, "domain", 2) == [
             ("a.example.com", 6),
             ("b.example.org", 5),
         ]
-        old = Scope(TOPIC, end=END - timedelta(days=7))
-        assert top_values(con, old, "error_category", 5) == [("transient", 2)]
+        old = replace(UNRESOLVED, until=END - timedelta(days=7))
+        assert top_values(con, TOPIC, old, "error_category", 5) == [("transient", 2)]

@@ -44,7 +44,7 @@ from dashboard.adapters.kafka import (
 )
 from dashboard.adapters.processes import process_alive
 from dashboard.settings import Settings
-from dashboard.triage.messages import MessageFilter
+from dashboard.triage.filters import RecordFilter
 from dashboard.triage.states import records_with_state_sql
 
 Action = Literal["replay", "resolve"]
@@ -161,7 +161,7 @@ def find(con: Connection, topic: str, names: Iterable[str]) -> Found:
     return Found(refs, unknown, ambiguous)
 
 
-def matching(con: Connection, topic: str, flt: MessageFilter) -> list[RecordRef]:
+def matching(con: Connection, topic: str, flt: RecordFilter) -> list[RecordRef]:
     """Every record the filter selects (what a bulk action acts on), in offset order."""
     where, params = flt.where(topic)
     rows = con.execute(

@@ -13,7 +13,6 @@ import signal
 import sys
 import threading
 from collections.abc import Callable
-from datetime import datetime
 from types import FrameType
 
 from dashboard import actions
@@ -23,7 +22,7 @@ from dashboard.cli.context import settings_from
 from dashboard.cli.list_cmd import refresh
 from dashboard.cli.output import err, print_json, printable
 from dashboard.settings import Settings
-from dashboard.triage.messages import STATE_CHOICES, MessageFilter
+from dashboard.triage.filters import RecordFilter
 
 EXIT_OK, EXIT_REFUSED, EXIT_USAGE = 0, 1, 2
 
@@ -76,46 +75,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-refresh", action="store_true", help="do not read Kafka first")
     parser.add_argument("--timeout", type=int, default=5000, help="refresh timeout in ms")
     parser.add_argument("--format", choices=["text", "json"], default="text")
-    filters = parser.add_argument_group("bulk filters (the Messages page's)")
-    filters.add_argument("--trace", default="", help="trace id contains")
-    filters.add_argument("--url", default="", help="URL contains")
-    filters.add_argument("--domain", default="", help="domain contains")
-    filters.add_argument("--error", default="", help="error text contains")
-    filters.add_argument("--signature", default="", help="error signature (exact)")
-    filters.add_argument("--category", action="append", default=[], help="error category")
-    filters.add_argument("--retry-count", action="append", type=int, default=[])
-    filters.add_argument("--event", default="", help="event type / subtype (exact)")
-    filters.add_argument("--filter-file-type", default="", help="file type")
-    filters.add_argument("--partition", type=int)
-    filters.add_argument("--offset-from", type=int)
-    filters.add_argument("--offset-to", type=int)
-    filters.add_argument("--since", type=datetime.fromisoformat, help="arrived at or after")
-    filters.add_argument("--until", type=datetime.fromisoformat, help="arrived before")
-    filters.add_argument("--header-key", default="")
-    filters.add_argument("--header-value", default="")
-    filters.add_argument("--state", action="append", default=[], choices=STATE_CHOICES)
-
-
-def message_filter(args: argparse.Namespace) -> MessageFilter:
-    return MessageFilter(
-        trace=args.trace,
-        url=args.url,
-        domain=args.domain,
-        error=args.error,
-        signature=args.signature,
-        category=tuple(args.category),
-        retry_count=tuple(args.retry_count),
-        event=args.event,
-        file_type=args.filter_file_type,
-        partition=args.partition,
-        offset_from=args.offset_from,
-        offset_to=args.offset_to,
-        time_from=args.since,
-        time_to=args.until,
-        header_key=args.header_key,
-        header_value=args.header_value,
-        states=tuple(args.state),
-    )
+    RecordFilter.add_arguments(parser.add_argument_group("bulk filters (the Messages page's)"))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -179,7 +139,7 @@ def run(args: argparse.Namespace) -> int:
 def _select(
     settings: Settings, args: argparse.Namespace
 ) -> tuple[str | None, list[RecordRef] | None]:
-    flt = message_filter(args)
+    flt = RecordFilter.from_args(args)
     with Database.of(settings).read() as con:
         if getattr(args, "ready", False):
             return "replay succeeded, ready to resolve", actions.ready_to_resolve(

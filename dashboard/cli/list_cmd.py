@@ -12,7 +12,7 @@ from dashboard.cli.context import settings_from
 from dashboard.cli.output import err, print_json, printable, rule, table
 from dashboard.settings import Settings
 from dashboard.text.urls import mask_text, mask_url, shorten
-from dashboard.triage.records import ListedRecord, list_records, snapshot_info
+from dashboard.triage.records import RecordRow, list_records, snapshot_info
 from ingest.job import IngestError, ingest_once
 
 
@@ -107,7 +107,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _render_table(
-    records: list[ListedRecord], total: int, every: bool, show: Callable[[str], str]
+    records: list[RecordRow], total: int, every: bool, show: Callable[[str], str]
 ) -> str:
     what = "records in the snapshot" if every else "unresolved"
     rows = [

@@ -11,7 +11,7 @@ from __future__ import annotations
 import io
 import zipfile
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Final
 
@@ -24,8 +24,10 @@ from dashboard.exports.report_formats import embedded_png, page
 from dashboard.settings import Settings
 from dashboard.text.safe_text import html_text, markdown_inline
 from dashboard.triage import alerts, escalation, overview
-from dashboard.triage.messages import MessageFilter, record_detail, search
-from dashboard.triage.patterns import NO_TEXT_LABEL, NONE_LABEL, Scope, top_values
+from dashboard.triage.dimensions import NO_TEXT_LABEL, NONE_LABEL
+from dashboard.triage.filters import UNRESOLVED
+from dashboard.triage.messages import record_detail, search
+from dashboard.triage.patterns import top_values
 from dashboard.triage.severity import Severity, classify_rate, classify_size, overall, rate_bands
 from dashboard.triage.states import records_with_state_sql
 from dashboard.triage.views import Section, view_sections
@@ -72,13 +74,14 @@ def build(con: Connection, settings: Settings, as_of: datetime, notes: str = "")
         overview.unresolved_history(con, topic, day, as_of, 1),
         window,
     )
-    unresolved = Scope(topic)
-    top = [(s or NO_TEXT_LABEL, n) for s, n in top_values(con, unresolved, "error_signature", 5)]
-    domains = [(d or NONE_LABEL, n) for d, n in top_values(con, unresolved, "domain", 5)]
+    top = [
+        (s or NO_TEXT_LABEL, n) for s, n in top_values(con, topic, UNRESOLVED, "error_signature", 5)
+    ]
+    domains = [(d or NONE_LABEL, n) for d, n in top_values(con, topic, UNRESOLVED, "domain", 5)]
     sample_ref, sample = None, []
     signature = _sample_signature(con, topic, as_of)
     if signature is not None:
-        flt = MessageFilter(signature=signature, states=("unresolved",))
+        flt = replace(UNRESOLVED, signature=signature)
         newest = search(con, topic, flt, "time", True, 1, 1).rows
         if newest:
             row = newest[0]

@@ -10,8 +10,9 @@ from typing import Any, Final
 
 from dashboard.adapters.db import Connection
 from dashboard.settings import Settings
+from dashboard.triage.filters import UNRESOLVED
 from dashboard.triage.overview import arrivals
-from dashboard.triage.patterns import Scope, pattern_case_sql
+from dashboard.triage.patterns import pattern_case_sql
 from dashboard.triage.states import records_with_state_sql
 
 
@@ -60,7 +61,7 @@ def _growth(con: Connection, settings: Settings, now: datetime) -> Criterion:
 
 def _same_error(con: Connection, settings: Settings, _now: datetime) -> Criterion:
     limit = settings.escalation.same_error_above
-    where, params = Scope(settings.dlq_topic).where()
+    where, params = UNRESOLVED.where(settings.dlq_topic)
     rows = con.execute(
         f"""
         SELECT error_signature, count(*) AS n, count(DISTINCT "domain") AS domains
@@ -85,7 +86,7 @@ def _same_error(con: Connection, settings: Settings, _now: datetime) -> Criterio
 
 def _unknown(con: Connection, settings: Settings, _now: datetime) -> Criterion:
     known = list(settings.escalation.known_categories)
-    where, params = Scope(settings.dlq_topic).where()
+    where, params = UNRESOLVED.where(settings.dlq_topic)
     categories = con.execute(
         f"""
         SELECT error_category, count(*) FROM {records_with_state_sql()} r

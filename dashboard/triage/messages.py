@@ -1,20 +1,18 @@
-"""Searching the whole snapshot and reading one record in full (the Messages page, the CLI's
-bulk filters).
+"""Searching the whole snapshot and reading one record in full (the Messages page).
 
-A `MessageFilter` is the one description of "which records": the page builds it from its
-widgets (bound to the URL's query parameters), the Patterns page links to it, and bulk
-actions act on exactly what it matches.
+A `RecordFilter` (dashboard.triage.filters) says which records; bulk actions act on exactly
+what it matches here.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field, fields
-from datetime import datetime
+from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
 from dashboard.adapters.db import Connection
-from dashboard.triage.patterns import NO_TEXT_LABEL, NONE_LABEL
+from dashboard.triage.filters import RecordFilter
+from dashboard.triage.records import RecordRow, row_sql
 from dashboard.triage.states import STATE_EXPRESSION, records_with_state_sql, state_joins
 
 SortKey = Literal["time", "offset", "trace_id", "retry_count", "error_category", "domain"]
@@ -26,189 +24,11 @@ SORT_COLUMNS: Final[dict[str, str]] = {
     "error_category": "error_category",
     "domain": '"domain"',
 }
-STATE_CHOICES: Final = (
-    "unresolved",
-    "replayed",
-    "replay-failed",
-    "ready-to-resolve",
-    "resolved",
-    "unparseable",
-    "gone",
-)
-
-
-@dataclass(frozen=True)
-class MessageFilter:
-    """Every field narrows the search; empty fields do not."""
-
-    trace: str = ""  # substring of the trace id
-    url: str = ""  # substring of the attachment URL
-    domain: str = ""  # substring of the domain
-    error: str = ""  # substring of the error text
-    signature: str = ""  # exact error signature (from a pattern group)
-    category: tuple[str, ...] = ()  # "(none)" selects records without a category
-    retry_count: tuple[int, ...] = ()
-    event: str = ""  # "type / subtype" as the Patterns page groups it
-    file_type: str = ""
-    partition: int | None = None
-    offset_from: int | None = None
-    offset_to: int | None = None
-    time_from: datetime | None = None
-    time_to: datetime | None = None
-    hour: int | None = None  # hour of day, UTC
-    day: str = ""  # YYYY-MM-DD, UTC
-    header_key: str = ""
-    header_value: str = ""
-    states: tuple[str, ...] = ()  # any of STATE_CHOICES; empty = all
-
-    def where(self, topic: str) -> tuple[str, dict[str, object]]:
-        """SQL conditions on the `records_with_state_sql()` relation, with parameters."""
-        clauses = ["topic = $topic"]
-        params: dict[str, object] = {"topic": topic}
-
-        def like(column: str, name: str, value: str) -> None:
-            if value.strip():
-                clauses.append(f"{column} ILIKE ${name} ESCAPE '\\'")
-                params[name] = "%" + _escape_like(value.strip()) + "%"
-
-        like("trace_id", "trace", self.trace)
-        if self.url.strip():
-            # A case-insensitive literal regular expression: RE2 scans long URLs several
-            # times faster than ILIKE, which lower-cases every value first.
-            clauses.append("regexp_matches(attachment_url, $url)")
-            params["url"] = "(?i)" + _literal_pattern(self.url.strip())
-        like('"domain"', "domain", self.domain)
-        like("error_message", "error", self.error)
-        if self.signature:
-            if self.signature == NO_TEXT_LABEL:
-                clauses.append("error_signature IS NULL")
-            else:
-                clauses.append("error_signature = $signature")
-                params["signature"] = self.signature
-        if self.category:
-            named = [c for c in self.category if c != NONE_LABEL]
-            options = []
-            if named:
-                options.append("error_category IN (SELECT unnest($categories))")
-                params["categories"] = [c.lower() for c in named]
-            if NONE_LABEL in self.category:
-                options.append("error_category IS NULL")
-            clauses.append("(" + " OR ".join(options) + ")")
-        if self.retry_count:
-            clauses.append("retry_count IN (SELECT unnest($retry_counts))")
-            params["retry_counts"] = list(self.retry_count)
-        if self.event:
-            clauses.append(
-                "coalesce(event_type, '?') || ' / ' || coalesce(event_subtype, '?') = $event"
-            )
-            params["event"] = self.event
-        if self.file_type:
-            clauses.append("file_type = $file_type")
-            params["file_type"] = self.file_type.lower()
-        if self.partition is not None:
-            clauses.append('"partition" = $partition')
-            params["partition"] = self.partition
-        if self.offset_from is not None:
-            clauses.append('"offset" >= $offset_from')
-            params["offset_from"] = self.offset_from
-        if self.offset_to is not None:
-            clauses.append('"offset" <= $offset_to')
-            params["offset_to"] = self.offset_to
-        if self.time_from is not None:
-            clauses.append("kafka_timestamp >= $time_from")
-            params["time_from"] = self.time_from
-        if self.time_to is not None:
-            clauses.append("kafka_timestamp < $time_to")
-            params["time_to"] = self.time_to
-        if self.hour is not None:
-            clauses.append("hour(kafka_timestamp) = $hour")
-            params["hour"] = self.hour
-        if self.day:
-            clauses.append("strftime(kafka_timestamp, '%Y-%m-%d') = $day")
-            params["day"] = self.day
-        if self.header_key.strip() or self.header_value.strip():
-            conditions = []
-            if self.header_key.strip():
-                conditions.append("contains(lower(h.key), $header_key)")
-                params["header_key"] = self.header_key.strip().lower()
-            if self.header_value.strip():
-                # BLOB -> VARCHAR spells non-UTF-8 bytes as \xNN and never fails.
-                conditions.append("contains(lower(CAST(h.value AS VARCHAR)), $header_value)")
-                params["header_value"] = self.header_value.strip().lower()
-            clauses.append(f"len(list_filter(headers, lambda h: {' AND '.join(conditions)})) > 0")
-        if self.states:
-            options = []
-            for state in self.states:
-                if state == "unparseable":
-                    options.append("parse_error IS NOT NULL")
-                elif state == "gone":
-                    options.append("gone_from_kafka_at IS NOT NULL")
-                elif state == "replay-failed":
-                    options.append("(state = 'replayed' AND replay_outcome = 'failed-again')")
-                elif state == "ready-to-resolve":
-                    options.append("(state = 'replayed' AND replay_outcome = 'succeeded')")
-                elif state in ("unresolved", "replayed", "resolved"):
-                    options.append(f"(state = '{state}' AND gone_from_kafka_at IS NULL)")
-                else:
-                    raise ValueError(f"unknown state {state!r}")
-            clauses.append("(" + " OR ".join(options) + ")")
-        return " AND ".join(clauses), params
-
-    def is_empty(self) -> bool:
-        return self == MessageFilter()
-
-    def describe(self) -> str:
-        """One line saying what the filter selects, for previews, audit reasons and titles."""
-        parts = []
-        for f in fields(self):
-            value = getattr(self, f.name)
-            if value in ("", (), None):
-                continue
-            if isinstance(value, tuple):
-                value = ",".join(str(v) for v in value)
-            elif isinstance(value, datetime):
-                value = value.isoformat()
-            parts.append(f"{f.name}={value}")
-        return " ".join(parts) if parts else "all records"
-
-
-def _escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
-_RE2_SPECIAL: Final = frozenset("\\.+*?()|[]{}^$")
-
-
-def _literal_pattern(text: str) -> str:
-    """`text` as an RE2 pattern that matches it literally."""
-    return "".join("\\" + c if c in _RE2_SPECIAL else c for c in text)
-
-
-@dataclass(frozen=True)
-class MessageRow:
-    topic: str
-    partition: int
-    offset: int
-    timestamp: datetime | None
-    trace_id: str | None
-    retry_count: int | None
-    error_category: str | None
-    domain: str | None
-    error_message: str | None
-    attachment_url: str | None
-    state: str
-    parse_error: str | None
-    gone: bool
-    replay_outcome: str | None = None  # waiting, failed-again, succeeded (replayed records)
-
-    @property
-    def coordinates(self) -> str:
-        return f"{self.topic}:{self.partition}:{self.offset}"
 
 
 @dataclass(frozen=True)
 class SearchResult:
-    rows: list[MessageRow]
+    rows: list[RecordRow]
     total: int
     page: int
     page_size: int
@@ -218,7 +38,7 @@ class SearchResult:
         return max(1, -(-self.total // self.page_size))
 
 
-def count(con: Connection, topic: str, flt: MessageFilter) -> int:
+def count(con: Connection, topic: str, flt: RecordFilter) -> int:
     """How many records the filter matches (what the Messages page's caption says)."""
     where, params = flt.where(topic)
     source = records_with_state_sql() if flt.states else "records"
@@ -229,7 +49,7 @@ def count(con: Connection, topic: str, flt: MessageFilter) -> int:
 def search(
     con: Connection,
     topic: str,
-    flt: MessageFilter,
+    flt: RecordFilter,
     sort: str = "time",
     descending: bool = True,
     page: int = 1,
@@ -245,7 +65,7 @@ def search(
 
     order_by_p = ", ".join(f"p.{col.strip()} {direction} NULLS LAST" for col in order.split(","))
 
-    def fetch(page: int) -> list[MessageRow]:
+    def fetch(page: int) -> list[RecordRow]:
         rows = con.execute(
             f"""
             WITH page AS (
@@ -253,16 +73,13 @@ def search(
                 ORDER BY {order_by}, "partition", "offset"
                 LIMIT $limit OFFSET $skip
             )
-            SELECT p.topic, p."partition", p."offset", p.kafka_timestamp, p.trace_id,
-                   p.retry_count, p.error_category, p."domain", p.error_message,
-                   p.attachment_url, {STATE_EXPRESSION}, p.parse_error,
-                   p.gone_from_kafka_at IS NOT NULL, rp.replay_outcome
+            SELECT {row_sql("p", STATE_EXPRESSION, "rp.replay_outcome")}
             FROM page p {state_joins("p")}
             ORDER BY {order_by_p}, p."partition", p."offset"
             """,
             {**params, "limit": page_size, "skip": (page - 1) * page_size},
         ).fetchall()
-        return [MessageRow(*row) for row in rows]
+        return [RecordRow(*row) for row in rows]
 
     rows = fetch(max(1, page))
     if page <= 1 and len(rows) < page_size:
@@ -283,7 +100,7 @@ class RecordDetail:
     headers: list[tuple[str, str]]  # values as text (\\xNN where not UTF-8)
     value_text: str | None  # the value as text, None for a tombstone
     original_task: dict[str, Any] | None
-    history: list[MessageRow] = field(default_factory=list)  # other records, same trace id
+    history: list[RecordRow] = field(default_factory=list)  # other records, same trace id
 
     @property
     def metadata(self) -> dict[str, Any] | None:
@@ -316,7 +133,7 @@ def record_detail(con: Connection, topic: str, partition: int, offset: int) -> R
             document = None
         if isinstance(document, dict) and isinstance(document.get("original_task"), dict):
             task = document["original_task"]
-    history: list[MessageRow] = []
+    history: list[RecordRow] = []
     if columns.get("trace_id"):
         history = _history(con, topic, str(columns["trace_id"]), partition, offset)
     return RecordDetail(
@@ -330,19 +147,17 @@ def record_detail(con: Connection, topic: str, partition: int, offset: int) -> R
 
 def _history(
     con: Connection, topic: str, trace_id: str, partition: int, offset: int
-) -> list[MessageRow]:
+) -> list[RecordRow]:
     rows = con.execute(
         f"""
-        SELECT topic, "partition", "offset", kafka_timestamp, trace_id, retry_count,
-               error_category, "domain", error_message, attachment_url, state, parse_error,
-               gone_from_kafka_at IS NOT NULL, replay_outcome
+        SELECT {row_sql()}
         FROM {records_with_state_sql()} r
         WHERE topic = ? AND trace_id = ? AND NOT ("partition" = ? AND "offset" = ?)
         ORDER BY kafka_timestamp, "partition", "offset" LIMIT 200
         """,
         [topic, trace_id, partition, offset],
     ).fetchall()
-    return [MessageRow(*row) for row in rows]
+    return [RecordRow(*row) for row in rows]
 
 
 def _as_text(raw: bytes | None) -> str | None:

@@ -14,6 +14,8 @@ from typing import Final
 import numpy as np
 
 from dashboard.adapters.db import Connection, transaction
+from dashboard.triage.dimensions import DIMENSIONS
+from dashboard.triage.filters import RecordFilter
 from dashboard.triage.sliding_peaks import busiest_windows
 from dashboard.triage.states import records_with_state_sql
 
@@ -159,69 +161,6 @@ def pattern_case_sql(column: str = "error_signature") -> str:
 
 
 @dataclass(frozen=True)
-class Dimension:
-    key: str
-    label: str
-    expression: str  # the group's value (as text)
-    filter_field: str | None  # the Messages filter that selects the group, if any
-
-
-NONE_LABEL = "(none)"
-NO_TEXT_LABEL = "(no error text recorded)"
-
-DIMENSIONS: Final[dict[str, Dimension]] = {
-    d.key: d
-    for d in (
-        Dimension("error_category", "Error category", "error_category", "category"),
-        Dimension("domain", "Domain", '"domain"', "domain"),
-        Dimension("error_signature", "Error signature", "error_signature", "signature"),
-        Dimension(
-            "event",
-            "Event type / subtype",
-            "coalesce(event_type, '?') || ' / ' || coalesce(event_subtype, '?')",
-            "event",
-        ),
-        Dimension("file_type", "File type", "file_type", "file_type"),
-        Dimension("retry_count", "Retry count", "CAST(retry_count AS VARCHAR)", "retry_count"),
-        Dimension(
-            "hour",
-            "Hour of day (UTC)",
-            "lpad(CAST(hour(kafka_timestamp) AS VARCHAR), 2, '0')",
-            "hour",
-        ),
-        Dimension("day", "Day (UTC)", "strftime(kafka_timestamp, '%Y-%m-%d')", "day"),
-    )
-}
-
-
-@dataclass(frozen=True)
-class Scope:
-    """Which records the groups are made of."""
-
-    topic: str
-    states: tuple[str, ...] = ("unresolved",)
-    start: datetime | None = None
-    end: datetime | None = None
-    include_gone: bool = False
-
-    def where(self) -> tuple[str, dict[str, object]]:
-        clauses = ["topic = $topic"]
-        params: dict[str, object] = {"topic": self.topic}
-        if self.states:
-            clauses.append("state IN (SELECT unnest($states))")
-            params["states"] = list(self.states)
-        if self.start is not None:
-            clauses.append("kafka_timestamp >= $start")
-            params["start"] = self.start
-        if self.end is not None:
-            clauses.append("kafka_timestamp < $end")
-            params["end"] = self.end
-        if not self.include_gone:
-            clauses.append("gone_from_kafka_at IS NULL")
-        return " AND ".join(clauses), params
-
-
-@dataclass(frozen=True)
 class Group:
     value: str | None  # None: the records have no value for the dimension
     count: int
@@ -252,10 +191,12 @@ class Burst:
     last_seen: datetime
 
 
-def bursts(con: Connection, scope: Scope, min_records: int, window_minutes: int) -> list[Burst]:
+def bursts(
+    con: Connection, topic: str, flt: RecordFilter, min_records: int, window_minutes: int
+) -> list[Burst]:
     """(signature, domain) pairs with at least `min_records` records within
     `window_minutes` minutes at some point; `peak_at` is the first minute it peaked."""
-    where, params = scope.where()
+    where, params = flt.where(topic)
     # SQL hands over one hash and one minute per record; the sliding window runs in numpy
     # (dashboard.triage.sliding_peaks: several times faster than a RANGE window over a million
     # records). Names come from one sample record per pair found, by rowid: the one
@@ -306,14 +247,15 @@ def _minute_time(epoch_minute: np.int64) -> datetime:
 
 def groups(
     con: Connection,
-    scope: Scope,
+    topic: str,
+    flt: RecordFilter,
     dimension: str,
     burst_keys: list[tuple[str, str | None]],
     limit: int = 50,
 ) -> list[Group]:
     """Records grouped by `dimension`, largest first, each with its runbook pattern."""
     dim = DIMENSIONS[dimension]
-    where, params = scope.where()
+    where, params = flt.where(topic)
     params = {
         **params,
         "limit": limit,
@@ -371,9 +313,9 @@ def groups(
     return [Group(*row) for row in rows]
 
 
-def pattern_totals(con: Connection, scope: Scope) -> dict[str | None, int]:
-    """How many records of the scope each runbook pattern explains (None: no pattern)."""
-    where, params = scope.where()
+def pattern_totals(con: Connection, topic: str, flt: RecordFilter) -> dict[str | None, int]:
+    """How many records of the selection each runbook pattern explains (None: no pattern)."""
+    where, params = flt.where(topic)
     # Counted per signature first: the pattern rules then run once per signature.
     rows = con.execute(
         f"""
@@ -390,11 +332,11 @@ def pattern_totals(con: Connection, scope: Scope) -> dict[str | None, int]:
 
 
 def top_values(
-    con: Connection, scope: Scope, dimension: str, limit: int
+    con: Connection, topic: str, flt: RecordFilter, dimension: str, limit: int
 ) -> list[tuple[str | None, int]]:
-    """The commonest values of `dimension` in the scope with their counts: `groups` without
+    """The commonest values of `dimension` in the selection with their counts: `groups` without
     the pattern matching, for summaries (escalation pack, reports) that only need counts."""
-    where, params = scope.where()
+    where, params = flt.where(topic)
     rows = con.execute(
         f"""
         SELECT {DIMENSIONS[dimension].expression} AS grp, count(*) AS n

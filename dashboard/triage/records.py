@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from dashboard.adapters.db import Connection
-from dashboard.triage.states import records_with_state_sql
+from dashboard.triage.states import choices_condition, listed_state, records_with_state_sql
 
 LISTED_COLUMNS = (
     "topic",
@@ -27,7 +27,9 @@ LISTED_COLUMNS = (
 
 
 @dataclass(frozen=True)
-class ListedRecord:
+class RecordRow:
+    """One record as lists show it (Messages page, history, the runbook's list)."""
+
     topic: str
     partition: int
     offset: int
@@ -35,20 +37,44 @@ class ListedRecord:
     trace_id: str | None
     retry_count: int | None
     error_category: str | None
-    attachment_url: str | None
     domain: str | None
-    error_signature: str | None
     error_message: str | None
+    attachment_url: str | None
+    error_signature: str | None
+    state: str  # one of STATES
     parse_error: str | None
-    state: str
+    gone: bool
+    replay_outcome: str | None = None  # waiting, failed-again, succeeded (replayed records)
+
+    @property
+    def coordinates(self) -> str:
+        return f"{self.topic}:{self.partition}:{self.offset}"
+
+    @property
+    def listed_state(self) -> str:
+        return listed_state(self.state, self.gone, self.parse_error)
 
     def as_dict(self) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in LISTED_COLUMNS}
+        """The runbook list's columns, its state word included."""
+        return {
+            name: self.listed_state if name == "state" else getattr(self, name)
+            for name in LISTED_COLUMNS
+        }
+
+
+def row_sql(alias: str = "r", state: str = "", replay_outcome: str = "") -> str:
+    """A `RecordRow`'s columns from `alias`, a `records_with_state_sql()` row unless the state
+    and replay outcome are given from elsewhere."""
+    return f"""{alias}.topic, {alias}."partition", {alias}."offset", {alias}.kafka_timestamp,
+        {alias}.trace_id, {alias}.retry_count, {alias}.error_category, {alias}."domain",
+        {alias}.error_message, {alias}.attachment_url, {alias}.error_signature,
+        {state or alias + ".state"}, {alias}.parse_error, {alias}.gone_from_kafka_at IS NOT NULL,
+        {replay_outcome or alias + ".replay_outcome"}"""
 
 
 @dataclass(frozen=True)
 class RecordPage:
-    records: list[ListedRecord]
+    records: list[RecordRow]
     total: int  # how many records match, beyond the limit
     unparseable_hidden: int  # unresolved records left out because they could not be parsed
 
@@ -72,14 +98,15 @@ def list_records(
     shows them; `include_all` lists every record of the snapshot instead."""
     # The runbook's list shows what is left to look at: unresolved (replayed records are
     # still waiting for their outcome, so they are listed too) and still in Kafka.
-    state = (
-        "CASE WHEN r.gone_from_kafka_at IS NOT NULL THEN 'gone' "
-        "WHEN r.state <> 'unresolved' THEN r.state "
-        "WHEN r.parse_error IS NOT NULL THEN 'unparseable' ELSE 'unresolved' END"
+    unresolved, unparseable = (
+        choices_condition(("unresolved",)),
+        choices_condition(("unparseable",)),
     )
     where = "r.topic = $topic"
     if not include_all:
-        where += f" AND {state} IN ('unresolved', 'replayed')"
+        where += (
+            f" AND ({choices_condition(('replayed',))} OR ({unresolved} AND NOT {unparseable}))"
+        )
     direction = "DESC" if newest_first else "ASC"
     base = f"""
         FROM {records_with_state_sql()} r
@@ -87,9 +114,7 @@ def list_records(
     """
     rows = con.execute(
         f"""
-        SELECT r.topic, r."partition", r."offset", r.kafka_timestamp, r.trace_id,
-               r.retry_count, r.error_category, r.attachment_url, r."domain",
-               r.error_signature, r.error_message, r.parse_error, {state} AS state
+        SELECT {row_sql()}
         {base}
         ORDER BY r.kafka_timestamp {direction} NULLS LAST, r."partition", r."offset" {direction}
         LIMIT $limit
@@ -101,12 +126,12 @@ def list_records(
     if not include_all:
         hidden_row = con.execute(
             f"""SELECT count(*) FROM {records_with_state_sql()} r
-                WHERE r.topic = $topic AND {state} = 'unparseable'""",
+                WHERE r.topic = $topic AND {unresolved} AND {unparseable}""",
             {"topic": topic},
         ).fetchone()
         hidden = int(hidden_row[0]) if hidden_row else 0
     return RecordPage(
-        [ListedRecord(*row) for row in rows],
+        [RecordRow(*row) for row in rows],
         int(total_row[0]) if total_row else 0,
         hidden,
     )

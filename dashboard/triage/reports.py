@@ -4,14 +4,16 @@ Markdown, HTML, JSON and CSV, so every format holds the same numbers."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Final
 
 from dashboard.adapters.db import Connection
 from dashboard.text.urls import mask_url
-from dashboard.triage.messages import MessageFilter, count
-from dashboard.triage.patterns import NO_TEXT_LABEL, Scope, top_values
+from dashboard.triage.dimensions import NO_TEXT_LABEL
+from dashboard.triage.filters import UNRESOLVED
+from dashboard.triage.messages import count
+from dashboard.triage.patterns import top_values
 
 TOP: Final = 10
 STALE_AFTER: Final = timedelta(days=7)
@@ -142,8 +144,9 @@ def build(con: Connection, topic: str, end: datetime, days: int) -> DlqReport:
 
     # The weekly cleanup's records: unresolved, still in Kafka, in the DLQ over 7 days.
     stale_before = end - STALE_AFTER
-    stale = count(con, topic, MessageFilter(time_to=stale_before, states=("unresolved",)))
-    stale_groups = top_values(con, Scope(topic, end=stale_before), "error_signature", TOP)
+    stale_selection = replace(UNRESOLVED, until=stale_before)
+    stale = count(con, topic, stale_selection)
+    stale_groups = top_values(con, topic, stale_selection, "error_signature", TOP)
     return DlqReport(
         topic=topic,
         generated_at=datetime.now(end.tzinfo),

@@ -3,14 +3,15 @@ the weekly cleanup (30 minutes)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from dashboard.adapters.db import Connection
 from dashboard.settings import Settings
 from dashboard.triage import patterns, reports
-from dashboard.triage.messages import MessageFilter, count
-from dashboard.triage.patterns import Burst, Scope, pattern_case_sql
+from dashboard.triage.filters import UNRESOLVED, RecordFilter
+from dashboard.triage.messages import count
+from dashboard.triage.patterns import Burst, pattern_case_sql
 from dashboard.triage.states import records_with_state_sql
 
 
@@ -37,9 +38,9 @@ class DailyReview:
 def daily(con: Connection, settings: Settings, now: datetime) -> DailyReview:
     topic = settings.dlq_topic
     day = now - timedelta(days=1)
-    permanent = count(con, topic, MessageFilter(states=("unresolved",), category=("permanent",)))
-    transient = count(con, topic, MessageFilter(states=("unresolved",), category=("transient",)))
-    total_unresolved = count(con, topic, MessageFilter(states=("unresolved",)))
+    permanent = count(con, topic, replace(UNRESOLVED, category=("permanent",)))
+    transient = count(con, topic, replace(UNRESOLVED, category=("transient",)))
+    total_unresolved = count(con, topic, UNRESOLVED)
     rows = con.execute(
         f"""
         WITH s AS (
@@ -59,7 +60,8 @@ def daily(con: Connection, settings: Settings, now: datetime) -> DailyReview:
         unresolved=total_unresolved,
         bursts=patterns.bursts(
             con,
-            Scope(topic, start=day),
+            topic,
+            replace(UNRESOLVED, since=day),
             rules.systematic_min_records,
             rules.systematic_window_minutes,
         ),
@@ -86,16 +88,16 @@ class WeeklyCleanup:
         return self.report.stale_unresolved
 
     @property
-    def selection(self) -> MessageFilter:
+    def selection(self) -> RecordFilter:
         """The records the cleanup is about, as a Messages filter (and bulk selection)."""
-        return MessageFilter(time_to=self.cutoff, states=("unresolved",))
+        return replace(UNRESOLVED, until=self.cutoff)
 
 
 def weekly(con: Connection, settings: Settings, now: datetime) -> WeeklyCleanup:
     report = reports.build(con, settings.dlq_topic, now, 7)
-    scope = Scope(settings.dlq_topic, end=now - reports.STALE_AFTER)
+    topic, old = settings.dlq_topic, replace(UNRESOLVED, until=now - reports.STALE_AFTER)
     return WeeklyCleanup(
         report=report,
-        by_signature=patterns.groups(con, scope, "error_signature", [], limit=15),
-        by_category=patterns.groups(con, scope, "error_category", [], limit=15),
+        by_signature=patterns.groups(con, topic, old, "error_signature", [], limit=15),
+        by_category=patterns.groups(con, topic, old, "error_category", [], limit=15),
     )

@@ -14,6 +14,17 @@ from __future__ import annotations
 from typing import Final
 
 STATES: Final = ("unresolved", "replayed", "resolved")
+# What a selection may ask for: the states, a replayed record's outcome, and the two
+# properties. The states select records still in Kafka; "gone" selects the others.
+STATE_CHOICES: Final = (
+    "unresolved",
+    "replayed",
+    "replay-failed",
+    "ready-to-resolve",
+    "resolved",
+    "unparseable",
+    "gone",
+)
 OUTCOMES: Final = ("waiting", "failed-again", "succeeded")
 SUCCESS_STATUSES: Final = ("success", "completed")
 
@@ -91,3 +102,30 @@ def records_with_state_sql(*, with_rowid: bool = False) -> str:
         FROM records r
         {state_joins("r")}
     )"""
+
+
+# Each choice as a condition on the `records_with_state_sql()` relation.
+_CHOICE_CONDITIONS: Final[dict[str, str]] = {
+    **{name: f"(state = '{name}' AND gone_from_kafka_at IS NULL)" for name in STATES},
+    "replay-failed": "(state = 'replayed' AND replay_outcome = 'failed-again')",
+    "ready-to-resolve": "(state = 'replayed' AND replay_outcome = 'succeeded')",
+    "unparseable": "parse_error IS NOT NULL",
+    "gone": "gone_from_kafka_at IS NOT NULL",
+}
+
+
+def choices_condition(choices: tuple[str, ...]) -> str:
+    """A condition selecting the records in any of `choices` (from STATE_CHOICES)."""
+    unknown = [c for c in choices if c not in _CHOICE_CONDITIONS]
+    if unknown:
+        raise ValueError(f"unknown state {unknown[0]!r}")
+    return "(" + " OR ".join(_CHOICE_CONDITIONS[c] for c in choices) + ")"
+
+
+def listed_state(state: str, gone: bool, parse_error: str | None) -> str:
+    """The one word the runbook's list shows: gone and unparseable records named as such."""
+    if gone:
+        return "gone"
+    if state != "unresolved":
+        return state
+    return "unparseable" if parse_error is not None else "unresolved"

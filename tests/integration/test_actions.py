@@ -19,7 +19,8 @@ from dashboard.actions.identity import Identity, resolve
 from dashboard.adapters.db import Database
 from dashboard.adapters.kafka import KafkaGateway, OutgoingRecord
 from dashboard.settings import Settings
-from dashboard.triage.messages import MessageFilter, search
+from dashboard.triage.filters import RecordFilter
+from dashboard.triage.messages import search
 from ingest.job import ingest_once
 from tests.conftest import REPO, run_cli, settings_env
 from tests.kafka_helpers import NOW_MS, pipeline_value, produce
@@ -119,7 +120,7 @@ def test_a_replay_puts_the_original_task_on_pending_as_the_spec_says(
         message.offset(),
     )
     with Database(kafka_settings.db).read() as con:
-        found = search(con, kafka_settings.dlq_topic, MessageFilter(states=("replayed",)))
+        found = search(con, kafka_settings.dlq_topic, RecordFilter(states=("replayed",)))
         [entry] = audit.query(con, audit.AuditFilter(actions=("replay",)))
     assert [r.coordinates for r in found.rows] == [str(ref(kafka_settings, 0, 0))]
     assert found.rows[0].replay_outcome == "waiting"
@@ -163,7 +164,7 @@ def test_no_double_replay_without_override_and_a_failed_replay_may_go_again(
     )
     ingest_once(kafka_settings)
     with Database(kafka_settings.db).read() as con:
-        failed = search(con, kafka_settings.dlq_topic, MessageFilter(states=("replay-failed",)))
+        failed = search(con, kafka_settings.dlq_topic, RecordFilter(states=("replay-failed",)))
     assert [r.coordinates for r in failed.rows] == [str(first)]
     assert replay(kafka_settings, [first]).count("success") == 1  # allowed again
     assert len(read_topic(kafka_settings, kafka_settings.pending_topic, 3)) == 3
