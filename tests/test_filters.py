@@ -6,14 +6,14 @@ from __future__ import annotations
 import argparse
 import shlex
 from dataclasses import fields
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from dashboard.adapters.db import Database
 from dashboard.cli.main import build_parser
-from dashboard.triage.filters import RecordFilter, parse_moment
+from dashboard.triage.filters import RecordFilter
 from dashboard.triage.messages import search
 from dashboard.triage.records import list_records
 from tests.snapshots import TOPIC, VARIED_AT, pipeline_record, write_snapshot, write_varied
@@ -159,9 +159,11 @@ def test_until_a_day_includes_all_of_it_and_until_a_time_excludes_it(tmp_path: P
 
 
 def test_times_without_a_zone_are_utc() -> None:
-    assert parse_moment("2026-11-20") == date(2026, 11, 20)
-    assert parse_moment(" 2026-11-20T12:00 ") == VARIED_AT
-    assert parse_moment("2026-11-20T14:00+02:00") == VARIED_AT
+    assert RecordFilter.from_params({"from": "2026-11-20"}).since == datetime(
+        2026, 11, 20, tzinfo=UTC
+    )
+    assert RecordFilter.from_params({"from": " 2026-11-20T12:00 "}).since == VARIED_AT
+    assert RecordFilter.from_params({"from": "2026-11-20T14:00+02:00"}).since == VARIED_AT
     assert RecordFilter.from_widgets({"from": datetime(2026, 11, 20, 12)}).since == VARIED_AT
 
 
@@ -200,3 +202,9 @@ def test_the_list_shows_what_is_left_and_names_every_state(tmp_path: Path) -> No
     ]
     assert (every.total, every.unparseable_hidden) == (4, 0)
     assert list(every.records[0].as_dict())[-1] == "state"
+
+
+def test_a_time_ago_reads_the_same_from_a_url_and_the_cli() -> None:
+    two_hours_ago = datetime.now(UTC) - timedelta(hours=2)
+    for flt in (RecordFilter.from_params({"from": "2h"}), from_cli(["--since", "2h"])):
+        assert flt.since is not None and abs(flt.since - two_hours_ago) < timedelta(minutes=1)

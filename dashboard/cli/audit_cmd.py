@@ -7,8 +7,9 @@ import sys
 
 from dashboard.actions import audit
 from dashboard.adapters.db import Database
-from dashboard.cli.context import MOMENT_HELP, moment, settings_from
+from dashboard.cli.context import MOMENT_HELP, settings_from
 from dashboard.cli.output import err, print_json, printable, table
+from dashboard.text.moments import argparse_moment
 
 
 def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -17,9 +18,13 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     listing = verbs.add_parser("list", help="audit entries, newest first")
     listing.add_argument("--actor", default="")
     listing.add_argument("--action", action="append", default=[], choices=audit.ACTIONS)
-    listing.add_argument("--since", type=moment(), help=f"logged at or after: {MOMENT_HELP}")
     listing.add_argument(
-        "--until", type=moment(as_upper_bound=True), help="logged before (a date: through it)"
+        "--since", type=argparse_moment(), help=f"logged at or after: {MOMENT_HELP}"
+    )
+    listing.add_argument(
+        "--until",
+        type=argparse_moment(as_upper_bound=True),
+        help="logged before (a date: through it)",
     )
     listing.add_argument("--trace", default="")
     listing.add_argument("--bulk", default="", help="bulk id")

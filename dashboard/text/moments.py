@@ -7,7 +7,9 @@ end of that day: `--until 2026-11-29` covers the 29th, and the bound itself is e
 
 from __future__ import annotations
 
+import argparse
 import re
+from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Final
 
@@ -42,3 +44,16 @@ def parse_moment(text: str, now: datetime, *, as_upper_bound: bool = False) -> d
             f"{cleaned!r} is not a time: give an ISO date or time, or a time ago ({EXAMPLES})"
         ) from None
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def argparse_moment(*, as_upper_bound: bool = False) -> Callable[[str], datetime]:
+    """An argparse `type` for a time option: what `parse_moment` reads, relative to the moment
+    the command runs; anything else is a usage error that says what would be read."""
+
+    def parse(text: str) -> datetime:
+        try:
+            return parse_moment(text, datetime.now(UTC), as_upper_bound=as_upper_bound)
+        except NotAMoment as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    return parse

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Final
 
+from dashboard.text.moments import argparse_moment, parse_moment
 from dashboard.triage.dimensions import DAY_SQL, EVENT_SQL, HOUR_SQL, NO_TEXT_LABEL, NONE_LABEL
 from dashboard.triage.states import STATE_CHOICES, choices_condition
 
@@ -172,16 +173,6 @@ class RecordFilter:
 UNRESOLVED: Final = RecordFilter(states=("unresolved",))
 
 
-def parse_moment(text: str) -> date | datetime:
-    """A date (YYYY-MM-DD) or an ISO date and time; a time without a zone is UTC."""
-    text = text.strip()
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        moment = datetime.fromisoformat(text)
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-
-
 # -- one option per field: its query parameter, CLI option, parser and URL form ---------------
 
 
@@ -208,26 +199,24 @@ def _int(value: object) -> int | None:
     return int(text) if text else None
 
 
-def _moment(value: object) -> date | datetime | None:
+def _moment(value: object, *, upper: bool) -> datetime | None:
+    """A widget's date or datetime, a CLI option's datetime, or a URL's text (ISO, or a time
+    ago such as `2h`); a date alone is its day's first instant, or the next day's if `upper`."""
     if isinstance(value, datetime):
         return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
     if isinstance(value, date):
-        return value
-    return parse_moment(value) if isinstance(value, str) and value.strip() else None
+        return datetime.combine(value + timedelta(days=int(upper)), time.min, tzinfo=UTC)
+    if isinstance(value, str) and value.strip():
+        return parse_moment(value, datetime.now(UTC), as_upper_bound=upper)
+    return None
 
 
 def _since(value: object) -> datetime | None:
-    moment = _moment(value)
-    if moment is None or isinstance(moment, datetime):
-        return moment
-    return datetime.combine(moment, time.min, tzinfo=UTC)
+    return _moment(value, upper=False)
 
 
 def _until(value: object) -> datetime | None:
-    moment = _moment(value)
-    if moment is None or isinstance(moment, datetime):
-        return moment
-    return datetime.combine(moment + timedelta(days=1), time.min, tzinfo=UTC)
+    return _moment(value, upper=True)
 
 
 def _whole_day(moment: datetime) -> bool:
@@ -301,14 +290,14 @@ _OPTIONS: Final = (
         param="from",
         flag="--since",
         unparse=_since_text,
-        type=parse_moment,
+        type=argparse_moment(),
     ),
     _option(
         "until",
         "arrived before (a date: through its end, UTC)",
         _until,
         unparse=_until_text,
-        type=parse_moment,
+        type=argparse_moment(as_upper_bound=True),
     ),
     _option("hour", "hour of day (UTC)", _int),
     _option("day", "day (YYYY-MM-DD, UTC)", _text),
