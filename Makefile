@@ -13,7 +13,7 @@ lint:  ## ruff check and ruff format --check (seconds)
 types:  ## mypy, strict
 	.venv/bin/mypy
 
-unit:  ## the tests that need no broker and no browser (about a minute)
+unit:  ## the tests that need neither a broker nor a browser
 	.venv/bin/pytest -q -m "not kafka and not browser"
 
 stop:  ## stop the demo's Kafka broker
