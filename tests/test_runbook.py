@@ -127,7 +127,7 @@ def test_an_edited_runbook_changes_the_escalation_criteria_and_pack(
         ),
         (
             (('prevention = [\n    "Review allowed', 'prevention = "Review allowed'),),
-            "runbook",  # no longer valid TOML: the message says so, with the line
+            "is not valid TOML: ",  # with the line and column
         ),
         (
             (('key = "onelake_upload"', 'key = "storage_upload"'),),
