@@ -6,6 +6,7 @@ On one broker, in one run: 10,000 DLQ records are produced and ingested; then
   2. a plain confluent-kafka producer (the same idempotent, acks=all configuration) sending
      the same 10,000 messages and waiting for every acknowledgement.
 Target: bulk replay rate / plain producer rate >= 0.25.
+The figures are printed and recorded (bench.common.recording) in benchmarks/runs/.
 Usage: python -m bench.actions_bench [--records N] [--bootstrap HOST:PORT]  (repo root)
 """
 
@@ -17,7 +18,7 @@ import os
 import time
 from datetime import UTC, datetime
 
-from bench.common import ingest, workspace
+from bench.common import ingest, recording, workspace
 from dashboard import actions
 from dashboard.actions import Request
 from dashboard.actions.identity import Identity
@@ -61,7 +62,7 @@ def main() -> None:
     parser.add_argument("--bootstrap", default=os.environ.get("KAFKA_BOOTSTRAP_SERVERS"))
     args = parser.parse_args()
     n = args.records
-    with workspace(args.bootstrap) as space:
+    with recording("actions", {"records": n}) as record, workspace(args.bootstrap) as space:
         topic = f"bench.actions.{int(time.time())}"
         settings = Settings(
             bootstrap_servers=space.bootstrap,
@@ -127,11 +128,28 @@ def main() -> None:
         plain = time.perf_counter() - started
         assert acked == n
 
-    print()
-    print(f"records                                   {n:>10,}")
-    print(f"bulk replay (claimed, acked, audited)     {n / ours:>10,.0f} rec/s  ({ours:.2f}s)")
-    print(f"plain confluent-kafka producer (acked)    {n / plain:>10,.0f} rec/s  ({plain:.2f}s)")
-    print(f"ratio bulk replay / plain producer        {plain / ours:>10.2f}   target >= 0.25")
+        print()
+        record.add(
+            "replay_rate",
+            f"bulk replay of {n:,} (claimed, acked, audited)",
+            n / ours,
+            "rec/s",
+            note=f"{ours:.2f}s",
+        )
+        record.add(
+            "plain_rate",
+            "plain confluent-kafka producer (acked)",
+            n / plain,
+            "rec/s",
+            note=f"{plain:.2f}s",
+        )
+        record.add(
+            "ratio_plain",
+            "ratio bulk replay / plain producer",
+            plain / ours,
+            "x",
+            (">=", 0.25),
+        )
 
 
 if __name__ == "__main__":

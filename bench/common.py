@@ -1,22 +1,33 @@
-"""What the benchmarks share: a broker, a topic of demo records, a snapshot of it."""
+"""What the benchmarks share: a broker, a topic of demo records, a snapshot of it, and one
+way to record a run's figures (`recording`: printed, and written as JSON under
+benchmarks/runs/, from which `python -m bench.render` writes BENCHMARKS.md)."""
 
 from __future__ import annotations
 
 import json
+import operator
 import os
+import platform
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Final, Literal
+
+from pydantic import TypeAdapter
 
 REPO = Path(__file__).resolve().parent.parent
+RUNS: Final = REPO / "benchmarks" / "runs"
+SCHEMA: Final = 1
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
@@ -116,3 +127,208 @@ def median_ms(action: Callable[[], object], repeat: int = 7) -> float:
         action()
         times.append((time.perf_counter() - started) * 1000)
     return statistics.median(times)
+
+
+# -- recording a run ---------------------------------------------------------------------------
+
+Comparison = Literal["<", "<=", ">=", ">"]
+_COMPARE: Final[dict[str, Callable[[float, float], bool]]] = {
+    "<": operator.lt,
+    "<=": operator.le,
+    ">=": operator.ge,
+    ">": operator.gt,
+}
+
+
+@dataclass(frozen=True)
+class Target:
+    op: Comparison
+    value: float
+
+    def met_by(self, value: float) -> bool:
+        return _COMPARE[self.op](value, self.value)
+
+    def __str__(self) -> str:
+        return f"{self.op} {self.value:g}"
+
+
+@dataclass(frozen=True)
+class Figure:
+    key: str  # stable across runs, e.g. "ingest.ratio_plain_defaults"
+    label: str  # what was measured, for people
+    value: float
+    unit: str  # "rec/s", "MB", "ms", "s", "x" (a ratio)
+    target: Target | None = None
+    note: str = ""  # how it was taken (e.g. "fastest of 3", "with process start")
+
+    @property
+    def met(self) -> bool | None:
+        return None if self.target is None else self.target.met_by(self.value)
+
+
+@dataclass(frozen=True)
+class Machine:
+    cpu_model: str
+    cores: int
+    platform: str
+    python: str
+
+
+@dataclass(frozen=True)
+class LoadAverage:
+    """The 1-minute load average, sampled while the bench ran."""
+
+    min: float
+    mean: float
+    max: float
+    samples: int
+
+
+@dataclass(frozen=True)
+class Run:
+    bench: str  # "ingest", "dashboard", "actions"
+    started_at: datetime
+    finished_at: datetime
+    commit: str
+    dirty: bool  # uncommitted changes in the tree that ran
+    machine: Machine
+    load_average: LoadAverage
+    parameters: dict[str, int | float | str]
+    figures: list[Figure]
+    schema: int = SCHEMA
+
+
+RUN: Final = TypeAdapter(Run)
+
+
+def run_to_json(run: Run) -> str:
+    return RUN.dump_json(run, indent=2).decode() + "\n"
+
+
+def run_from_json(text: str) -> Run:
+    return RUN.validate_json(text)
+
+
+@dataclass
+class Recording:
+    """What a bench script fills in while `recording` runs."""
+
+    parameters: dict[str, int | float | str]
+    figures: list[Figure] = field(default_factory=list)
+
+    def add(
+        self,
+        key: str,
+        label: str,
+        value: float,
+        unit: str,
+        target: tuple[Comparison, float] | None = None,
+        note: str = "",
+    ) -> Figure:
+        """One figure: printed now, written with the run at the end."""
+        figure = Figure(key, label, value, unit, Target(*target) if target else None, note)
+        self.figures.append(figure)
+        print(figure_line(figure), flush=True)
+        return figure
+
+
+def figure_line(figure: Figure) -> str:
+    value = number(figure.value)
+    target = f"   target {figure.target}" if figure.target else ""
+    met = {True: " (met)", False: " (NOT met)", None: ""}[figure.met]
+    note = f"  ({figure.note})" if figure.note else ""
+    return f"  {figure.label:48s} {value:>12} {figure.unit:5s}{target}{met}{note}"
+
+
+def number(value: float) -> str:
+    """A figure as people read it: two decimals below 100, whole numbers above."""
+    return f"{value:,.2f}" if abs(value) < 100 else f"{value:,.0f}"
+
+
+@contextmanager
+def recording(
+    bench: str, parameters: Mapping[str, int | float | str], directory: Path = RUNS
+) -> Iterator[Recording]:
+    """Collect a bench's figures; at the end write the run (figures, when, the machine, the
+    load average while it ran, the commit) to `directory`/<UTC time>-<bench>.json. Nothing
+    is written when the bench fails."""
+    record = Recording(dict(parameters))
+    sampler = _LoadSampler()
+    started = datetime.now(UTC)
+    sampler.start()
+    try:
+        yield record
+    finally:
+        load = sampler.stop()
+    run = Run(
+        bench=bench,
+        started_at=started,
+        finished_at=datetime.now(UTC),
+        commit=_git("rev-parse", "HEAD") or "unknown",
+        dirty=bool(_git("status", "--porcelain", "--untracked-files=no")),
+        machine=this_machine(),
+        load_average=load,
+        parameters=record.parameters,
+        figures=record.figures,
+    )
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"{started:%Y-%m-%dT%H%M%SZ}-{bench}.json"
+    path.write_text(run_to_json(run))
+    print(f"recorded {path.relative_to(REPO) if path.is_relative_to(REPO) else path}")
+
+
+def this_machine() -> Machine:
+    model = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return Machine(
+        cpu_model=model,
+        cores=os.cpu_count() or 0,
+        platform=platform.platform(),
+        python=platform.python_version(),
+    )
+
+
+def _git(*args: str) -> str:
+    try:
+        done = subprocess.run(
+            ["git", *args], cwd=REPO, capture_output=True, text=True, check=True, timeout=30
+        )
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    return done.stdout.strip()
+
+
+class _LoadSampler:
+    """Samples the 1-minute load average every few seconds on a daemon thread."""
+
+    def __init__(self, every_seconds: float = 5.0) -> None:
+        self._every = every_seconds
+        self._samples: list[float] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="load-sampler", daemon=True)
+
+    def start(self) -> None:
+        self._samples.append(os.getloadavg()[0])
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._every):
+            self._samples.append(os.getloadavg()[0])
+
+    def stop(self) -> LoadAverage:
+        self._stop.set()
+        self._thread.join()
+        self._samples.append(os.getloadavg()[0])
+        values = self._samples
+        return LoadAverage(
+            min=min(values),
+            mean=round(statistics.fmean(values), 2),
+            max=max(values),
+            samples=len(values),
+        )

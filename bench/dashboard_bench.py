@@ -9,6 +9,7 @@ On a snapshot of N demo records (default 1,000,000), produced and ingested in th
 
 Targets (issue 3): page queries < 200 ms median; AppTest page run < 1.5 s; search < 300 ms;
 Kafka scan / our search >= 10.
+The figures are printed and recorded (bench.common.recording) in benchmarks/runs/.
 Usage: python -m bench.dashboard_bench [--records N] [--bootstrap HOST:PORT]  (repo root)
 """
 
@@ -23,7 +24,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bench.common import REPO, demo_topic, ingest, median_ms, workspace
+from bench.common import REPO, demo_topic, ingest, median_ms, recording, workspace
 from dashboard.adapters.db import Database
 from dashboard.adapters.kafka import KafkaGateway
 from dashboard.exports import escalation_pack
@@ -173,7 +174,8 @@ def main() -> None:
     parser.add_argument("--records", type=int, default=1_000_000)
     parser.add_argument("--bootstrap", default=os.environ.get("KAFKA_BOOTSTRAP_SERVERS"))
     args = parser.parse_args()
-    with workspace(args.bootstrap) as space:
+    records = {"records": args.records}
+    with recording("dashboard", records) as record, workspace(args.bootstrap) as space:
         settings = demo_topic(space, "dash", args.records)
         summary, wall, _ = ingest(settings)
         print(f"ingested {summary['records']:,} records in {wall:.1f}s", flush=True)
@@ -182,17 +184,27 @@ def main() -> None:
         for page, queries in page_queries(settings).items():
             each = [median_ms(q) for q in queries]
             if len(queries) == 1:  # issue 5's pages: one build of many queries
-                print(f"  {page:14s} whole page build: {each[0]:5.0f} ms   (no target of its own)")
+                record.add(f"page_build.{page}", f"{page}: whole page build", each[0], "ms")
                 continue
-            print(
-                f"  {page:14s} {len(each)} queries: slowest {max(each):5.0f} ms, median "
-                f"{statistics.median(each):4.0f} ms, all together {sum(each):5.0f} ms"
-                "   target < 200 each"
+            record.add(
+                f"page_queries.{page}",
+                f"{page}: slowest of its {len(each)} queries",
+                max(each),
+                "ms",
+                ("<", 200),
+                note=f"median {statistics.median(each):.0f} ms, all {sum(each):.0f} ms",
             )
 
         print("\nAppTest full script run, median of 3 (empty cache / warm cache)")
         for page, (cold, warm) in apptest_runs(settings).items():
-            print(f"  {page:14s} {cold:6.2f} s / {warm:5.2f} s   target < 1.5 s")
+            record.add(
+                f"apptest.{page}",
+                f"{page}: AppTest run, empty cache",
+                cold,
+                "s",
+                ("<", 1.5),
+                note=f"warm cache {warm:.2f} s",
+            )
 
         print("\nsearch, median of 7")
         db = Database.of(settings)
@@ -202,16 +214,29 @@ def main() -> None:
                 with db.read() as con:
                     return messages.search(con, settings.dlq_topic, flt)
 
-            print(f"  {label:18s} {median_ms(run):7.0f} ms   target < 300")
+            key = label.replace(" ", "_").replace("+", "_")
+            record.add(f"search.{key}", f"search: {label}", median_ms(run), "ms", ("<", 300))
 
         ours = median_ms(lambda: run(SEARCHES["url text"]))
         with db.read() as con:
             found = messages.search(con, settings.dlq_topic, SEARCHES["url text"]).total
         scan_seconds, scanned = kafka_scan(settings, "C-12345")
         print("\nURL search: snapshot vs a Kafka scan that filters the same way")
-        print(f"  snapshot search        {ours:9.0f} ms  ({found} records)")
-        print(f"  confluent-kafka scan   {scan_seconds * 1000:9.0f} ms  ({scanned} records)")
-        print(f"  ratio scan / snapshot  {scan_seconds * 1000 / ours:9.1f}x   target >= 10x")
+        record.add("url_search", "URL search on the snapshot", ours, "ms", note=f"{found} found")
+        record.add(
+            "kafka_scan",
+            "confluent-kafka scan filtering the same way",
+            scan_seconds * 1000,
+            "ms",
+            note=f"{scanned} found",
+        )
+        record.add(
+            "ratio_scan",
+            "ratio Kafka scan / snapshot search",
+            scan_seconds * 1000 / ours,
+            "x",
+            (">=", 10),
+        )
 
 
 if __name__ == "__main__":

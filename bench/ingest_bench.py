@@ -12,6 +12,7 @@ On one broker, in one run:
      setting), into a snapshot of its own.
 
 Targets (issue 2): ingest/plain ratio >= 0.5; peak RSS <= 400 MB and flat; no-op run < 1 s.
+The figures are printed and recorded (bench.common.recording) in benchmarks/runs/.
 Usage: python -m bench.ingest_bench [--records N] [--bootstrap HOST:PORT]  (from the repo root)
 Keep the test suite off the machine while this runs (2 cores).
 """
@@ -23,7 +24,7 @@ import json
 import os
 import sys
 
-from bench.common import demo_topic, ingest, run_measured, workspace
+from bench.common import demo_topic, ingest, recording, run_measured, workspace
 from dashboard.adapters.kafka import BULK_READ_TUNING
 
 LEAN_TRANSACTION = 8_192
@@ -70,7 +71,8 @@ def main() -> None:
     args = parser.parse_args()
     n = args.records
     small = max(1, n // 10)
-    with workspace(args.bootstrap) as space:
+    parameters = {"records": n, "partitions": args.partitions}
+    with recording("ingest", parameters) as record, workspace(args.bootstrap) as space:
         full = demo_topic(space, "full", n, args.partitions)
         tenth = demo_topic(space, "tenth", small, args.partitions)
         # With librdkafka's defaults the counter's time moves in steps of a second from run
@@ -96,43 +98,71 @@ def main() -> None:
         lean_summary, _, rss_lean = ingest(lean, lean_config)
         lean_rate = n / float(lean_summary["seconds"])  # type: ignore[arg-type]
 
-    rate = n / seconds
-    print()
-    print(f"records                                  {n:>12,}")
-    print(
-        f"plain consumer, librdkafka defaults      {n / plain_default:>12,.0f} rec/s"
-        f"  (fastest of {', '.join(f'{t:.2f}s' for t in plain_defaults)})"
-    )
-    print(
-        f"plain consumer, ingest's fetch tuning    {n / plain_tuned:>12,.0f} rec/s"
-        f"  ({plain_tuned:.2f}s)"
-    )
-    print(
-        f"dlq ingest                               {rate:>12,.0f} rec/s"
-        f"  ({seconds:.2f}s in the job, {wall:.2f}s with process start)"
-    )
-    print(
-        f"ratio ingest / plain (defaults, fastest) {rate / (n / plain_default):>12.2f}"
-        "   target >= 0.5"
-    )
-    print(
-        f"ratio ingest / plain (same tuning)       {rate / (n / plain_tuned):>12.2f}"
-        "   target >= 0.5"
-    )
-    print(f"ingest peak RSS, {n:>9,} records       {rss / 2**20:>10.0f} MB   target <= 400")
-    print(
-        f"ingest peak RSS, {small:>9,} records       {rss_small / 2**20:>10.0f} MB"
-        "   (flat = not growing with topic size)"
-    )
-    print(
-        f"incremental run with nothing new         {float(noop['seconds']):>12.3f} s"  # type: ignore[arg-type]
-        f"   target < 1 ({noop_wall:.2f}s with process start)"
-    )
-    print(f"snapshot file                            {db_size / 2**20:>10.0f} MB")
-    print(
-        f"dlq ingest, transaction_records = {LEAN_TRANSACTION:,}  {lean_rate:>10,.0f} rec/s"
-        f"  (ratio {lean_rate / (n / plain_default):.2f}), peak RSS {rss_lean / 2**20:.0f} MB"
-    )
+        rate = n / seconds
+        mb = 2**20
+        print()
+        add = record.add
+        add(
+            "plain_defaults_rate",
+            "plain consumer, librdkafka defaults",
+            n / plain_default,
+            "rec/s",
+            note=f"fastest of {', '.join(f'{t:.2f}s' for t in plain_defaults)}",
+        )
+        add("plain_tuned_rate", "plain consumer, ingest's fetch tuning", n / plain_tuned, "rec/s")
+        add(
+            "ingest_rate",
+            f"dlq ingest, {n:,} records",
+            rate,
+            "rec/s",
+            note=f"{seconds:.2f}s in the job, {wall:.2f}s with process start",
+        )
+        add(
+            "ratio_plain_defaults",
+            "ratio ingest / plain consumer (defaults, fastest)",
+            rate / (n / plain_default),
+            "x",
+            (">=", 0.5),
+        )
+        add(
+            "ratio_plain_tuned",
+            "ratio ingest / plain consumer (same tuning)",
+            rate / (n / plain_tuned),
+            "x",
+            (">=", 0.5),
+        )
+        add("peak_rss", f"ingest peak RSS, {n:,} records", rss / mb, "MB", ("<=", 400))
+        add(
+            "peak_rss_tenth",
+            f"ingest peak RSS, {small:,} records",
+            rss_small / mb,
+            "MB",
+            ("<=", 400),
+            note="flat = not growing with the topic's size",
+        )
+        add(
+            "noop_seconds",
+            "incremental run with nothing new",
+            float(noop["seconds"]),  # type: ignore[arg-type]
+            "s",
+            ("<", 1),
+            note=f"{noop_wall:.2f}s with process start",
+        )
+        add("snapshot_file", f"snapshot file, {n:,} records", db_size / mb, "MB")
+        add(
+            "lean_rate",
+            f"dlq ingest, transaction_records = {LEAN_TRANSACTION:,}",
+            lean_rate,
+            "rec/s",
+            note=f"ratio {lean_rate / (n / plain_default):.2f} to the plain consumer (defaults)",
+        )
+        add(
+            "lean_peak_rss",
+            f"ingest peak RSS, transaction_records = {LEAN_TRANSACTION:,}",
+            rss_lean / mb,
+            "MB",
+            ("<=", 400),
+        )
 
 
 if __name__ == "__main__":

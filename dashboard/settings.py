@@ -100,13 +100,13 @@ class ActionSettings(_Strict):
 
 class IngestTuning(_Strict):
     # Records asked of Kafka per consume() call. The reader runs ahead of the writer by a
-    # couple of these; 2,000 holds ~30 MB less than 5,000 at the same speed.
+    # couple of these, so a larger batch holds more memory without reading faster.
     batch_records: int = Field(2_000, ge=1, le=1_000_000)
     # Records per DuckDB transaction, and per row group the job writes (a full row group
     # goes straight to the table; a partial one through the WAL, written twice). The job
-    # holds about three transactions in flight: with 16,384 a 1M-record backlog peaks at
-    # ~350-360 MB; 8,192 takes ~40 MB off for ~10% of the speed, and the dashboard scans the
-    # smaller row groups 10-15% more slowly (README, Benchmarks). DuckDB takes row groups in
+    # holds about three transactions in flight, so the peak memory grows with this; smaller
+    # transactions lower it at some cost in speed, and the dashboard scans smaller row
+    # groups more slowly (BENCHMARKS.md records both settings). DuckDB takes row groups in
     # whole vectors of 2,048 rows.
     transaction_records: int = Field(16_384, ge=2_048, le=122_880, multiple_of=2_048)
     # The ingest job releases the DuckDB file at least this often so the app and the CLI

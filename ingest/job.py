@@ -308,10 +308,9 @@ class _TransactionWriter:
     """Cuts staged batches into transactions, parses each in the calling (reading) thread
     and writes them, in order, on a thread of its own: one DuckDB transaction each.
 
-    Parsing where the records are read, rather than on a third thread, was faster and
-    smaller on two cores (1M records, A/B: 76,000-78,000 rec/s and 369-370 MB against
-    64,000-66,000 and 384-385 MB): three busy threads slowed each other, and a writer that
-    also gathered the rows sat idle after each write while the next ones arrived.
+    Parsing where the records are read, rather than on a third thread: on two cores three
+    busy threads slow each other, and a writer that also gathered the rows would sit idle
+    after each write while the next ones arrived (docs/ingest-design.md).
 
     The writer keeps the DuckDB file open across consecutive transactions but lets go of it
     at least every `hold_seconds` (and pauses a moment) so that readers in other processes

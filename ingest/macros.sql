@@ -25,7 +25,7 @@ CREATE OR REPLACE TEMP MACRO dlq_bytes_int(b) AS
 --   expression once, ahead, for every row, even where CASE or coalesce would have skipped it.
 --   A pattern's capture group is never empty, so `regexp_matches` tells a match apart.
 -- * A capture through an optional group (the userinfo below) makes RE2 take its slow
---   matcher (~1.5 us a URL); the usual shape of URL is matched without one first.
+--   matcher; the usual shape of URL is matched without one first.
 
 -- The lower-cased host of a URL with a scheme, or NULL when it has none. Internationalised
 -- names are kept as written (lower-cased), not converted to punycode.

@@ -71,9 +71,10 @@ def parse_select_sql() -> str:
     return _sql("parse.sql")
 
 
-# One error signature per distinct message of a batch (16,384 demo records carry ~1,900
-# distinct texts): the signature's regular expressions cost ~10 us a text (a fifth of a
-# transaction's parse), and a join back to the rows would cost the order of the rows (a sort).
+# One error signature per distinct message of a batch: a batch repeats few distinct texts,
+# and the signature's regular expressions are among the parse's costliest steps. The
+# signatures go back to the rows in Arrow, because a join would lose the rows' order and
+# restoring it takes a sort.
 SIGNATURES_SQL = "SELECT dlq_error_signature(message) AS signature FROM messages"
 
 
@@ -81,8 +82,8 @@ RAW_COLUMNS = ("key", "headers", "value")
 
 # Rows per Arrow chunk handed to the parse. DuckDB scans an Arrow chunk into vectors no
 # longer than the chunk, and its JSON functions hold the parsed documents of a whole vector
-# at once (~10 KB a 1.3 KB value). Chunks of 1,024 rather than the reader's 2,000 took ~20 MB
-# off the ingest job's peak at the same speed (1M records, A/B); 512 was 12% slower.
+# at once (several times the value's size), so the chunk bounds that memory; much smaller
+# chunks pay DuckDB's fixed cost per vector too often (docs/ingest-design.md).
 PARSE_CHUNK_ROWS = 1_024
 
 
@@ -142,9 +143,8 @@ class BatchParser:
             if self._query is None:
                 install_macros(con)
                 # Built once and run for every batch (it reads whatever `staged` is then).
-                # DuckDB still parses, binds and plans the text on each run (~13 ms, most of
-                # the parse's fixed cost per batch); a new relation each time would add ~8 ms
-                # of binding it. (A view saved ~2 ms of that: not measurable in the job.)
+                # DuckDB still parses, binds and plans the text on each run (most of the
+                # parse's fixed cost per batch); a new relation each time would bind it again.
                 self._query = con.sql(parse_select_sql())
             parsed = self._query.to_arrow_table()
         finally:
@@ -213,8 +213,8 @@ def stage_messages(messages: Sequence[Message]) -> pa.Table:
 
 
 def binary_array(items: Sequence[bytes | None]) -> pa.Array:
-    """A large_binary Arrow array built from one joined buffer: several times faster than
-    pa.array() on a list of bytes, which copies and checks element by element."""
+    """A large_binary Arrow array built from one joined buffer, rather than pa.array() on a
+    list of bytes, which copies and checks element by element."""
     count = len(items)
     offsets = array("q", accumulate(map(_len_or_zero, items), initial=0))
     data = b"".join([item for item in items if item])
@@ -236,7 +236,7 @@ def value_columns(values: Sequence[bytes | None]) -> tuple[pa.Array, pa.Array]:
     is not UTF-8 (or is NULL).
 
     The parse reads values as text; DuckDB's decode() would check and copy every value (a
-    twentieth of the parse, and 20 MB of fresh memory per transaction). Here the check is
+    second copy of each transaction's values in fresh memory). Here the check is
     Python's: `isascii()` for the usual value, a strict decode only for the rest. DuckDB
     must never be handed a VARCHAR that is not UTF-8, and Python's decoder is the strict one
     (it refuses surrogates and overlong forms)."""

@@ -11,10 +11,11 @@
 -- The parse runs inside DuckDB, vectorised over a whole batch. Each value is parsed as JSON
 -- once (one json_extract_string over all the paths needed).
 --
--- Cost: it runs for every record, ~10 us each. DuckDB computes an expression written twice
--- (nullif(x, '') writes x twice) once, ahead, for every row, even inside a CASE or coalesce
--- that would have skipped it; so a costly lookup that only some rows need is written once,
--- inside its CASE (see `fallbacks`), and the macros avoid the pattern (macros.sql).
+-- Cost: it runs for every record, so every expression counts. DuckDB computes an
+-- expression written twice (nullif(x, '') writes x twice) once, ahead, for every row, even
+-- inside a CASE or coalesce that would have skipped it; so a costly lookup that only some
+-- rows need is written once, inside its CASE (see `fallbacks`), and the macros avoid the
+-- pattern (macros.sql).
 --
 -- Nothing here may fail on bad bytes: casts are try_casts and parsers are wrapped in try(),
 -- so a record that cannot be read still yields a row, carrying its parse_error.

@@ -1,7 +1,7 @@
 """Process-wide settings that keep a long ingest run's memory near what it actually uses.
 
-Each is measured (bench/ingest_bench.py, 1M records, A/B back to back): together they take
-~100 MB off the job's peak RSS at the same speed. They are for a process that only ingests
+Each returns memory that a long run would otherwise hold beyond its use, without costing
+speed (docs/ingest-design.md has the history). They are for a process that only ingests
 (`dlq ingest`); the app and the tests do not call them.
 """
 
@@ -19,8 +19,8 @@ from types import ModuleType
 _M_MMAP_THRESHOLD = -3
 # Fixed, not glibc's default (128 KiB, raised after every large free up to 32 MiB): a freed
 # batch buffer (a few MiB of record values, Arrow output) then goes back to the system at
-# once instead of staying in a heap that the threads handing batches to each other fragment.
-# With the default, glibc held ~110 MB more than was in use at the job's peak.
+# once instead of staying in a heap that the threads handing batches to each other fragment
+# (with the default, glibc keeps such freed memory in its heap for the rest of the run).
 MMAP_THRESHOLD_BYTES = 256 * 1024
 
 
@@ -55,7 +55,7 @@ def keep_pandas_out() -> bool:
     """Make `import pandas` fail in this process, unless it is already imported.
 
     pyarrow imports pandas (when installed, and Streamlit installs it) the first time it
-    builds any array, only to ask whether its input is a pandas object: 54 MB of RSS that
+    builds any array, only to ask whether its input is a pandas object: pandas' pages that
     the ingest job, which never hands it one, would carry for its whole run. pyarrow and
     DuckDB treat a failed import as "pandas is not installed".
     """
@@ -70,8 +70,7 @@ def arrow_allocates_with_malloc() -> bool:
     """Make pyarrow allocate through the C library's malloc instead of its bundled mimalloc.
 
     mimalloc keeps the pages of freed buffers for later: with batches handed from thread to
-    thread, ~10-25 MB of them sat idle at the job's peak (measured: peak RSS 404-418 MB
-    against 425-437, same speed, 1M records). With malloc, a freed batch buffer goes back to
+    thread, they sit idle at the job's peak. With malloc, a freed batch buffer goes back to
     the system at once (see MMAP_THRESHOLD_BYTES). Applies to buffers allocated from now on;
     False if this pyarrow has no system pool (nothing changed).
     """

@@ -6,6 +6,7 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard.exports import escalation_pack
+from dashboard.triage import runbook
 from dashboard.triage.severity import Level
 from pages import actions_ui, ui
 
@@ -14,11 +15,12 @@ who = actions_ui.page_identity(settings)
 fresh = ui.snapshot_freshness(settings)
 as_of = ui.as_of(fresh)
 pack = ui.cached(settings, escalation_pack.build, settings, as_of, "")
+HEADINGS = runbook.RUNBOOK.pack
 
 # Fit the screen the runbook asks for (a 1400x900 screenshot): less padding above.
 st.html("<style>.block-container{padding-top:1.2rem;padding-bottom:1rem}</style>")
 head, box = st.columns([2, 3])
-head.markdown("#### DLQ escalation")
+head.markdown(f"#### {ui.plain(HEADINGS.title)}")
 head.caption(f"`{settings.dlq_topic}`")
 head.caption(f"As of {as_of:%Y-%m-%d %H:%M} UTC" + (" (stale snapshot)" if fresh.stale else ""))
 show = {Level.NORMAL: box.success, Level.WARNING: box.warning, Level.CRITICAL: box.error}
@@ -55,7 +57,7 @@ with right:
 
 left, right = st.columns([3, 2])
 with left:
-    st.caption(f"Sample record {ui.plain(pack.sample_ref or '(none)')}")
+    st.caption(f"{ui.plain(HEADINGS.sample)} {ui.plain(pack.sample_ref or '(none)')}")
     # What L3 reads first comes first; the full record is in the downloaded pack.
     order = [
         "Error",
@@ -74,7 +76,7 @@ with left:
         height=177,
     )
 with right:
-    st.caption("Actions already attempted (audit)")
+    st.caption(f"{ui.plain(HEADINGS.actions)} (audit)")
     if not pack.actions:
         st.info("No replay or resolve recorded in the audit yet.", icon=":material/history:")
     else:
@@ -95,7 +97,7 @@ with right:
         )
 
 notes = st.text_area(
-    "Recent configuration or deployment changes",
+    HEADINGS.changes,
     key="escalation_notes",
     height=68,
     placeholder="e.g. 10:05 download-worker 2.14 rolled out; partner rotated its TLS certificate",

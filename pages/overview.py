@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 import streamlit as st
 
 from dashboard.exports import charts
-from dashboard.triage import alerts, escalation, overview, severity
+from dashboard.triage import alerts, escalation, overview, runbook, severity
 from dashboard.triage.overview import count_between
 from pages import ui
 
@@ -170,7 +170,7 @@ st.caption(
 )
 
 # -- escalation -----------------------------------------------------------------------------
-st.subheader("Escalation criteria")
+st.subheader(ui.plain(runbook.RUNBOOK.pack.criteria))
 st.caption('The runbook\'s "Escalate to L3 Engineering if", checked against the snapshot.')
 for criterion in ui.cached(settings, escalation.check, settings, as_of):
     mark = {

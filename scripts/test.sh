@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# One command runs every check: lint, types, import contracts, and the whole test suite
+# One command runs every check: lint, formatting, types, import contracts, and the whole test suite
 # (unit, AppTest, integration against a real Kafka the fixtures start, browser tests).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,6 +16,7 @@ if [ ! -x /usr/bin/chromium ]; then
 fi
 
 .venv/bin/ruff check .
+.venv/bin/ruff format --check .
 .venv/bin/mypy
 .venv/bin/lint-imports
 .venv/bin/pytest "$@"

@@ -134,8 +134,9 @@ def _connect(path: Path, *, read_only: bool, row_group_size: int) -> Connection:
         return _set_up(duckdb.connect(str(path), read_only=True), _NO_PROGRESS_BAR)
     # Writers attach the file with smaller row groups (16,384 rows unless the writer says;
     # the ingest job's are its transactions): DuckDB writes a transaction of at least one
-    # full row group straight to the table instead of through the WAL (twice as fast), and
-    # small row groups keep a transaction's memory within bounds. Readers need no option.
+    # full row group straight to the table instead of through the WAL (written once, not
+    # twice), and small row groups keep a transaction's memory within bounds. Readers need
+    # no option.
     return _set_up(
         duckdb.connect(),
         _NO_PROGRESS_BAR,
@@ -184,7 +185,7 @@ def insert_rows(
     con: Connection, table: str, columns: Sequence[str], rows: Sequence[Sequence[object]]
 ) -> None:
     """Insert many rows at once through an Arrow table: DuckDB's executemany runs a
-    statement per row, a hundred times slower for the thousands a bulk action writes."""
+    statement per row, too slow for the thousands a bulk action writes."""
     if not rows:
         return
     data = pa.table({f"c{i}": [row[i] for row in rows] for i in range(len(columns))})

@@ -45,11 +45,10 @@ LIBRDKAFKA_LOGGER = logging.getLogger("dlq.librdkafka")
 
 # Fetch tuning for reading a whole topic fast with bounded memory. librdkafka's default
 # fetch.queue.backoff.ms (1 s) idles the fetcher whenever the local queue is full, which
-# makes a bulk read five times slower; the queue cap bounds the prefetched bytes. The cap
-# is per partition: 4 MB each keeps the reader far ahead of the ingest writer (which is the
-# slower side) while holding ~70 MB less than 16 MB each did over six partitions. Fetches
-# of 256 KB per partition (default 1 MB) hold 20-30 MB less in flight; the reader still
-# outruns the writer four times over.
+# a bulk read hits all the time; the queue cap bounds the prefetched bytes. The cap is per
+# partition, so the prefetch grows with the partition count: it only needs to keep the
+# reader ahead of the ingest writer (the slower side). Fetches smaller than librdkafka's
+# 1 MB per partition hold less in flight while the reader still outruns the writer.
 BULK_READ_TUNING: Mapping[str, Any] = {
     "fetch.queue.backoff.ms": 10,
     "queued.max.messages.kbytes": 4096,

@@ -201,10 +201,10 @@ def rebuild_table(migration_sql: str, table: str, old_column: str, new_column: s
     )
 
 
-# Presigned URLs are unique and long (~250 bytes): DuckDB's own choice for them, dictionary
-# plus FSST, took ~15% of the ingest writer's time per transaction, zstd half that, and zstd
-# stores them in half the space (1M demo records: snapshot 283 MB against 330, ingest 5-9%
-# faster; searching URLs as fast). Rebuilds the table: ~5 s for a million records, once.
+# Presigned URLs are unique and long: DuckDB's own choice for them, dictionary plus FSST,
+# compresses such strings poorly and costs the ingest writer more time than zstd, which
+# stores them in about half the space and searches them as fast (docs/ingest-design.md).
+# Rebuilds the table once, in time proportional to the snapshot.
 RECORDS_URLS_ZSTD = rebuild_table(
     RECORDS,
     "records",

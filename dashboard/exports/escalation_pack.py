@@ -3,7 +3,8 @@ file (one self-contained HTML file, or Markdown with its PNG charts beside it in
 
 Runbook, "Escalation Information to Provide": DLQ message count and growth rate; common
 error patterns; a sample message's details; recent configuration or deployment changes; the
-dashboard's charts; the actions already attempted.
+dashboard's charts; the actions already attempted. The title and headings are the runbook's
+wording ([pack] in dashboard/triage/runbook.toml).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from dashboard.exports.charts import growth_figure
 from dashboard.exports.report_formats import embedded_png, page
 from dashboard.settings import Settings
 from dashboard.text.safe_text import html_text, markdown_inline
-from dashboard.triage import alerts, escalation, overview
+from dashboard.triage import alerts, escalation, overview, runbook
 from dashboard.triage.dimensions import NO_TEXT_LABEL, NONE_LABEL
 from dashboard.triage.filters import UNRESOLVED
 from dashboard.triage.messages import record_detail, search
@@ -163,14 +164,14 @@ def _action_line(entry: AuditEntry) -> str:
 
 
 def to_markdown(pack: EscalationPack, image_names: Mapping[str, str] | None = None) -> str:
-    s = pack.severity
+    s, h = pack.severity, runbook.RUNBOOK.pack
     lines = [
-        f"# DLQ escalation: {markdown_inline(pack.topic)}",
+        f"# {markdown_inline(h.title)}: {markdown_inline(pack.topic)}",
         "",
         f"As of {pack.as_of:%Y-%m-%d %H:%M} UTC. **{s.level.label}**: {s.action} "
         f"(expected response {s.response_time}).",
         "",
-        "## DLQ count and growth",
+        f"## {markdown_inline(h.count_and_growth)}",
         "",
         f"- Records in the topic: {pack.size.in_topic:,}; unresolved: {pack.size.unresolved:,}; "
         f"replayed and waiting: {pack.size.replayed:,}",
@@ -181,25 +182,31 @@ def to_markdown(pack: EscalationPack, image_names: Mapping[str, str] | None = No
     ]
     for key, name in (image_names or {}).items():
         lines += [f"![{markdown_inline(key)}]({name})", ""]
-    lines += ["## Common error patterns", "", "| error signature | unresolved |", "|---|---:|"]
+    lines += [
+        f"## {markdown_inline(h.common_patterns)}",
+        "",
+        "| error signature | unresolved |",
+        "|---|---:|",
+    ]
     lines += [f"| {markdown_inline(sig)} | {n:,} |" for sig, n in pack.top_signatures]
     lines += ["", "| domain | unresolved |", "|---|---:|"]
     lines += [f"| {markdown_inline(d)} | {n:,} |" for d, n in pack.top_domains]
-    lines += ["", "## Escalation criteria", ""]
+    lines += ["", f"## {markdown_inline(h.criteria)}", ""]
     for c in pack.criteria:
         mark = {True: "MET", False: "not met", None: "check by hand"}[c.met]
         lines.append(f"- {mark}: {markdown_inline(c.title)} ({markdown_inline(c.summary)})")
-    lines += ["", f"## Sample record {markdown_inline(pack.sample_ref or '(none)')}", ""]
+    lines += ["", f"## {markdown_inline(h.sample)} {markdown_inline(pack.sample_ref or '(none)')}"]
+    lines.append("")
     for section in pack.sample:
         lines += [f"**{markdown_inline(section.title)}**", ""]
         lines += [f"- {markdown_inline(k)}: {markdown_inline(v)}" for k, v in section.rows]
         lines.append("")
     lines += [
-        "## Recent configuration or deployment changes",
+        f"## {markdown_inline(h.changes)}",
         "",
         markdown_inline(pack.notes) if pack.notes.strip() else "(none given)",
         "",
-        "## Actions already attempted",
+        f"## {markdown_inline(h.actions)}",
         "",
     ]
     lines += [f"- {markdown_inline(_action_line(e))}" for e in pack.actions] or ["- none"]
@@ -208,17 +215,17 @@ def to_markdown(pack: EscalationPack, image_names: Mapping[str, str] | None = No
 
 
 def to_html(pack: EscalationPack, images: Mapping[str, bytes] | None = None) -> str:
-    s = pack.severity
+    s, h = pack.severity, runbook.RUNBOOK.pack
 
     def rows(items: list[tuple[str, str]]) -> str:
         return "".join(f"<tr><th>{html_text(k)}</th><td>{html_text(v)}</td></tr>" for k, v in items)
 
     parts = [
-        f"<h1>DLQ escalation: {html_text(pack.topic)}</h1>",
+        f"<h1>{html_text(h.title)}: {html_text(pack.topic)}</h1>",
         f"<p>As of {pack.as_of:%Y-%m-%d %H:%M} UTC</p>",
         f'<p class="severity {s.level.label.lower()}">{html_text(s.level.label)}: '
         f"{html_text(s.action)} (expected response {html_text(s.response_time)})</p>",
-        "<h2>DLQ count and growth</h2><table>",
+        f"<h2>{html_text(h.count_and_growth)}</h2><table>",
         rows(
             [
                 ("Records in the topic", f"{pack.size.in_topic:,}"),
@@ -235,26 +242,27 @@ def to_html(pack: EscalationPack, images: Mapping[str, bytes] | None = None) -> 
     ]
     parts += [embedded_png(key, data) for key, data in (images or {}).items()]
     parts.append(
-        "<h2>Common error patterns</h2><table><tr><th>error signature</th><th>unresolved</th></tr>"
+        f"<h2>{html_text(h.common_patterns)}</h2>"
+        "<table><tr><th>error signature</th><th>unresolved</th></tr>"
     )
     parts += [f"<tr><td>{html_text(sig)}</td><td>{n:,}</td></tr>" for sig, n in pack.top_signatures]
     parts.append("</table><table><tr><th>domain</th><th>unresolved</th></tr>")
     parts += [f"<tr><td>{html_text(d)}</td><td>{n:,}</td></tr>" for d, n in pack.top_domains]
-    parts.append("</table><h2>Escalation criteria</h2><ul>")
+    parts.append(f"</table><h2>{html_text(h.criteria)}</h2><ul>")
     for c in pack.criteria:
         mark = {True: "MET", False: "not met", None: "check by hand"}[c.met]
         parts.append(
             f"<li><strong>{mark}</strong>: {html_text(c.title)} ({html_text(c.summary)})</li>"
         )
-    parts.append(f"</ul><h2>Sample record {html_text(pack.sample_ref or '(none)')}</h2>")
+    parts.append(f"</ul><h2>{html_text(h.sample)} {html_text(pack.sample_ref or '(none)')}</h2>")
     for section in pack.sample:
         parts.append(f"<h3>{html_text(section.title)}</h3><table>{rows(section.rows)}</table>")
-    parts.append("<h2>Recent configuration or deployment changes</h2>")
+    parts.append(f"<h2>{html_text(h.changes)}</h2>")
     parts.append(f'<div class="note">{html_text(pack.notes) or "(none given)"}</div>')
-    parts.append("<h2>Actions already attempted</h2><ul>")
+    parts.append(f"<h2>{html_text(h.actions)}</h2><ul>")
     parts += [f"<li>{html_text(_action_line(e))}</li>" for e in pack.actions] or ["<li>none</li>"]
     parts.append("</ul>")
-    return page(f"DLQ escalation {pack.topic}", "\n".join(parts))
+    return page(f"{h.title} {pack.topic}", "\n".join(parts))
 
 
 def markdown_zip(pack: EscalationPack, images: Mapping[str, bytes]) -> bytes:

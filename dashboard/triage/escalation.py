@@ -10,6 +10,7 @@ from typing import Any, Final
 
 from dashboard.adapters.db import Connection
 from dashboard.settings import Settings
+from dashboard.triage import runbook
 from dashboard.triage.filters import UNRESOLVED
 from dashboard.triage.overview import arrivals
 from dashboard.triage.patterns import pattern_case_sql
@@ -19,7 +20,7 @@ from dashboard.triage.states import records_with_state_sql
 @dataclass(frozen=True)
 class Criterion:
     key: str
-    title: str  # the runbook's wording
+    title: str  # the runbook's wording (runbook.toml, [escalation])
     met: bool | None  # None: the data cannot tell; check by hand
     summary: str
     evidence: list[dict[str, Any]] = field(default_factory=list)
@@ -45,7 +46,7 @@ def _growth(con: Connection, settings: Settings, now: datetime) -> Criterion:
     )
     return Criterion(
         "growth",
-        f"DLQ growth > {limit:g} messages/min (systematic failure)",
+        runbook.RUNBOOK.escalation.growth.format(limit=f"{limit:g}"),
         bool(over),
         summary,
         [{"minute (UTC)": b.start, "records": b.count} for b in over],
@@ -73,7 +74,7 @@ def _same_error(con: Connection, settings: Settings, _now: datetime) -> Criterio
     ).fetchall()
     return Criterion(
         "same_error",
-        f"Same error affecting > {limit:,} messages",
+        runbook.RUNBOOK.escalation.same_error.format(limit=f"{limit:,}"),
         bool(rows),
         f"{len(rows)} error signature{'s' if len(rows) != 1 else ''} over {limit:,} "
         "unresolved records"
@@ -125,7 +126,7 @@ def _unknown(con: Connection, settings: Settings, _now: datetime) -> Criterion:
         )
     return Criterion(
         "unknown",
-        "Unknown error category or pattern",
+        runbook.RUNBOOK.escalation.unknown,
         bool(evidence),
         "; ".join(parts) if parts else "every record has a known category and pattern",
         evidence,
@@ -159,7 +160,7 @@ def _replay_failures(con: Connection, settings: Settings, _now: datetime) -> Cri
     count = int(rows[0][4]) if rows else 0
     return Criterion(
         "replay_failures",
-        "Replay failures (messages return to DLQ immediately)",
+        runbook.RUNBOOK.escalation.replay_failures,
         count > 0,
         f"{count:,} trace id{'s' if count != 1 else ''} landed in the DLQ again"
         if count
@@ -172,9 +173,9 @@ def _replay_failures(con: Connection, settings: Settings, _now: datetime) -> Cri
 def _business_critical(_con: Connection, _settings: Settings, _now: datetime) -> Criterion:
     return Criterion(
         "business_critical",
-        "Business critical files stuck in DLQ",
+        runbook.RUNBOOK.escalation.business_critical,
         None,
-        "Not visible in the data: check the claims involved with the business.",
+        runbook.RUNBOOK.escalation.business_critical_summary,
     )
 
 

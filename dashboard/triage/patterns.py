@@ -16,124 +16,14 @@ import numpy as np
 from dashboard.adapters.db import Connection, transaction
 from dashboard.triage.dimensions import DIMENSIONS
 from dashboard.triage.filters import RecordFilter
+from dashboard.triage.runbook import RUNBOOK
+from dashboard.triage.runbook import RunbookPattern as RunbookPattern
 from dashboard.triage.sliding_peaks import busiest_windows
 from dashboard.triage.states import records_with_state_sql
 
-
-@dataclass(frozen=True)
-class RunbookPattern:
-    key: str
-    number: int
-    short: str
-    title: str
-    symptoms: str
-    root_cause: str
-    resolution: tuple[str, ...]
-    prevention: tuple[str, ...]
-
-
-RUNBOOK_PATTERNS: Final[dict[str, RunbookPattern]] = {
-    p.key: p
-    for p in (
-        RunbookPattern(
-            "expired_url",
-            1,
-            "Expired URL",
-            "Invalid/expired URLs (404, 410)",
-            "Category permanent, retry count 0, HTTP 404 Not Found or 410 Gone.",
-            "Presigned URLs expired or file deleted from source.",
-            (
-                "Verify URL status: check the URL in a browser or with curl.",
-                "Check presigned URL expiration: most expire after 1-7 days.",
-                "Contact the source system: request a new presigned URL or a re-upload.",
-                "Replay with the new URL once one is available.",
-            ),
-            (
-                "Reduce event-to-download latency.",
-                "Negotiate longer presigned URL expiration with the source system.",
-                "Refresh presigned URLs for the domains that support it.",
-            ),
-        ),
-        RunbookPattern(
-            "file_type",
-            2,
-            "File type",
-            "File type validation failures",
-            'Category permanent, retry count 0, "File type not allowed".',
-            "File type not in the domain's allowlist.",
-            (
-                "Verify the file type is valid: is this a legitimate business file?",
-                "If legitimate: update the allowed file types in the domain configuration "
-                "(a code change to the domain strategy).",
-                "If malicious or spam: the rejection is correct; resolve without replay.",
-            ),
-            (
-                "Review allowed file types with business stakeholders.",
-                "Monitor legitimate file types being rejected.",
-            ),
-        ),
-        RunbookPattern(
-            "network_timeout",
-            3,
-            "Network/timeout",
-            "Network/timeout failures (retries exhausted)",
-            "Category transient, retry count 4, connection timeout or 503.",
-            "Persistent network issues or slow source servers.",
-            (
-                "Check whether the issue is resolved: transient issues may have cleared.",
-                "Verify source server health with the source system team.",
-                "Replay once the source is healthy; watch the download worker's log.",
-            ),
-            (
-                "Increase the download timeout for large files.",
-                "Adapt the timeout to the file size.",
-                "Add jitter to the retry backoff.",
-            ),
-        ),
-        RunbookPattern(
-            "onelake_upload",
-            4,
-            "OneLake upload",
-            "OneLake upload failures",
-            "Download succeeded, upload failed: Azure authentication, storage quota, network.",
-            "Azure AD token expiration, OneLake service issues, storage quota.",
-            (
-                "Check OneLake service health (Azure status).",
-                "Verify authentication: test OneLake connectivity.",
-                "Check storage quota: review OneLake capacity metrics.",
-                "Replay once the issue is resolved.",
-            ),
-            (
-                "Refresh Azure AD tokens before they expire.",
-                "Alert on OneLake storage quota (< 90% capacity).",
-                "Exponential backoff for OneLake transient errors.",
-            ),
-        ),
-        RunbookPattern(
-            "systematic",
-            5,
-            "Systematic",
-            "Systematic failures (many related)",
-            "Many records with the same error, from one domain or event type; rapid growth "
-            "(> 10 messages/min).",
-            "A systemic issue: SSL certificate expired, service outage, configuration change.",
-            (
-                "Stop further failures: pause the affected worker "
-                "(kubectl scale deployment download-worker --replicas=0 -n kafka-pipeline).",
-                "Investigate the root cause: source system status, recent configuration "
-                "changes, SSL certificates.",
-                "Fix the root cause (configuration, certificates, or wait for recovery).",
-                "Bulk replay the affected records.",
-                "Resume the workers.",
-            ),
-            (
-                "Alert on SSL certificate expiry 30 days ahead.",
-                "A circuit breaker for systematic failures.",
-                "Source system health checks before processing events.",
-            ),
-        ),
-    )
-}
+# The runbook's texts for each pattern (title, symptoms, root cause, resolution,
+# prevention) are data: dashboard/triage/runbook.toml, or a team's copy (DLQ_RUNBOOK).
+RUNBOOK_PATTERNS: Final[dict[str, RunbookPattern]] = RUNBOOK.patterns
 
 # Text rules for patterns 1-4, tried in order on the error signature (case-insensitive).
 PATTERN_RULES: Final[tuple[tuple[str, str], ...]] = (
