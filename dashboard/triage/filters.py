@@ -120,8 +120,8 @@ class RecordFilter:
 
         like("trace_id", "trace", self.trace)
         if self.url.strip():
-            # A case-insensitive literal regular expression: RE2 scans long URLs several
-            # times faster than ILIKE, which lower-cases every value first.
+            # A case-insensitive literal regular expression: RE2 scans the text as it is,
+            # where ILIKE lower-cases every (long, presigned) URL first.
             add("regexp_matches(attachment_url, $url)", url="(?i)" + _literal(self.url.strip()))
         like('"domain"', "domain", self.domain)
         like("error_message", "error", self.error)

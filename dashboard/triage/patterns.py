@@ -87,10 +87,10 @@ def bursts(
     """(signature, domain) pairs with at least `min_records` records within
     `window_minutes` minutes at some point; `peak_at` is the first minute it peaked."""
     where, params = flt.where(topic)
-    # SQL hands over one hash and one minute per record; the sliding window runs in numpy
-    # (dashboard.triage.sliding_peaks: several times faster than a RANGE window over a million
-    # records). Names come from one sample record per pair found, by rowid: the one
-    # transaction keeps rowids valid between the two statements.
+    # SQL hands over one hash and one minute per record and the sliding window runs in numpy
+    # (dashboard.triage.sliding_peaks), so no window function sorts every record. Names come
+    # from one sample record per pair found, by rowid: the one transaction keeps rowids valid
+    # between the two statements.
     with transaction(con):
         events = con.execute(
             f"""

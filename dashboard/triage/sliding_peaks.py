@@ -1,9 +1,8 @@
 """The busiest sliding window of each key over (key, minute) events: the burst scan's core.
 
-DuckDB grouping a million records by (key, minute) and sliding a RANGE window over the
-groups takes ~200 ms; the same counts in a key x minute grid in numpy take ~25 ms. When the
-grid would be large (many keys over a long span) a sort-based path gives the same answer
-with memory that follows the number of events instead.
+Counting in a key x minute grid needs no sort of the events, which a RANGE window over
+(key, minute) groups in SQL does. When the grid would be large (many keys over a long span)
+a sort-based path gives the same answer with memory that follows the number of events.
 """
 
 from __future__ import annotations
