@@ -11,18 +11,19 @@ import pyarrow as pa
 import pytest
 
 from dashboard.adapters.db import Connection, Database
-from ingest import job, store
+from ingest import store
+from ingest import writer as ingest_writer
 from ingest.parse import stage_raw
 from tests.snapshots import TOPIC, demo_records
 
 TRANSACTION_ROWS = 1_000
 
 
-def writer_for(db: Database) -> job._TransactionWriter:
+def writer_for(db: Database) -> ingest_writer.TransactionWriter:
     with db.write() as con:
         run_id = store.start_run(con, TOPIC)
-    plan = job._Plan(run_id=run_id, topic=TOPIC, start={}, end={}, committed={})
-    return job._TransactionWriter(db, plan, 2.0, TRANSACTION_ROWS)
+    plan = ingest_writer.Plan(run_id=run_id, topic=TOPIC, start={}, end={}, committed={})
+    return ingest_writer.TransactionWriter(db, plan, 2.0, TRANSACTION_ROWS)
 
 
 def batches(table: pa.Table, sizes: list[int]) -> list[pa.Table]:
@@ -104,10 +105,10 @@ def test_a_failed_write_stops_the_reader_with_the_cause_and_keeps_what_was_commi
     reader.join(timeout=60)
     assert not reader.is_alive(), "the reading side hung on a dead writer"
     (error,) = outcome
-    assert isinstance(error, job.IngestError)
+    assert isinstance(error, ingest_writer.IngestError)
     assert "disk full" in str(error)
     # Raised again, not swallowed, when the job's `finally` finishes the writer.
-    with pytest.raises(job.IngestError):
+    with pytest.raises(ingest_writer.IngestError):
         writer.finish()
     with db.read() as con:
         assert con.execute("SELECT count(*) FROM records").fetchone() == (TRANSACTION_ROWS,)

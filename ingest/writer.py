@@ -1,0 +1,161 @@
+"""The ingest job's writing side: staged batches cut into DuckDB transactions, parsed where
+they are read, and written in order on a thread of their own."""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from contextlib import ExitStack
+from dataclasses import dataclass
+
+import pyarrow as pa
+
+from dashboard.adapters.db import Connection, Database
+from ingest import store
+from ingest.parse import STAGED_SCHEMA, BatchParser
+
+# One DuckDB transaction holds at most this many bytes of staged records (and at most
+# settings.ingest.transaction_records rows).
+TRANSACTION_BYTES = 64 * 1024 * 1024
+
+
+class IngestError(Exception):
+    """The run could not finish; every batch written before the error stays written."""
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What one run copies: each partition from `start` up to `end` (the high watermark
+    when the run began)."""
+
+    run_id: int
+    topic: str
+    start: dict[int, int]
+    end: dict[int, int]  # only partitions with something to read
+    committed: dict[int, int | None]  # the review group's offsets when the run began
+
+
+class TransactionWriter:
+    """Cuts staged batches into transactions, parses each in the calling (reading) thread
+    and writes them, in order, on a thread of its own: one DuckDB transaction each.
+
+    Parsing where the records are read, rather than on a third thread: on two cores three
+    busy threads slow each other, and a writer that also gathered the rows would sit idle
+    after each write while the next ones arrived (docs/ingest-design.md).
+
+    The writer keeps the DuckDB file open across consecutive transactions but lets go of it
+    at least every `hold_seconds` (and pauses a moment) so that readers in other processes
+    get a turn while a long backlog is being copied.
+    """
+
+    RELEASE_PAUSE = 0.05
+
+    def __init__(
+        self, db: Database, plan: Plan, hold_seconds: float, transaction_rows: int
+    ) -> None:
+        self._db = db
+        self._transaction_rows = transaction_rows
+        self._plan = plan
+        self._hold = hold_seconds
+        self._pending: list[pa.Table] = []
+        self._pending_ends: dict[int, int] = {}
+        # One parsed transaction waits while another is written: the reader then parses
+        # the next, and no more than three transactions' records are held at once.
+        self._queue: queue.Queue[tuple[pa.Table, dict[int, int]] | None] = queue.Queue(1)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="dlq-ingest-writer", daemon=True)
+        self._parser = BatchParser()
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def put(self, staged: pa.Table | None, ends: dict[int, int]) -> None:
+        """Take a staged batch and the partition ends reached with it; parse and hand over
+        every transaction they complete."""
+        self.check()
+        if staged is not None:
+            self._pending.append(staged)
+        self._pending_ends.update(ends)
+        self._cut(final=False)
+
+    def finish(self) -> None:
+        """Write what is left (a last, shorter transaction), then stop the writer."""
+        try:
+            if self._error is None and self._thread.is_alive():
+                self._cut(final=True)
+        finally:
+            while self._thread.is_alive():
+                try:
+                    self._queue.put(None, timeout=0.2)
+                    break
+                except queue.Full:
+                    continue
+            self._thread.join()
+            self._parser.close()
+        self.check()
+
+    def check(self) -> None:
+        if self._error is not None:
+            raise IngestError(f"writing the snapshot failed: {self._error}") from self._error
+
+    def _cut(self, *, final: bool) -> None:
+        rows = sum(t.num_rows for t in self._pending)
+        oversized = sum(t.nbytes for t in self._pending) >= TRANSACTION_BYTES
+        if not final and not oversized and rows < self._transaction_rows:
+            return
+        # Full transactions of exactly `transaction_rows` (one DuckDB row group by default,
+        # written straight to the table; a partial one goes through the WAL and is written
+        # twice); the rest waits for the next batch. Partition ends go with the last rows,
+        # never ahead of them.
+        batch = pa.concat_tables(self._pending) if self._pending else STAGED_SCHEMA.empty_table()
+        self._pending = []
+        while not (final or oversized or batch.num_rows <= self._transaction_rows):
+            self._hand_over(batch.slice(0, self._transaction_rows), {})
+            batch = batch.slice(self._transaction_rows)
+            if batch.num_rows < self._transaction_rows:
+                self._pending = [batch]
+                return
+        if batch.num_rows or self._pending_ends:
+            self._hand_over(batch, self._pending_ends)
+        self._pending_ends = {}
+
+    def _hand_over(self, transaction: pa.Table, ends: dict[int, int]) -> None:
+        item = (self._parser.parse(transaction), ends)
+        while True:
+            self.check()
+            try:
+                self._queue.put(item, timeout=0.2)
+                return
+            except queue.Full:
+                continue
+
+    def _run(self) -> None:
+        stack = ExitStack()
+        con: Connection | None = None
+        opened = 0.0
+        plan = self._plan
+        try:
+            while (item := self._queue.get()) is not None:
+                parsed, ends = item
+                del item
+                if con is None:
+                    con = stack.enter_context(self._db.write())
+                    opened = time.monotonic()
+                store.write_parsed(con, plan.run_id, plan.topic, parsed, ends, plan.committed)
+                del parsed  # freed before waiting for the next: three transactions at most
+                if time.monotonic() - opened >= self._hold:
+                    stack.close()
+                    con = None
+                    time.sleep(self.RELEASE_PAUSE)
+        except BaseException as exc:  # noqa: BLE001 (handed to the reading thread)
+            self._error = exc
+            # Drain so the reading side never blocks on a dead writer.
+            while True:
+                try:
+                    if self._queue.get_nowait() is None:
+                        break
+                except queue.Empty:
+                    break
+        finally:
+            stack.close()
