@@ -102,9 +102,7 @@ def main() -> None:
             )
             for i in range(n)
         ]
-        producer = kafka.producer(
-            **{"linger.ms": 5, "batch.num.messages": 10000, "queue.buffering.max.messages": 100000}
-        )
+        producer = kafka.producer(settings.actions.delivery_timeout_seconds)
         acked = 0
 
         def delivered(err: object, _msg: object) -> None:

@@ -37,9 +37,10 @@ from dashboard.actions.replay_message import NotReplayable, ReplayMessage, build
 from dashboard.adapters.db import Connection, Database, insert_rows, register, transaction
 from dashboard.adapters.kafka import (
     BrokerUnreachable,
-    KafkaError,
+    Delivery,
     KafkaGateway,
-    Message,
+    OutgoingRecord,
+    Sender,
     TopicMissing,
 )
 from dashboard.adapters.processes import process_alive
@@ -470,7 +471,7 @@ def _audit_only(
 
 
 class _Runner:
-    """One request's chunks: claim, act, record. Keeps one producer for the request."""
+    """One request's chunks: claim, act, record. Keeps one Sender for the request."""
 
     def __init__(
         self,
@@ -489,15 +490,15 @@ class _Runner:
         self.cancel = cancel
         self.cancelled = False
         self.token = uuid.uuid4().hex
-        self._producer: Any = None
+        self._sender: Sender | None = None
         self._held: Connection | None = None
         self._stack = ExitStack()
         self._started = time.monotonic()
         self._sent = 0
 
     def close(self) -> None:
-        if self._producer is not None:
-            self._producer.flush(self.settings.actions.delivery_timeout_seconds)
+        if self._sender is not None:
+            self._sender.close()
 
     @contextmanager
     def connection(self) -> Iterator[Connection]:
@@ -703,70 +704,38 @@ class _Runner:
     def _produce(
         self, pending: dict[RecordRef, tuple[Candidate, ReplayMessage]]
     ) -> dict[RecordRef, ItemResult]:
-        """Send, wait for every acknowledgement; an unacknowledged replay is a failure."""
+        """Send at the velocity limit and wait for every acknowledgement; a replay not
+        acknowledged is a failure. Records left unsent by a cancel get no result."""
         timeout = self.settings.actions.delivery_timeout_seconds
-        if self._producer is None:
-            self._producer = self.kafka.producer(
-                **{
-                    "linger.ms": 5,
-                    "message.timeout.ms": int(timeout * 1000),
-                    "batch.num.messages": 10000,
-                    "queue.buffering.max.messages": 100000,
-                }
-            )
-        producer = self._producer
-        acks: dict[RecordRef, tuple[KafkaError | None, Message | None]] = {}
-        sent: list[RecordRef] = []
+        if self._sender is None:
+            self._sender = self.kafka.sender(timeout)
+        deliveries: dict[RecordRef, Delivery] = {}
 
-        def on_delivery(ref: RecordRef) -> Callable[[KafkaError | None, Message], None]:
-            def delivered(err: KafkaError | None, msg: Message) -> None:
-                acks[ref] = (err, msg)
+        def paced() -> Iterator[tuple[RecordRef, OutgoingRecord]]:
+            for ref, (_c, message) in pending.items():
+                if not self._pace():
+                    return
+                yield ref, (message.key, message.value, message.headers, 0)
 
-            return delivered
-
-        for ref, (_c, message) in pending.items():
-            if not self._pace():
-                break
-            while True:
-                try:
-                    producer.produce(
-                        self.settings.pending_topic,
-                        value=message.value,
-                        key=message.key,
-                        headers=message.headers,
-                        on_delivery=on_delivery(ref),
-                    )
-                    break
-                except BufferError:
-                    producer.poll(0.05)
-            sent.append(ref)
-            if len(sent) % 500 == 0:
-                producer.poll(0)  # serve delivery reports now and then, not per message
-        deadline = time.monotonic() + timeout + 5
-        while len(acks) < len(sent) and time.monotonic() < deadline:
-            producer.poll(0.1)
+        self._sender.send(self.settings.pending_topic, paced(), deliveries.__setitem__)
         results: dict[RecordRef, ItemResult] = {}
-        for ref in sent:
-            c, _message = pending[ref]
-            err, msg = acks.get(ref, (None, None))
-            if msg is None and err is None:
-                results[ref] = ItemResult(
-                    ref, c.trace_id, "failure", f"no acknowledgement from Kafka within {timeout:g}s"
-                )
-            elif err is not None:
-                results[ref] = ItemResult(ref, c.trace_id, "failure", f"not delivered: {err.str()}")
+        for ref, (c, _message) in pending.items():
+            delivery = deliveries.get(ref)
+            if delivery is None:
+                continue
+            if delivery.status == "delivered":
+                detail = {
+                    "pending_topic": delivery.topic,
+                    "pending_partition": delivery.partition,
+                    "pending_offset": delivery.offset,
+                }
+                results[ref] = ItemResult(ref, c.trace_id, "success", detail=detail)
+            elif delivery.status == "failed":
+                why = f"not delivered: {delivery.error}"
+                results[ref] = ItemResult(ref, c.trace_id, "failure", why)
             else:
-                assert msg is not None
-                results[ref] = ItemResult(
-                    ref,
-                    c.trace_id,
-                    "success",
-                    detail={
-                        "pending_topic": msg.topic(),
-                        "pending_partition": msg.partition(),
-                        "pending_offset": msg.offset(),
-                    },
-                )
+                why = f"no acknowledgement from Kafka within {timeout:g}s"
+                results[ref] = ItemResult(ref, c.trace_id, "failure", why)
         return results
 
     def _record_replays(
