@@ -18,10 +18,11 @@ import time
 from datetime import UTC, datetime
 
 from bench.common import ingest, workspace
-from dashboard import actions
-from dashboard.actions import Request
 from dashboard.actions.identity import Identity
 from dashboard.actions.replay_message import build
+from dashboard.actions.run import execute
+from dashboard.actions.selection import matching
+from dashboard.actions.values import Request
 from dashboard.adapters.db import Database
 from dashboard.adapters.kafka import KafkaGateway
 from dashboard.settings import Settings
@@ -80,11 +81,11 @@ def main() -> None:
         )
         ingest(settings)
         with Database.of(settings).read() as con:
-            refs = actions.matching(con, topic, MessageFilter())
+            refs = matching(con, topic, MessageFilter())
         assert len(refs) == n
 
         started = time.perf_counter()
-        report = actions.execute(
+        report = execute(
             settings,
             Request("replay", refs, Identity("bench", "settings", True), "benchmark", rate=None),
         )

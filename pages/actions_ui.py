@@ -13,9 +13,21 @@ from typing import Any
 
 import streamlit as st
 
-from dashboard import actions
-from dashboard.actions import Preview, Progress, RecordRef, Report, Request, identity
+from dashboard.actions import identity
+from dashboard.actions.audit_entries import audit_look
 from dashboard.actions.identity import Identity
+from dashboard.actions.preview import preview
+from dashboard.actions.run import execute
+from dashboard.actions.selection import matching, ready_to_resolve
+from dashboard.actions.values import (
+    Action,
+    Preview,
+    Progress,
+    RecordRef,
+    Refused,
+    Report,
+    Request,
+)
 from dashboard.adapters.db import Database
 from dashboard.settings import Settings
 from dashboard.text.urls import mask_url
@@ -153,8 +165,8 @@ def _single_dialog(
 
 def _run_and_report(settings: Settings, request: Request) -> None:
     try:
-        report = actions.execute(settings, request)
-    except actions.Refused as exc:
+        report = execute(settings, request)
+    except Refused as exc:
         st.error(f"Refused: {exc}")
         return
     except Exception as exc:  # noqa: BLE001 (Kafka or DuckDB trouble: say it, keep the page)
@@ -195,7 +207,7 @@ class BulkJob:
     def start(self, settings: Settings) -> None:
         def work() -> None:
             try:
-                self.report = actions.execute(
+                self.report = execute(
                     settings, self.request, cancel=self.cancel, progress=self._on_progress
                 )
             except Exception as exc:  # noqa: BLE001 (reported on the page)
@@ -226,7 +238,7 @@ def bulk_panel(settings: Settings, who: Identity, flt: MessageFilter, total: int
             return
         a, b, c = st.columns([1, 1, 2])
         chosen = a.radio("Action", ["replay", "resolve"], horizontal=True, key="bulk_action")
-        action: actions.Action = "resolve" if chosen == "resolve" else "replay"
+        action: Action = "resolve" if chosen == "resolve" else "replay"
         limit = settings.actions.max_records_per_second
         rate = b.number_input(
             "Records per second",
@@ -245,10 +257,10 @@ def bulk_panel(settings: Settings, who: Identity, flt: MessageFilter, total: int
         )
         if f.button("Preview", icon=":material/preview:"):
             with ui.database(settings).read() as con:
-                refs = actions.matching(con, settings.dlq_topic, flt)
+                refs = matching(con, settings.dlq_topic, flt)
                 st.session_state["bulk_preview"] = (
                     refs,
-                    actions.preview(con, action, refs, override),
+                    preview(con, action, refs, override),
                     action,
                     override,
                 )
@@ -389,7 +401,7 @@ def ready_to_resolve_panel(settings: Settings, who: Identity) -> None:
     if not settings.results_topic:
         return
     with Database.of(settings).read() as con:
-        ready = actions.ready_to_resolve(con, settings.dlq_topic)
+        ready = ready_to_resolve(con, settings.dlq_topic)
     if not ready:
         return
     st.success(
@@ -427,7 +439,7 @@ def view_once(settings: Settings, who: Identity, ref: RecordRef, trace_id: str |
         return
     seen.add(str(ref))
     try:
-        actions.audit_look(settings, who, "view", ref, trace_id)
+        audit_look(settings, who, "view", ref, trace_id)
     except Exception as exc:  # noqa: BLE001 (a busy file must not hide the record)
         st.caption(f"(this view could not be audited: {ui.plain(str(exc))})")
 

@@ -16,8 +16,12 @@ from collections.abc import Callable
 from datetime import datetime
 from types import FrameType
 
-from dashboard import actions
-from dashboard.actions import Preview, Progress, RecordRef, Report, Request, identity
+from dashboard.actions import identity
+from dashboard.actions.preview import preview
+from dashboard.actions.review_offsets import sync_review_group
+from dashboard.actions.run import execute
+from dashboard.actions.selection import find, matching, ready_to_resolve
+from dashboard.actions.values import Preview, Progress, RecordRef, Report, Request
 from dashboard.adapters.db import Database
 from dashboard.cli.context import settings_from
 from dashboard.cli.list_cmd import refresh
@@ -125,7 +129,7 @@ def run(args: argparse.Namespace) -> int:
         err(f"dlq {args.action}: refused. {who.why_not}")
         return EXIT_REFUSED
     if args.action == "resolve" and args.sync_offsets:
-        moved = actions.sync_review_group(settings)
+        moved = sync_review_group(settings)
         err(
             "review group offsets: "
             + (", ".join(f"p{p}->{o}" for p, o in moved.items()) or "nothing to move")
@@ -155,7 +159,7 @@ def run(args: argparse.Namespace) -> int:
         selection=selection,
     )
     with Database.of(settings).read() as con:
-        plan = actions.preview(con, args.action, refs, request.override)
+        plan = preview(con, args.action, refs, request.override)
     _print_preview(settings, plan, request)
     if plan.eligible == 0:
         err("nothing to do")
@@ -166,7 +170,7 @@ def run(args: argparse.Namespace) -> int:
     cancel = threading.Event()
     previous = signal.signal(signal.SIGINT, _cancel_on(cancel))
     try:
-        report = actions.execute(
+        report = execute(
             settings, request, cancel=cancel, progress=_progress if len(refs) > 1 else None
         )
     finally:
@@ -182,9 +186,7 @@ def _select(
     flt = message_filter(args)
     with Database.of(settings).read() as con:
         if getattr(args, "ready", False):
-            return "replay succeeded, ready to resolve", actions.ready_to_resolve(
-                con, settings.dlq_topic
-            )
+            return "replay succeeded, ready to resolve", ready_to_resolve(con, settings.dlq_topic)
         if args.records and not flt.is_empty():
             err("name records or give filters, not both")
             return None, None
@@ -192,8 +194,8 @@ def _select(
             if flt.is_empty():
                 err("name the records (trace ids or topic:partition:offset) or give filters")
                 return None, None
-            return flt.describe(), actions.matching(con, settings.dlq_topic, flt)
-        found = actions.find(con, settings.dlq_topic, args.records)
+            return flt.describe(), matching(con, settings.dlq_topic, flt)
+        found = find(con, settings.dlq_topic, args.records)
     if found.unknown:
         err("not in the snapshot: " + ", ".join(printable(n) for n in found.unknown))
     for ambiguous in found.ambiguous:

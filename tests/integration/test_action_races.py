@@ -13,9 +13,10 @@ from typing import Any
 
 import pytest
 
-from dashboard import actions
-from dashboard.actions import RecordRef, Request, audit
+from dashboard.actions import audit
 from dashboard.actions.identity import Identity
+from dashboard.actions.run import execute
+from dashboard.actions.values import RecordRef, Request
 from dashboard.adapters.db import Database
 from dashboard.adapters.kafka import KafkaGateway, OutgoingRecord
 from dashboard.devtools.broker import launcher
@@ -112,7 +113,7 @@ def test_the_broker_stopping_mid_bulk_never_counts_an_unacknowledged_replay(
         setup_dlq(settings, gateway, _records(400))
         refs = [RecordRef(settings.dlq_topic, 0, i) for i in range(400)]
         threading.Timer(2.0, launcher.stop, [data_dir]).start()
-        report = actions.execute(
+        report = execute(
             settings,
             Request("replay", refs, Identity("ana", "settings", True), "INC-9", rate=100.0),
             gateway=gateway,

@@ -13,9 +13,11 @@ from typing import Any
 import pytest
 from confluent_kafka import Consumer, TopicPartition
 
-from dashboard import actions
-from dashboard.actions import RecordRef, Refused, Request, audit
+from dashboard.actions import audit
 from dashboard.actions.identity import Identity, resolve
+from dashboard.actions.run import execute
+from dashboard.actions.selection import ready_to_resolve
+from dashboard.actions.values import RecordRef, Refused, Report, Request
 from dashboard.adapters.db import Database
 from dashboard.adapters.kafka import KafkaGateway, OutgoingRecord
 from dashboard.settings import Settings
@@ -58,16 +60,14 @@ def setup_dlq(
     ingest_once(settings)
 
 
-def replay(settings: Settings, refs: list[RecordRef], **kw: Any) -> actions.Report:
-    return actions.execute(
+def replay(settings: Settings, refs: list[RecordRef], **kw: Any) -> Report:
+    return execute(
         settings, Request(action="replay", refs=refs, identity=ANA, reason="INC-42", **kw)
     )
 
 
-def resolve_refs(settings: Settings, refs: list[RecordRef]) -> actions.Report:
-    return actions.execute(
-        settings, Request(action="resolve", refs=refs, identity=ANA, reason="accepted")
-    )
+def resolve_refs(settings: Settings, refs: list[RecordRef]) -> Report:
+    return execute(settings, Request(action="resolve", refs=refs, identity=ANA, reason="accepted"))
 
 
 def ref(settings: Settings, partition: int, offset: int) -> RecordRef:
@@ -267,7 +267,7 @@ def test_a_viewer_cannot_act(
     nobody = resolve(kafka_settings)
     assert not nobody.can_act
     with pytest.raises(Refused, match="no operator identity"):
-        actions.execute(kafka_settings, Request("replay", target, nobody, "x"))
+        execute(kafka_settings, Request("replay", target, nobody, "x"))
     outsider = resolve(
         kafka_settings.model_copy(
             update={
@@ -277,7 +277,7 @@ def test_a_viewer_cannot_act(
         )
     )
     with pytest.raises(Refused, match="not one of the operators"):
-        actions.execute(kafka_settings, Request("resolve", target, outsider, "x"))
+        execute(kafka_settings, Request("resolve", target, outsider, "x"))
     switched_off = resolve(
         kafka_settings.model_copy(
             update={
@@ -287,9 +287,9 @@ def test_a_viewer_cannot_act(
         )
     )
     with pytest.raises(Refused, match="turned off"):
-        actions.execute(kafka_settings, Request("resolve", target, switched_off, "x"))
+        execute(kafka_settings, Request("resolve", target, switched_off, "x"))
     with pytest.raises(Refused, match="reason is required"):
-        actions.execute(kafka_settings, Request("resolve", target, ANA, "  "))
+        execute(kafka_settings, Request("resolve", target, ANA, "  "))
     env = {**settings_env(kafka_settings), "PYTHONPATH": str(REPO)}
     done = run_cli(["resolve", str(target[0]), "--reason", "x", "--yes"], env, tmp_path)
     assert done.returncode == 1 and "Read-only" in done.stderr
@@ -329,7 +329,7 @@ def test_cancel_keeps_what_was_done_and_records_it(
     refs = [ref(kafka_settings, 0, i) for i in range(60)]
     cancel = threading.Event()
     threading.Timer(1.2, cancel.set).start()
-    report = actions.execute(
+    report = execute(
         kafka_settings, Request("replay", refs, ANA, "INC-7", rate=20.0), cancel=cancel
     )
     done = report.count("success")
@@ -424,7 +424,7 @@ def test_a_success_result_after_the_replay_makes_it_ready_to_resolve(
     summary = ingest_once(settings)
     assert summary.replay_results == 2  # evt-x was never replayed: not kept
     with Database(settings.db).read() as con:
-        assert actions.ready_to_resolve(con, settings.dlq_topic) == [ref(settings, 0, 0)]
+        assert ready_to_resolve(con, settings.dlq_topic) == [ref(settings, 0, 0)]
     env = {**settings_env(settings), "PYTHONPATH": str(REPO), "DLQ_OPERATOR": "ana"}
     done = run_cli(
         ["resolve", "--ready", "--reason", "replay ok", "--yes", "--no-refresh"], env, tmp_path
