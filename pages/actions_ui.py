@@ -16,7 +16,7 @@ import streamlit as st
 from dashboard.actions import identity
 from dashboard.actions.audit_entries import audit_look
 from dashboard.actions.identity import Identity
-from dashboard.actions.preview import preview
+from dashboard.actions.preview import count_confirmed, count_to_confirm, preview
 from dashboard.actions.run import execute
 from dashboard.actions.selection import matching, ready_to_resolve
 from dashboard.actions.values import (
@@ -331,17 +331,17 @@ def _bulk_dialog(settings: Settings, request: Request, plan: Preview) -> None:
         f"{', as a dry run' if request.dry_run else ''}. Reason: {ui.plain(request.reason)}. "
         "You can cancel while it runs; what is done by then stays done and is audited."
     )
-    needs_count = plan.eligible > settings.actions.confirm_count_above
+    expected = count_to_confirm(settings, plan)
     typed = ""
-    if needs_count:
+    if expected is not None:
         typed = st.text_input(
-            f"Type the number of records ({plan.eligible}) to confirm", key="bulk_typed_count"
+            f"Type the number of records ({expected}) to confirm", key="bulk_typed_count"
         )
     left, right = st.columns(2)
     if left.button(
         f"{verb} {plan.eligible:,} records",
         type="primary",
-        disabled=needs_count and typed.strip() != str(plan.eligible),
+        disabled=not count_confirmed(settings, plan, typed),
     ):
         job = BulkJob(request)
         job.start(settings)

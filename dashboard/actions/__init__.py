@@ -3,7 +3,7 @@ and the CLI. Callers import from the modules, bottom to top:
 
 - `values`: records named, requests, previews, reports (plain data);
 - `selection`: which records (named, by trace id, by filter, ready to resolve);
-- `preview`: eligibility, and what an action would do;
+- `preview`: eligibility, what an action would do, and how its size is confirmed;
 - `claims`, `review_offsets`, `audit_entries`: the steps a run is made of;
 - `run`: `execute`, which carries a request out;
 - `audit`, `identity`, `replay_message`: the audit log, who acts, the message a replay sends.
@@ -20,4 +20,6 @@ Guarantees:
   records, so no record nobody resolved is ever hidden (`review_offsets`).
 - Bulk work runs in chunks at a velocity limit, reports progress, and can be cancelled;
   what was done before the cancel stays done and is recorded.
+- Over `actions.confirm_count_above` records, an action is confirmed only by typing how many
+  records it acts on (`preview.count_to_confirm`).
 """

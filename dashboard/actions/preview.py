@@ -1,5 +1,5 @@
-"""Eligibility and the preview: which records an action may touch now, and what it would do
-to them."""
+"""Eligibility and the preview: which records an action may touch now, what it would do to
+them, and how the operator confirms it (the page and the CLI ask the same way)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from collections.abc import Iterable, Sequence
 from dashboard.actions.selection import wanted_refs
 from dashboard.actions.values import Action, Candidate, Preview, RecordRef
 from dashboard.adapters.db import Connection
+from dashboard.settings import Settings
 from dashboard.triage.states import records_with_state_sql
 
 
@@ -73,3 +74,22 @@ def preview(
         by_domain=top(c.domain for c in eligible),
         samples=eligible[:5],
     )
+
+
+# -- confirmation ----------------------------------------------------------------------------
+
+
+def count_to_confirm(settings: Settings, plan: Preview) -> int | None:
+    """The number the operator must type to confirm `plan`, or None when a yes will do.
+
+    Over `actions.confirm_count_above` records a bulk action is confirmed only by typing how
+    many records it acts on, so a filter that selects far more than meant is caught before
+    anything is sent."""
+    return plan.eligible if plan.eligible > settings.actions.confirm_count_above else None
+
+
+def count_confirmed(settings: Settings, plan: Preview, typed: str | int | None) -> bool:
+    """Whether `typed` (what the operator typed, or the CLI's --count) confirms `plan`; true
+    when no count is needed."""
+    expected = count_to_confirm(settings, plan)
+    return expected is None or (typed is not None and str(typed).strip() == str(expected))

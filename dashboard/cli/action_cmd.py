@@ -17,7 +17,7 @@ from datetime import datetime
 from types import FrameType
 
 from dashboard.actions import identity
-from dashboard.actions.preview import preview
+from dashboard.actions.preview import count_confirmed, count_to_confirm, preview
 from dashboard.actions.review_offsets import sync_review_group
 from dashboard.actions.run import execute
 from dashboard.actions.selection import find, matching, ready_to_resolve
@@ -244,11 +244,11 @@ def _print_preview(settings: Settings, plan: Preview, request: Request) -> None:
 
 
 def _confirmed(settings: Settings, args: argparse.Namespace, plan: Preview) -> bool:
-    limit = settings.actions.confirm_count_above
     if args.yes:
-        if plan.eligible > limit and args.count != plan.eligible:
+        if not count_confirmed(settings, plan, args.count):
             err(
-                f"refused: {plan.eligible:,} records is over {limit}; with --yes also pass "
+                f"refused: {plan.eligible:,} records is over "
+                f"{settings.actions.confirm_count_above}; with --yes also pass "
                 f"--count {plan.eligible} to confirm the number"
             )
             return False
@@ -256,9 +256,10 @@ def _confirmed(settings: Settings, args: argparse.Namespace, plan: Preview) -> b
     if not sys.stdin.isatty():
         err("refused: confirmation needed; run interactively or pass --yes")
         return False
-    if plan.eligible > limit:
-        answer = input(f"Type the number of records ({plan.eligible}) to confirm: ").strip()
-        return answer == str(plan.eligible)
+    expected = count_to_confirm(settings, plan)
+    if expected is not None:
+        answer = input(f"Type the number of records ({expected}) to confirm: ")
+        return count_confirmed(settings, plan, answer)
     return input("Proceed? [y/N] ").strip().lower() in ("y", "yes")
 
 
