@@ -23,7 +23,7 @@ from dashboard.devtools.broker import launcher
 from dashboard.settings import Settings
 from ingest.job import ingest_once
 from tests.conftest import REPO, settings_env
-from tests.integration.test_actions import read_topic, setup_dlq
+from tests.integration.actions_support import read_topic, setup_dlq
 from tests.kafka_helpers import NOW_MS, pipeline_value
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
@@ -41,7 +41,7 @@ def test_two_operators_racing_act_on_each_record_once(
     setup_dlq(kafka_settings, gateway, _records(RECORDS), partitions=3)
     # The race under test is at execution. With the typed-count guard on, whichever process
     # previews second may see fewer eligible records than --count and rightly refuse before
-    # acting (tests/test_actions.py covers that guard), so it is lifted here.
+    # acting (tests/integration/test_action_guards.py covers that guard), so it is lifted here.
     (tmp_path / "dlq.toml").write_text("[actions]\nconfirm_count_above = 1000\n")
     command = [
         sys.executable,

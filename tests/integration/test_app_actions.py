@@ -19,7 +19,7 @@ from dashboard.adapters.db import Database
 from dashboard.adapters.kafka import KafkaGateway, OutgoingRecord
 from dashboard.settings import Settings
 from tests.conftest import REPO, settings_env
-from tests.integration.test_actions import read_topic, setup_dlq
+from tests.integration.actions_support import read_topic, setup_dlq
 from tests.kafka_helpers import NOW_MS, pipeline_value
 
 pytestmark = pytest.mark.kafka
