@@ -19,10 +19,11 @@ import time
 from datetime import UTC, datetime
 
 from bench.common import ingest, recording, workspace
-from dashboard import actions
-from dashboard.actions import Request
 from dashboard.actions.identity import Identity
 from dashboard.actions.replay_message import build
+from dashboard.actions.run import execute
+from dashboard.actions.selection import matching
+from dashboard.actions.values import Request
 from dashboard.adapters.db import Database
 from dashboard.adapters.kafka import KafkaGateway
 from dashboard.settings import Settings
@@ -81,11 +82,11 @@ def main() -> None:
         )
         ingest(settings)
         with Database.of(settings).read() as con:
-            refs = actions.matching(con, topic, RecordFilter())
+            refs = matching(con, topic, RecordFilter())
         assert len(refs) == n
 
         started = time.perf_counter()
-        report = actions.execute(
+        report = execute(
             settings,
             Request("replay", refs, Identity("bench", "settings", True), "benchmark", rate=None),
         )
@@ -103,9 +104,7 @@ def main() -> None:
             )
             for i in range(n)
         ]
-        producer = kafka.producer(
-            **{"linger.ms": 5, "batch.num.messages": 10000, "queue.buffering.max.messages": 100000}
-        )
+        producer = kafka.producer(settings.actions.delivery_timeout_seconds)
         acked = 0
 
         def delivered(err: object, _msg: object) -> None:

@@ -1,28 +1,31 @@
-"""The widgets around replay and resolve: identity, confirmation dialogs, bulk progress.
-
-Dialogs open from a session-state flag (not from the button's own return value), so they
-survive the reruns their widgets cause and can be driven by AppTest as well as a browser.
+"""The widgets around replay and resolve that pages place: identity, the record's action
+buttons, the bulk panel and its progress, the ready-to-resolve banner, the last report.
+The dialogs they open are in `pages.action_dialogs`.
 """
 
 from __future__ import annotations
 
-import threading
-import time
-from dataclasses import dataclass, field
 from typing import Any
 
 import streamlit as st
 
-from dashboard import actions
-from dashboard.actions import Preview, Progress, RecordRef, Report, Request, identity
+from dashboard.actions import identity
+from dashboard.actions.audit_entries import audit_look
 from dashboard.actions.identity import Identity
+from dashboard.actions.preview import preview
+from dashboard.actions.selection import matching, ready_to_resolve
+from dashboard.actions.values import Action, Preview, RecordRef, Request
 from dashboard.adapters.db import Database
 from dashboard.settings import Settings
-from dashboard.text.urls import mask_url
 from dashboard.triage.filters import RecordFilter
 from pages import ui
-
-PENDING = "pending_action"  # session-state key of the dialog to show
+from pages.action_dialogs import (
+    PENDING,
+    BulkJob,
+    bulk_dialog,
+    ready_dialog,
+    single_dialog,
+)
 
 
 def current_identity(settings: Settings) -> Identity:
@@ -93,78 +96,7 @@ def record_actions(
         st.session_state[PENDING] = {"kind": "resolve", "ref": str(ref)}
     pending = st.session_state.get(PENDING)
     if pending and pending.get("ref") == str(ref):
-        _single_dialog(settings, who, ref, trace_id, url, pending["kind"])
-
-
-def _dismissed() -> None:
-    st.session_state.pop(PENDING, None)
-
-
-@st.dialog("Confirm", width="large")
-def _single_dialog(
-    settings: Settings,
-    who: Identity,
-    ref: RecordRef,
-    trace_id: str | None,
-    url: str | None,
-    kind: str,
-) -> None:
-    trace = ui.plain(trace_id or "(no trace id)")
-    if kind == "resolve":
-        st.markdown(
-            f"**Resolve** record `{ref}` (trace id {trace}). It is marked resolved by "
-            f"{ui.plain(who.label)}; the review group `{settings.review_group}`'s offset moves "
-            "only across records that are all resolved. Nothing is sent to Kafka's pending "
-            "topic; the record stays in Kafka until retention removes it."
-        )
-    else:
-        st.markdown(
-            f"**Replay** record `{ref}` (trace id {trace}): its original task goes to "
-            f"`{settings.pending_topic}` with retry count 0, `replayed_from_dlq: true` and the "
-            "DLQ partition and offset in its metadata, keyed by the trace id. The DLQ record "
-            "stays until someone resolves it."
-        )
-    new_url = None
-    if kind == "replay-new-url":
-        st.caption(f"Current URL: {ui.plain(mask_url(url or '(none)'))}")
-        new_url = st.text_input(
-            "New URL", key="new_url", placeholder="https://... (a fresh presigned URL)"
-        )
-    reason = st.text_input("Reason (ticket or note)", key="action_reason")
-    left, right = st.columns(2)
-    label = "Resolve" if kind == "resolve" else "Replay"
-    if left.button(
-        label,
-        type="primary",
-        disabled=not reason.strip() or (kind == "replay-new-url" and not (new_url or "").strip()),
-    ):
-        request = Request(
-            action="resolve" if kind == "resolve" else "replay",
-            refs=[ref],
-            identity=who,
-            reason=reason,
-            new_url=new_url or None,
-        )
-        _run_and_report(settings, request)
-    if right.button("Cancel"):
-        st.session_state.pop(PENDING, None)
-        st.rerun()
-
-
-def _run_and_report(settings: Settings, request: Request) -> None:
-    try:
-        report = actions.execute(settings, request)
-    except actions.Refused as exc:
-        st.error(f"Refused: {exc}")
-        return
-    except Exception as exc:  # noqa: BLE001 (Kafka or DuckDB trouble: say it, keep the page)
-        st.error(f"Failed: {exc}")
-        return
-    st.session_state.pop(PENDING, None)
-    st.session_state["last_report"] = report.summary() + "".join(
-        f"\n- {r.ref}: {r.result}: {r.error}" for r in report.results if r.error
-    )
-    st.rerun()
+        single_dialog(settings, who, ref, trace_id, url, pending["kind"])
 
 
 def last_report() -> None:
@@ -177,39 +109,6 @@ def last_report() -> None:
 
 
 # -- bulk ------------------------------------------------------------------------------------
-
-
-@dataclass
-class BulkJob:
-    """A bulk action running on a thread of its own, so the page can show its progress and
-    offer a cancel while it runs."""
-
-    request: Request
-    cancel: threading.Event = field(default_factory=threading.Event)
-    progress: Progress | None = None
-    report: Report | None = None
-    error: str | None = None
-    started: float = field(default_factory=time.monotonic)
-    thread: threading.Thread | None = None
-
-    def start(self, settings: Settings) -> None:
-        def work() -> None:
-            try:
-                self.report = actions.execute(
-                    settings, self.request, cancel=self.cancel, progress=self._on_progress
-                )
-            except Exception as exc:  # noqa: BLE001 (reported on the page)
-                self.error = str(exc)
-
-        self.thread = threading.Thread(target=work, name="dlq-bulk-action", daemon=True)
-        self.thread.start()
-
-    def _on_progress(self, progress: Progress) -> None:
-        self.progress = progress
-
-    @property
-    def running(self) -> bool:
-        return self.thread is not None and self.thread.is_alive()
 
 
 def bulk_panel(settings: Settings, who: Identity, flt: RecordFilter, total: int) -> None:
@@ -226,7 +125,7 @@ def bulk_panel(settings: Settings, who: Identity, flt: RecordFilter, total: int)
             return
         a, b, c = st.columns([1, 1, 2])
         chosen = a.radio("Action", ["replay", "resolve"], horizontal=True, key="bulk_action")
-        action: actions.Action = "resolve" if chosen == "resolve" else "replay"
+        action: Action = "resolve" if chosen == "resolve" else "replay"
         limit = settings.actions.max_records_per_second
         rate = b.number_input(
             "Records per second",
@@ -245,10 +144,10 @@ def bulk_panel(settings: Settings, who: Identity, flt: RecordFilter, total: int)
         )
         if f.button("Preview", icon=":material/preview:"):
             with ui.database(settings).read() as con:
-                refs = actions.matching(con, settings.dlq_topic, flt)
+                refs = matching(con, settings.dlq_topic, flt)
                 st.session_state["bulk_preview"] = (
                     refs,
-                    actions.preview(con, action, refs, override),
+                    preview(con, action, refs, override),
                     action,
                     override,
                 )
@@ -270,7 +169,7 @@ def bulk_panel(settings: Settings, who: Identity, flt: RecordFilter, total: int)
                 rate=rate,
                 selection=flt.describe(),
             )
-            _bulk_dialog(settings, request, plan)
+            bulk_dialog(settings, request, plan)
 
 
 def _show_preview(plan: Preview) -> None:
@@ -304,42 +203,6 @@ def _show_preview(plan: Preview) -> None:
             st.dataframe(
                 [{"record": str(r), "why": why} for r, why in plan.refused[:500]], hide_index=True
             )
-
-
-@st.dialog("Confirm bulk action", width="large", on_dismiss=_dismissed)
-def _bulk_dialog(settings: Settings, request: Request, plan: Preview) -> None:
-    verb = "Replay" if request.action == "replay" else "Resolve"
-    where = (
-        f"to `{settings.pending_topic}`"
-        if request.action == "replay"
-        else f"(review group `{settings.review_group}`)"
-    )
-    st.markdown(
-        f"**{verb} {plan.eligible:,} records** {where}, at most {request.rate:g} per second"
-        f"{', as a dry run' if request.dry_run else ''}. Reason: {ui.plain(request.reason)}. "
-        "You can cancel while it runs; what is done by then stays done and is audited."
-    )
-    needs_count = plan.eligible > settings.actions.confirm_count_above
-    typed = ""
-    if needs_count:
-        typed = st.text_input(
-            f"Type the number of records ({plan.eligible}) to confirm", key="bulk_typed_count"
-        )
-    left, right = st.columns(2)
-    if left.button(
-        f"{verb} {plan.eligible:,} records",
-        type="primary",
-        disabled=needs_count and typed.strip() != str(plan.eligible),
-    ):
-        job = BulkJob(request)
-        job.start(settings)
-        st.session_state["bulk_job"] = job
-        st.session_state.pop(PENDING, None)
-        st.session_state.pop("bulk_preview", None)
-        st.rerun()
-    if right.button("Cancel", key="bulk_dialog_cancel"):
-        st.session_state.pop(PENDING, None)
-        st.rerun()
 
 
 @st.fragment(run_every=1.0)
@@ -389,7 +252,7 @@ def ready_to_resolve_panel(settings: Settings, who: Identity) -> None:
     if not settings.results_topic:
         return
     with Database.of(settings).read() as con:
-        ready = actions.ready_to_resolve(con, settings.dlq_topic)
+        ready = ready_to_resolve(con, settings.dlq_topic)
     if not ready:
         return
     st.success(
@@ -400,24 +263,7 @@ def ready_to_resolve_panel(settings: Settings, who: Identity) -> None:
     if who.can_act and st.button("Resolve them all…"):
         st.session_state[PENDING] = {"kind": "ready"}
     if st.session_state.get(PENDING, {}).get("kind") == "ready":
-        _ready_dialog(settings, who, ready)
-
-
-@st.dialog("Resolve the successful replays", on_dismiss=_dismissed)
-def _ready_dialog(settings: Settings, who: Identity, ready: list[RecordRef]) -> None:
-    st.markdown(f"**Resolve {len(ready):,} records** whose replay succeeded.")
-    reason = st.text_input("Reason", value="replay succeeded (results topic)", key="ready_reason")
-    if st.button("Resolve", type="primary", disabled=not reason.strip()):
-        _run_and_report(
-            settings,
-            Request(
-                action="resolve",
-                refs=ready,
-                identity=who,
-                reason=reason,
-                selection="ready to resolve",
-            ),
-        )
+        ready_dialog(settings, who, ready)
 
 
 def view_once(settings: Settings, who: Identity, ref: RecordRef, trace_id: str | None) -> None:
@@ -427,7 +273,7 @@ def view_once(settings: Settings, who: Identity, ref: RecordRef, trace_id: str |
         return
     seen.add(str(ref))
     try:
-        actions.audit_look(settings, who, "view", ref, trace_id)
+        audit_look(settings, who, "view", ref, trace_id)
     except Exception as exc:  # noqa: BLE001 (a busy file must not hide the record)
         st.caption(f"(this view could not be audited: {ui.plain(str(exc))})")
 

@@ -8,7 +8,7 @@ from typing import Literal
 
 import streamlit as st
 
-from dashboard.actions import RecordRef
+from dashboard.actions.values import RecordRef
 from dashboard.text.urls import mask_text, mask_url
 from dashboard.triage import messages, views
 from dashboard.triage.dimensions import NONE_LABEL

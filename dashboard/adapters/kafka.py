@@ -1,19 +1,21 @@
 """The one module that talks to Kafka (confluent-kafka): clients, metadata, offsets.
 
 Everything else asks this module for what it needs (partitions, watermarks, the review
-group's committed offsets, a consumer positioned by `assign()`, a producer) and never
-builds a client itself, so every client gets the same pass-through librdkafka properties
-(SASL, TLS, ...) from the settings.
+group's committed offsets, a consumer positioned by `assign()`, a Sender to write with) and
+never builds a client itself, so every client gets the same pass-through librdkafka
+properties (SASL, TLS, ...) from the settings. Writes go through one send-and-acknowledge
+loop (`Sender.send`): a record counts as delivered only once the broker acknowledged it.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from functools import partial
+from typing import Any, Literal, TypeVar
 
 from confluent_kafka import (
     OFFSET_BEGINNING,
@@ -31,12 +33,15 @@ from dashboard.settings import Settings
 __all__ = [
     "OFFSET_BEGINNING",
     "BrokerUnreachable",
+    "Delivery",
+    "DeliveryStatus",
     "KafkaError",
     "KafkaException",
     "KafkaGateway",
     "Message",
     "OutgoingRecord",
     "PartitionOffsets",
+    "Sender",
     "TopicMissing",
     "is_partition_eof",
 ]
@@ -116,7 +121,7 @@ _RETRIABLE_CODES = frozenset(
     }
 )
 
-# key, value, headers, timestamp in milliseconds
+# key, value, headers, timestamp in milliseconds (0: the time of sending)
 OutgoingRecord = tuple[bytes | None, bytes | None, Sequence[tuple[str, bytes | None]], int]
 
 
@@ -133,6 +138,103 @@ class PartitionOffsets:
     partition: int
     low: int  # first offset still in Kafka
     high: int  # next offset to be written: low..high-1 are the records in the topic
+
+
+# Every producer is idempotent with acks=all: a send counts only once every in-sync replica
+# has it, and a retried send is never written twice. A short linger keeps one replay's
+# acknowledgement quick; bulk sends still fill their batches, as the queue is never empty.
+PRODUCER_TUNING: Mapping[str, Any] = {
+    "enable.idempotence": True,
+    "acks": "all",
+    "linger.ms": 5,
+    "compression.type": "lz4",
+}
+# How long a send waits beyond the delivery timeout for the last reports: librdkafka fails a
+# record itself at the timeout, so "unacknowledged" is only for a client that never reports.
+_REPORT_GRACE_SECONDS = 5.0
+# Sends between two polls for delivery reports: served now and then, not per record.
+_POLL_EVERY = 500
+
+# What became of one record sent: the broker acknowledged it; librdkafka gave up on it (it
+# says why); or no report came before the wait ended (it may still have landed).
+DeliveryStatus = Literal["delivered", "failed", "unacknowledged"]
+
+Key = TypeVar("Key", bound=Hashable)
+
+
+@dataclass(frozen=True)
+class Delivery:
+    status: DeliveryStatus
+    error: str | None = None  # failed: librdkafka's reason
+    topic: str | None = None  # delivered: where the record landed
+    partition: int | None = None
+    offset: int | None = None
+
+
+class Sender:
+    """One producer and the one send-and-acknowledge loop every write to Kafka goes through."""
+
+    def __init__(self, producer: Producer, delivery_timeout: float) -> None:
+        self._producer = producer
+        self.delivery_timeout = delivery_timeout
+
+    def send(
+        self,
+        topic: str,
+        records: Iterable[tuple[Key, OutgoingRecord]],
+        on_delivery: Callable[[Key, Delivery], None],
+    ) -> int:
+        """Send `records` (each under a key of the caller's, unique within the call), then
+        wait for every delivery report. `on_delivery` hears once about each record sent, in
+        the order reports arrive; those with no report in time come last, "unacknowledged".
+        A caller pacing or cancelling does it in `records`: sending stops when it ends.
+        Returns how many records were sent."""
+        producer = self._producer
+        waiting: dict[Key, None] = {}  # insertion-ordered: the unacknowledged come in order
+
+        def reported(key: Key, err: KafkaError | None, msg: Message) -> None:
+            if key not in waiting:  # reported after this call gave up on it
+                return
+            del waiting[key]
+            if err is not None:
+                on_delivery(key, Delivery("failed", error=err.str()))
+            else:
+                on_delivery(
+                    key, Delivery("delivered", None, msg.topic(), msg.partition(), msg.offset())
+                )
+
+        sent = 0
+        for key, (record_key, value, headers, timestamp_ms) in records:
+            header_list: list[tuple[str, str | bytes | None]] = [(k, v) for k, v in headers]
+            waiting[key] = None
+            while True:
+                try:
+                    producer.produce(
+                        topic,
+                        value=value,
+                        key=record_key,
+                        headers=header_list,
+                        timestamp=timestamp_ms,
+                        on_delivery=partial(reported, key),
+                    )
+                    break
+                except BufferError:  # local queue full: let deliveries drain it
+                    producer.poll(0.05)
+            sent += 1
+            if sent % _POLL_EVERY == 0:
+                producer.poll(0)
+        deadline = time.monotonic() + self.delivery_timeout + _REPORT_GRACE_SECONDS
+        while waiting and time.monotonic() < deadline:
+            producer.poll(0.1)
+        late = list(waiting)
+        waiting.clear()
+        for key in late:
+            on_delivery(key, Delivery("unacknowledged"))
+        return sent
+
+    def close(self) -> None:
+        """Wait (up to the delivery timeout) for anything still queued."""
+        self._producer.flush(self.delivery_timeout)
 
 
 class KafkaGateway:
@@ -339,54 +441,38 @@ class KafkaGateway:
             tp.partition: tp.offset if tp.offset >= 0 else marks[tp.partition].high for tp in found
         }
 
-    def producer(self, **overrides: Any) -> Producer:
-        """An idempotent producer: a send counts only once the broker acknowledged it."""
+    def producer(self, delivery_timeout: float) -> Producer:
+        """A producer with the settings every send here uses (see PRODUCER_TUNING); librdkafka
+        gives up on a record not acknowledged within `delivery_timeout` seconds."""
         config = self.base_config()
-        config.update(
-            {
-                "enable.idempotence": True,
-                "acks": "all",
-                "linger.ms": 20,
-                "compression.type": "lz4",
-            }
-        )
-        config.update(overrides)
+        config.update(PRODUCER_TUNING)
+        config["message.timeout.ms"] = int(delivery_timeout * 1000)
         return Producer(config)
+
+    def sender(self, delivery_timeout: float | None = None) -> Sender:
+        """A Sender (one producer, reused across sends); `delivery_timeout` defaults to six
+        times this gateway's timeout, room for a bulk load's backlog."""
+        timeout = delivery_timeout if delivery_timeout is not None else self.timeout * 6
+        return Sender(self.producer(timeout), timeout)
 
     def produce_all(self, topic: str, records: Iterable[OutgoingRecord]) -> int:
         """Send (key, value, headers, timestamp_ms) records and wait for every
         acknowledgement; raise if any was not delivered. Returns how many were sent."""
-        producer = self.producer(**{"linger.ms": 50, "batch.num.messages": 10000})
         failures: list[str] = []
+        unacknowledged = 0
 
-        def delivered(err: KafkaError | None, _msg: Message) -> None:
-            if err is not None:
-                failures.append(err.str())
+        def delivered(_index: int, delivery: Delivery) -> None:
+            nonlocal unacknowledged
+            if delivery.status == "failed":
+                failures.append(delivery.error or "")
+            elif delivery.status == "unacknowledged":
+                unacknowledged += 1
 
-        sent = 0
-        for key, value, headers, timestamp_ms in records:
-            header_list: list[tuple[str, str | bytes | None]] = [(k, v) for k, v in headers]
-            while True:
-                try:
-                    producer.produce(
-                        topic,
-                        value=value,
-                        key=key,
-                        headers=header_list,
-                        timestamp=timestamp_ms,
-                        on_delivery=delivered,
-                    )
-                    break
-                except BufferError:  # local queue full: let deliveries drain it
-                    producer.poll(0.05)
-            sent += 1
-            if sent % 1000 == 0:
-                producer.poll(0)
-        remaining = producer.flush(self.timeout * 6)
-        if remaining or failures:
+        sent = self.sender().send(topic, enumerate(records), delivered)
+        if unacknowledged or failures:
             raise KafkaException(
-                f"{len(failures) + remaining} of {sent} records were not delivered to {topic}: "
-                f"{failures[0] if failures else 'timed out'}"
+                f"{len(failures) + unacknowledged} of {sent} records were not delivered to "
+                f"{topic}: {failures[0] if failures else 'timed out'}"
             )
         return sent
 

@@ -15,8 +15,12 @@ import threading
 from collections.abc import Callable
 from types import FrameType
 
-from dashboard import actions
-from dashboard.actions import Preview, Progress, RecordRef, Report, Request, identity
+from dashboard.actions import identity
+from dashboard.actions.preview import count_confirmed, count_to_confirm, preview
+from dashboard.actions.review_offsets import sync_review_group
+from dashboard.actions.run import execute
+from dashboard.actions.selection import find, matching, ready_to_resolve
+from dashboard.actions.values import Preview, Progress, RecordRef, Report, Request
 from dashboard.adapters.db import Database
 from dashboard.cli.context import settings_from
 from dashboard.cli.list_cmd import refresh
@@ -85,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
         err(f"dlq {args.action}: refused. {who.why_not}")
         return EXIT_REFUSED
     if args.action == "resolve" and args.sync_offsets:
-        moved = actions.sync_review_group(settings)
+        moved = sync_review_group(settings)
         err(
             "review group offsets: "
             + (", ".join(f"p{p}->{o}" for p, o in moved.items()) or "nothing to move")
@@ -115,7 +119,7 @@ def run(args: argparse.Namespace) -> int:
         selection=selection,
     )
     with Database.of(settings).read() as con:
-        plan = actions.preview(con, args.action, refs, request.override)
+        plan = preview(con, args.action, refs, request.override)
     _print_preview(settings, plan, request)
     if plan.eligible == 0:
         err("nothing to do")
@@ -126,7 +130,7 @@ def run(args: argparse.Namespace) -> int:
     cancel = threading.Event()
     previous = signal.signal(signal.SIGINT, _cancel_on(cancel))
     try:
-        report = actions.execute(
+        report = execute(
             settings, request, cancel=cancel, progress=_progress if len(refs) > 1 else None
         )
     finally:
@@ -142,9 +146,7 @@ def _select(
     flt = RecordFilter.from_args(args)
     with Database.of(settings).read() as con:
         if getattr(args, "ready", False):
-            return "replay succeeded, ready to resolve", actions.ready_to_resolve(
-                con, settings.dlq_topic
-            )
+            return "replay succeeded, ready to resolve", ready_to_resolve(con, settings.dlq_topic)
         if args.records and not flt.is_empty():
             err("name records or give filters, not both")
             return None, None
@@ -152,8 +154,8 @@ def _select(
             if flt.is_empty():
                 err("name the records (trace ids or topic:partition:offset) or give filters")
                 return None, None
-            return flt.describe(), actions.matching(con, settings.dlq_topic, flt)
-        found = actions.find(con, settings.dlq_topic, args.records)
+            return flt.describe(), matching(con, settings.dlq_topic, flt)
+        found = find(con, settings.dlq_topic, args.records)
     if found.unknown:
         err("not in the snapshot: " + ", ".join(printable(n) for n in found.unknown))
     for ambiguous in found.ambiguous:
@@ -202,11 +204,11 @@ def _print_preview(settings: Settings, plan: Preview, request: Request) -> None:
 
 
 def _confirmed(settings: Settings, args: argparse.Namespace, plan: Preview) -> bool:
-    limit = settings.actions.confirm_count_above
     if args.yes:
-        if plan.eligible > limit and args.count != plan.eligible:
+        if not count_confirmed(settings, plan, args.count):
             err(
-                f"refused: {plan.eligible:,} records is over {limit}; with --yes also pass "
+                f"refused: {plan.eligible:,} records is over "
+                f"{settings.actions.confirm_count_above}; with --yes also pass "
                 f"--count {plan.eligible} to confirm the number"
             )
             return False
@@ -214,9 +216,10 @@ def _confirmed(settings: Settings, args: argparse.Namespace, plan: Preview) -> b
     if not sys.stdin.isatty():
         err("refused: confirmation needed; run interactively or pass --yes")
         return False
-    if plan.eligible > limit:
-        answer = input(f"Type the number of records ({plan.eligible}) to confirm: ").strip()
-        return answer == str(plan.eligible)
+    expected = count_to_confirm(settings, plan)
+    if expected is not None:
+        answer = input(f"Type the number of records ({expected}) to confirm: ")
+        return count_confirmed(settings, plan, answer)
     return input("Proceed? [y/N] ").strip().lower() in ("y", "yes")
 
 

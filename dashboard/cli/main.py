@@ -9,7 +9,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from dashboard.actions import Refused
+from dashboard.actions.values import Refused
 from dashboard.adapters.db import DatabaseBusy, SnapshotMissing
 from dashboard.adapters.kafka import (
     LIBRDKAFKA_LOGGER,

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from dashboard import actions
 from dashboard.actions import identity
+from dashboard.actions.audit_entries import audit_look
+from dashboard.actions.selection import find
 from dashboard.adapters.db import Database
 from dashboard.cli.context import settings_from
 from dashboard.cli.list_cmd import refresh
@@ -31,7 +32,7 @@ def run(args: argparse.Namespace) -> int:
     if not args.no_refresh:
         refresh(settings, args.timeout)
     with Database.of(settings).read() as con:
-        found = actions.find(con, settings.dlq_topic, [args.record])
+        found = find(con, settings.dlq_topic, [args.record])
         if found.ambiguous:
             choice = found.ambiguous[0]
             err(
@@ -48,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
         detail = record_detail(con, ref.topic, ref.partition, ref.offset)
     assert detail is not None
     who = identity.resolve(settings)
-    actions.audit_look(settings, who, "view", ref, detail.columns.get("trace_id"))
+    audit_look(settings, who, "view", ref, detail.columns.get("trace_id"))
     sections = views.view_sections(detail, args.show_secrets)
     raw = views.raw_value(detail, args.show_secrets)
     if args.format == "json":

@@ -15,7 +15,7 @@ from dashboard.settings import Settings
 from tests.browser.conftest import ARTIFACTS, start_app
 from tests.browser.test_pages_in_chromium import wait_for_app
 from tests.conftest import settings_env
-from tests.integration.test_actions import read_topic, setup_dlq
+from tests.integration.actions_support import read_topic, setup_dlq
 from tests.kafka_helpers import NOW_MS, pipeline_value
 
 pytestmark = [pytest.mark.browser, pytest.mark.kafka]

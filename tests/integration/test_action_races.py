@@ -13,16 +13,17 @@ from typing import Any
 
 import pytest
 
-from dashboard import actions
-from dashboard.actions import RecordRef, Request, audit
+from dashboard.actions import audit
 from dashboard.actions.identity import Identity
+from dashboard.actions.run import execute
+from dashboard.actions.values import RecordRef, Request
 from dashboard.adapters.db import Database
 from dashboard.adapters.kafka import KafkaGateway, OutgoingRecord
 from dashboard.devtools.broker import launcher
 from dashboard.settings import Settings
 from ingest.job import ingest_once
 from tests.conftest import REPO, settings_env
-from tests.integration.test_actions import read_topic, setup_dlq
+from tests.integration.actions_support import read_topic, setup_dlq
 from tests.kafka_helpers import NOW_MS, pipeline_value
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
@@ -40,7 +41,7 @@ def test_two_operators_racing_act_on_each_record_once(
     setup_dlq(kafka_settings, gateway, _records(RECORDS), partitions=3)
     # The race under test is at execution. With the typed-count guard on, whichever process
     # previews second may see fewer eligible records than --count and rightly refuse before
-    # acting (tests/test_actions.py covers that guard), so it is lifted here.
+    # acting (tests/integration/test_action_guards.py covers that guard), so it is lifted here.
     (tmp_path / "dlq.toml").write_text("[actions]\nconfirm_count_above = 1000\n")
     command = [
         sys.executable,
@@ -112,7 +113,7 @@ def test_the_broker_stopping_mid_bulk_never_counts_an_unacknowledged_replay(
         setup_dlq(settings, gateway, _records(400))
         refs = [RecordRef(settings.dlq_topic, 0, i) for i in range(400)]
         threading.Timer(2.0, launcher.stop, [data_dir]).start()
-        report = actions.execute(
+        report = execute(
             settings,
             Request("replay", refs, Identity("ana", "settings", True), "INC-9", rate=100.0),
             gateway=gateway,

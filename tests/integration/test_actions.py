@@ -1,21 +1,20 @@
-"""Replay and resolve against the real broker: what lands on the pending topic, exact
-resolve of the review group's offsets, no double action, identities, the audit chain."""
+"""Replay and resolve against the real broker: what lands on the pending topic, the new-URL
+replay, no double replay, exact commits of the review group's offsets, replays the results
+topic reports as succeeded."""
 
 from __future__ import annotations
 
 import json
-import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
-from confluent_kafka import Consumer, TopicPartition
 
-from dashboard import actions
-from dashboard.actions import RecordRef, Refused, Request, audit
-from dashboard.actions.identity import Identity, resolve
+from dashboard.actions import audit
+from dashboard.actions.selection import ready_to_resolve
+from dashboard.actions.values import Refused
 from dashboard.adapters.db import Database
 from dashboard.adapters.kafka import KafkaGateway, OutgoingRecord
 from dashboard.settings import Settings
@@ -23,56 +22,16 @@ from dashboard.triage.filters import RecordFilter
 from dashboard.triage.messages import search
 from ingest.job import ingest_once
 from tests.conftest import REPO, run_cli, settings_env
+from tests.integration.actions_support import (
+    read_topic,
+    ref,
+    replay,
+    resolve_refs,
+    setup_dlq,
+)
 from tests.kafka_helpers import NOW_MS, pipeline_value, produce
 
 pytestmark = pytest.mark.kafka
-
-ANA = Identity("ana", "settings", True)
-
-
-def read_topic(settings: Settings, topic: str, expect: int, timeout: float = 20) -> list[Any]:
-    """Every message of `topic` (waiting until at least `expect` are there)."""
-    consumer = Consumer(
-        {
-            "bootstrap.servers": settings.bootstrap_servers,
-            "group.id": "test-reader",
-            "enable.auto.commit": False,
-        }
-    )
-    gateway = KafkaGateway(settings)
-    consumer.assign([TopicPartition(topic, p, 0) for p in gateway.partitions(topic)])
-    found: list[Any] = []
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found.extend(m for m in consumer.consume(1000, 0.5) if m.error() is None)
-        if len(found) >= expect and time.monotonic() > deadline - timeout + 2:
-            break
-    consumer.close()
-    return found
-
-
-def setup_dlq(
-    settings: Settings, gateway: KafkaGateway, records: list[OutgoingRecord], partitions: int = 1
-) -> None:
-    produce(gateway, settings.dlq_topic, records, partitions=partitions)
-    gateway.create_topic(settings.pending_topic, 3)
-    ingest_once(settings)
-
-
-def replay(settings: Settings, refs: list[RecordRef], **kw: Any) -> actions.Report:
-    return actions.execute(
-        settings, Request(action="replay", refs=refs, identity=ANA, reason="INC-42", **kw)
-    )
-
-
-def resolve_refs(settings: Settings, refs: list[RecordRef]) -> actions.Report:
-    return actions.execute(
-        settings, Request(action="resolve", refs=refs, identity=ANA, reason="accepted")
-    )
-
-
-def ref(settings: Settings, partition: int, offset: int) -> RecordRef:
-    return RecordRef(settings.dlq_topic, partition, offset)
 
 
 def test_a_replay_puts_the_original_task_on_pending_as_the_spec_says(
@@ -211,173 +170,6 @@ def test_records_below_the_group_offset_count_as_resolved_before_the_dashboard(
     assert report.committed == {0: 6}
 
 
-def test_an_ambiguous_trace_id_acts_on_nothing(
-    kafka_settings: Settings, gateway: KafkaGateway, tmp_path: Path
-) -> None:
-    setup_dlq(
-        kafka_settings,
-        gateway,
-        [
-            (b"evt-twice", pipeline_value("evt-twice"), [], NOW_MS),
-            (b"evt-twice", pipeline_value("evt-twice"), [], NOW_MS + 1),
-        ],
-    )
-    env = {**settings_env(kafka_settings), "PYTHONPATH": str(REPO), "DLQ_OPERATOR": "ana"}
-    done = run_cli(["replay", "evt-twice", "--reason", "x", "--yes", "--no-refresh"], env, tmp_path)
-    assert done.returncode == 1
-    assert "matches 2 records and acts on none of them" in done.stderr
-    assert f"{kafka_settings.dlq_topic}:0:1" in done.stderr
-    exact = run_cli(
-        ["replay", f"{kafka_settings.dlq_topic}:0:1", "--reason", "x", "--yes", "--no-refresh"],
-        env,
-        tmp_path,
-    )
-    assert exact.returncode == 0, exact.stderr
-    assert len(read_topic(kafka_settings, kafka_settings.pending_topic, 1)) == 1
-
-
-def test_a_bulk_over_the_limit_needs_the_typed_count_and_a_reason(
-    kafka_settings: Settings, gateway: KafkaGateway, tmp_path: Path
-) -> None:
-    records: list[OutgoingRecord] = [
-        (f"evt-{i}".encode(), pipeline_value(f"evt-{i}"), [], NOW_MS + i) for i in range(101)
-    ]
-    setup_dlq(kafka_settings, gateway, records)
-    env = {**settings_env(kafka_settings), "PYTHONPATH": str(REPO), "DLQ_OPERATOR": "ana"}
-    bulk = ["replay", "--domain", "claims-docs", "--yes", "--no-refresh", "--rate", "0"]
-
-    no_reason = run_cli(bulk, env, tmp_path)
-    assert no_reason.returncode == 1 and "--reason is required" in no_reason.stderr
-    no_count = run_cli([*bulk, "--reason", "INC-7"], env, tmp_path)
-    assert no_count.returncode == 1 and "pass --count 101" in no_count.stderr
-    wrong_count = run_cli([*bulk, "--reason", "INC-7", "--count", "100"], env, tmp_path)
-    assert wrong_count.returncode == 1 and "pass --count 101" in wrong_count.stderr
-    with Database(kafka_settings.db).read() as con:
-        assert con.execute("SELECT count(*) FROM replays").fetchone() == (0,)
-
-    typed = run_cli([*bulk, "--reason", "INC-7", "--count", "101"], env, tmp_path)
-    assert typed.returncode == 0, typed.stderr
-    assert len(read_topic(kafka_settings, kafka_settings.pending_topic, 101)) == 101
-
-
-def test_a_viewer_cannot_act(
-    kafka_settings: Settings, gateway: KafkaGateway, tmp_path: Path
-) -> None:
-    setup_dlq(kafka_settings, gateway, [(b"evt-v", pipeline_value("evt-v"), [], NOW_MS)])
-    target = [ref(kafka_settings, 0, 0)]
-    nobody = resolve(kafka_settings)
-    assert not nobody.can_act
-    with pytest.raises(Refused, match="no operator identity"):
-        actions.execute(kafka_settings, Request("replay", target, nobody, "x"))
-    outsider = resolve(
-        kafka_settings.model_copy(
-            update={
-                "operator": "mallory",
-                "actions": kafka_settings.actions.model_copy(update={"operators": ("ana",)}),
-            }
-        )
-    )
-    with pytest.raises(Refused, match="not one of the operators"):
-        actions.execute(kafka_settings, Request("resolve", target, outsider, "x"))
-    switched_off = resolve(
-        kafka_settings.model_copy(
-            update={
-                "operator": "ana",
-                "actions": kafka_settings.actions.model_copy(update={"enabled": False}),
-            }
-        )
-    )
-    with pytest.raises(Refused, match="turned off"):
-        actions.execute(kafka_settings, Request("resolve", target, switched_off, "x"))
-    with pytest.raises(Refused, match="reason is required"):
-        actions.execute(kafka_settings, Request("resolve", target, ANA, "  "))
-    env = {**settings_env(kafka_settings), "PYTHONPATH": str(REPO)}
-    done = run_cli(["resolve", str(target[0]), "--reason", "x", "--yes"], env, tmp_path)
-    assert done.returncode == 1 and "Read-only" in done.stderr
-    with Database(kafka_settings.db).read() as con:
-        assert con.execute("SELECT count(*) FROM resolutions").fetchone() == (0,)
-        assert con.execute("SELECT count(*) FROM replays").fetchone() == (0,)
-
-
-def test_dry_run_changes_nothing_but_is_audited(
-    kafka_settings: Settings, gateway: KafkaGateway
-) -> None:
-    setup_dlq(
-        kafka_settings,
-        gateway,
-        [(f"evt-{i}".encode(), pipeline_value(f"evt-{i}"), [], NOW_MS + i) for i in range(5)],
-    )
-    refs = [ref(kafka_settings, 0, i) for i in range(5)]
-    report = replay(kafka_settings, refs, dry_run=True)
-    assert report.count("dry-run") == 5 and report.bulk_id
-    assert read_topic(kafka_settings, kafka_settings.pending_topic, 0, timeout=3) == []
-    with Database(kafka_settings.db).read() as con:
-        assert con.execute("SELECT count(*) FROM replays").fetchone() == (0,)
-        results = [e.result for e in audit.query(con, audit.AuditFilter(actions=("replay",)))]
-        bulk = [e.action for e in audit.query(con, audit.AuditFilter(bulk_id=report.bulk_id))]
-    assert results == ["dry-run"] * 5
-    assert bulk.count("bulk-start") == 1 and bulk.count("bulk-finish") == 1
-
-
-def test_cancel_keeps_what_was_done_and_records_it(
-    kafka_settings: Settings, gateway: KafkaGateway
-) -> None:
-    setup_dlq(
-        kafka_settings,
-        gateway,
-        [(f"evt-{i}".encode(), pipeline_value(f"evt-{i}"), [], NOW_MS + i) for i in range(60)],
-    )
-    refs = [ref(kafka_settings, 0, i) for i in range(60)]
-    cancel = threading.Event()
-    threading.Timer(1.2, cancel.set).start()
-    report = actions.execute(
-        kafka_settings, Request("replay", refs, ANA, "INC-7", rate=20.0), cancel=cancel
-    )
-    done = report.count("success")
-    assert report.cancelled and 5 <= done < 60
-    assert report.not_attempted == 60 - done
-    with Database(kafka_settings.db).read() as con:
-        assert con.execute("SELECT count(*) FROM replays").fetchone() == (done,)
-        assert con.execute("SELECT count(*) FROM action_claims").fetchone() == (0,)
-        [cancelled] = audit.query(con, audit.AuditFilter(actions=("bulk-cancel",)))
-    details = json.loads(cancelled.details)
-    assert (details["succeeded"], details["not_attempted"]) == (done, 60 - done)
-    assert len(read_topic(kafka_settings, kafka_settings.pending_topic, done)) == done
-
-
-def test_the_audit_chain_verifies_and_names_a_tampered_entry(
-    kafka_settings: Settings, gateway: KafkaGateway, tmp_path: Path
-) -> None:
-    setup_dlq(
-        kafka_settings,
-        gateway,
-        [(f"evt-{i}".encode(), pipeline_value(f"evt-{i}"), [], NOW_MS + i) for i in range(4)],
-    )
-    resolve_refs(kafka_settings, [ref(kafka_settings, 0, i) for i in range(4)])
-    env = {**settings_env(kafka_settings), "PYTHONPATH": str(REPO)}
-    ok = run_cli(["audit", "verify"], env, tmp_path)
-    assert ok.returncode == 0, ok.stdout + ok.stderr
-    assert "chain intact" in ok.stdout and "log file" in ok.stdout
-    with Database(kafka_settings.db).write() as con:
-        con.execute("UPDATE audit_log SET reason = 'nothing to see' WHERE audit_id = 3")
-    broken = run_cli(["audit", "verify"], env, tmp_path)
-    assert broken.returncode == 1
-    assert "entry 3 does not match its hash: it was changed" in broken.stdout
-    with Database(kafka_settings.db).write() as con:
-        con.execute("DELETE FROM audit_log WHERE audit_id = 3")
-    gap = run_cli(["audit", "verify"], env, tmp_path)
-    assert "entry 4 follows entry 2: entries are missing" in gap.stdout
-    # The JSON-lines copy verifies on its own: an edited line is found there too.
-    lines = kafka_settings.audit_log.read_text().splitlines()
-    entry = json.loads(lines[1])
-    entry["actor"] = "someone else"
-    lines[1] = json.dumps(entry)
-    kafka_settings.audit_log.write_text("\n".join(lines) + "\n")
-    with pytest.raises(AssertionError):
-        assert audit.verify_entries(audit.file_entries(kafka_settings.audit_log)).ok
-    assert audit.verify_entries(audit.file_entries(kafka_settings.audit_log)).first_broken == 2
-
-
 def test_a_success_result_after_the_replay_makes_it_ready_to_resolve(
     make_settings: Any, kafka_bootstrap: str, tmp_path: Path
 ) -> None:
@@ -425,7 +217,7 @@ def test_a_success_result_after_the_replay_makes_it_ready_to_resolve(
     summary = ingest_once(settings)
     assert summary.replay_results == 2  # evt-x was never replayed: not kept
     with Database(settings.db).read() as con:
-        assert actions.ready_to_resolve(con, settings.dlq_topic) == [ref(settings, 0, 0)]
+        assert ready_to_resolve(con, settings.dlq_topic) == [ref(settings, 0, 0)]
     env = {**settings_env(settings), "PYTHONPATH": str(REPO), "DLQ_OPERATOR": "ana"}
     done = run_cli(
         ["resolve", "--ready", "--reason", "replay ok", "--yes", "--no-refresh"], env, tmp_path

@@ -11,14 +11,15 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from dashboard import actions
-from dashboard.actions import RecordRef, Request, audit
+from dashboard.actions import audit
 from dashboard.actions.identity import Identity
+from dashboard.actions.run import execute
+from dashboard.actions.values import RecordRef, Request
 from dashboard.adapters.db import Database
 from dashboard.adapters.kafka import KafkaGateway, OutgoingRecord
 from dashboard.settings import Settings
 from tests.conftest import REPO, settings_env
-from tests.integration.test_actions import read_topic, setup_dlq
+from tests.integration.actions_support import read_topic, setup_dlq
 from tests.kafka_helpers import NOW_MS, pipeline_value
 
 pytestmark = pytest.mark.kafka
@@ -135,7 +136,7 @@ def test_audit_page_filters_exports_and_verifies(
         gateway,
         [(b"=cmd|' /C calc'!A0", pipeline_value("=cmd|' /C calc'!A0"), [], NOW_MS)],
     )
-    actions.execute(
+    execute(
         kafka_settings,
         Request(
             "resolve",

@@ -1,0 +1,350 @@
+"""Running an action: chunk by chunk, claim the eligible records, replay (send, wait for the
+broker's acknowledgement) or resolve them, and record each outcome with its audit entry and
+the claim's release in one transaction; then move the review group's offsets."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack, contextmanager
+from datetime import UTC, datetime
+from functools import partial
+from typing import Final
+
+from dashboard.actions import audit
+from dashboard.actions.audit_entries import BulkMark, audit_only, bulk_entry, record_entry
+from dashboard.actions.claims import claim, release
+from dashboard.actions.outcome_rows import (
+    REPLAY_COLUMNS,
+    RESOLUTION_COLUMNS,
+    AuditIds,
+    replay_rows,
+    resolution_rows,
+)
+from dashboard.actions.replay_message import NotReplayable, ReplayMessage, build, check_url
+from dashboard.actions.review_offsets import move_review_group
+from dashboard.actions.selection import wanted_refs
+from dashboard.actions.values import (
+    Candidate,
+    ItemResult,
+    Outcome,
+    ProgressCallback,
+    RecordRef,
+    Refused,
+    Report,
+    Request,
+)
+from dashboard.adapters.db import Connection, Database, insert_rows, transaction
+from dashboard.adapters.kafka import (
+    BrokerUnreachable,
+    Delivery,
+    KafkaGateway,
+    OutgoingRecord,
+    Sender,
+    TopicMissing,
+)
+from dashboard.settings import Settings
+
+# Records handled per DuckDB transaction when no velocity limit applies.
+UNTHROTTLED_CHUNK: Final = 5000
+
+
+def execute(
+    settings: Settings,
+    request: Request,
+    *,
+    gateway: KafkaGateway | None = None,
+    progress: ProgressCallback | None = None,
+    cancel: threading.Event | None = None,
+) -> Report:
+    """Carry out `request`: claim, act, record, chunk by chunk."""
+    _check(request)
+    db = Database.of(settings)
+    kafka = gateway or KafkaGateway(settings)
+    if request.action == "replay" and not request.dry_run:
+        try:
+            kafka.partitions(settings.pending_topic)
+        except TopicMissing as exc:
+            raise Refused(f"cannot replay: the pending {exc}") from None
+    bulk = len(request.refs) > 1 or request.selection is not None
+    report = Report(request, uuid.uuid4().hex[:12] if bulk else None)
+    chunk_size = UNTHROTTLED_CHUNK if not request.rate else max(1, min(500, int(request.rate)))
+    runner = _Runner(settings, request, report, db, kafka, cancel)
+    if bulk:
+        runner.audit_only([bulk_entry(report, "bulk-start")])
+    try:
+        for start in range(0, len(request.refs), chunk_size):
+            if cancel is not None and cancel.is_set():
+                report.cancelled = True
+                break
+            runner.run_chunk(request.refs[start : start + chunk_size])
+            if progress is not None:
+                progress(report.progress())
+            if runner.cancelled:
+                report.cancelled = True
+                break
+    finally:
+        runner.close()
+        try:
+            if bulk:
+                mark: BulkMark = "bulk-cancel" if report.cancelled else "bulk-finish"
+                runner.audit_only([bulk_entry(report, mark)])
+        finally:
+            runner.release()
+    if request.action == "resolve" and not request.dry_run and report.count("success"):
+        partitions = {r.ref.partition for r in report.results if r.result == "success"}
+        try:
+            report.committed = move_review_group(settings, kafka, partitions)
+        except BrokerUnreachable as exc:
+            report.commit_error = str(exc)
+    return report
+
+
+def _check(request: Request) -> None:
+    if not request.identity.can_act:
+        raise Refused(request.identity.why_not or "this identity may not act")
+    if not request.reason.strip():
+        raise Refused("a reason is required (a ticket or a note)")
+    if not request.refs:
+        raise Refused("no records selected")
+    if request.new_url is not None:
+        if request.action != "replay" or len(request.refs) != 1:
+            raise Refused("a new URL applies to the replay of one record")
+        try:
+            check_url(request.new_url)
+        except ValueError as exc:
+            raise Refused(str(exc)) from None
+    if request.rate is not None and request.rate <= 0:
+        raise Refused("the velocity limit must be positive")
+
+
+class _Runner:
+    """One request's chunks: claim, act, record. Keeps one Sender for the request."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        request: Request,
+        report: Report,
+        db: Database,
+        kafka: KafkaGateway,
+        cancel: threading.Event | None,
+    ) -> None:
+        self.settings = settings
+        self.request = request
+        self.report = report
+        self.db = db
+        self.kafka = kafka
+        self.cancel = cancel
+        self.cancelled = False
+        self.token = uuid.uuid4().hex
+        self._sender: Sender | None = None
+        self._held: Connection | None = None
+        self._stack = ExitStack()
+        # The audit entry for what this request did to one record.
+        self._entry = partial(record_entry, request, report.bulk_id)
+        self._started = time.monotonic()
+        self._sent = 0
+
+    def close(self) -> None:
+        if self._sender is not None:
+            self._sender.close()
+
+    @contextmanager
+    def connection(self) -> Iterator[Connection]:
+        """A write connection for one step. Unthrottled, the run keeps one open from start to
+        end (it is busy all along, and a bulk would otherwise spend its time opening the file);
+        at a velocity limit each step opens and closes it, so other processes get their turn."""
+        if self.request.rate:
+            with self.db.write() as con:
+                yield con
+            return
+        if self._held is None:
+            self._held = self._stack.enter_context(self.db.write())
+        yield self._held
+
+    def release(self) -> None:
+        self._held = None
+        self._stack.close()
+
+    def audit_only(self, entries: list[audit.NewEntry]) -> None:
+        audit_only(self.connection(), self.settings.audit_log, entries)
+
+    # -- act -----------------------------------------------------------------------------
+
+    def run_chunk(self, refs: Sequence[RecordRef]) -> None:
+        claimed = self._claim(refs)
+        if not claimed:
+            return
+        if self.request.action == "resolve":
+            self._resolve(claimed)
+        else:
+            self._replay(claimed)
+
+    def _claim(self, refs: Sequence[RecordRef]) -> list[Candidate]:
+        """Check and claim in one transaction; refused records are audited right there."""
+        with self.connection() as con, transaction(con):
+            claimed, refused = claim(con, self.request, refs, self.token)
+            made = audit.append(con, [self._entry(c, "refused", error=why) for c, why in refused])
+        audit.write_jsonl(self.settings.audit_log, made)
+        self.report.results.extend(
+            ItemResult(c.ref, c.trace_id, "refused", why) for c, why in refused
+        )
+        return claimed
+
+    def _pace(self) -> bool:
+        """Wait for the velocity limit; False when the operator cancelled meanwhile."""
+        rate = None if self.request.dry_run else self.request.rate  # a dry run sends nothing
+        if rate:
+            due = self._started + self._sent / rate
+            while (wait := due - time.monotonic()) > 0:
+                if self.cancel is not None and self.cancel.wait(min(wait, 0.2)):
+                    break
+        if self.cancel is not None and self.cancel.is_set():
+            self.cancelled = True
+            return False
+        self._sent += 1
+        return True
+
+    def _resolve(self, claimed: list[Candidate]) -> None:
+        done: list[Candidate] = []
+        for candidate in claimed:
+            if not self._pace():
+                break
+            done.append(candidate)
+        result: Outcome = "dry-run" if self.request.dry_run else "success"
+        request = self.request
+        resolved = [] if request.dry_run else done  # a dry run is audited, not recorded
+        self._commit(
+            [self._entry(c, result) for c in done],
+            "resolutions",
+            RESOLUTION_COLUMNS,
+            lambda ids, moment: resolution_rows(request, resolved, ids, moment),
+        )
+        self.report.results.extend(ItemResult(c.ref, c.trace_id, result) for c in done)
+
+    def _replay(self, claimed: list[Candidate]) -> None:
+        request = self.request
+        values = self._values(claimed)
+        outcomes: dict[RecordRef, ItemResult] = {}
+        pending: dict[RecordRef, tuple[Candidate, ReplayMessage]] = {}
+        now = datetime.now(UTC)
+        for c in claimed:
+            try:
+                message = build(
+                    values.get(c.ref),
+                    dlq_topic=c.ref.topic,
+                    dlq_partition=c.ref.partition,
+                    dlq_offset=c.ref.offset,
+                    actor=request.identity.label,
+                    replayed_at=now,
+                    new_url=request.new_url,
+                    new_file_type=request.new_file_type,
+                    new_blob_path=request.new_blob_path,
+                )
+            except (NotReplayable, ValueError) as exc:
+                outcomes[c.ref] = ItemResult(c.ref, c.trace_id, "failure", str(exc))
+                continue
+            if request.dry_run:
+                outcomes[c.ref] = ItemResult(
+                    c.ref, c.trace_id, "dry-run", detail={"task": message.task}
+                )
+            else:
+                pending[c.ref] = (c, message)
+        if pending:
+            outcomes.update(self._produce(pending))
+        self._record_replays(claimed, outcomes)
+
+    def _values(self, claimed: list[Candidate]) -> dict[RecordRef, bytes | None]:
+        with self.connection() as con, wanted_refs(con, [c.ref for c in claimed]) as wanted:
+            rows = con.execute(
+                'SELECT r.topic, r."partition", r."offset", r."value" FROM records r '
+                f'JOIN {wanted} w USING (topic, "partition", "offset")'
+            ).fetchall()
+        return {RecordRef(t, p, o): v for t, p, o, v in rows}
+
+    def _produce(
+        self, pending: dict[RecordRef, tuple[Candidate, ReplayMessage]]
+    ) -> dict[RecordRef, ItemResult]:
+        """Send at the velocity limit and wait for every acknowledgement; a replay not
+        acknowledged is a failure. Records left unsent by a cancel get no result."""
+        timeout = self.settings.actions.delivery_timeout_seconds
+        if self._sender is None:
+            self._sender = self.kafka.sender(timeout)
+        deliveries: dict[RecordRef, Delivery] = {}
+
+        def paced() -> Iterator[tuple[RecordRef, OutgoingRecord]]:
+            for ref, (_c, message) in pending.items():
+                if not self._pace():
+                    return
+                yield ref, (message.key, message.value, message.headers, 0)
+
+        self._sender.send(self.settings.pending_topic, paced(), deliveries.__setitem__)
+        results: dict[RecordRef, ItemResult] = {}
+        for ref, (c, _message) in pending.items():
+            delivery = deliveries.get(ref)
+            if delivery is None:
+                continue
+            if delivery.status == "delivered":
+                detail = {
+                    "pending_topic": delivery.topic,
+                    "pending_partition": delivery.partition,
+                    "pending_offset": delivery.offset,
+                }
+                results[ref] = ItemResult(ref, c.trace_id, "success", detail=detail)
+            elif delivery.status == "failed":
+                why = f"not delivered: {delivery.error}"
+                results[ref] = ItemResult(ref, c.trace_id, "failure", why)
+            else:
+                why = f"no acknowledgement from Kafka within {timeout:g}s"
+                results[ref] = ItemResult(ref, c.trace_id, "failure", why)
+        return results
+
+    def _record_replays(
+        self, claimed: list[Candidate], outcomes: dict[RecordRef, ItemResult]
+    ) -> None:
+        request = self.request
+        by_ref = {c.ref: c for c in claimed}
+        entries = [
+            self._entry(
+                by_ref[ref],
+                r.result,
+                error=r.error,
+                new_url=request.new_url,
+                detail={k: v for k, v in r.detail.items() if k != "task"},
+            )
+            for ref, r in outcomes.items()
+        ]
+
+        bulk_id = self.report.bulk_id
+        self._commit(
+            entries,
+            "replays",
+            REPLAY_COLUMNS,
+            lambda ids, moment: replay_rows(request, bulk_id, outcomes, ids, moment),
+        )
+        self.report.results.extend(outcomes.values())
+
+    def _commit(
+        self,
+        entries: list[audit.NewEntry],
+        table: str,
+        columns: Sequence[str],
+        rows: Callable[[AuditIds, datetime], list[list[object]]],
+    ) -> None:
+        """In one transaction: audit `entries`, insert into `table` the rows `rows` makes
+        from each record's audit entry id and the moment, and release this run's claims;
+        then append the entries to the JSON-lines log."""
+        with self.connection() as con, transaction(con):
+            made = audit.append(con, entries)
+            ids = {(e.partition, e.offset): e.audit_id for e in made}
+            insert_rows(
+                con,
+                table,
+                columns,
+                rows(lambda ref: ids[(ref.partition, ref.offset)], datetime.now(UTC)),
+            )
+            release(con, self.token)
+        audit.write_jsonl(self.settings.audit_log, made)

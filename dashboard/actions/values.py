@@ -1,0 +1,168 @@
+"""The values every step of an action passes along: the records named, what a request asks,
+what a preview found, what a run reported. Plain data at the bottom of the package, so the
+steps above can share them without importing each other."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+from dashboard.actions.identity import Identity
+
+Action = Literal["replay", "resolve"]
+# What became of one record in a run; "dry-run": it would have been acted on.
+Outcome = Literal["success", "failure", "refused", "dry-run"]
+
+
+class Refused(Exception):
+    """The request is refused as a whole (no identity, no reason, nothing selected, ...)."""
+
+
+@dataclass(frozen=True, order=True)
+class RecordRef:
+    topic: str
+    partition: int
+    offset: int
+
+    def __str__(self) -> str:
+        return f"{self.topic}:{self.partition}:{self.offset}"
+
+    @classmethod
+    def parse(cls, text: str) -> RecordRef | None:
+        """`topic:partition:offset` (Kafka topic names cannot hold a colon)."""
+        parts = text.strip().rsplit(":", 2)
+        if len(parts) != 3 or not parts[0]:
+            return None
+        try:
+            return cls(parts[0], int(parts[1]), int(parts[2]))
+        except ValueError:
+            return None
+
+
+@dataclass(frozen=True)
+class Ambiguous:
+    name: str
+    refs: list[RecordRef]
+
+
+@dataclass(frozen=True)
+class Found:
+    refs: list[RecordRef]
+    unknown: list[str]
+    ambiguous: list[Ambiguous]
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A record as eligibility sees it: its state in the snapshot and any claim on it."""
+
+    ref: RecordRef
+    trace_id: str | None
+    state: str | None  # None: not in the snapshot
+    replay_outcome: str | None
+    replayed_at: datetime | None
+    parse_error: str | None
+    attachment_url: str | None
+    error_category: str | None
+    error_signature: str | None
+    domain: str | None
+    claimed_by: str | None
+    claimed_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Preview:
+    action: Action
+    eligible: int
+    refused: list[tuple[RecordRef, str]]
+    by_category: list[tuple[str, int]]
+    by_signature: list[tuple[str, int]]
+    by_domain: list[tuple[str, int]]
+    samples: list[Candidate]
+
+    @property
+    def total(self) -> int:
+        return self.eligible + len(self.refused)
+
+
+@dataclass(frozen=True)
+class Request:
+    action: Action
+    refs: list[RecordRef]
+    identity: Identity
+    reason: str
+    override: bool = False
+    dry_run: bool = False
+    rate: float | None = None  # records per second; None: as fast as the broker takes them
+    new_url: str | None = None  # replay of one record with a new URL (runbook pattern 1)
+    new_file_type: str | None = None
+    new_blob_path: str | None = None
+    selection: str | None = None  # what the operator selected, for the audit (a filter)
+
+
+@dataclass(frozen=True)
+class ItemResult:
+    ref: RecordRef
+    trace_id: str | None
+    result: Outcome
+    error: str | None = None
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Progress:
+    done: int
+    total: int
+    succeeded: int
+    failed: int
+    refused: int
+
+
+ProgressCallback = Callable[[Progress], None]
+
+
+@dataclass
+class Report:
+    request: Request
+    bulk_id: str | None
+    results: list[ItemResult] = field(default_factory=list)
+    cancelled: bool = False
+    committed: dict[int, int] = field(default_factory=dict)  # resolve: partition -> offset
+    commit_error: str | None = None
+
+    def count(self, result: Outcome) -> int:
+        return sum(1 for r in self.results if r.result == result)
+
+    @property
+    def not_attempted(self) -> int:
+        return len(self.request.refs) - len(self.results)
+
+    def progress(self) -> Progress:
+        ok = self.count("dry-run" if self.request.dry_run else "success")
+        return Progress(
+            len(self.results),
+            len(self.request.refs),
+            ok,
+            self.count("failure"),
+            self.count("refused"),
+        )
+
+    def summary(self) -> str:
+        verb = {"replay": "replayed", "resolve": "resolved"}[self.request.action]
+        parts = [f"{self.count('success'):,} {verb}"]
+        if self.request.dry_run:
+            parts = [f"dry run: {self.count('dry-run'):,} would be {verb}"]
+        if self.count("failure"):
+            parts.append(f"{self.count('failure'):,} failed")
+        if self.count("refused"):
+            parts.append(f"{self.count('refused'):,} refused")
+        if self.cancelled:
+            parts.append(f"cancelled with {self.not_attempted:,} not attempted")
+        if self.commit_error:
+            parts.append(f"review group offsets not committed ({self.commit_error})")
+        elif self.committed:
+            moved = ", ".join(f"p{p}->{o}" for p, o in sorted(self.committed.items()))
+            parts.append(f"review group committed {moved}")
+        return "; ".join(parts)

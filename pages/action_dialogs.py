@@ -1,0 +1,180 @@
+"""The confirmation dialogs of replay and resolve, and the bulk job a confirmed bulk starts.
+
+A dialog opens from a session-state flag (`PENDING`, not from the button's own return value),
+so it survives the reruns its widgets cause and can be driven by AppTest as well as a browser.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+
+import streamlit as st
+
+from dashboard.actions.identity import Identity
+from dashboard.actions.preview import count_confirmed, count_to_confirm
+from dashboard.actions.run import execute
+from dashboard.actions.values import Preview, Progress, RecordRef, Refused, Report, Request
+from dashboard.settings import Settings
+from dashboard.text.urls import mask_url
+from pages import ui
+
+PENDING = "pending_action"  # session-state key of the dialog to show
+
+
+def dismissed() -> None:
+    st.session_state.pop(PENDING, None)
+
+
+@st.dialog("Confirm", width="large")
+def single_dialog(
+    settings: Settings,
+    who: Identity,
+    ref: RecordRef,
+    trace_id: str | None,
+    url: str | None,
+    kind: str,
+) -> None:
+    trace = ui.plain(trace_id or "(no trace id)")
+    if kind == "resolve":
+        st.markdown(
+            f"**Resolve** record `{ref}` (trace id {trace}). It is marked resolved by "
+            f"{ui.plain(who.label)}; the review group `{settings.review_group}`'s offset moves "
+            "only across records that are all resolved. Nothing is sent to Kafka's pending "
+            "topic; the record stays in Kafka until retention removes it."
+        )
+    else:
+        st.markdown(
+            f"**Replay** record `{ref}` (trace id {trace}): its original task goes to "
+            f"`{settings.pending_topic}` with retry count 0, `replayed_from_dlq: true` and the "
+            "DLQ partition and offset in its metadata, keyed by the trace id. The DLQ record "
+            "stays until someone resolves it."
+        )
+    new_url = None
+    if kind == "replay-new-url":
+        st.caption(f"Current URL: {ui.plain(mask_url(url or '(none)'))}")
+        new_url = st.text_input(
+            "New URL", key="new_url", placeholder="https://... (a fresh presigned URL)"
+        )
+    reason = st.text_input("Reason (ticket or note)", key="action_reason")
+    left, right = st.columns(2)
+    label = "Resolve" if kind == "resolve" else "Replay"
+    if left.button(
+        label,
+        type="primary",
+        disabled=not reason.strip() or (kind == "replay-new-url" and not (new_url or "").strip()),
+    ):
+        request = Request(
+            action="resolve" if kind == "resolve" else "replay",
+            refs=[ref],
+            identity=who,
+            reason=reason,
+            new_url=new_url or None,
+        )
+        run_and_report(settings, request)
+    if right.button("Cancel"):
+        st.session_state.pop(PENDING, None)
+        st.rerun()
+
+
+def run_and_report(settings: Settings, request: Request) -> None:
+    try:
+        report = execute(settings, request)
+    except Refused as exc:
+        st.error(f"Refused: {exc}")
+        return
+    except Exception as exc:  # noqa: BLE001 (Kafka or DuckDB trouble: say it, keep the page)
+        st.error(f"Failed: {exc}")
+        return
+    st.session_state.pop(PENDING, None)
+    st.session_state["last_report"] = report.summary() + "".join(
+        f"\n- {r.ref}: {r.result}: {r.error}" for r in report.results if r.error
+    )
+    st.rerun()
+
+
+@dataclass
+class BulkJob:
+    """A bulk action running on a thread of its own, so the page can show its progress and
+    offer a cancel while it runs."""
+
+    request: Request
+    cancel: threading.Event = field(default_factory=threading.Event)
+    progress: Progress | None = None
+    report: Report | None = None
+    error: str | None = None
+    started: float = field(default_factory=time.monotonic)
+    thread: threading.Thread | None = None
+
+    def start(self, settings: Settings) -> None:
+        def work() -> None:
+            try:
+                self.report = execute(
+                    settings, self.request, cancel=self.cancel, progress=self._on_progress
+                )
+            except Exception as exc:  # noqa: BLE001 (reported on the page)
+                self.error = str(exc)
+
+        self.thread = threading.Thread(target=work, name="dlq-bulk-action", daemon=True)
+        self.thread.start()
+
+    def _on_progress(self, progress: Progress) -> None:
+        self.progress = progress
+
+    @property
+    def running(self) -> bool:
+        return self.thread is not None and self.thread.is_alive()
+
+
+@st.dialog("Confirm bulk action", width="large", on_dismiss=dismissed)
+def bulk_dialog(settings: Settings, request: Request, plan: Preview) -> None:
+    verb = "Replay" if request.action == "replay" else "Resolve"
+    where = (
+        f"to `{settings.pending_topic}`"
+        if request.action == "replay"
+        else f"(review group `{settings.review_group}`)"
+    )
+    st.markdown(
+        f"**{verb} {plan.eligible:,} records** {where}, at most {request.rate:g} per second"
+        f"{', as a dry run' if request.dry_run else ''}. Reason: {ui.plain(request.reason)}. "
+        "You can cancel while it runs; what is done by then stays done and is audited."
+    )
+    expected = count_to_confirm(settings, plan)
+    typed = ""
+    if expected is not None:
+        typed = st.text_input(
+            f"Type the number of records ({expected}) to confirm", key="bulk_typed_count"
+        )
+    left, right = st.columns(2)
+    if left.button(
+        f"{verb} {plan.eligible:,} records",
+        type="primary",
+        disabled=not count_confirmed(settings, plan, typed),
+    ):
+        job = BulkJob(request)
+        job.start(settings)
+        st.session_state["bulk_job"] = job
+        st.session_state.pop(PENDING, None)
+        st.session_state.pop("bulk_preview", None)
+        st.rerun()
+    if right.button("Cancel", key="bulk_dialog_cancel"):
+        st.session_state.pop(PENDING, None)
+        st.rerun()
+
+
+@st.dialog("Resolve the successful replays", on_dismiss=dismissed)
+def ready_dialog(settings: Settings, who: Identity, ready: list[RecordRef]) -> None:
+    st.markdown(f"**Resolve {len(ready):,} records** whose replay succeeded.")
+    reason = st.text_input("Reason", value="replay succeeded (results topic)", key="ready_reason")
+    if st.button("Resolve", type="primary", disabled=not reason.strip()):
+        run_and_report(
+            settings,
+            Request(
+                action="resolve",
+                refs=ready,
+                identity=who,
+                reason=reason,
+                selection="ready to resolve",
+            ),
+        )
