@@ -26,7 +26,8 @@ from typing import Final, Literal
 from pydantic import TypeAdapter
 
 REPO = Path(__file__).resolve().parent.parent
-RUNS: Final = REPO / "benchmarks" / "runs"
+# DLQ_BENCH_RUNS redirects a trial run (say, at a small --records) away from the recorded ones.
+RUNS: Final = Path(os.environ.get("DLQ_BENCH_RUNS") or REPO / "benchmarks" / "runs")
 SCHEMA: Final = 1
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
