@@ -126,10 +126,9 @@ def main() -> None:
         )
         add(
             "ratio_plain_tuned",
-            "ratio ingest / plain consumer (same tuning)",
+            "ratio ingest / plain consumer (same fetch tuning; reported, no target)",
             rate / (n / plain_tuned),
             "x",
-            (">=", 0.5),
         )
         add("peak_rss", f"ingest peak RSS, {n:,} records", rss / mb, "MB", ("<=", 400))
         add(
