@@ -43,9 +43,10 @@ a.multiselect(
 b.pills("Retry count", ["0", "1", "2", "3", "4"], selection_mode="multi", key="retry_count", bind=q)
 c.pills("State", list(STATE_CHOICES), selection_mode="multi", key="states", bind=q)
 with st.expander("More filters"):
-    a, b = st.columns(2)
+    a, b, c = st.columns(3)
     a.text_input("Error text contains", key="error", bind=q)
     b.text_input("Error signature (exact)", key="signature", bind=q)
+    c.text_input("Domain (exact)", key="domain_is", bind=q)
     a, b, c = st.columns(3)
     a.text_input("Event type / subtype (exact)", key="event", bind=q)
     b.text_input("File type", key="file_type", bind=q)
