@@ -109,7 +109,8 @@ for pattern in RUNBOOK_PATTERNS.values():
 # -- systematic bursts ----------------------------------------------------------------------
 st.subheader("Systematic failures")
 st.caption(
-    f"One error signature from one domain, at least {rules.systematic_min_records} records "
+    "One error signature (records without error text: one category) from one domain, at least "
+    f"{rules.systematic_min_records} records "
     f"within {rules.systematic_window_minutes} minutes (runbook pattern 5)."
 )
 if bursts:
@@ -210,23 +211,25 @@ def _drill_down(group: patterns.Group) -> str | None:
 st.dataframe(
     [
         {
-            dimension.label: label,
             "records": g.count,
             "share": g.share,
+            "messages": _drill_down(g),
+            dimension.label: label,
+            "runbook pattern": _pattern_text(g),
             "first seen": g.first_seen,
             "last seen": g.last_seen,
-            "runbook pattern": _pattern_text(g),
-            "messages": _drill_down(g),
         }
         for g, label in zip(groups, labels, strict=True)
     ],
     hide_index=True,
     column_config={
         "share": st.column_config.ProgressColumn(
-            "share", format="percent", min_value=0, max_value=1
+            "share", format="percent", min_value=0, max_value=1, width=90
         ),
+        "messages": st.column_config.LinkColumn("messages", display_text="open", width=70),
+        dimension.label: ui.long_text(dimension.label, 380, "the Messages view (open)"),
+        "runbook pattern": ui.long_text("runbook pattern", "medium", "the Messages view (open)"),
         "first seen": ui.TIME_COLUMN,
         "last seen": ui.TIME_COLUMN,
-        "messages": st.column_config.LinkColumn("messages", display_text="open"),
     },
 )
