@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import streamlit as st
 
@@ -127,30 +127,67 @@ class BulkJob:
         return self.thread is not None and self.thread.is_alive()
 
 
+# The dialog's first empty field (the reason, else the count) gets the focus when it opens, so
+# the operator types straight away. Streamlit has no autofocus; this static script (no record
+# content in it) runs in the page and leaves the focus alone once it is in one of the fields.
+_FOCUS_FIRST_EMPTY_FIELD = """
+<script>
+(() => {
+  const fields = '.st-key-bulk_dialog_reason input, .st-key-bulk_typed_count input';
+  let tries = 0;
+  const focus = () => {
+    const inputs = [...document.querySelectorAll(fields)];
+    if (!inputs.length) {
+      if (tries++ < 50) setTimeout(focus, 100);
+      return;
+    }
+    if (inputs.includes(document.activeElement)) return;
+    (inputs.find((input) => !input.value) || inputs[inputs.length - 1]).focus();
+  };
+  focus();
+})();
+</script>
+"""
+
+
 @st.dialog("Confirm bulk action", width="large", on_dismiss=dismissed)
-def bulk_dialog(settings: Settings, request: Request, plan: Preview) -> None:
+def bulk_dialog(
+    settings: Settings, request: Request, plan: Preview, *, ask_reason: bool = False
+) -> None:
+    """Confirm `request`. With `ask_reason` the dialog itself asks for the reason and shows
+    the preview (it was opened straight from a button, not from the bulk panel)."""
     verb = "Replay" if request.action == "replay" else "Resolve"
     where = (
         f"to `{settings.pending_topic}`"
         if request.action == "replay"
         else f"(review group `{settings.review_group}`)"
     )
+    reason_note = "" if ask_reason else f" Reason: {ui.plain(request.reason)}."
     st.markdown(
         f"**{verb} {plan.eligible:,} records** {where}, at most {request.rate:g} per second"
-        f"{', as a dry run' if request.dry_run else ''}. Reason: {ui.plain(request.reason)}. "
+        f"{', as a dry run' if request.dry_run else ''}.{reason_note} "
         "You can cancel while it runs; what is done by then stays done and is audited."
     )
+    if ask_reason:
+        show_preview(plan)
+        # live: the typed text reaches the app while typing, so the button below enables
+        # without Enter or a click elsewhere (text inputs otherwise send on Enter or blur).
+        reason = st.text_input("Reason (ticket or note)", key="bulk_dialog_reason", live=True)
+        request = replace(request, reason=reason.strip())
     expected = count_to_confirm(settings, plan)
     typed = ""
     if expected is not None:
         typed = st.text_input(
-            f"Type the number of records ({expected}) to confirm", key="bulk_typed_count"
+            f"Type the number of records ({expected}) to confirm",
+            key="bulk_typed_count",
+            live=True,
         )
+    st.html(_FOCUS_FIRST_EMPTY_FIELD, unsafe_allow_javascript=True)
     left, right = st.columns(2)
     if left.button(
         f"{verb} {plan.eligible:,} records",
         type="primary",
-        disabled=not count_confirmed(settings, plan, typed),
+        disabled=not request.reason or not count_confirmed(settings, plan, typed),
     ):
         job = BulkJob(request)
         job.start(settings)
@@ -161,6 +198,47 @@ def bulk_dialog(settings: Settings, request: Request, plan: Preview) -> None:
     if right.button("Cancel", key="bulk_dialog_cancel"):
         st.session_state.pop(PENDING, None)
         st.rerun()
+
+
+def show_preview(plan: Preview) -> None:
+    st.markdown(f"**{plan.eligible:,}** records would be acted on; {len(plan.refused):,} refused.")
+    cols = st.columns(3)
+    for col, (title, groups) in zip(
+        cols,
+        (
+            ("Category", plan.by_category),
+            ("Signature", plan.by_signature),
+            ("Domain", plan.by_domain),
+        ),
+        strict=True,
+    ):
+        col.dataframe(
+            [{"records": n, title: k} for k, n in groups],
+            hide_index=True,
+            height=min(36 + 35 * max(1, len(groups)), 180),
+            column_config={title: ui.long_text(title)},
+        )
+    if plan.samples:
+        st.dataframe(
+            [
+                {
+                    "record": str(s.ref),
+                    "category": s.error_category,
+                    "trace id": s.trace_id,
+                    "error signature": s.error_signature,
+                }
+                for s in plan.samples
+            ],
+            hide_index=True,
+            column_config={"error signature": ui.long_text("error signature", "large")},
+        )
+    if plan.refused:
+        with st.expander(f"{len(plan.refused):,} refused"):
+            st.dataframe(
+                [{"record": str(r), "why": why} for r, why in plan.refused[:500]],
+                hide_index=True,
+                column_config={"why": ui.long_text("why", "large")},
+            )
 
 
 @st.dialog("Resolve the successful replays", on_dismiss=dismissed)

@@ -14,7 +14,7 @@ from dashboard.actions.audit_entries import audit_look
 from dashboard.actions.identity import Identity
 from dashboard.actions.preview import preview
 from dashboard.actions.selection import matching, ready_to_resolve
-from dashboard.actions.values import Action, Preview, RecordRef, Request
+from dashboard.actions.values import Action, RecordRef, Request
 from dashboard.adapters.db import Database
 from dashboard.settings import Settings
 from dashboard.triage.filters import RecordFilter
@@ -24,6 +24,7 @@ from pages.action_dialogs import (
     BulkJob,
     bulk_dialog,
     ready_dialog,
+    show_preview,
     single_dialog,
 )
 
@@ -115,7 +116,7 @@ def bulk_panel(settings: Settings, who: Identity, flt: RecordFilter, total: int)
     """Act on everything the current filter matches: preview, dry run, rate, confirm."""
     job: BulkJob | None = st.session_state.get("bulk_job")
     if job is not None:
-        _bulk_progress()
+        bulk_progress()
         return
     if not who.can_act:
         return
@@ -155,7 +156,7 @@ def bulk_panel(settings: Settings, who: Identity, flt: RecordFilter, total: int)
         if not stored or stored[2] != action or stored[3] != override:
             return
         refs, plan, _, _ = stored
-        _show_preview(plan)
+        show_preview(plan)
         if plan.eligible and st.button("Run…", type="primary", disabled=not reason.strip()):
             st.session_state[PENDING] = {"kind": "bulk"}
         if st.session_state.get(PENDING, {}).get("kind") == "bulk":
@@ -172,41 +173,9 @@ def bulk_panel(settings: Settings, who: Identity, flt: RecordFilter, total: int)
             bulk_dialog(settings, request, plan)
 
 
-def _show_preview(plan: Preview) -> None:
-    st.markdown(f"**{plan.eligible:,}** records would be acted on; {len(plan.refused):,} refused.")
-    cols = st.columns(3)
-    for col, (title, groups) in zip(
-        cols,
-        (
-            ("Category", plan.by_category),
-            ("Signature", plan.by_signature),
-            ("Domain", plan.by_domain),
-        ),
-        strict=True,
-    ):
-        col.dataframe([{title: k, "records": n} for k, n in groups], hide_index=True)
-    if plan.samples:
-        st.dataframe(
-            [
-                {
-                    "record": str(s.ref),
-                    "trace id": s.trace_id,
-                    "category": s.error_category,
-                    "error signature": s.error_signature,
-                }
-                for s in plan.samples
-            ],
-            hide_index=True,
-        )
-    if plan.refused:
-        with st.expander(f"{len(plan.refused):,} refused"):
-            st.dataframe(
-                [{"record": str(r), "why": why} for r, why in plan.refused[:500]], hide_index=True
-            )
-
-
 @st.fragment(run_every=1.0)
-def _bulk_progress() -> None:
+def bulk_progress() -> None:
+    """The running (or finished) bulk action of this session: progress, cancel, report."""
     job: BulkJob | None = st.session_state.get("bulk_job")
     if job is None:
         return

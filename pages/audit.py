@@ -35,19 +35,21 @@ flt = audit.AuditFilter(
 )
 entries = ui.cached(settings, audit.query, flt, 5000)
 st.caption(f"{len(entries):,} entries" + (" (the newest 5,000)" if len(entries) == 5000 else ""))
+# What an on-call reader scans first (result, action, bulk, record) leads; long text is cut
+# to its column and is whole in the CSV download.
 st.dataframe(
     [
         {
-            "id": entry.audit_id,
+            "result": entry.result,
+            "action": entry.action,
+            "bulk": entry.bulk_id,
+            "record": f"{entry.topic}:{entry.partition}:{entry.offset}" if entry.topic else None,
             "at (UTC)": entry.logged_at,
             "actor": entry.actor,
-            "action": entry.action,
-            "result": entry.result,
-            "record": f"{entry.topic}:{entry.partition}:{entry.offset}" if entry.topic else None,
-            "trace id": entry.trace_id,
             "reason": entry.reason,
             "error": entry.error,
-            "bulk": entry.bulk_id,
+            "trace id": entry.trace_id,
+            "id": entry.audit_id,
             "old url": entry.old_url,
             "new url": entry.new_url,
             "details": entry.details if entry.details != "{}" else None,
@@ -55,7 +57,18 @@ st.dataframe(
         for entry in entries
     ],
     hide_index=True,
-    column_config={"at (UTC)": ui.TIME_COLUMN},
+    column_config={
+        "result": st.column_config.TextColumn("result", width=80),
+        "action": st.column_config.TextColumn("action", width=80),
+        "bulk": st.column_config.TextColumn("bulk", width=110),
+        "record": ui.long_text("record", 200, "the CSV download"),
+        "at (UTC)": ui.TIME_COLUMN,
+        "reason": ui.long_text("reason", "medium", "the CSV download"),
+        "error": ui.long_text("error", "medium", "the CSV download"),
+        "old url": ui.long_text("old url", "medium", "the CSV download"),
+        "new url": ui.long_text("new url", "medium", "the CSV download"),
+        "details": ui.long_text("details", "medium", "the CSV download"),
+    },
 )
 left, right = st.columns(2)
 left.download_button(

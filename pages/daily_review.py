@@ -61,7 +61,7 @@ with b:
     if day.bursts:
         st.error(
             f"Systematic: {len(day.bursts)} burst(s), e.g. "
-            f"{ui.plain(day.bursts[0].signature)} from {ui.plain(day.bursts[0].domain or '?')}"
+            f"{ui.plain(day.bursts[0].label)} from {ui.plain(day.bursts[0].domain or '?')}"
         )
     else:
         st.success("No systematic burst: failures look isolated.")

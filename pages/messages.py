@@ -43,9 +43,10 @@ a.multiselect(
 b.pills("Retry count", ["0", "1", "2", "3", "4"], selection_mode="multi", key="retry_count", bind=q)
 c.pills("State", list(STATE_CHOICES), selection_mode="multi", key="states", bind=q)
 with st.expander("More filters"):
-    a, b = st.columns(2)
+    a, b, c = st.columns(3)
     a.text_input("Error text contains", key="error", bind=q)
     b.text_input("Error signature (exact)", key="signature", bind=q)
+    c.text_input("Domain (exact)", key="domain_is", bind=q)
     a, b, c = st.columns(3)
     a.text_input("Event type / subtype (exact)", key="event", bind=q)
     b.text_input("File type", key="file_type", bind=q)
@@ -98,18 +99,18 @@ show_text = (lambda t: t) if show_secrets else mask_text
 table = st.dataframe(
     [
         {
-            "record": row.coordinates,
-            "time (UTC)": row.timestamp,
-            "trace id": row.trace_id,
-            "retry": row.retry_count,
-            "category": row.error_category,
             "state": row.state
             + (", unparseable" if row.parse_error else "")
             + (", gone" if row.gone else ""),
+            "record": row.coordinates,
+            "time (UTC)": row.timestamp,
+            "retry": row.retry_count,
+            "category": row.error_category,
             "error": show_text(row.error_message)
             if row.error_message
             else (row.parse_error or views.NO_ERROR_TEXT),
             "domain": row.domain,
+            "trace id": row.trace_id,
             "url": show_url(row.attachment_url) if row.attachment_url else None,
         }
         for row in result.rows
@@ -119,7 +120,17 @@ table = st.dataframe(
     selection_mode="single-row",
     key="results",
     height=min(36 + 35 * max(1, len(result.rows)), 640),
-    column_config={"time (UTC)": ui.TIME_COLUMN},
+    column_config={
+        "state": st.column_config.TextColumn("state", width=150),
+        "record": ui.long_text("record", 190),
+        "time (UTC)": ui.TIME_COLUMN,
+        "retry": st.column_config.NumberColumn("retry", width=50),
+        "category": st.column_config.TextColumn("category", width=95),
+        "error": ui.long_text("error", 330),
+        "domain": ui.long_text("domain", 200),
+        "trace id": ui.long_text("trace id", "small"),
+        "url": ui.long_text("url", "medium"),
+    },
 )
 
 actions_ui.bulk_panel(settings, who, flt, result.total)
@@ -185,15 +196,15 @@ if detail.history:
     st.dataframe(
         [
             {
+                "state": h.state,
                 "record": h.coordinates,
                 "time (UTC)": h.timestamp,
                 "retry": h.retry_count,
                 "category": h.error_category,
-                "state": h.state,
                 "error": show_text(h.error_message) if h.error_message else views.NO_ERROR_TEXT,
             }
             for h in detail.history
         ],
         hide_index=True,
-        column_config={"time (UTC)": ui.TIME_COLUMN},
+        column_config={"time (UTC)": ui.TIME_COLUMN, "error": ui.long_text("error", "large")},
     )

@@ -10,6 +10,7 @@ from dashboard.exports import charts
 from dashboard.triage import alerts, escalation, overview, runbook, severity
 from dashboard.triage.overview import count_between
 from pages import ui
+from pages.incident_panel import incident_section
 
 settings = ui.app_settings()
 topic = settings.dlq_topic
@@ -21,6 +22,8 @@ fresh = ui.snapshot_freshness(settings)
 ui.freshness_banner(settings, fresh)
 
 as_of = ui.as_of(fresh)
+# The incident first: what is happening and the one action on it, on the first screen.
+incident_section(settings, as_of)
 size = ui.cached(settings, overview.dlq_size, topic)
 if size.in_topic == 0 and size.unresolved == 0:
     st.success(f"The DLQ topic `{topic}` is empty: nothing to triage.", icon=":material/inbox:")

@@ -67,6 +67,18 @@ def messages_link(narrower: dict[str, str]) -> str:
     return "messages?" + urlencode({**narrower, **shown}, doseq=True)
 
 
+def _burst_params(burst: patterns.Burst) -> dict[str, str]:
+    """The Messages view of a burst's records: its domain, and its signature or (no text)
+    its category."""
+    params = {
+        "domain_is": burst.domain or NONE_LABEL,
+        "signature": burst.signature or NO_TEXT_LABEL,
+    }
+    if burst.signature is None:
+        params["category"] = burst.category or NONE_LABEL
+    return params
+
+
 # -- the runbook's patterns -----------------------------------------------------------------
 st.subheader("Runbook patterns")
 burst_total = sum(b.total for b in bursts)
@@ -97,7 +109,8 @@ for pattern in RUNBOOK_PATTERNS.values():
 # -- systematic bursts ----------------------------------------------------------------------
 st.subheader("Systematic failures")
 st.caption(
-    f"One error signature from one domain, at least {rules.systematic_min_records} records "
+    "One error signature (records without error text: one category) from one domain, at least "
+    f"{rules.systematic_min_records} records "
     f"within {rules.systematic_window_minutes} minutes (runbook pattern 5)."
 )
 if bursts:
@@ -109,20 +122,22 @@ if bursts:
     st.dataframe(
         [
             {
-                "error signature": b.signature,
-                "domain": b.domain or NONE_LABEL,
-                "peak in window": b.peak,
-                "peak at (UTC)": b.peak_at,
                 "records": b.total,
+                "peak in window": b.peak,
+                "messages": messages_link(_burst_params(b)),
+                "domain": b.domain or NONE_LABEL,
+                "error": b.label,
                 "first seen": b.first_seen,
+                "peak at (UTC)": b.peak_at,
                 "last seen": b.last_seen,
-                "messages": messages_link({"signature": b.signature, "domain": b.domain or ""}),
             }
             for b in bursts
         ],
         hide_index=True,
         column_config={
-            "messages": st.column_config.LinkColumn("messages", display_text="open"),
+            "messages": st.column_config.LinkColumn("messages", display_text="open", width=70),
+            "domain": ui.long_text("domain", "medium", "the Messages view"),
+            "error": ui.long_text("error", "large", "the Messages view"),
             "peak at (UTC)": ui.TIME_COLUMN,
             "first seen": ui.TIME_COLUMN,
             "last seen": ui.TIME_COLUMN,
@@ -145,7 +160,7 @@ dimension_key = (
     or "error_signature"
 )
 dimension = DIMENSIONS[dimension_key]
-burst_keys = [(b.signature, b.domain) for b in bursts]
+burst_keys = [b.key for b in bursts]
 groups = ui.cached(settings, patterns.groups, topic, selection, dimension_key, burst_keys, 50)
 empty_label = NO_TEXT_LABEL if dimension_key == "error_signature" else NONE_LABEL
 labels = [g.value if g.value is not None else empty_label for g in groups]
@@ -196,23 +211,25 @@ def _drill_down(group: patterns.Group) -> str | None:
 st.dataframe(
     [
         {
-            dimension.label: label,
             "records": g.count,
             "share": g.share,
+            "messages": _drill_down(g),
+            dimension.label: label,
+            "runbook pattern": _pattern_text(g),
             "first seen": g.first_seen,
             "last seen": g.last_seen,
-            "runbook pattern": _pattern_text(g),
-            "messages": _drill_down(g),
         }
         for g, label in zip(groups, labels, strict=True)
     ],
     hide_index=True,
     column_config={
         "share": st.column_config.ProgressColumn(
-            "share", format="percent", min_value=0, max_value=1
+            "share", format="percent", min_value=0, max_value=1, width=90
         ),
+        "messages": st.column_config.LinkColumn("messages", display_text="open", width=70),
+        dimension.label: ui.long_text(dimension.label, 380, "the Messages view (open)"),
+        "runbook pattern": ui.long_text("runbook pattern", "medium", "the Messages view (open)"),
         "first seen": ui.TIME_COLUMN,
         "last seen": ui.TIME_COLUMN,
-        "messages": st.column_config.LinkColumn("messages", display_text="open"),
     },
 )

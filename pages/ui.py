@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any, NoReturn, TypeVar
+from typing import Any, Literal, NoReturn, TypeVar
 
 import streamlit as st
 
@@ -145,6 +145,18 @@ def _age(age: timedelta) -> str:
 
 
 TIME_COLUMN = st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm:ss", timezone="UTC")
+
+
+def long_text(
+    label: str,
+    width: Literal["small", "medium", "large"] | int = "medium",
+    where: str = "the record's detail",
+) -> Any:
+    """A column of long text (errors, signatures, URLs): cut to `width` so the columns
+    before and after it stay on screen; its header says where the full text is."""
+    return st.column_config.TextColumn(
+        label, width=width, help=f"Long values are cut here; the full text is in {where}."
+    )
 
 
 def plot(figure: Any, key: str, filename: str) -> None:

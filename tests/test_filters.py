@@ -98,6 +98,7 @@ def test_nothing_given_is_the_empty_filter() -> None:
 def test_every_field_has_a_query_parameter_and_a_cli_option() -> None:
     names = {
         "domain": "d",
+        "domain_is": "d.example.com",
         "error": "e",
         "signature": "s",
         "event": "x / y",

@@ -34,6 +34,7 @@ class RecordFilter:
     trace: str = ""  # substring of the trace id
     url: str = ""  # substring of the attachment URL
     domain: str = ""  # substring of the domain
+    domain_is: str = ""  # the exact domain ("(none)": records without one), as a burst has it
     error: str = ""  # substring of the error text
     signature: str = ""  # exact error signature (from a pattern group)
     category: tuple[str, ...] = ()  # "(none)" selects records without a category
@@ -124,6 +125,10 @@ class RecordFilter:
             # where ILIKE lower-cases every (long, presigned) URL first.
             add("regexp_matches(attachment_url, $url)", url="(?i)" + _literal(self.url.strip()))
         like('"domain"', "domain", self.domain)
+        if self.domain_is == NONE_LABEL:
+            add('"domain" IS NULL')
+        elif self.domain_is:
+            add('"domain" = $domain_is', domain_is=self.domain_is)
         like("error_message", "error", self.error)
         if self.signature == NO_TEXT_LABEL:
             add("error_signature IS NULL")
@@ -273,6 +278,7 @@ _OPTIONS: Final = (
     _option("trace", "trace id contains", _text),
     _option("url", "URL contains", _text),
     _option("domain", "domain contains", _text),
+    _option("domain_is", "domain (exact; (none): records without one)", _text),
     _option("error", "error text contains", _text),
     _option("signature", "error signature (exact)", _text),
     _option("category", "error category (repeatable; (none): no category)", _texts),

@@ -2,19 +2,21 @@
 
 Patterns 1-4 are recognised from a record's error signature (text rules below); pattern 5,
 "systematic", from the data: many records with one signature from one domain in a short
-window. A group that matches none of them is new, and the page says so.
+window, or, for records without error text (the newer pipeline format drops it), with one
+category from one domain. A group that matches none of them is new, and the page says so.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import UTC, datetime
+import re
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 from typing import Final
 
 import numpy as np
 
 from dashboard.adapters.db import Connection, transaction
-from dashboard.triage.dimensions import DIMENSIONS
+from dashboard.triage.dimensions import DIMENSIONS, NO_TEXT_LABEL, NONE_LABEL
 from dashboard.triage.filters import RecordFilter
 from dashboard.triage.runbook import RUNBOOK
 from dashboard.triage.runbook import RunbookPattern as RunbookPattern
@@ -40,6 +42,16 @@ PATTERN_RULES: Final[tuple[tuple[str, str], ...]] = (
         r"connection (reset|refused|aborted)|network|unreachable",
     ),
 )
+
+
+def text_pattern(signature: str | None) -> str | None:
+    """The runbook pattern (1-4) an error signature matches, as `pattern_case_sql` decides."""
+    if signature is None:
+        return None
+    for key, rule in PATTERN_RULES:
+        if re.search(rule, signature, re.IGNORECASE):
+            return key
+    return None
 
 
 def pattern_case_sql(column: str = "error_signature") -> str:
@@ -70,34 +82,71 @@ class Group:
 
 @dataclass(frozen=True)
 class Burst:
-    """A systematic failure found in the data (runbook pattern 5)."""
+    """A systematic failure found in the data (runbook pattern 5): one error signature from
+    one domain or, for records without error text, one category from one domain."""
 
-    signature: str
+    signature: str | None  # None: its records carry no error text; `category` tells them
+    category: str | None  # the records' category when they carry no error text
     domain: str | None
     peak: int  # records within the window at its worst
     peak_at: datetime
     total: int
-    first_seen: datetime
-    last_seen: datetime
+    first_seen: datetime  # the minute of its first record
+    last_seen: datetime  # the minute of its last record
+
+    @property
+    def key(self) -> tuple[str | None, str, str]:
+        """(signature, category without text, domain) as `groups` matches its records."""
+        return (
+            self.signature,
+            self.category or "" if self.signature is None else "",
+            self.domain or "",
+        )
+
+    @property
+    def label(self) -> str:
+        """What failed, in words: the signature, or that there is no text and the category."""
+        if self.signature is not None:
+            return self.signature
+        return f"{NO_TEXT_LABEL}, category {self.category or NONE_LABEL}"
+
+    def selection(self, within: RecordFilter) -> RecordFilter:
+        """Exactly the burst's records: `within` (the selection it was found in) narrowed to
+        its domain, its signature (or no text and its category) and its minutes."""
+        until = self.last_seen + timedelta(minutes=1)
+        return replace(
+            within,
+            domain_is=self.domain if self.domain is not None else NONE_LABEL,
+            signature=self.signature if self.signature is not None else NO_TEXT_LABEL,
+            category=within.category
+            if self.signature is not None
+            else (self.category if self.category is not None else NONE_LABEL,),
+            since=self.first_seen if within.since is None else max(within.since, self.first_seen),
+            until=until if within.until is None else min(within.until, until),
+        )
 
 
 def bursts(
     con: Connection, topic: str, flt: RecordFilter, min_records: int, window_minutes: int
 ) -> list[Burst]:
-    """(signature, domain) pairs with at least `min_records` records within
-    `window_minutes` minutes at some point; `peak_at` is the first minute it peaked."""
+    """(signature, domain) pairs, and (category, domain) pairs of records without error text,
+    with at least `min_records` records within `window_minutes` minutes at some point;
+    `peak_at` is the first minute it peaked."""
     where, params = flt.where(topic)
     # SQL hands over one hash and one minute per record and the sliding window runs in numpy
     # (dashboard.triage.sliding_peaks), so no window function sorts every record. Names come
     # from one sample record per pair found, by rowid: the one transaction keeps rowids valid
-    # between the two statements.
+    # between the two statements. The category is part of the key only without a signature:
+    # a signature already names the failure, whatever category a pipeline version gave it.
     with transaction(con):
         events = con.execute(
             f"""
-            SELECT hash(error_signature, coalesce("domain", '')) AS k,
+            SELECT hash(error_signature,
+                        CASE WHEN error_signature IS NULL THEN coalesce(error_category, '') END,
+                        coalesce("domain", '')) AS k,
                    epoch_ms(kafka_timestamp) // 60000 AS minute, record_rowid AS rid
             FROM {records_with_state_sql(with_rowid=True)} r
-            WHERE {where} AND error_signature IS NOT NULL AND kafka_timestamp IS NOT NULL
+            WHERE {where} AND kafka_timestamp IS NOT NULL
             """,
             params,
         ).fetchnumpy()
@@ -105,9 +154,9 @@ def bursts(
         hits = [int(i) for i in np.flatnonzero(found.peak >= min_records)]
         samples = [int(events["rid"][found.first_index[i]]) for i in hits]
         names = {
-            rowid: (signature, domain)
-            for rowid, signature, domain in con.execute(
-                'SELECT rowid, error_signature, "domain" FROM records '
+            rowid: (signature, category, domain)
+            for rowid, signature, category, domain in con.execute(
+                'SELECT rowid, error_signature, error_category, "domain" FROM records '
                 "WHERE rowid IN (SELECT unnest($rowids))",
                 {"rowids": samples},
             ).fetchall()
@@ -115,7 +164,8 @@ def bursts(
     found_bursts = [
         Burst(
             signature=names[sample][0],
-            domain=names[sample][1],
+            category=names[sample][1] if names[sample][0] is None else None,
+            domain=names[sample][2],
             peak=int(found.peak[i]),
             peak_at=_minute_time(found.peak_minute[i]),
             total=int(found.total[i]),
@@ -124,9 +174,17 @@ def bursts(
         )
         for i, sample in zip(hits, samples, strict=True)
     ]
-    # Largest first; NULL domains after named ones, as SQL would order them.
+    # Largest first; NULLs after named values, as SQL would order them.
     found_bursts.sort(
-        key=lambda b: (-b.peak, -b.total, b.signature, b.domain is None, b.domain or "")
+        key=lambda b: (
+            -b.peak,
+            -b.total,
+            b.signature is None,
+            b.signature or "",
+            b.category or "",
+            b.domain is None,
+            b.domain or "",
+        )
     )
     return found_bursts
 
@@ -140,7 +198,7 @@ def groups(
     topic: str,
     flt: RecordFilter,
     dimension: str,
-    burst_keys: list[tuple[str, str | None]],
+    burst_keys: list[tuple[str | None, str, str]],
     limit: int = 50,
 ) -> list[Group]:
     """Records grouped by `dimension`, largest first, each with its runbook pattern."""
@@ -149,20 +207,23 @@ def groups(
     params = {
         **params,
         "limit": limit,
-        "burst_signatures": [s for s, _ in burst_keys],
-        "burst_domains": [d or "" for _, d in burst_keys],
+        "burst_signatures": [s for s, _, _ in burst_keys],
+        "burst_categories": [c for _, c, _ in burst_keys],
+        "burst_domains": [d for _, _, d in burst_keys],
     }
     order = "grp" if dimension in ("hour", "day") else "n DESC, grp"
-    # Counted first per (group, signature, domain): the pattern rules and the burst marks
-    # then apply to a few thousand parts instead of every record.
+    # Counted first per (group, signature, domain, and category without text): the pattern
+    # rules and the burst marks then apply to a few thousand parts instead of every record.
     rows = con.execute(
         f"""
         WITH parts AS (
             SELECT {dim.expression} AS grp, error_signature, coalesce("domain", '') AS dom,
+                   CASE WHEN error_signature IS NULL THEN coalesce(error_category, '') ELSE ''
+                   END AS no_text_category,
                    count(*) AS n, min(kafka_timestamp) AS first_seen,
                    max(kafka_timestamp) AS last_seen
             FROM {records_with_state_sql()} r WHERE {where}
-            GROUP BY grp, error_signature, dom
+            GROUP BY grp, error_signature, dom, no_text_category
         ),
         signature_patterns AS (
             SELECT error_signature, {pattern_case_sql()} AS pattern
@@ -170,14 +231,15 @@ def groups(
         ),
         bursts AS (
             SELECT unnest($burst_signatures) AS burst_signature,
+                   unnest($burst_categories) AS burst_category,
                    unnest($burst_domains) AS burst_domain
         ),
         marked AS (
             SELECT p.*, sp.pattern, b.burst_signature IS NOT NULL AS in_burst
             FROM parts p
             LEFT JOIN signature_patterns sp ON sp.error_signature = p.error_signature
-            LEFT JOIN bursts b ON b.burst_signature = p.error_signature
-                AND b.burst_domain = p.dom
+            LEFT JOIN bursts b ON b.burst_signature IS NOT DISTINCT FROM p.error_signature
+                AND b.burst_category = p.no_text_category AND b.burst_domain = p.dom
         ),
         by_pattern AS (
             SELECT grp, pattern, sum(n) AS k FROM marked

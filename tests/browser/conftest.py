@@ -8,6 +8,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -71,6 +72,17 @@ def start_app(env: dict[str, str], log: Path) -> tuple[subprocess.Popen[bytes], 
             time.sleep(0.3)
     process.kill()
     raise RuntimeError("streamlit did not answer within 60 s")
+
+
+@contextmanager
+def running_app(env: dict[str, str], log: Path) -> Iterator[str]:
+    """The app's URL while it runs; stopped afterwards."""
+    process, url = start_app(env, log)
+    try:
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from dashboard.actions import audit
 from dashboard.adapters.db import Database
 from dashboard.adapters.kafka import KafkaGateway
 from dashboard.settings import Settings
-from tests.browser.conftest import ARTIFACTS, start_app
+from tests.browser.conftest import ARTIFACTS, running_app
 from tests.browser.test_pages_in_chromium import wait_for_app
 from tests.conftest import settings_env
 from tests.integration.actions_support import read_topic, setup_dlq
@@ -24,14 +24,10 @@ pytestmark = [pytest.mark.browser, pytest.mark.kafka]
 @pytest.fixture
 def operator_app(kafka_settings: Settings, gateway: KafkaGateway, tmp_path: Path) -> Iterator[str]:
     setup_dlq(kafka_settings, gateway, [(b"evt-click", pipeline_value("evt-click"), [], NOW_MS)])
-    process, url = start_app(
+    with running_app(
         {**settings_env(kafka_settings), "DLQ_OPERATOR": "ana"}, tmp_path / "app.log"
-    )
-    try:
+    ) as url:
         yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
 
 
 def test_replay_through_the_dialog_lands_on_pending_and_in_the_audit(

@@ -1,0 +1,127 @@
+"""The incident, named where the on-call engineer starts: when a systematic burst is active or
+an alert is pending or firing, what is happening (what fails, where, how many records, since
+when, the runbook's pattern) and the one selection that acts on exactly those records.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Final
+
+from dashboard.adapters.db import Connection
+from dashboard.settings import Settings
+from dashboard.triage import alerts, overview, patterns
+from dashboard.triage.dimensions import NONE_LABEL
+from dashboard.triage.filters import UNRESOLVED, RecordFilter
+from dashboard.triage.patterns import RUNBOOK_PATTERNS, Burst, RunbookPattern
+
+# How far back the Overview looks for the incident: the alerts' own evaluation span.
+LOOKBACK: Final = timedelta(hours=24)
+
+
+@dataclass(frozen=True)
+class Incident:
+    burst: Burst | None  # what the one action is scoped to; None: alerts but no burst
+    selection: RecordFilter | None  # exactly the burst's records
+    active: bool  # the burst still grows: its last record is within the burst window
+    alerts: tuple[alerts.AlertStatus, ...]  # pending or firing, firing first
+    patterns: tuple[RunbookPattern, ...]  # systematic, and the text pattern it matches
+    others: tuple[tuple[Burst, RecordFilter], ...]  # further bursts going on at the same time
+
+    @property
+    def headline(self) -> str:
+        if self.burst is None:
+            return "Alert without a systematic burst: the growth is spread over many errors"
+        b = self.burst
+        verb = "failing" if self.active else "failed"
+        return (
+            f"{b.total:,} records from {b.domain or NONE_LABEL} {verb} since "
+            f"{b.first_seen:%Y-%m-%d %H:%M} UTC"
+        )
+
+    def details(self) -> list[str]:
+        """The lines under the headline: what fails, the burst's shape, the alerts, the
+        runbook's pattern and its first step, other bursts at the same time."""
+        lines = []
+        if self.burst is not None:
+            b = self.burst
+            lines.append(
+                f"Error: {b.label}. Peak {b.peak:,} records within the burst window at "
+                f"{b.peak_at:%H:%M} UTC; last record at {b.last_seen:%H:%M} UTC."
+            )
+        for status in self.alerts:
+            lines.append(f"Alert {status.rule.name} {status.state} since {alert_since(status)}.")
+        for pattern in self.patterns:
+            lines.append(
+                f"Runbook pattern {pattern.number}, {pattern.title}: {pattern.resolution[0]}"
+            )
+        for other, _ in self.others:
+            lines.append(
+                f"Also: {other.total:,} records from {other.domain or NONE_LABEL}: "
+                f"{other.label}, since {other.first_seen:%H:%M} UTC."
+            )
+        return lines
+
+
+def alert_since(status: alerts.AlertStatus) -> str:
+    """When the alert's current state began, or that it began before the data starts."""
+    moment = status.firing_since if status.state == "firing" else status.active_since
+    if moment is None:
+        return "-"
+    before = "before " if status.since_before_window else ""
+    return f"{before}{moment:%Y-%m-%d %H:%M} UTC"
+
+
+def summarize(
+    bursts: Sequence[Burst],
+    statuses: Sequence[alerts.AlertStatus],
+    scanned: RecordFilter,
+    as_of: datetime,
+    window_minutes: int,
+) -> Incident | None:
+    """The incident the bursts (largest first, found in `scanned`) and the alerts describe;
+    None when no burst is active and no alert is pending or firing."""
+    raised = tuple(
+        sorted((s for s in statuses if s.state != "ok"), key=lambda s: s.state != "firing")
+    )
+    recent = as_of - timedelta(minutes=window_minutes)
+    active = [b for b in bursts if b.last_seen >= recent]
+    if not active and not raised:
+        return None
+    candidates = active or list(bursts)
+    if not candidates:
+        return Incident(None, None, False, raised, (), ())
+    burst, *rest = candidates
+    found: list[RunbookPattern] = [RUNBOOK_PATTERNS["systematic"]]
+    text = patterns.text_pattern(burst.signature)
+    if text is not None:
+        found.append(RUNBOOK_PATTERNS[text])
+    return Incident(
+        burst=burst,
+        selection=burst.selection(scanned),
+        active=bool(active),
+        alerts=raised,
+        patterns=tuple(found),
+        others=tuple((b, b.selection(scanned)) for b in rest[:3]),
+    )
+
+
+def current(con: Connection, settings: Settings, as_of: datetime) -> Incident | None:
+    """The incident on the configured topic as of `as_of`: bursts among the unresolved
+    records of the last day, and the runbook's alerts evaluated over the same day."""
+    topic = settings.dlq_topic
+    rules = settings.rules
+    start = as_of - LOOKBACK
+    scanned = RecordFilter(states=UNRESOLVED.states, since=start)
+    found = patterns.bursts(
+        con, topic, scanned, rules.systematic_min_records, rules.systematic_window_minutes
+    )
+    statuses = alerts.evaluate_all(
+        settings.alerts,
+        overview.arrivals(con, topic, start, as_of, 1),
+        overview.unresolved_history(con, topic, start, as_of, 1),
+        rules.rate_window_minutes,
+    )
+    return summarize(found, statuses, scanned, as_of, rules.systematic_window_minutes)
