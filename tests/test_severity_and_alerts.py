@@ -10,8 +10,8 @@ import pytest
 from dashboard.settings import DEFAULT_ALERTS, AlertRule, SeverityBands
 from dashboard.triage.alerts import Sample, evaluate, evaluate_all, rate_samples
 from dashboard.triage.overview import BacklogPoint, Bucket
-from dashboard.triage.states import StateCounts
 from dashboard.triage.severity import Level, classify_rate, classify_size, overall, rate_bands
+from dashboard.triage.states import StateCounts
 
 BANDS = SeverityBands()
 T0 = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
