@@ -30,7 +30,7 @@ from dashboard.adapters.kafka import KafkaGateway
 from dashboard.exports import escalation_pack
 from dashboard.settings import Settings
 from dashboard.triage import escalation, messages, overview, patterns, reports, review
-from dashboard.triage.filters import UNRESOLVED, RecordFilter
+from dashboard.triage.filters import IN_BACKLOG, RecordFilter
 
 
 def page_queries(settings: Settings) -> dict[str, list[Callable[[], object]]]:
@@ -58,20 +58,22 @@ def page_queries(settings: Settings) -> dict[str, list[Callable[[], object]]]:
             on_db(overview.count_between, topic, now - timedelta(minutes=10), now),
             on_db(overview.count_between, topic, now - timedelta(minutes=5), now),
             on_db(overview.arrivals, topic, day, now, 1),
-            on_db(overview.unresolved_history, topic, day, now, 1),
+            on_db(overview.backlog_history, topic, day, now, 1),
             on_db(overview.arrivals, topic, day, now, 10),
+            on_db(overview.flow, topic, day, now, 10),
+            on_db(overview.oldest_open, topic),
             *(on_db(criterion, settings, now) for criterion in escalation.CRITERIA),
         ],
         "patterns": [
             on_db(
                 patterns.bursts,
                 topic,
-                UNRESOLVED,
+                IN_BACKLOG,
                 rules.systematic_min_records,
                 rules.systematic_window_minutes,
             ),
-            on_db(patterns.pattern_totals, topic, UNRESOLVED),
-            on_db(patterns.groups, topic, UNRESOLVED, "error_signature", [], 50),
+            on_db(patterns.pattern_totals, topic, IN_BACKLOG),
+            on_db(patterns.groups, topic, IN_BACKLOG, "error_signature", [], 50),
         ],
         "messages": [
             first,

@@ -7,7 +7,7 @@ from datetime import timedelta
 import streamlit as st
 
 from dashboard.exports import report_formats
-from dashboard.triage import review
+from dashboard.triage import review, states
 from dashboard.triage.patterns import RUNBOOK_PATTERNS
 from pages import actions_ui, ui
 
@@ -32,7 +32,7 @@ ui.metric_with_change(
     "vs the day before",
     more_is_bad=True,
 )
-b.metric("Unresolved now", f"{day.unresolved:,}")
+b.metric("Backlog now", f"{day.backlog:,}", help=states.help_text(states.BACKLOG))
 c.metric("Systematic bursts today", len(day.bursts))
 st.page_link(
     "pages/overview.py", label="Growth against the severity bands", icon=":material/monitoring:"
@@ -88,28 +88,28 @@ with b:
 st.subheader("4. Act", anchor=False)
 a, b, c = st.columns(3)
 a.metric(
-    "Permanent, unresolved",
-    f"{day.permanent_unresolved:,}",
+    "Permanent, in the backlog",
+    f"{day.permanent_backlog:,}",
     help="Runbook: verify the rejection is correct, then resolve.",
 )
 a.page_link(
     "pages/messages.py",
     label="Verify and resolve",
     icon=":material/task_alt:",
-    query_params={"category": "permanent", "states": "unresolved"},
+    query_params={"category": "permanent", "states": states.BACKLOG},
 )
 b.metric(
-    "Transient, unresolved",
-    f"{day.transient_unresolved:,}",
+    "Transient, in the backlog",
+    f"{day.transient_backlog:,}",
     help="Runbook: replay if the issue is likely resolved.",
 )
 b.page_link(
     "pages/messages.py",
     label="Replay where the cause cleared",
     icon=":material/replay:",
-    query_params={"category": "transient", "states": "unresolved"},
+    query_params={"category": "transient", "states": states.BACKLOG},
 )
-c.metric("Other categories, unresolved", f"{day.other_unresolved:,}")
+c.metric("Other categories, in the backlog", f"{day.other_backlog:,}")
 if day.bursts:
     c.page_link("pages/escalation.py", label="Systematic: escalate", icon=":material/campaign:")
 

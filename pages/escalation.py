@@ -6,7 +6,7 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard.exports import escalation_pack
-from dashboard.triage import runbook
+from dashboard.triage import runbook, states
 from dashboard.triage.severity import Level
 from pages import actions_ui, ui
 
@@ -31,7 +31,9 @@ show[pack.severity.level](
 
 m = st.columns(5)
 m[0].metric("In the topic", f"{pack.size.in_topic:,}")
-m[1].metric("Unresolved", f"{pack.size.unresolved:,}")
+m[1].metric(
+    states.label(states.BACKLOG), f"{pack.size.backlog:,}", help=states.help_text(states.BACKLOG)
+)
 m[2].metric("Last 10 min", f"{pack.per_10min:,}")
 m[3].metric(f"Per min ({settings.rules.rate_window_minutes} min)", f"{pack.per_min:,.1f}")
 firing = [a.rule.name for a in pack.alert_states if a.state == "firing"]
@@ -40,17 +42,17 @@ m[4].metric("Alerts firing", len(firing), help=", ".join(firing) or None)
 left, right = st.columns([3, 2])
 with left:
     figure = escalation_pack.figures(pack, settings)["growth"]
-    figure.update_layout(height=250, margin={"t": 36, "b": 24})
+    figure.update_layout(height=270, margin={"t": 60, "b": 40})
     ui.plot(figure, key="escalation-growth", filename="dlq-escalation-growth")
 with right:
     # Counts first: a long signature is cut at the right edge, never the number.
     st.dataframe(
-        [{"unresolved": n, "error signature": s} for s, n in pack.top_signatures],
+        [{"in the backlog": n, "error signature": s} for s, n in pack.top_signatures],
         hide_index=True,
         height=142,
     )
     st.dataframe(
-        [{"unresolved": n, "domain": d} for d, n in pack.top_domains[:3]],
+        [{"in the backlog": n, "domain": d} for d, n in pack.top_domains[:3]],
         hide_index=True,
         height=107,
     )

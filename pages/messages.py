@@ -13,7 +13,7 @@ from dashboard.text.urls import mask_text, mask_url
 from dashboard.triage import messages, views
 from dashboard.triage.dimensions import NONE_LABEL
 from dashboard.triage.filters import RecordFilter
-from dashboard.triage.states import STATE_CHOICES
+from dashboard.triage.states import STATE_CHOICES, help_text, label
 from pages import actions_ui, ui
 
 settings = ui.app_settings()
@@ -41,7 +41,16 @@ a.multiselect(
     accept_new_options=True,
 )
 b.pills("Retry count", ["0", "1", "2", "3", "4"], selection_mode="multi", key="retry_count", bind=q)
-c.pills("State", list(STATE_CHOICES), selection_mode="multi", key="states", bind=q)
+ui.accept_earlier_state_words()
+c.pills(
+    "State",
+    list(STATE_CHOICES),
+    format_func=label,
+    selection_mode="multi",
+    key="states",
+    bind=q,
+    help=" ".join(f"{label(w)}: {help_text(w)}" for w in STATE_CHOICES),
+)
 with st.expander("More filters"):
     a, b, c = st.columns(3)
     a.text_input("Error text contains", key="error", bind=q)

@@ -7,8 +7,10 @@ from datetime import datetime, timedelta
 import streamlit as st
 
 from dashboard.exports import charts
-from dashboard.triage import alerts, escalation, overview, runbook, severity
+from dashboard.text.moments import short_age
+from dashboard.triage import alerts, escalation, overview, runbook, severity, states
 from dashboard.triage.overview import count_between
+from dashboard.triage.states import BACKLOG, BACKLOG_STATES, RESOLVED
 from pages import ui
 from pages.incident_panel import incident_section
 
@@ -25,7 +27,7 @@ as_of = ui.as_of(fresh)
 # The incident first: what is happening and the one action on it, on the first screen.
 incident_section(settings, as_of)
 size = ui.cached(settings, overview.dlq_size, topic)
-if size.in_topic == 0 and size.unresolved == 0:
+if size.in_topic == 0 and size.backlog == 0:
     st.success(f"The DLQ topic `{topic}` is empty: nothing to triage.", icon=":material/inbox:")
 
 # -- severity -------------------------------------------------------------------------------
@@ -33,8 +35,8 @@ window = settings.rules.rate_window_minutes
 last_10 = ui.cached(settings, count_between, topic, as_of - timedelta(minutes=10), as_of)
 last_window = ui.cached(settings, count_between, topic, as_of - timedelta(minutes=window), as_of)
 rate = severity.classify_rate(last_10, last_window / window, settings.severity)
-backlog = severity.classify_size(size.unresolved, settings.severity)
-current = severity.overall(rate, backlog)
+size_severity = severity.classify_size(size.backlog, settings.severity)
+current = severity.overall(rate, size_severity)
 
 severity_box = {
     severity.Level.NORMAL: st.success,
@@ -43,26 +45,37 @@ severity_box = {
 }[current.level]
 severity_box(
     f"**{current.level.label}**: {current.action} (expected response: {current.response_time})"
-    f"  \nGrowth: {rate.reason}. Size: {backlog.reason}.",
+    f"  \nGrowth: {rate.reason}. Size: {size_severity.reason}.",
     icon=":material/emergency:" if current.level == severity.Level.CRITICAL else None,
 )
 
 # -- size -----------------------------------------------------------------------------------
-in_topic, unresolved, replayed, resolved = st.columns(4)
+# The words and their help come from dashboard.triage.states, as in the CLI and the exports.
+oldest = ui.cached(settings, overview.oldest_open, topic)
+in_topic, backlog_metric, oldest_metric, resolved_metric = st.columns(4)
 in_topic.metric(
     "Records in the topic",
     f"{size.in_topic:,}",
     help="High minus low watermark, summed over partitions, at the last ingest.",
 )
-unresolved.metric(
-    "Unresolved", f"{size.unresolved:,}", help=f"{size.unparseable:,} of them could not be parsed."
+backlog_metric.metric(
+    states.label(BACKLOG),
+    f"{size.backlog:,}",
+    help=states.help_text(BACKLOG) + f" {size.unparseable:,} of them could not be parsed.",
 )
-replayed.metric(
-    "Replayed, waiting",
-    f"{size.replayed:,}",
-    help="Replayed to the pending topic and not yet resolved.",
+oldest_metric.metric(
+    "Oldest open record",
+    "-" if oldest is None else short_age(as_of - oldest),
+    delta=None if oldest is None else f"since {oldest:%Y-%m-%d %H:%M} UTC",
+    delta_color="off",
+    delta_arrow="off",
+    help="How long the oldest open record (nothing done yet, still in Kafka) has waited.",
 )
-resolved.metric("Resolved (still in Kafka)", f"{size.resolved:,}")
+resolved_metric.metric(
+    states.label(RESOLVED), f"{size.states.resolved:,}", help=states.help_text(RESOLVED)
+)
+for column, word in zip(st.columns(len(BACKLOG_STATES)), BACKLOG_STATES, strict=True):
+    column.metric(states.label(word), f"{size.states.of(word):,}", help=states.help_text(word))
 notes = []
 if size.not_ingested:
     notes.append(f"{size.not_ingested:,} records in the topic are not in the snapshot yet")
@@ -79,9 +92,8 @@ with st.expander("Per partition"):
                 "high": p.high,
                 "review group committed": p.committed,
                 "in topic": p.in_topic,
-                "unresolved": p.unresolved,
-                "replayed": p.replayed,
-                "resolved": p.resolved,
+                **{states.lower_label(w): p.states.of(w) for w in (BACKLOG, *BACKLOG_STATES)},
+                states.lower_label(RESOLVED): p.states.resolved,
                 "not ingested": p.not_ingested,
             }
             for p in size.partitions
@@ -93,10 +105,8 @@ with st.expander("Per partition"):
 st.subheader("Alerts")
 lookback = timedelta(hours=24)
 per_minute = ui.cached(settings, overview.arrivals, topic, as_of - lookback, as_of, 1)
-unresolved_minutes = ui.cached(
-    settings, overview.unresolved_history, topic, as_of - lookback, as_of, 1
-)
-statuses = alerts.evaluate_all(settings.alerts, per_minute, unresolved_minutes, window)
+backlog_minutes = ui.cached(settings, overview.backlog_history, topic, as_of - lookback, as_of, 1)
+statuses = alerts.evaluate_all(settings.alerts, per_minute, backlog_minutes, window)
 
 
 def _since(status: alerts.AlertStatus) -> str:
@@ -114,7 +124,7 @@ st.dataframe(
             "state": {"ok": "ok", "pending": "pending", "firing": "FIRING"}[s.state],
             "since": _since(s),
             "condition": s.condition,
-            "now": "-" if s.value is None else f"{s.value:,.1f}",
+            "now": s.value_text,
         }
         for s in statuses
     ],
@@ -156,17 +166,22 @@ if choice == "Custom":
 else:
     start = as_of - ranges[choice]
 
+source = charts.ChartSource(topic, as_of)
 for minutes in (1, 10):
     buckets = ui.cached(settings, overview.arrivals, topic, start, end, minutes)
-    figure = charts.growth_figure(buckets, severity.rate_bands(settings.severity, minutes), minutes)
+    bands = severity.rate_bands(settings.severity, minutes)
+    figure = charts.growth_figure(buckets, bands, minutes, source)
     ui.plot(figure, key=f"growth-{minutes}", filename=f"dlq-growth-per-{minutes}min")
 history_bucket = 1 if end - start <= timedelta(hours=24) else 10
-history = ui.cached(settings, overview.unresolved_history, topic, start, end, history_bucket)
+history = ui.cached(settings, overview.backlog_history, topic, start, end, history_bucket)
 ui.plot(
-    charts.unresolved_figure(history, settings.severity.size_review_above),
-    key="unresolved",
-    filename="dlq-unresolved",
+    charts.backlog_figure(history, settings.severity.size_review_above, source),
+    key="backlog",
+    filename="dlq-backlog",
 )
+flow_bucket = 10 if end - start <= timedelta(hours=24) else 60
+moves = ui.cached(settings, overview.flow, topic, start, end, flow_bucket)
+ui.plot(charts.flow_figure(moves, flow_bucket, source), key="flow", filename="dlq-in-and-out")
 st.caption(
     "The runbook's table leaves a gap between 10 records per 10 minutes and 10 per minute; "
     "rates there are shown as Warning. Bands are in the chart's unit."

@@ -13,7 +13,7 @@ from dashboard.triage import patterns
 from dashboard.triage.dimensions import DIMENSIONS, NO_TEXT_LABEL, NONE_LABEL
 from dashboard.triage.filters import RecordFilter
 from dashboard.triage.patterns import RUNBOOK_PATTERNS
-from dashboard.triage.states import STATES
+from dashboard.triage.states import BACKLOG, STATES, label
 from pages import ui
 
 settings = ui.app_settings()
@@ -25,14 +25,16 @@ fresh = ui.snapshot_freshness(settings)
 ui.freshness_banner(settings, fresh)
 
 left, right = st.columns([2, 3])
+ui.accept_earlier_state_words()
 states = left.pills(
     "Records",
-    list(STATES),
+    [BACKLOG, *STATES],
+    format_func=label,
     selection_mode="multi",
-    default=["unresolved"],
+    default=[BACKLOG],
     key="states",
     bind="query-params",
-) or ["unresolved"]
+) or [BACKLOG]
 spans = {"All time": None, "Last 24 hours": timedelta(hours=24), "Last 7 days": timedelta(days=7)}
 span_label = (
     right.segmented_control(
@@ -165,10 +167,13 @@ groups = ui.cached(settings, patterns.groups, topic, selection, dimension_key, b
 empty_label = NO_TEXT_LABEL if dimension_key == "error_signature" else NONE_LABEL
 labels = [g.value if g.value is not None else empty_label for g in groups]
 counts = [g.count for g in groups]
+source = charts.ChartSource(topic, ui.as_of(fresh))
+title = f"Records by {dimension.label.lower()}"
 if dimension_key in ("hour", "day"):
-    figure = charts.timeline_figure(labels, counts, f"Records by {dimension.label.lower()}")
+    axis = "hour of day (UTC)" if dimension_key == "hour" else "day (UTC)"
+    figure = charts.timeline_figure(labels, counts, title, source, axis)
 else:
-    figure = charts.group_figure(labels, counts, f"Records by {dimension.label.lower()}")
+    figure = charts.group_figure(labels, counts, title, source)
 ui.plot(figure, key=f"groups-{dimension_key}", filename=f"dlq-by-{dimension_key}")
 
 new_groups = [g for g in groups if g.is_new and g.value is not None]

@@ -36,7 +36,7 @@ ui.metric_with_change(
 ui.metric_with_change(m[1], "Replayed", report.replayed, report.previous_replayed, against)
 ui.metric_with_change(m[2], "Resolved", report.resolved, report.previous_resolved, against)
 m[3].metric("Unparseable", f"{report.unparseable:,}")
-m[4].metric("Unresolved > 7 days", f"{report.stale_unresolved:,}")
+m[4].metric("Backlog > 7 days", f"{report.stale_backlog:,}")
 
 figures = report_formats.figures(report)
 left, right = st.columns(2)

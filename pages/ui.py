@@ -16,6 +16,7 @@ from dashboard.exports.charts import PLOTLY_CONFIG
 from dashboard.settings import Settings, SettingsError, load_settings
 from dashboard.text.safe_text import markdown_text
 from dashboard.triage.overview import Freshness, freshness
+from dashboard.triage.states import canonical
 from ingest.job import IngestError, ingest_once
 
 T = TypeVar("T")
@@ -164,6 +165,15 @@ def plot(figure: Any, key: str, filename: str) -> None:
     config = dict(PLOTLY_CONFIG)
     config["toImageButtonOptions"] = {**config["toImageButtonOptions"], "filename": filename}
     st.plotly_chart(figure, key=key, config=config)
+
+
+def accept_earlier_state_words() -> None:
+    """Rewrite a link's `states` in earlier versions' words ("unresolved", "replayed") to
+    today's, before a widget bound to it reads them."""
+    given = st.query_params.get_all("states")
+    words = list(canonical(given))
+    if words != given:
+        st.query_params["states"] = words
 
 
 def plain(text: str) -> str:

@@ -8,7 +8,7 @@ from datetime import timedelta
 import streamlit as st
 
 from dashboard.exports import report_formats
-from dashboard.triage import review
+from dashboard.triage import review, states
 from dashboard.triage.dimensions import NO_TEXT_LABEL
 from pages import actions_ui, ui
 
@@ -23,9 +23,7 @@ week = ui.cached(settings, review.weekly, settings, now)
 actions_ui.last_report()
 
 st.subheader("1. Review records over 7 days old", anchor=False)
-st.metric(
-    "Unresolved, arrived before " + f"{week.cutoff:%Y-%m-%d %H:%M} UTC", f"{week.old_unresolved:,}"
-)
+st.metric("Backlog, arrived before " + f"{week.cutoff:%Y-%m-%d %H:%M} UTC", f"{week.old_backlog:,}")
 a, b = st.columns(2)
 signature_rows: list[dict[str, object]] = [
     {
@@ -35,7 +33,7 @@ signature_rows: list[dict[str, object]] = [
     }
     for g in week.by_signature
 ]
-rest = week.old_unresolved - sum(g.count for g in week.by_signature)
+rest = week.old_backlog - sum(g.count for g in week.by_signature)
 if rest > 0:  # the table adds up to the figure above
     signature_rows.append({"records": rest, "error signature": "(all other signatures)"})
 a.dataframe(
@@ -52,9 +50,9 @@ b.dataframe(
 last_whole_day = (week.cutoff - timedelta(days=1)).date()
 st.page_link(
     "pages/messages.py",
-    label=f"Open the unresolved records up to {last_whole_day} in Messages",
+    label=f"Open the backlog up to {last_whole_day} in Messages",
     icon=":material/search:",
-    query_params={"until": last_whole_day.isoformat(), "states": "unresolved"},
+    query_params={"until": last_whole_day.isoformat(), "states": states.BACKLOG},
 )
 
 st.subheader("2. Bulk replay or resolve", anchor=False)
@@ -63,7 +61,7 @@ st.caption(
     "data team, bulk replay where the issue is resolved, bulk resolve where the failure "
     "is permanent."
 )
-actions_ui.bulk_panel(settings, who, week.selection, week.old_unresolved)
+actions_ui.bulk_panel(settings, who, week.selection, week.old_backlog)
 if not who.can_act:
     st.caption(ui.plain(who.why_not or "Read-only"))
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from dashboard.adapters.db import Database
+from dashboard.adapters.db import Connection, Database
 from dashboard.adapters.kafka import PartitionOffsets
 from dashboard.devtools.demo_data import generate
 from ingest import store
@@ -160,3 +160,27 @@ def write_varied(db: Path) -> Path:
     ]
     write_snapshot(db, records, committed={1: 1})  # partition 1 offset 0 resolved already
     return db
+
+
+def add_replay(con: Connection, partition: int, offset: int, at: datetime) -> None:
+    """A replay by the dashboard, as the actions record it (trace id evt-PARTITION-OFFSET)."""
+    con.execute(
+        "INSERT INTO replays VALUES (?, ?, ?, ?, ?, 'ana', 1, 'bulk-1', 'pending', 0, ?, NULL)",
+        [TOPIC, partition, offset, at, f"evt-{partition}-{offset}", offset],
+    )
+
+
+def add_resolution(con: Connection, partition: int, offset: int, at: datetime) -> None:
+    """A resolution by the dashboard."""
+    con.execute(
+        "INSERT INTO resolutions VALUES (?, ?, ?, ?, 'dashboard', 'ana', 'fixed', 2)",
+        [TOPIC, partition, offset, at],
+    )
+
+
+def add_success(con: Connection, partition: int, offset: int, at: datetime) -> None:
+    """The results topic reporting the replayed record's task a success."""
+    con.execute(
+        "INSERT INTO replay_results VALUES (?, 'success', ?, 'results', 0, ?)",
+        [f"evt-{partition}-{offset}", at, offset],
+    )

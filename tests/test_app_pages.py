@@ -63,7 +63,14 @@ def test_overview_shows_severity_size_alerts_growth_and_escalation(
     assert any("**Critical**: Immediate investigation" in t for t in texts(at.error))
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Records in the topic"] == "4,000"
-    assert metrics["Unresolved"] == "4,000"
+    assert metrics["Backlog"] == metrics["Open"] == "4,000"  # nothing replayed or resolved
+    assert metrics["Replayed, waiting"] == metrics["Resolved"] == "0"
+    with Database(demo_db).read() as con:
+        first = con.execute("SELECT min(kafka_timestamp) FROM records").fetchone()
+    assert first is not None
+    oldest = next(m for m in at.metric if m.label == "Oldest open record")
+    assert oldest.delta == f"since {first[0]:%Y-%m-%d %H:%M} UTC"
+    assert oldest.value.startswith(("13 d", "14 d"))  # the demo spans 14 days
     alerts = next(df.value for df in at.dataframe if "alert" in df.value.columns)
     assert list(alerts["alert"]) == [
         "KafkaDLQGrowthRapid",
@@ -72,7 +79,7 @@ def test_overview_shows_severity_size_alerts_growth_and_escalation(
     ]
     assert alerts.set_index("alert").loc["KafkaDLQSizeHigh", "state"] == "FIRING"
     charts = at.get("plotly_chart")
-    assert len(charts) == 3
+    assert len(charts) == 4  # entering per minute and per 10, backlog by state, in and out
     labels = [e.label for e in at.expander]
     assert any("Same error affecting > 100 messages" in label for label in labels)
     assert any("Business critical files" in label for label in labels)
@@ -209,10 +216,10 @@ def test_escalation_page_holds_the_pack_and_downloads_it(
     at = app(demo_db, monkeypatch, "escalation")
     assert any("**Critical**" in t for t in texts(at.error))
     metrics = {m.label: m.value for m in at.metric}
-    assert metrics["In the topic"] == "4,000" and metrics["Unresolved"] == "4,000"
+    assert metrics["In the topic"] == "4,000" and metrics["Backlog"] == "4,000"
     assert len(at.get("plotly_chart")) == 1
     signatures = next(df.value for df in at.dataframe if "error signature" in df.value.columns)
-    assert len(signatures) > 0 and signatures["unresolved"].is_monotonic_decreasing
+    assert len(signatures) > 0 and signatures["in the backlog"].is_monotonic_decreasing
     sample = next(df.value for df in at.dataframe if "field" in df.value.columns)
     assert "Trace ID" in set(sample["field"])
     assert not sample["value"].astype(str).str.contains("X-Amz-Signature=[0-9a-f]").any()
@@ -255,9 +262,9 @@ def test_daily_review_walks_the_runbook_steps_with_counts(
     assert metrics["Arrived in the last 24 h"] in counted_between(after, before)
     permanent = count_sql(demo_db, "error_category = 'permanent'")
     transient = count_sql(demo_db, "error_category = 'transient'")
-    assert metrics["Permanent, unresolved"] == f"{permanent:,}"
-    assert metrics["Transient, unresolved"] == f"{transient:,}"
-    assert metrics["Other categories, unresolved"] == f"{4000 - permanent - transient:,}"
+    assert metrics["Permanent, in the backlog"] == f"{permanent:,}"
+    assert metrics["Transient, in the backlog"] == f"{transient:,}"
+    assert metrics["Other categories, in the backlog"] == f"{4000 - permanent - transient:,}"
     assert metrics["Systematic bursts today"] != "0"  # the demo's SSL burst
     assert any("Systematic" in t for t in texts(at.error))
 

@@ -14,7 +14,7 @@ from dashboard.adapters.db import Connection, Database
 from dashboard.settings import Settings
 from dashboard.triage import escalation, overview, patterns
 from dashboard.triage.dimensions import DIMENSIONS
-from dashboard.triage.filters import UNRESOLVED
+from dashboard.triage.filters import IN_BACKLOG
 from dashboard.triage.messages import search
 from ingest.parse import RawRecord
 from tests.snapshots import TOPIC, demo_records, pipeline_record, write_snapshot
@@ -70,8 +70,8 @@ def test_size_counts_each_state_and_what_is_not_ingested(tmp_path: Path) -> None
     for con in read(db):
         size = overview.dlq_size(con, TOPIC)
         assert size.in_topic == 10  # offsets 2-11
-        assert size.resolved == 4  # 2, 3 (before the dashboard) and 4, 5 (review group)
-        assert size.unresolved == 6  # 6-11
+        assert size.states.resolved == 4  # 2, 3 (before the dashboard) and 4, 5 (review group)
+        assert size.backlog == size.states.open == 6  # 6-11
         assert size.gone == 2
         assert size.not_ingested == 0
         sources = dict(
@@ -87,7 +87,7 @@ def test_size_counts_each_state_and_what_is_not_ingested(tmp_path: Path) -> None
         }
 
 
-def test_unresolved_history_follows_arrivals_resolutions_and_retention(tmp_path: Path) -> None:
+def test_backlog_history_follows_arrivals_resolutions_and_retention(tmp_path: Path) -> None:
     db = tmp_path / "s.duckdb"
     at = [T0 + timedelta(minutes=m) for m in (0, 0, 1, 2)]
     write_snapshot(db, [pipeline_record(0, i, t) for i, t in enumerate(at)])
@@ -95,11 +95,11 @@ def test_unresolved_history_follows_arrivals_resolutions_and_retention(tmp_path:
     for con in read(db):
         resolved_at = con.execute("SELECT resolved_at FROM resolutions").fetchone()
         assert resolved_at is not None
-        points = overview.unresolved_history(con, TOPIC, T0, T0 + timedelta(minutes=4), 1)
-        assert [p.value for p in points] == [2, 3, 4, 4]
+        points = overview.backlog_history(con, TOPIC, T0, T0 + timedelta(minutes=4), 1)
+        assert [p.backlog for p in points] == [2, 3, 4, 4]
         now = resolved_at[0] + timedelta(minutes=2)
-        later = overview.unresolved_history(con, TOPIC, now - timedelta(minutes=1), now, 1)
-        assert later[-1].value == 3
+        later = overview.backlog_history(con, TOPIC, now - timedelta(minutes=1), now, 1)
+        assert later[-1].backlog == later[-1].states.open == 3
 
 
 def test_freshness_turns_stale(tmp_path: Path) -> None:
@@ -169,7 +169,7 @@ def test_a_systematic_burst_is_found_in_the_data(tmp_path: Path) -> None:
     )
     write_snapshot(db, slow + fast + small)
     for con in read(db):
-        found = patterns.bursts(con, TOPIC, UNRESOLVED, min_records=50, window_minutes=10)
+        found = patterns.bursts(con, TOPIC, IN_BACKLOG, min_records=50, window_minutes=10)
         assert [(b.domain, b.total) for b in found] == [("docs.partner.example.com", 60)]
         assert found[0].peak == 60
 
@@ -180,7 +180,7 @@ def test_a_burst_peaking_twice_reports_its_first_peak_and_its_own_text(tmp_path:
     again = burst_records(60, 5, T0 + timedelta(hours=8), first_offset=100)
     write_snapshot(db, first + again)
     for con in read(db):
-        (burst,) = patterns.bursts(con, TOPIC, UNRESOLVED, min_records=50, window_minutes=10)
+        (burst,) = patterns.bursts(con, TOPIC, IN_BACKLOG, min_records=50, window_minutes=10)
     assert burst.signature == "SSL certificate expired"
     assert burst.domain == "docs.partner.example.com"
     assert (burst.peak, burst.total) == (60, 120)
@@ -193,9 +193,9 @@ def test_groups_count_share_and_drill_down_to_the_same_records(tmp_path: Path) -
     db = tmp_path / "s.duckdb"
     write_snapshot(db, demo_records(1500, now=T0))
     for con in read(db):
-        in_scope = search(con, TOPIC, UNRESOLVED).total
+        in_scope = search(con, TOPIC, IN_BACKLOG).total
         for key, dimension in DIMENSIONS.items():
-            groups = patterns.groups(con, TOPIC, UNRESOLVED, key, [], limit=1000)
+            groups = patterns.groups(con, TOPIC, IN_BACKLOG, key, [], limit=1000)
             assert sum(g.count for g in groups) == in_scope, key
             assert abs(sum(g.share for g in groups) - 1) < 1e-9
             for group in groups[:4]:
@@ -208,7 +208,7 @@ def test_groups_count_share_and_drill_down_to_the_same_records(tmp_path: Path) -
                     continue  # only these two filters can select "no value" (no link either)
                 assert dimension.filter_field is not None
                 flt = replace(
-                    UNRESOLVED,
+                    IN_BACKLOG,
                     **{dimension.filter_field: _filter_value(dimension.filter_field, value)},
                 )
                 assert search(con, TOPIC, flt).total == group.count, (key, value)
@@ -234,9 +234,9 @@ def test_pattern_totals_and_new_groups(tmp_path: Path) -> None:
     ]
     write_snapshot(db, records)
     for con in read(db):
-        assert patterns.pattern_totals(con, TOPIC, UNRESOLVED) == {"expired_url": 2, None: 2}
+        assert patterns.pattern_totals(con, TOPIC, IN_BACKLOG) == {"expired_url": 2, None: 2}
         by_value = {
-            g.value: g for g in patterns.groups(con, TOPIC, UNRESOLVED, "error_signature", [])
+            g.value: g for g in patterns.groups(con, TOPIC, IN_BACKLOG, "error_signature", [])
         }
         assert by_value["HTTP 404: Not Found - URL no longer available"].pattern == "expired_url"
         assert by_value["Quantum flux inversion on attempt <n>"].is_new

@@ -31,12 +31,12 @@ URL: dict[str, str | list[str]] = {
     "from": "2026-11-20",
     "until": "2026-11-20",
     "hour": "12",
-    "states": ["unresolved", "resolved"],
+    "states": ["open", "resolved"],
 }
 CLI = shlex.split(
     "--trace alpha --url example --category permanent --category auth --retry-count 0 "
     "--retry-count 3 --partition 0 --offset-to 5 --since 2026-11-20 --until 2026-11-20 "
-    "--hour 12 --state unresolved --state resolved"
+    "--hour 12 --state open --state resolved"
 )
 # What the Messages page's widgets hold: untouched text inputs are "", numbers are numbers,
 # dates are dates, empty pills are None.
@@ -53,7 +53,7 @@ WIDGETS: dict[str, object] = {
     "until": DAY,
     "hour": 12,
     "day": "",
-    "states": ["unresolved", "resolved"],
+    "states": ["open", "resolved"],
     "sort": "time",  # another widget of the page: not a filter
 }
 EXPECTED = RecordFilter(
@@ -66,7 +66,7 @@ EXPECTED = RecordFilter(
     since=datetime(2026, 11, 20, tzinfo=UTC),
     until=NEXT_MIDNIGHT,
     hour=12,
-    states=("unresolved", "resolved"),
+    states=("open", "resolved"),
 )
 
 
@@ -134,7 +134,7 @@ def test_a_day_is_written_as_the_day_the_user_gave() -> None:
     assert EXPECTED.to_params()["from"] == "2026-11-20"
     assert EXPECTED.to_params()["until"] == "2026-11-20"
     assert "until=2026-11-20" in EXPECTED.describe()
-    assert "states=unresolved,resolved" in EXPECTED.describe()
+    assert "states=open,resolved" in EXPECTED.describe()
 
 
 def test_until_a_day_includes_all_of_it_and_until_a_time_excludes_it(tmp_path: Path) -> None:
@@ -157,6 +157,21 @@ def test_until_a_day_includes_all_of_it_and_until_a_time_excludes_it(tmp_path: P
         0,
         1,
     ]
+
+
+def test_earlier_state_words_still_select_what_they_meant(tmp_path: Path) -> None:
+    # Links and scripts from before the states were named keep working, in today's words.
+    old_link = RecordFilter.from_params({"states": ["unresolved", "resolved"]})
+    old_option = from_cli(["--state", "replayed"])
+    assert old_link.states == ("backlog", "resolved")
+    assert old_link.to_params()["states"] == ["backlog", "resolved"]
+    assert old_option.states == ("replayed-waiting", "ready-to-resolve", "replay-failed")
+    db = write_varied(tmp_path / "s.duckdb")
+    with Database(db).read() as con:
+        unresolved = search(con, TOPIC, RecordFilter(states=("unresolved",))).total
+        backlog = search(con, TOPIC, RecordFilter(states=("backlog",))).total
+        opened = search(con, TOPIC, RecordFilter(states=("open",))).total
+    assert unresolved == backlog == opened == 3  # nothing replayed: the backlog is all open
 
 
 def test_times_without_a_zone_are_utc() -> None:
@@ -195,11 +210,11 @@ def test_the_list_shows_what_is_left_and_names_every_state(tmp_path: Path) -> No
         every = list_records(con, TOPIC, include_all=True, newest_first=True)
     assert [r.coordinates for r in left.records] == [f"{TOPIC}:0:0", f"{TOPIC}:0:1"]
     assert (left.total, left.unparseable_hidden) == (2, 1)
-    assert [(r.offset, r.as_dict()["state"]) for r in every.records] == [
-        (1, "unparseable"),
-        (0, "resolved"),
-        (1, "unresolved"),
-        (0, "unresolved"),
+    assert [(r.offset, r.as_dict()["state"], r.state_label) for r in every.records] == [
+        (1, "open", "open, unparseable"),
+        (0, "resolved", "resolved"),
+        (1, "open", "open"),
+        (0, "open", "open"),
     ]
     assert (every.total, every.unparseable_hidden) == (4, 0)
     assert list(every.records[0].as_dict())[-1] == "state"

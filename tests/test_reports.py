@@ -20,7 +20,7 @@ from dashboard.adapters.db import Connection, Database
 from dashboard.exports import escalation_pack, images, report_formats
 from dashboard.settings import Settings
 from dashboard.triage import reports
-from dashboard.triage.filters import UNRESOLVED
+from dashboard.triage.filters import IN_BACKLOG
 from dashboard.triage.patterns import top_values
 from ingest.parse import RawRecord
 from tests.conftest import REPO, run_cli
@@ -147,7 +147,7 @@ def test_the_report_numbers_match_independent_sql(db: Path) -> None:
             ("resolved", "bob", 1),
         }
         assert (
-            report.stale_unresolved
+            report.stale_backlog
             == sql(
                 "SELECT count(*) FROM records WHERE topic = ? AND kafka_timestamp < ?",
                 TOPIC,
@@ -161,7 +161,7 @@ def test_every_format_holds_the_same_numbers(db: Path) -> None:
     with Database(db).read() as con:
         report = reports.build(con, TOPIC, END, 7)
     data = json.loads(report_formats.to_json(report))
-    assert (data["total"], data["previous_total"], data["stale_unresolved"]) == (10, 2, 2)
+    assert (data["total"], data["previous_total"], data["stale_backlog"]) == (10, 2, 2)
     assert {c["label"]: c["count"] for c in data["top_signatures"]}["HTTP 404: Not Found"] == 6
 
     rows = list(csv.DictReader(io.StringIO(report_formats.to_csv(report))))
@@ -174,7 +174,7 @@ def test_every_format_holds_the_same_numbers(db: Path) -> None:
     markdown = report_formats.to_markdown(report)
     assert "| Records entering the DLQ | 10 | 2 | +8 (+400%) |" in markdown
     assert "| transient | 3 | 30.0% | 2 | +1 (+50%) |" in markdown
-    assert "**2**" in markdown  # unresolved older than 7 days
+    assert "**2**" in markdown  # backlog older than 7 days
 
     html = report_formats.to_html(report)
     assert "<td>Records entering the DLQ</td><td>10</td><td>2</td><td>+8 (+400%)</td>" in html
@@ -221,7 +221,7 @@ def test_the_escalation_pack_holds_what_the_runbook_asks_for(db: Path) -> None:
     settings = Settings(dlq_topic=TOPIC, db=db)
     with Database(db).read() as con:
         pack = escalation_pack.build(con, settings, END, notes="10:05 worker 2.14 rolled out")
-    assert pack.size.unresolved == 12
+    assert pack.size.backlog == 12
     assert pack.top_signatures[0] == ("HTTP 404: Not Found", 6)
     assert pack.sample_ref is not None
     sample = {k: v for section in pack.sample for k, v in section.rows}
@@ -289,9 +289,9 @@ def test_without_chromium_the_exports_say_so_instead_of_failing(
 
 def test_top_values_count_the_scope_by_dimension(db: Path) -> None:
     with Database(db).read() as con:
-        assert top_values(con, TOPIC, UNRESOLVED, "domain", 2) == [
+        assert top_values(con, TOPIC, IN_BACKLOG, "domain", 2) == [
             ("a.example.com", 6),
             ("b.example.org", 5),
         ]
-        old = replace(UNRESOLVED, until=END - timedelta(days=7))
+        old = replace(IN_BACKLOG, until=END - timedelta(days=7))
         assert top_values(con, TOPIC, old, "error_category", 5) == [("transient", 2)]

@@ -9,8 +9,9 @@ import pytest
 
 from dashboard.settings import DEFAULT_ALERTS, AlertRule, SeverityBands
 from dashboard.triage.alerts import Sample, evaluate, evaluate_all, rate_samples
-from dashboard.triage.overview import Bucket, Point
+from dashboard.triage.overview import BacklogPoint, Bucket
 from dashboard.triage.severity import Level, classify_rate, classify_size, overall, rate_bands
+from dashboard.triage.states import StateCounts
 
 BANDS = SeverityBands()
 T0 = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
@@ -118,12 +119,21 @@ def test_rate_samples_use_the_trailing_window() -> None:
 
 
 def test_the_three_runbook_alerts_together() -> None:
-    # 20 records a minute for the last 8 minutes, 1,500 unresolved for the last 40.
+    # 20 records a minute for the last 8 minutes, a backlog of 1,500 for the last 40 (most of
+    # it replayed and waiting: replayed records are still in the DLQ, the size alert counts them).
     counts = [0] * 52 + [20] * 8
     per_minute = [Bucket(T0 + timedelta(minutes=i), n) for i, n in enumerate(counts)]
-    sizes = [Point(T0 + timedelta(minutes=i + 1), 500 if i < 20 else 1500) for i in range(60)]
+    sizes = [
+        BacklogPoint(
+            T0 + timedelta(minutes=i + 1),
+            StateCounts(open=500, replayed_waiting=0 if i < 20 else 1000, resolved=9999),
+        )
+        for i in range(60)
+    ]
     by_name = {s.rule.name: s for s in evaluate_all(DEFAULT_ALERTS, per_minute, sizes, 5)}
     assert by_name["KafkaDLQGrowthRapid"].state == "firing"  # > 10/min for 5 min
     assert by_name["KafkaDLQGrowthWarning"].state == "pending"  # > 5/min, not yet 10 min
     assert by_name["KafkaDLQSizeHigh"].state == "firing"  # > 1,000 for 30 min
     assert by_name["KafkaDLQSizeHigh"].firing_since == T0 + timedelta(minutes=51)
+    assert by_name["KafkaDLQSizeHigh"].value_text == "1,500"  # the backlog, resolved left out
+    assert "records in the backlog" in by_name["KafkaDLQSizeHigh"].condition

@@ -9,7 +9,7 @@ from dashboard.actions.selection import wanted_refs
 from dashboard.actions.values import Action, Candidate, Preview, RecordRef
 from dashboard.adapters.db import Connection
 from dashboard.settings import Settings
-from dashboard.triage.states import records_with_state_sql
+from dashboard.triage.states import READY_TO_RESOLVE, REPLAYED_WAITING, records_with_state_sql
 
 
 def why_not(action: Action, c: Candidate, override: bool) -> str | None:
@@ -26,7 +26,7 @@ def why_not(action: Action, c: Candidate, override: bool) -> str | None:
         return None
     if c.state == "resolved":
         return "already resolved (override to replay it anyway)"
-    if c.state == "replayed" and c.replay_outcome != "failed-again":
+    if c.state in (REPLAYED_WAITING, READY_TO_RESOLVE):
         when = f"{c.replayed_at:%Y-%m-%d %H:%M} UTC" if c.replayed_at else "before"
         return f"already replayed at {when}, outcome {c.replay_outcome} (override to replay again)"
     return None

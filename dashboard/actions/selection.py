@@ -12,7 +12,7 @@ import pyarrow as pa
 from dashboard.actions.values import Ambiguous, Found, RecordRef
 from dashboard.adapters.db import Connection, register
 from dashboard.triage.filters import RecordFilter
-from dashboard.triage.states import records_with_state_sql
+from dashboard.triage.states import READY_TO_RESOLVE, records_with_state_sql
 
 _REFS_SCHEMA: Final = pa.schema(
     [("topic", pa.string()), ("partition", pa.int32()), ("offset", pa.int64())]
@@ -66,7 +66,7 @@ def ready_to_resolve(con: Connection, topic: str) -> list[RecordRef]:
     """Replayed records whose replay the results topic reports as succeeded."""
     rows = con.execute(
         f'SELECT topic, "partition", "offset" FROM {records_with_state_sql()} r '
-        "WHERE topic = ? AND state = 'replayed' AND replay_outcome = 'succeeded' "
+        f"WHERE topic = ? AND state = '{READY_TO_RESOLVE}' "
         'ORDER BY "partition", "offset"',
         [topic],
     ).fetchall()

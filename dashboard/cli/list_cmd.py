@@ -5,19 +5,39 @@ from __future__ import annotations
 import argparse
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 from dashboard.adapters.db import Database, DatabaseBusy
 from dashboard.adapters.kafka import BrokerUnreachable, KafkaGateway, TopicMissing
 from dashboard.cli.context import settings_from
 from dashboard.cli.output import err, print_json, printable, rule, table
 from dashboard.settings import Settings
+from dashboard.text.moments import short_age
 from dashboard.text.urls import mask_text, mask_url, shorten
-from dashboard.triage.records import RecordRow, list_records, snapshot_info
+from dashboard.triage.records import RecordPage, RecordRow, list_records, snapshot_info
+from dashboard.triage.states import (
+    BACKLOG,
+    RESOLVED,
+    STATES,
+    StateCounts,
+    count_states,
+    counts_line,
+    help_text,
+    lower_label,
+)
 from ingest.job import IngestError, ingest_once
 
 
 def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    listing = commands.add_parser("list", help="list unresolved DLQ records (runbook: list)")
+    listing = commands.add_parser(
+        "list",
+        help="list the backlog's records, with its count by state (runbook: list)",
+        description=(
+            "The backlog (records in Kafka and not resolved), oldest first, headed by its "
+            "count by state: "
+            + "; ".join(f"{lower_label(w)}: {help_text(w)}" for w in (BACKLOG, *STATES))
+        ),
+    )
     listing.add_argument(
         "--limit", type=int, default=100, help="maximum records to show (default: 100)"
     )
@@ -82,20 +102,34 @@ def run(args: argparse.Namespace) -> int:
             include_all=args.all,
             newest_first=args.newest,
         )
+        counts = count_states(con, settings.dlq_topic)
         info = snapshot_info(con, settings.dlq_topic)
+    now = datetime.now(UTC)
     show: Callable[[str], str] = (lambda url: url) if args.show_secrets else mask_url
+    error_text: Callable[[str], str] = (lambda text: text) if args.show_secrets else mask_text
     if args.format == "json":
         items = []
         for record in page.records:
             item = record.as_dict()
+            item["age_seconds"] = _age(record, now)
             if record.attachment_url is not None:
                 item["attachment_url"] = show(record.attachment_url)
-            if record.error_message is not None and not args.show_secrets:
-                item["error_message"] = mask_text(record.error_message)
+            if record.error_message is not None:
+                item["error_message"] = error_text(record.error_message)
             items.append(item)
-        print_json(items)
+        print_json(
+            {
+                "topic": settings.dlq_topic,
+                "as_of": info.last_ingest_at,
+                "counts": counts.as_dict(),
+                "listed": "every record" if args.all else BACKLOG,
+                "matching": page.total,
+                "unparseable_not_listed": page.unparseable_hidden,
+                "records": items,
+            }
+        )
     else:
-        print(_render_table(page.records, page.total, args.all, show))
+        print(_render_table(page, counts, args.all, show, error_text, now))
         if page.unparseable_hidden:
             print(
                 f"(+ {page.unparseable_hidden:,} unparseable records not listed; "
@@ -106,17 +140,29 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _age(record: RecordRow, now: datetime) -> int | None:
+    return None if record.timestamp is None else int((now - record.timestamp).total_seconds())
+
+
 def _render_table(
-    records: list[RecordRow], total: int, every: bool, show: Callable[[str], str]
+    page: RecordPage,
+    counts: StateCounts,
+    every: bool,
+    show: Callable[[str], str],
+    error_text: Callable[[str], str],
+    now: datetime,
 ) -> str:
-    what = "records in the snapshot" if every else "unresolved"
+    what = "records in the snapshot" if every else f"in the {BACKLOG}"
     rows = [
         [
             str(r.partition),
             str(r.offset),
+            r.state_label,
+            "-" if r.timestamp is None else short_age(now - r.timestamp),
             shorten(printable(r.trace_id), 20),
             printable(r.retry_count),
-            shorten(printable(r.error_category), 15),
+            shorten(printable(r.error_category), 12),
+            shorten(printable(error_text(r.error_message)) if r.error_message else "-", 40),
             shorten(
                 printable(show(r.attachment_url))
                 if r.attachment_url
@@ -124,15 +170,17 @@ def _render_table(
                 60,
             ),
         ]
-        for r in records
+        for r in page.records
     ]
+    resolved = f"{lower_label(RESOLVED)} (still in Kafka) {counts.resolved:,}"
     header = [
         rule(),
-        f"DLQ Messages ({len(records):,} shown, {total:,} {what})",
+        f"DLQ Messages ({len(page.records):,} shown, {page.total:,} {what})",
+        f"{counts_line(counts)}; {resolved}",
         rule(),
         table(
-            ["Part", "Offset", "Trace ID", "Retry Count", "Error Category", "URL"],
-            [4, 8, 20, 12, 15],
+            ["Part", "Offset", "State", "Age", "Trace ID", "Retry", "Category", "Error", "URL"],
+            [4, 8, 18, 10, 20, 5, 12, 40],
             rows,
         ),
     ]

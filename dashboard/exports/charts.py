@@ -1,5 +1,8 @@
 """Plotly figures: readable in a 1400x900 screenshot, reused by the pages and the exports.
 
+Every figure names its topic and the snapshot's "as of" time under its title, and a time axis
+its time zone (UTC), so a PNG pasted into an email or a chat explains itself.
+
 Record content only ever reaches a figure as data (axis values, hover text), never as
 layout markup: plotly renders hover text and labels as text.
 """
@@ -7,12 +10,25 @@ layout markup: plotly renders hover text and labels as text.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from html import escape
 from typing import Any, Final
 
 import plotly.graph_objects as go
 
-from dashboard.triage.overview import Bucket, Point
+from dashboard.triage.overview import BacklogPoint, Bucket, FlowBucket
 from dashboard.triage.severity import Band, Level
+from dashboard.triage.states import (
+    BACKLOG,
+    BACKLOG_STATES,
+    OPEN,
+    READY_TO_RESOLVE,
+    REPLAY_FAILED,
+    REPLAYED_WAITING,
+    label,
+    lower_label,
+)
 
 BAND_COLOURS: Final = {
     Level.NORMAL: "rgba(46, 160, 67, 0.10)",
@@ -25,6 +41,14 @@ BAND_LABEL_COLOURS: Final = {
     Level.CRITICAL: "#cf222e",
 }
 BAR_COLOUR: Final = "#0969da"
+STATE_COLOURS: Final = {
+    OPEN: "#0969da",
+    REPLAYED_WAITING: "#8250df",
+    READY_TO_RESOLVE: "#1a7f37",
+    REPLAY_FAILED: "#cf222e",
+}
+FLOW_COLOURS: Final = {"entering": "#0969da", "replayed": "#8250df", "resolved": "#1a7f37"}
+TIME_AXIS: Final = "time (UTC)"
 FONT: Final = {"family": "Inter, Segoe UI, Helvetica, Arial, sans-serif", "size": 13}
 
 # The modebar's camera button downloads the chart as a PNG at twice the screen resolution.
@@ -35,11 +59,29 @@ PLOTLY_CONFIG: Final[dict[str, Any]] = {
 }
 
 
-def _base_layout(title: str, height: int) -> dict[str, Any]:
+@dataclass(frozen=True)
+class ChartSource:
+    """What a chart shows data of: the topic, and the moment the snapshot describes."""
+
+    topic: str
+    as_of: datetime
+
+    def subtitle(self) -> str:
+        moment = self.as_of.astimezone(UTC)
+        return f"{self.topic} · as of {moment:%Y-%m-%d %H:%M} UTC"
+
+
+def _base_layout(title: str, height: int, source: ChartSource) -> dict[str, Any]:
+    # The topic comes from settings, not from a record; escaped all the same, as plotly
+    # reads a title as markup.
+    text = (
+        f"{escape(title)}<br><span style='font-size:12px;color:#57606a'>"
+        f"{escape(source.subtitle())}</span>"
+    )
     return {
-        "title": {"text": title, "x": 0, "xanchor": "left", "font": {"size": 16}},
+        "title": {"text": text, "x": 0, "xanchor": "left", "font": {"size": 16}},
         "height": height,
-        "margin": {"l": 60, "r": 20, "t": 48, "b": 40},
+        "margin": {"l": 60, "r": 20, "t": 64, "b": 40},
         "font": FONT,
         "plot_bgcolor": "white",
         "paper_bgcolor": "white",
@@ -51,7 +93,11 @@ def _base_layout(title: str, height: int) -> dict[str, Any]:
 
 
 def growth_figure(
-    buckets: Sequence[Bucket], bands: Sequence[Band], bucket_minutes: int, height: int = 340
+    buckets: Sequence[Bucket],
+    bands: Sequence[Band],
+    bucket_minutes: int,
+    source: ChartSource,
+    height: int = 340,
 ) -> go.Figure:
     """Records entering the DLQ per bucket, over the severity bands as shaded backgrounds."""
     unit = "minute" if bucket_minutes == 1 else f"{bucket_minutes} minutes"
@@ -104,7 +150,8 @@ def growth_figure(
             align="left",
             font={"size": 11, "color": BAND_LABEL_COLOURS[band.level]},
         )
-    layout = _base_layout(f"Records entering the DLQ per {unit}", height)
+    layout = _base_layout(f"Records entering the DLQ per {unit}", height, source)
+    layout["xaxis"]["title"] = {"text": TIME_AXIS}
     layout["yaxis"]["range"] = [0, top]
     layout["yaxis"]["title"] = {"text": f"records / {unit}"}
     layout["margin"]["r"] = 80  # room for the band labels
@@ -112,18 +159,26 @@ def growth_figure(
     return fig
 
 
-def unresolved_figure(points: Sequence[Point], threshold: float, height: int = 300) -> go.Figure:
-    """Unresolved records over time against the runbook's review line (> 1,000)."""
+def backlog_figure(
+    points: Sequence[BacklogPoint], threshold: float, source: ChartSource, height: int = 340
+) -> go.Figure:
+    """The backlog over time stacked by state, against the runbook's review line (> 1,000):
+    a bulk replay moves records from open to replayed, the resolves after it take them out."""
     fig = go.Figure()
-    fig.add_trace(
-        go.Scatter(
-            x=[p.at for p in points],
-            y=[p.value for p in points],
-            mode="lines",
-            line={"color": BAR_COLOUR, "width": 2, "shape": "hv"},
-            hovertemplate="%{x|%Y-%m-%d %H:%M} UTC<br>%{y:,} unresolved<extra></extra>",
+    x = [p.at for p in points]
+    for word in BACKLOG_STATES:
+        fig.add_trace(
+            go.Scatter(
+                x=x,
+                y=[p.states.of(word) for p in points],
+                name=label(word),
+                mode="lines",
+                stackgroup=BACKLOG,
+                line={"color": STATE_COLOURS[word], "width": 1, "shape": "hv"},
+                hovertemplate=f"%{{x|%Y-%m-%d %H:%M}} UTC<br>%{{y:,}} {lower_label(word)}"
+                "<extra></extra>",
+            )
         )
-    )
     fig.add_hline(
         y=threshold,
         line={"color": BAND_LABEL_COLOURS[Level.WARNING], "dash": "dash", "width": 2},
@@ -131,18 +186,59 @@ def unresolved_figure(points: Sequence[Point], threshold: float, height: int = 3
         annotation_position="top left",
         annotation_font={"color": BAND_LABEL_COLOURS[Level.WARNING], "size": 11},
     )
-    layout = _base_layout("Unresolved records in the DLQ", height)
-    peak = max((p.value for p in points), default=0)
+    layout = _base_layout("Backlog over time, by state", height, source)
+    peak = max((p.backlog for p in points), default=0)
     layout["yaxis"]["range"] = [0, max(peak, threshold) * 1.15]
-    layout["yaxis"]["title"] = {"text": "unresolved records"}
+    layout["yaxis"]["title"] = {"text": f"records in the {lower_label(BACKLOG)}"}
+    layout["xaxis"]["title"] = {"text": TIME_AXIS}
+    _legend_below(layout)
     fig.update_layout(**layout)
     return fig
+
+
+def flow_figure(
+    buckets: Sequence[FlowBucket], bucket_minutes: int, source: ChartSource, height: int = 320
+) -> go.Figure:
+    """Records entering the DLQ, replayed and resolved per bucket, on one chart."""
+    unit = "minute" if bucket_minutes == 1 else f"{bucket_minutes} minutes"
+    fig = go.Figure()
+    x = [b.start for b in buckets]
+    series = {
+        "entering": [b.entering for b in buckets],
+        "replayed": [b.replayed for b in buckets],
+        "resolved": [b.resolved for b in buckets],
+    }
+    for name, y in series.items():
+        fig.add_trace(
+            go.Scatter(
+                x=x,
+                y=y,
+                name=name,
+                mode="lines",
+                line={"color": FLOW_COLOURS[name], "width": 2, "shape": "hv"},
+                hovertemplate=f"%{{x|%Y-%m-%d %H:%M}} UTC<br>%{{y:,}} {name} per {unit}"
+                "<extra></extra>",
+            )
+        )
+    layout = _base_layout(f"Entering, replayed and resolved per {unit}", height, source)
+    layout["yaxis"]["title"] = {"text": f"records / {unit}"}
+    layout["xaxis"]["title"] = {"text": TIME_AXIS}
+    _legend_below(layout)
+    fig.update_layout(**layout)
+    return fig
+
+
+def _legend_below(layout: dict[str, Any]) -> None:
+    layout["showlegend"] = True
+    layout["legend"] = {"orientation": "h", "x": 0, "y": -0.28, "yanchor": "top"}
+    layout["margin"]["b"] = 90
 
 
 def group_figure(
     labels: Sequence[str],
     counts: Sequence[int],
     title: str,
+    source: ChartSource,
     height: int | None = None,
     label_width: int = 70,
 ) -> go.Figure:
@@ -158,7 +254,7 @@ def group_figure(
             hovertemplate="%{customdata}<br>%{x:,} records<extra></extra>",
         )
     )
-    layout = _base_layout(title, height or max(220, 34 * len(shown) + 80))
+    layout = _base_layout(title, height or max(240, 34 * len(shown) + 100), source)
     layout["margin"]["l"] = 20
     layout["yaxis"] = {"automargin": True, "tickfont": {"size": 12}}
     layout["xaxis"] = {"gridcolor": "#eaeef2", "title": {"text": "records"}}
@@ -167,9 +263,15 @@ def group_figure(
 
 
 def timeline_figure(
-    labels: Sequence[str], counts: Sequence[int], title: str, height: int = 300
+    labels: Sequence[str],
+    counts: Sequence[int],
+    title: str,
+    source: ChartSource,
+    axis_title: str,
+    height: int = 300,
 ) -> go.Figure:
-    """Vertical bars in the order given (hours of the day, days)."""
+    """Vertical bars in the order given (hours of the day, days); `axis_title` names their
+    unit and time zone ("hour of day (UTC)")."""
     fig = go.Figure(
         go.Bar(
             x=list(labels),
@@ -178,8 +280,9 @@ def timeline_figure(
             hovertemplate="%{x}<br>%{y:,} records<extra></extra>",
         )
     )
-    layout = _base_layout(title, height)
+    layout = _base_layout(title, height, source)
     layout["xaxis"]["type"] = "category"
+    layout["xaxis"]["title"] = {"text": axis_title}
     fig.update_layout(**layout)
     return fig
 

@@ -20,17 +20,24 @@ import plotly.graph_objects as go
 
 from dashboard.actions.audit import CHANGING_ACTIONS, AuditEntry, AuditFilter, query
 from dashboard.adapters.db import Connection
-from dashboard.exports.charts import growth_figure
+from dashboard.exports.charts import ChartSource, growth_figure
 from dashboard.exports.report_formats import embedded_png, page
 from dashboard.settings import Settings
 from dashboard.text.safe_text import html_text, markdown_inline
 from dashboard.triage import alerts, escalation, overview, runbook
 from dashboard.triage.dimensions import NO_TEXT_LABEL, NONE_LABEL
-from dashboard.triage.filters import UNRESOLVED
+from dashboard.triage.filters import IN_BACKLOG
 from dashboard.triage.messages import record_detail, search
 from dashboard.triage.patterns import top_values
 from dashboard.triage.severity import Severity, classify_rate, classify_size, overall, rate_bands
-from dashboard.triage.states import records_with_state_sql
+from dashboard.triage.states import (
+    BACKLOG,
+    BACKLOG_STATES,
+    choices_condition,
+    counts_line,
+    label,
+    records_with_state_sql,
+)
 from dashboard.triage.views import Section, view_sections
 
 GROWTH_HOURS: Final = 24
@@ -67,22 +74,22 @@ def build(con: Connection, settings: Settings, as_of: datetime, notes: str = "")
     per_window = overview.count_between(con, topic, as_of - timedelta(minutes=window), as_of)
     growth_severity = classify_rate(per_10min, per_window / window, settings.severity)
     size = overview.dlq_size(con, topic)
-    size_severity = classify_size(size.unresolved, settings.severity)
+    size_severity = classify_size(size.backlog, settings.severity)
     day = as_of - timedelta(hours=24)
     statuses = alerts.evaluate_all(
         settings.alerts,
         overview.arrivals(con, topic, day, as_of, 1),
-        overview.unresolved_history(con, topic, day, as_of, 1),
+        overview.backlog_history(con, topic, day, as_of, 1),
         window,
     )
     top = [
-        (s or NO_TEXT_LABEL, n) for s, n in top_values(con, topic, UNRESOLVED, "error_signature", 5)
+        (s or NO_TEXT_LABEL, n) for s, n in top_values(con, topic, IN_BACKLOG, "error_signature", 5)
     ]
-    domains = [(d or NONE_LABEL, n) for d, n in top_values(con, topic, UNRESOLVED, "domain", 5)]
+    domains = [(d or NONE_LABEL, n) for d, n in top_values(con, topic, IN_BACKLOG, "domain", 5)]
     sample_ref, sample = None, []
     signature = _sample_signature(con, topic, as_of)
     if signature is not None:
-        flt = replace(UNRESOLVED, signature=signature)
+        flt = replace(IN_BACKLOG, signature=signature)
         newest = search(con, topic, flt, "time", True, 1, 1).rows
         if newest:
             row = newest[0]
@@ -123,10 +130,10 @@ def build(con: Connection, settings: Settings, as_of: datetime, notes: str = "")
 
 def _sample_signature(con: Connection, topic: str, as_of: datetime) -> str | None:
     """The error the sample record shows: what fails most in the last hour (what L3 is
-    called about), else most among all unresolved; an error with text beats none."""
+    called about), else most in the backlog; an error with text beats none."""
     row = con.execute(
         f"""SELECT error_signature FROM {records_with_state_sql()} r
-            WHERE topic = ? AND state = 'unresolved' AND gone_from_kafka_at IS NULL
+            WHERE topic = ? AND {choices_condition((BACKLOG,))}
               AND error_signature IS NOT NULL
             GROUP BY 1
             ORDER BY count(*) FILTER (WHERE kafka_timestamp >= ? AND kafka_timestamp < ?) DESC,
@@ -142,6 +149,7 @@ def figures(pack: EscalationPack, settings: Settings) -> dict[str, go.Figure]:
         pack.growth,
         rate_bands(settings.severity, GROWTH_BUCKET_MINUTES),
         GROWTH_BUCKET_MINUTES,
+        ChartSource(pack.topic, pack.as_of),
         height=CHART_SIZE[1],
     )
     return {"growth": figure}
@@ -173,8 +181,7 @@ def to_markdown(pack: EscalationPack, image_names: Mapping[str, str] | None = No
         "",
         f"## {markdown_inline(h.count_and_growth)}",
         "",
-        f"- Records in the topic: {pack.size.in_topic:,}; unresolved: {pack.size.unresolved:,}; "
-        f"replayed and waiting: {pack.size.replayed:,}",
+        f"- Records in the topic: {pack.size.in_topic:,}; {counts_line(pack.size.states)}",
         f"- Growth: {pack.per_10min:,} records in the last 10 minutes, {pack.per_min:,.1f}/min "
         f"over the alert window ({markdown_inline(pack.growth_severity.reason)})",
         *[f"- {markdown_inline(_alert_line(a))}" for a in pack.alert_states],
@@ -185,11 +192,11 @@ def to_markdown(pack: EscalationPack, image_names: Mapping[str, str] | None = No
     lines += [
         f"## {markdown_inline(h.common_patterns)}",
         "",
-        "| error signature | unresolved |",
+        "| error signature | in the backlog |",
         "|---|---:|",
     ]
     lines += [f"| {markdown_inline(sig)} | {n:,} |" for sig, n in pack.top_signatures]
-    lines += ["", "| domain | unresolved |", "|---|---:|"]
+    lines += ["", "| domain | in the backlog |", "|---|---:|"]
     lines += [f"| {markdown_inline(d)} | {n:,} |" for d, n in pack.top_domains]
     lines += ["", f"## {markdown_inline(h.criteria)}", ""]
     for c in pack.criteria:
@@ -229,8 +236,7 @@ def to_html(pack: EscalationPack, images: Mapping[str, bytes] | None = None) -> 
         rows(
             [
                 ("Records in the topic", f"{pack.size.in_topic:,}"),
-                ("Unresolved", f"{pack.size.unresolved:,}"),
-                ("Replayed, waiting", f"{pack.size.replayed:,}"),
+                *[(label(w), f"{pack.size.states.of(w):,}") for w in (BACKLOG, *BACKLOG_STATES)],
                 ("Last 10 minutes", f"{pack.per_10min:,} records"),
                 ("Rate over the alert window", f"{pack.per_min:,.1f} records/min"),
                 ("Growth", pack.growth_severity.reason),
@@ -243,10 +249,10 @@ def to_html(pack: EscalationPack, images: Mapping[str, bytes] | None = None) -> 
     parts += [embedded_png(key, data) for key, data in (images or {}).items()]
     parts.append(
         f"<h2>{html_text(h.common_patterns)}</h2>"
-        "<table><tr><th>error signature</th><th>unresolved</th></tr>"
+        "<table><tr><th>error signature</th><th>in the backlog</th></tr>"
     )
     parts += [f"<tr><td>{html_text(sig)}</td><td>{n:,}</td></tr>" for sig, n in pack.top_signatures]
-    parts.append("</table><table><tr><th>domain</th><th>unresolved</th></tr>")
+    parts.append("</table><table><tr><th>domain</th><th>in the backlog</th></tr>")
     parts += [f"<tr><td>{html_text(d)}</td><td>{n:,}</td></tr>" for d, n in pack.top_domains]
     parts.append(f"</table><h2>{html_text(h.criteria)}</h2><ul>")
     for c in pack.criteria:

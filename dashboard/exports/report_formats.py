@@ -15,9 +15,10 @@ from typing import Any
 
 import plotly.graph_objects as go
 
-from dashboard.exports.charts import group_figure
+from dashboard.exports.charts import ChartSource, group_figure
 from dashboard.text.safe_text import csv_cell, html_text, markdown_inline
 from dashboard.triage.reports import Count, DlqReport
+from dashboard.triage.states import RESOLVED, counts_line, lower_label
 
 CHART_SIZE = (900, 380)
 
@@ -33,6 +34,12 @@ def _change(count: int, previous: int) -> str:
     return f"{delta:+,} ({delta / previous:+.0%})"
 
 
+def _states_line(report: DlqReport) -> str:
+    """Where the snapshot's records stand, in the states' words."""
+    resolved = f"{lower_label(RESOLVED)} {report.states.resolved:,}"
+    return f"{_when(report.generated_at)}): {counts_line(report.states)}; {resolved}"
+
+
 def _sections(report: DlqReport) -> Iterator[tuple[str, list[Count]]]:
     yield "Error categories", report.categories
     yield "Top failure domains", report.top_domains
@@ -43,6 +50,7 @@ def _sections(report: DlqReport) -> Iterator[tuple[str, list[Count]]]:
 def to_json(report: DlqReport) -> str:
     data = asdict(report)
     data["days"] = report.days
+    data["states"] = report.states.as_dict()  # keyed by the words URLs and options use
     return json.dumps(
         data,
         default=lambda v: v.isoformat() if isinstance(v, datetime) else str(v),
@@ -74,7 +82,7 @@ def to_csv(report: DlqReport) -> str:
     )
     row("totals", "records", report.total, report.previous_total)
     row("totals", "unparseable records", report.unparseable)
-    row("totals", "unresolved records older than 7 days", report.stale_unresolved)
+    row("totals", "backlog older than 7 days", report.stale_backlog)
     row("actions", "replayed", report.replayed, report.previous_replayed)
     row("actions", "resolved", report.resolved, report.previous_resolved)
     for title, counts in _sections(report):
@@ -83,7 +91,9 @@ def to_csv(report: DlqReport) -> str:
     for a in report.actions:
         row("actions by actor", f"{a.action} by {a.actor}", a.count)
     for c in report.stale_by_signature:
-        row("unresolved older than 7 days, by signature", c.label, c.count)
+        row("backlog older than 7 days, by signature", c.label, c.count)
+    for word, n in report.states.as_dict().items():
+        row("now, by state", lower_label(word), n)
     return out.getvalue()
 
 
@@ -104,8 +114,8 @@ def to_markdown(report: DlqReport, image_names: Mapping[str, str] | None = None)
         f"| Resolved | {report.resolved:,} | {report.previous_resolved:,} | "
         f"{_change(report.resolved, report.previous_resolved)} |",
         "",
-        f"Unparseable records in the period: {report.unparseable:,}. Unresolved records older "
-        f"than 7 days still in Kafka: **{report.stale_unresolved:,}**.",
+        f"Now ({_states_line(report)}. Unparseable records in the period: "
+        f"{report.unparseable:,}. Backlog older than 7 days: **{report.stale_backlog:,}**.",
         "",
     ]
     for key, name in (image_names or {}).items():
@@ -130,7 +140,7 @@ def to_markdown(report: DlqReport, image_names: Mapping[str, str] | None = None)
         lines.append("| none | | |")
     lines += [
         "",
-        "## Unresolved older than 7 days, by error signature",
+        "## Backlog older than 7 days, by error signature",
         "",
         "| error signature | records |",
         "|---|---:|",
@@ -142,17 +152,20 @@ def to_markdown(report: DlqReport, image_names: Mapping[str, str] | None = None)
 
 def figures(report: DlqReport) -> dict[str, go.Figure]:
     """The report's charts, as the HTML and Markdown exports embed them."""
+    source = ChartSource(report.topic, report.end)
     return {
         "categories": group_figure(
             [c.label for c in report.categories],
             [c.count for c in report.categories],
             "Records by error category",
+            source,
             height=CHART_SIZE[1],
         ),
         "signatures": group_figure(
             [c.label for c in report.top_signatures],
             [c.count for c in report.top_signatures],
             "Top error signatures",
+            source,
             height=CHART_SIZE[1],
             label_width=45,  # the chart is half a page wide; the full text is in the table
         ),
@@ -196,8 +209,9 @@ def to_html(report: DlqReport, images: Mapping[str, bytes] | None = None) -> str
                 ],
             ],
         ),
-        f"<p>Unparseable records in the period: {report.unparseable:,}. Unresolved records "
-        f"older than 7 days still in Kafka: <strong>{report.stale_unresolved:,}</strong>.</p>",
+        f"<p>Now ({html_text(_states_line(report))}. Unparseable records in the period: "
+        f"{report.unparseable:,}. Backlog older than 7 days: "
+        f"<strong>{report.stale_backlog:,}</strong>.</p>",
     ]
     parts += [embedded_png(key, data) for key, data in (images or {}).items()]
     for title, counts in _sections(report):
@@ -224,7 +238,7 @@ def to_html(report: DlqReport, images: Mapping[str, bytes] | None = None) -> str
             [[a.action, a.actor, f"{a.count:,}"] for a in report.actions] or [["none", "", ""]],
         )
     )
-    parts.append("<h2>Unresolved older than 7 days, by error signature</h2>")
+    parts.append("<h2>Backlog older than 7 days, by error signature</h2>")
     parts.append(
         table(
             ["error signature", "records"],

@@ -57,3 +57,15 @@ def argparse_moment(*, as_upper_bound: bool = False) -> Callable[[str], datetime
             raise argparse.ArgumentTypeError(str(exc)) from None
 
     return parse
+
+
+def short_age(age: timedelta) -> str:
+    """How long something has waited, in its two largest units: "45 min", "3 h 12 min",
+    "2 d 4 h"."""
+    minutes = max(0, int(age.total_seconds() // 60))
+    days, hours, mins = minutes // 1440, minutes // 60 % 24, minutes % 60
+    if days:
+        return f"{days} d {hours} h" if hours else f"{days} d"
+    if hours:
+        return f"{hours} h {mins} min" if mins else f"{hours} h"
+    return f"{mins} min"

@@ -6,7 +6,8 @@ where it does not hold resets it to *ok*.
 
 Rate rules use the per-minute rate over the trailing `rate_window_minutes` (Prometheus'
 `rate(...[5m]) * 60`), so they follow the runbook's per-minute thresholds; size rules use
-the unresolved count.
+the backlog (records in Kafka and not resolved, dashboard.triage.states), what the pipeline's
+DLQ size metric counts.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from datetime import datetime, timedelta
 from typing import Literal
 
 from dashboard.settings import AlertRule
-from dashboard.triage.overview import Bucket, Point
+from dashboard.triage.overview import BacklogPoint, Bucket
+from dashboard.triage.states import BACKLOG
 
 AlertState = Literal["ok", "pending", "firing"]
 EVALUATION_STEP = timedelta(minutes=1)
@@ -40,8 +42,17 @@ class AlertStatus:
 
     @property
     def condition(self) -> str:
-        unit = "records/min" if self.rule.kind == "rate_per_min" else "unresolved records"
+        unit = "records/min" if self.rule.kind == "rate_per_min" else f"records in the {BACKLOG}"
         return f"> {self.rule.threshold:g} {unit} for {self.rule.for_minutes:g} min"
+
+    @property
+    def value_text(self) -> str:
+        """The expression's latest value: a rate to a tenth, a count whole."""
+        if self.value is None:
+            return "-"
+        if self.rule.kind == "rate_per_min":
+            return f"{self.value:,.1f}/min"
+        return f"{self.value:,.0f}"
 
 
 def evaluate(rule: AlertRule, samples: Sequence[Sample]) -> AlertStatus:
@@ -86,16 +97,16 @@ def rate_samples(per_minute: Sequence[Bucket], window_minutes: int) -> list[Samp
     return samples
 
 
-def size_samples(unresolved: Sequence[Point]) -> list[Sample]:
-    return [Sample(p.at, float(p.value)) for p in unresolved]
+def size_samples(backlog: Sequence[BacklogPoint]) -> list[Sample]:
+    return [Sample(p.at, float(p.backlog)) for p in backlog]
 
 
 def evaluate_all(
     rules: Sequence[AlertRule],
     per_minute: Sequence[Bucket],
-    unresolved_per_minute: Sequence[Point],
+    backlog_per_minute: Sequence[BacklogPoint],
     window_minutes: int,
 ) -> list[AlertStatus]:
     rates = rate_samples(per_minute, window_minutes)
-    sizes = size_samples(unresolved_per_minute)
+    sizes = size_samples(backlog_per_minute)
     return [evaluate(rule, rates if rule.kind == "rate_per_min" else sizes) for rule in rules]

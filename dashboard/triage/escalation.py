@@ -11,7 +11,7 @@ from typing import Any, Final
 from dashboard.adapters.db import Connection
 from dashboard.settings import Settings
 from dashboard.triage import runbook
-from dashboard.triage.filters import UNRESOLVED
+from dashboard.triage.filters import IN_BACKLOG
 from dashboard.triage.overview import arrivals
 from dashboard.triage.patterns import pattern_case_sql
 from dashboard.triage.states import records_with_state_sql
@@ -62,7 +62,7 @@ def _growth(con: Connection, settings: Settings, now: datetime) -> Criterion:
 
 def _same_error(con: Connection, settings: Settings, _now: datetime) -> Criterion:
     limit = settings.escalation.same_error_above
-    where, params = UNRESOLVED.where(settings.dlq_topic)
+    where, params = IN_BACKLOG.where(settings.dlq_topic)
     rows = con.execute(
         f"""
         SELECT error_signature, count(*) AS n, count(DISTINCT "domain") AS domains
@@ -77,17 +77,17 @@ def _same_error(con: Connection, settings: Settings, _now: datetime) -> Criterio
         runbook.RUNBOOK.escalation.same_error.format(limit=f"{limit:,}"),
         bool(rows),
         f"{len(rows)} error signature{'s' if len(rows) != 1 else ''} over {limit:,} "
-        "unresolved records"
+        "records in the backlog"
         if rows
-        else f"no error signature over {limit:,} unresolved records",
-        [{"error signature": s, "unresolved records": n, "domains": d} for s, n, d in rows],
+        else f"no error signature over {limit:,} records in the backlog",
+        [{"error signature": s, "in the backlog": n, "domains": d} for s, n, d in rows],
         [{"signature": s} for s, _, _ in rows],
     )
 
 
 def _unknown(con: Connection, settings: Settings, _now: datetime) -> Criterion:
     known = list(settings.escalation.known_categories)
-    where, params = UNRESOLVED.where(settings.dlq_topic)
+    where, params = IN_BACKLOG.where(settings.dlq_topic)
     categories = con.execute(
         f"""
         SELECT error_category, count(*) FROM {records_with_state_sql()} r

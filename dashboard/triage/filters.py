@@ -16,7 +16,7 @@ from typing import Any, Final
 
 from dashboard.text.moments import argparse_moment, parse_moment
 from dashboard.triage.dimensions import DAY_SQL, EVENT_SQL, HOUR_SQL, NO_TEXT_LABEL, NONE_LABEL
-from dashboard.triage.states import STATE_CHOICES, choices_condition
+from dashboard.triage.states import ALIASES, BACKLOG, STATE_CHOICES, canonical, choices_condition
 
 Params = dict[str, str | list[str]]
 
@@ -50,10 +50,12 @@ class RecordFilter:
     day: str = ""  # YYYY-MM-DD, UTC
     header_key: str = ""
     header_value: str = ""
-    states: tuple[str, ...] = ()  # any of STATE_CHOICES; empty = all
+    states: tuple[str, ...] = ()  # any of STATE_CHOICES (earlier words too); empty = all
 
     def __post_init__(self) -> None:
         if self.states:
+            # Earlier versions' words become today's, so every URL and option says them.
+            object.__setattr__(self, "states", canonical(self.states))
             choices_condition(self.states)  # refuses an unknown state here, not at the query
 
     # -- built from ---------------------------------------------------------------------
@@ -175,7 +177,7 @@ class RecordFilter:
         return " AND ".join(clauses), params
 
 
-UNRESOLVED: Final = RecordFilter(states=("unresolved",))
+IN_BACKLOG: Final = RecordFilter(states=(BACKLOG,))
 
 
 # -- one option per field: its query parameter, CLI option, parser and URL form ---------------
@@ -309,7 +311,14 @@ _OPTIONS: Final = (
     _option("day", "day (YYYY-MM-DD, UTC)", _text),
     _option("header_key", "header name contains", _text),
     _option("header_value", "header value contains", _text),
-    _option("states", "state (repeatable)", _texts, flag="--state", choices=STATE_CHOICES),
+    _option(
+        "states",
+        f"state (repeatable): {', '.join(STATE_CHOICES)}",
+        _texts,
+        flag="--state",
+        choices=(*STATE_CHOICES, *ALIASES),
+        metavar="STATE",
+    ),
 )
 
 

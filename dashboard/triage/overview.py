@@ -5,9 +5,23 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Final
 
 from dashboard.adapters.db import Connection
-from dashboard.triage.states import LATEST_WATERMARKS_SQL, records_with_state_sql
+from dashboard.triage.states import (
+    BACKLOG,
+    BACKLOG_STATES,
+    IN_KAFKA,
+    LATEST_WATERMARKS_SQL,
+    OPEN,
+    READY_TO_RESOLVE,
+    REPLAY_FAILED,
+    REPLAYED_WAITING,
+    STATES,
+    StateCounts,
+    choices_condition,
+    records_with_state_sql,
+)
 
 
 @dataclass(frozen=True)
@@ -17,23 +31,23 @@ class PartitionSize:
     high: int
     committed: int | None
     in_topic: int  # high - low
-    unresolved: int
-    replayed: int
-    resolved: int
+    states: StateCounts  # the records of the partition still in Kafka, by state
     not_ingested: int  # in the topic, not (yet) in the snapshot
 
 
 @dataclass(frozen=True)
 class DlqSize:
     in_topic: int
-    unresolved: int
-    replayed: int
-    resolved: int
+    states: StateCounts  # records still in Kafka, by state (see dashboard.triage.states)
     not_ingested: int
-    gone: int  # deleted by retention, kept in the snapshot
-    unparseable: int  # unresolved records whose value could not be read
+    gone: int  # deleted by retention, kept in the snapshot; in no state's count
+    unparseable: int  # backlog records whose value could not be read
     partitions: list[PartitionSize]
     watermarks_at: datetime | None
+
+    @property
+    def backlog(self) -> int:
+        return self.states.backlog
 
 
 @dataclass(frozen=True)
@@ -50,12 +64,6 @@ class Bucket:
     count: int
 
 
-@dataclass(frozen=True)
-class Point:
-    at: datetime
-    value: int
-
-
 def freshness(con: Connection, topic: str, now: datetime, stale_after: timedelta) -> Freshness:
     row = con.execute(
         "SELECT finished_at, status FROM ingest_runs WHERE topic = ? AND finished_at IS NOT NULL "
@@ -69,22 +77,20 @@ def freshness(con: Connection, topic: str, now: datetime, stale_after: timedelta
 
 
 def dlq_size(con: Connection, topic: str) -> DlqSize:
+    by_state = ",\n".join(
+        f"count(*) FILTER (WHERE state = '{word}') AS \"{word}\"" for word in STATES
+    )
     rows = con.execute(
         f"""
         WITH w AS ({LATEST_WATERMARKS_SQL}),
         s AS (
-            SELECT "partition",
-                   count(*) FILTER (WHERE state = 'unresolved') AS unresolved,
-                   count(*) FILTER (WHERE state = 'replayed') AS replayed,
-                   count(*) FILTER (WHERE state = 'resolved') AS resolved,
-                   count(*) AS held
+            SELECT "partition", {by_state}, count(*) AS held
             FROM {records_with_state_sql()} r
-            WHERE topic = $topic AND gone_from_kafka_at IS NULL
+            WHERE topic = $topic AND {IN_KAFKA}
             GROUP BY "partition"
         )
-        SELECT w."partition", w.low_offset, w.high_offset, w.committed_offset,
-               coalesce(s.unresolved, 0), coalesce(s.replayed, 0), coalesce(s.resolved, 0),
-               coalesce(s.held, 0), w.taken_at
+        SELECT w."partition", w.low_offset, w.high_offset, w.committed_offset, w.taken_at,
+               coalesce(s.held, 0), {", ".join(f'coalesce(s."{w}", 0)' for w in STATES)}
         FROM w LEFT JOIN s USING ("partition")
         WHERE w.topic = $topic
         ORDER BY w."partition"
@@ -98,18 +104,15 @@ def dlq_size(con: Connection, topic: str) -> DlqSize:
             high=high,
             committed=committed,
             in_topic=high - low,
-            unresolved=unresolved,
-            replayed=replayed,
-            resolved=resolved,
+            states=StateCounts(*(int(n) for n in counts)),
             not_ingested=max(0, (high - low) - held),
         )
-        for p, low, high, committed, unresolved, replayed, resolved, held, _ in rows
+        for p, low, high, committed, _, held, *counts in rows
     ]
     extra = con.execute(
         f"""
-        SELECT count(*) FILTER (WHERE gone_from_kafka_at IS NOT NULL),
-               count(*) FILTER (WHERE gone_from_kafka_at IS NULL AND state = 'unresolved'
-                                AND parse_error IS NOT NULL)
+        SELECT count(*) FILTER (WHERE NOT {IN_KAFKA}),
+               count(*) FILTER (WHERE {choices_condition((BACKLOG,))} AND parse_error IS NOT NULL)
         FROM {records_with_state_sql()} r WHERE topic = $topic
         """,
         {"topic": topic},
@@ -117,14 +120,12 @@ def dlq_size(con: Connection, topic: str) -> DlqSize:
     gone, unparseable = (int(extra[0]), int(extra[1])) if extra else (0, 0)
     return DlqSize(
         in_topic=sum(p.in_topic for p in partitions),
-        unresolved=sum(p.unresolved for p in partitions),
-        replayed=sum(p.replayed for p in partitions),
-        resolved=sum(p.resolved for p in partitions),
+        states=sum((p.states for p in partitions), StateCounts()),
         not_ingested=sum(p.not_ingested for p in partitions),
         gone=gone,
         unparseable=unparseable,
         partitions=partitions,
-        watermarks_at=max((r[8] for r in rows), default=None),
+        watermarks_at=max((r[4] for r in rows), default=None),
     )
 
 
@@ -171,43 +172,144 @@ def count_between(con: Connection, topic: str, start: datetime, end: datetime) -
     return int(row[0]) if row else 0
 
 
-def unresolved_history(
+@dataclass(frozen=True)
+class BacklogPoint:
+    at: datetime  # the end of its bucket
+    states: StateCounts  # the backlog's states then (resolved records are outside it: 0)
+
+    @property
+    def backlog(self) -> int:
+        return self.states.backlog
+
+
+@dataclass(frozen=True)
+class FlowBucket:
+    start: datetime
+    entering: int  # records that arrived in the DLQ
+    replayed: int  # replays made (a record replayed twice counts twice)
+    resolved: int  # records resolved
+
+
+# Each record's time in each backlog state, as [since, until) spans (until NULL: still there):
+# open from its arrival to its first replay, replayed and waiting from there to its outcome,
+# then in its outcome's state; every span ends when the record leaves Kafka's backlog
+# (resolved, or deleted by retention). Records resolved before the dashboard first saw them
+# have no trustworthy times and are left out.
+_STATE_SPANS_SQL: Final = f"""
+WITH r AS (
+    SELECT kafka_timestamp AS arrived, first_replayed_at, outcome_at, replay_outcome,
+           least(resolved_at, gone_from_kafka_at) AS left_at
+    FROM {records_with_state_sql()} x
+    WHERE topic = $topic AND kafka_timestamp IS NOT NULL
+      AND coalesce(resolution_source, '') <> 'before-dashboard'
+),
+spans AS (
+    SELECT '{OPEN}' AS layer, arrived AS since, least(first_replayed_at, left_at) AS until
+    FROM r
+    UNION ALL
+    SELECT '{REPLAYED_WAITING}', first_replayed_at, least(outcome_at, left_at)
+    FROM r WHERE first_replayed_at IS NOT NULL
+    UNION ALL
+    SELECT CASE replay_outcome WHEN 'failed-again' THEN '{REPLAY_FAILED}'
+                ELSE '{READY_TO_RESOLVE}' END, outcome_at, left_at
+    FROM r WHERE outcome_at IS NOT NULL
+)
+SELECT layer, since, until FROM spans
+WHERE since IS NOT NULL AND (until IS NULL OR until > since)
+"""
+
+
+def backlog_history(
     con: Connection, topic: str, start: datetime, end: datetime, bucket_minutes: int
-) -> list[Point]:
-    """Unresolved records still in Kafka at the end of each bucket: records that arrived,
-    minus those resolved since and those retention deleted since. Records resolved before
-    the dashboard first saw them never count."""
+) -> list[BacklogPoint]:
+    """The backlog at the end of each bucket, by state, rebuilt from each record's arrival,
+    replays, replay outcome, resolution and deletion by retention."""
     first = floor_to(start, bucket_minutes)
     rows = con.execute(
         f"""
-        WITH r AS (
-            SELECT kafka_timestamp, gone_from_kafka_at, state, resolution_source, resolved_at
-            FROM {records_with_state_sql()} x
-            WHERE topic = $topic AND coalesce(resolution_source, '') <> 'before-dashboard'
-        ),
+        WITH spans AS ({_STATE_SPANS_SQL}),
         events AS (
-            SELECT kafka_timestamp AS event_at, 1 AS delta FROM r WHERE kafka_timestamp IS NOT NULL
+            SELECT layer, since AS event_at, 1 AS delta FROM spans
             UNION ALL
-            SELECT resolved_at, -1 FROM r WHERE state = 'resolved'
-            UNION ALL
-            SELECT gone_from_kafka_at, -1 FROM r
-            WHERE gone_from_kafka_at IS NOT NULL AND state <> 'resolved'
+            SELECT layer, until, -1 FROM spans WHERE until IS NOT NULL
         ),
-        base AS (SELECT coalesce(sum(delta), 0) AS n FROM events WHERE event_at < $first),
+        layers AS (SELECT unnest($layers) AS layer),
+        base AS (
+            SELECT layer, sum(delta) AS n FROM events WHERE event_at < $first GROUP BY layer
+        ),
         moves AS (
-            SELECT time_bucket(to_minutes($minutes), event_at, $first) AS bucket, sum(delta) AS n
+            SELECT layer, time_bucket(to_minutes($minutes), event_at, $first) AS bucket,
+                   sum(delta) AS n
+            FROM events WHERE event_at >= $first AND event_at < $end GROUP BY ALL
+        ),
+        buckets AS (
+            SELECT unnest(generate_series($first, $end, to_minutes($minutes))) AS bucket
+        ),
+        grid AS (SELECT bucket, layer FROM buckets, layers WHERE bucket < $end)
+        SELECT g.bucket + to_minutes($minutes) AS bucket_end, g.layer,
+               coalesce(b.n, 0)
+               + sum(coalesce(m.n, 0)) OVER (PARTITION BY g.layer ORDER BY g.bucket) AS n
+        FROM grid g
+        LEFT JOIN moves m USING (bucket, layer)
+        LEFT JOIN base b ON b.layer = g.layer
+        ORDER BY bucket_end
+        """,
+        {
+            "topic": topic,
+            "first": first,
+            "end": end,
+            "minutes": bucket_minutes,
+            "layers": list(BACKLOG_STATES),
+        },
+    ).fetchall()
+    by_end: dict[datetime, dict[str, int]] = {}
+    for at, layer, n in rows:
+        by_end.setdefault(at, {})[str(layer)] = int(n)
+    return [BacklogPoint(min(at, end), StateCounts.of_words(c)) for at, c in by_end.items()]
+
+
+def flow(
+    con: Connection, topic: str, start: datetime, end: datetime, bucket_minutes: int
+) -> list[FlowBucket]:
+    """Records entering the DLQ, replays and resolutions per bucket (empty buckets included):
+    the pipeline's in/out panel, so a replay that is not followed by resolves shows."""
+    first = floor_to(start, bucket_minutes)
+    rows = con.execute(
+        """
+        WITH events AS (
+            SELECT kafka_timestamp AS event_at, 'entering' AS kind FROM records
+            WHERE topic = $topic
+            UNION ALL
+            SELECT replayed_at, 'replayed' FROM replays WHERE topic = $topic
+            UNION ALL
+            SELECT resolved_at, 'resolved' FROM resolutions
+            WHERE topic = $topic AND source <> 'before-dashboard'
+        ),
+        counts AS (
+            SELECT time_bucket(to_minutes($minutes), event_at, $first) AS bucket,
+                   count(*) FILTER (WHERE kind = 'entering') AS entering,
+                   count(*) FILTER (WHERE kind = 'replayed') AS replayed,
+                   count(*) FILTER (WHERE kind = 'resolved') AS resolved
             FROM events WHERE event_at >= $first AND event_at < $end GROUP BY ALL
         ),
         buckets AS (
             SELECT unnest(generate_series($first, $end, to_minutes($minutes))) AS bucket
         )
-        SELECT bucket + to_minutes($minutes) AS bucket_end,
-               (SELECT n FROM base)
-               + sum(coalesce(moves.n, 0)) OVER (ORDER BY bucket) AS unresolved
-        FROM buckets LEFT JOIN moves USING (bucket)
+        SELECT bucket, coalesce(entering, 0), coalesce(replayed, 0), coalesce(resolved, 0)
+        FROM buckets LEFT JOIN counts USING (bucket)
         WHERE bucket < $end
         ORDER BY bucket
         """,
         {"topic": topic, "first": first, "end": end, "minutes": bucket_minutes},
     ).fetchall()
-    return [Point(min(at, end), int(n)) for at, n in rows]
+    return [FlowBucket(at, int(a), int(b), int(c)) for at, a, b, c in rows]
+
+
+def oldest_open(con: Connection, topic: str) -> datetime | None:
+    """When the oldest open record (in Kafka, nothing done yet) arrived; None when none is."""
+    row = con.execute(
+        f"""SELECT min(kafka_timestamp) FROM {records_with_state_sql()} r
+            WHERE topic = ? AND {choices_condition((OPEN,))}""",
+        [topic],
+    ).fetchone()
+    return None if row is None else row[0]

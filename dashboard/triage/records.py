@@ -7,7 +7,13 @@ from datetime import datetime
 from typing import Any
 
 from dashboard.adapters.db import Connection
-from dashboard.triage.states import choices_condition, listed_state, records_with_state_sql
+from dashboard.triage.states import (
+    BACKLOG,
+    UNPARSEABLE,
+    choices_condition,
+    record_state_label,
+    records_with_state_sql,
+)
 
 LISTED_COLUMNS = (
     "topic",
@@ -22,6 +28,7 @@ LISTED_COLUMNS = (
     "error_signature",
     "error_message",
     "parse_error",
+    "gone",
     "state",
 )
 
@@ -41,7 +48,7 @@ class RecordRow:
     error_message: str | None
     attachment_url: str | None
     error_signature: str | None
-    state: str  # one of STATES
+    state: str  # one of STATES (dashboard.triage.states)
     parse_error: str | None
     gone: bool
     replay_outcome: str | None = None  # waiting, failed-again, succeeded (replayed records)
@@ -51,15 +58,13 @@ class RecordRow:
         return f"{self.topic}:{self.partition}:{self.offset}"
 
     @property
-    def listed_state(self) -> str:
-        return listed_state(self.state, self.gone, self.parse_error)
+    def state_label(self) -> str:
+        """Its state as lists show it, gone and unparseable beside it."""
+        return record_state_label(self.state, self.gone, self.parse_error)
 
     def as_dict(self) -> dict[str, Any]:
-        """The runbook list's columns, its state word included."""
-        return {
-            name: self.listed_state if name == "state" else getattr(self, name)
-            for name in LISTED_COLUMNS
-        }
+        """The runbook list's columns, its state word (as in URLs and options) included."""
+        return {name: getattr(self, name) for name in LISTED_COLUMNS}
 
 
 def row_sql(alias: str = "r", state: str = "", replay_outcome: str = "") -> str:
@@ -76,7 +81,7 @@ def row_sql(alias: str = "r", state: str = "", replay_outcome: str = "") -> str:
 class RecordPage:
     records: list[RecordRow]
     total: int  # how many records match, beyond the limit
-    unparseable_hidden: int  # unresolved records left out because they could not be parsed
+    unparseable_hidden: int  # backlog records left out because they could not be parsed
 
 
 @dataclass(frozen=True)
@@ -94,19 +99,14 @@ def list_records(
     include_all: bool = False,
     newest_first: bool = False,
 ) -> RecordPage:
-    """Unresolved, readable records still in Kafka, oldest first, as the runbook's `list`
-    shows them; `include_all` lists every record of the snapshot instead."""
-    # The runbook's list shows what is left to look at: unresolved (replayed records are
-    # still waiting for their outcome, so they are listed too) and still in Kafka.
-    unresolved, unparseable = (
-        choices_condition(("unresolved",)),
-        choices_condition(("unparseable",)),
-    )
+    """The backlog's readable records, oldest first, as the runbook's `list` shows them;
+    `include_all` lists every record of the snapshot instead."""
+    # The runbook's list shows what is left to look at: the backlog (replayed records are
+    # still waiting for their outcome, so they are listed too).
+    backlog, unparseable = choices_condition((BACKLOG,)), choices_condition((UNPARSEABLE,))
     where = "r.topic = $topic"
     if not include_all:
-        where += (
-            f" AND ({choices_condition(('replayed',))} OR ({unresolved} AND NOT {unparseable}))"
-        )
+        where += f" AND {backlog} AND NOT {unparseable}"
     direction = "DESC" if newest_first else "ASC"
     base = f"""
         FROM {records_with_state_sql()} r
@@ -126,7 +126,7 @@ def list_records(
     if not include_all:
         hidden_row = con.execute(
             f"""SELECT count(*) FROM {records_with_state_sql()} r
-                WHERE r.topic = $topic AND {unresolved} AND {unparseable}""",
+                WHERE r.topic = $topic AND {backlog} AND {unparseable}""",
             {"topic": topic},
         ).fetchone()
         hidden = int(hidden_row[0]) if hidden_row else 0

@@ -11,9 +11,10 @@ from typing import Final
 from dashboard.adapters.db import Connection
 from dashboard.text.urls import mask_url
 from dashboard.triage.dimensions import NO_TEXT_LABEL
-from dashboard.triage.filters import UNRESOLVED
+from dashboard.triage.filters import IN_BACKLOG
 from dashboard.triage.messages import count
 from dashboard.triage.patterns import top_values
+from dashboard.triage.states import StateCounts, count_states
 
 TOP: Final = 10
 STALE_AFTER: Final = timedelta(days=7)
@@ -56,8 +57,9 @@ class DlqReport:
     previous_replayed: int
     previous_resolved: int
     actions: list[ActionCount]
-    stale_unresolved: int  # in Kafka, unresolved, arrived more than 7 days before `end`
+    stale_backlog: int  # in the backlog, arrived more than 7 days before `end`
     stale_by_signature: list[Count] = field(default_factory=list)
+    states: StateCounts = field(default_factory=StateCounts)  # the snapshot's, when generated
 
     @property
     def days(self) -> float:
@@ -142,9 +144,9 @@ def build(con: Connection, topic: str, end: datetime, days: int) -> DlqReport:
     )
     action_counts = [ActionCount(a, actor, int(n)) for a, actor, n in actions]
 
-    # The weekly cleanup's records: unresolved, still in Kafka, in the DLQ over 7 days.
+    # The weekly cleanup's records: in the backlog, in the DLQ over 7 days.
     stale_before = end - STALE_AFTER
-    stale_selection = replace(UNRESOLVED, until=stale_before)
+    stale_selection = replace(IN_BACKLOG, until=stale_before)
     stale = count(con, topic, stale_selection)
     stale_groups = top_values(con, topic, stale_selection, "error_signature", TOP)
     return DlqReport(
@@ -164,8 +166,9 @@ def build(con: Connection, topic: str, end: datetime, days: int) -> DlqReport:
         previous_replayed=int(previous_actions.get("replayed", 0)),
         previous_resolved=int(previous_actions.get("resolved", 0)),
         actions=action_counts,
-        stale_unresolved=stale,
+        stale_backlog=stale,
         stale_by_signature=[Count(s or NO_TEXT_LABEL, n, 0) for s, n in stale_groups],
+        states=count_states(con, topic),
     )
 
 

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from dashboard.adapters.db import Connection
 from dashboard.settings import Settings
 from dashboard.triage import patterns, reports
-from dashboard.triage.filters import UNRESOLVED, RecordFilter
+from dashboard.triage.filters import IN_BACKLOG, RecordFilter
 from dashboard.triage.messages import count
 from dashboard.triage.patterns import Burst, pattern_case_sql
 from dashboard.triage.states import records_with_state_sql
@@ -27,20 +27,20 @@ class NewSignature:
 class DailyReview:
     now: datetime
     report: reports.DlqReport  # the last day against the day before
-    unresolved: int
+    backlog: int  # records in Kafka and not resolved (dashboard.triage.states)
     bursts: list[Burst]  # systematic failures in the last day
     new_signatures: list[NewSignature]  # first seen in the last day
-    permanent_unresolved: int
-    transient_unresolved: int
-    other_unresolved: int
+    permanent_backlog: int
+    transient_backlog: int
+    other_backlog: int
 
 
 def daily(con: Connection, settings: Settings, now: datetime) -> DailyReview:
     topic = settings.dlq_topic
     day = now - timedelta(days=1)
-    permanent = count(con, topic, replace(UNRESOLVED, category=("permanent",)))
-    transient = count(con, topic, replace(UNRESOLVED, category=("transient",)))
-    total_unresolved = count(con, topic, UNRESOLVED)
+    permanent = count(con, topic, replace(IN_BACKLOG, category=("permanent",)))
+    transient = count(con, topic, replace(IN_BACKLOG, category=("transient",)))
+    total_backlog = count(con, topic, IN_BACKLOG)
     rows = con.execute(
         f"""
         WITH s AS (
@@ -57,18 +57,18 @@ def daily(con: Connection, settings: Settings, now: datetime) -> DailyReview:
     return DailyReview(
         now=now,
         report=reports.build(con, topic, now, 1),
-        unresolved=total_unresolved,
+        backlog=total_backlog,
         bursts=patterns.bursts(
             con,
             topic,
-            replace(UNRESOLVED, since=day),
+            replace(IN_BACKLOG, since=day),
             rules.systematic_min_records,
             rules.systematic_window_minutes,
         ),
         new_signatures=[NewSignature(s, int(n), f, p) for s, n, f, p in rows],
-        permanent_unresolved=permanent,
-        transient_unresolved=transient,
-        other_unresolved=total_unresolved - permanent - transient,
+        permanent_backlog=permanent,
+        transient_backlog=transient,
+        other_backlog=total_backlog - permanent - transient,
     )
 
 
@@ -84,18 +84,18 @@ class WeeklyCleanup:
         return self.report.end - reports.STALE_AFTER
 
     @property
-    def old_unresolved(self) -> int:
-        return self.report.stale_unresolved
+    def old_backlog(self) -> int:
+        return self.report.stale_backlog
 
     @property
     def selection(self) -> RecordFilter:
         """The records the cleanup is about, as a Messages filter (and bulk selection)."""
-        return replace(UNRESOLVED, until=self.cutoff)
+        return replace(IN_BACKLOG, until=self.cutoff)
 
 
 def weekly(con: Connection, settings: Settings, now: datetime) -> WeeklyCleanup:
     report = reports.build(con, settings.dlq_topic, now, 7)
-    topic, old = settings.dlq_topic, replace(UNRESOLVED, until=now - reports.STALE_AFTER)
+    topic, old = settings.dlq_topic, replace(IN_BACKLOG, until=now - reports.STALE_AFTER)
     return WeeklyCleanup(
         report=report,
         by_signature=patterns.groups(con, topic, old, "error_signature", [], limit=15),

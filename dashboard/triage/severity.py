@@ -75,16 +75,17 @@ def classify_rate(per_10min: float, per_min: float, bands: SeverityBands) -> Sev
     )
 
 
-def classify_size(unresolved: int, bands: SeverityBands) -> Severity:
-    if unresolved > bands.size_review_above:
+def classify_size(backlog: int, bands: SeverityBands) -> Severity:
+    """The size band of the backlog (records in Kafka and not resolved)."""
+    if backlog > bands.size_review_above:
         return Severity(
             Level.WARNING,
-            f"{unresolved:,} unresolved records > {bands.size_review_above:,}",
+            f"{backlog:,} records in the backlog > {bands.size_review_above:,}",
             *_ACTIONS["size_warning"],
         )
     return Severity(
         Level.NORMAL,
-        f"{unresolved:,} unresolved records <= {bands.size_review_above:,}",
+        f"{backlog:,} records in the backlog <= {bands.size_review_above:,}",
         *_ACTIONS["rate_normal"],
     )
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from dashboard.text.urls import mask_text, mask_url
 from dashboard.triage.messages import RecordDetail
+from dashboard.triage.states import OPEN, RESOLVED, lower_label
 
 NO_ERROR_TEXT = "no error text recorded"
 
@@ -100,9 +101,10 @@ def view_sections(detail: RecordDetail, show_secrets: bool = False) -> list[Sect
 
 
 def _state(columns: dict[str, Any]) -> str:
-    state = str(columns.get("state") or "unresolved")
+    word = str(columns.get("state") or OPEN)
+    state = lower_label(word)
     source = columns.get("resolution_source")
-    if state == "resolved" and source:
+    if word == RESOLVED and source:
         state += f" ({source}, {_text(columns.get('resolved_at'))})"
     if columns.get("parse_error"):
         state += ", unparseable"

@@ -10,7 +10,7 @@ import pytest
 
 from dashboard.adapters.db import Database
 from dashboard.exports import escalation_pack, images, report_formats
-from dashboard.exports.charts import group_figure
+from dashboard.exports.charts import ChartSource, group_figure
 from dashboard.settings import Settings
 from dashboard.triage import reports
 from tests.browser.conftest import ARTIFACTS
@@ -77,7 +77,10 @@ def test_the_html_export_shows_its_charts_offline(
 
 
 def test_chart_images_are_real_pngs_of_the_requested_size(chromium_path: str) -> None:
-    figure = group_figure(["permanent", "transient"], [120, 45], "Records by error category")
+    source = ChartSource("xact.downloads.dlq", datetime(2026, 11, 20, 12, 0, tzinfo=UTC))
+    figure = group_figure(
+        ["permanent", "transient"], [120, 45], "Records by error category", source
+    )
     first, second = images.png([figure, figure], 640, 360)
     (doubled,) = images.png([figure], 640, 360, scale=2)
     assert images.png_size(first) == images.png_size(second) == (640, 360)

@@ -28,23 +28,29 @@ def test_list_refreshes_and_prints_the_runbook_table(
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     assert lines[0] == "=" * 80
-    assert lines[1] == "DLQ Messages (5 shown, 7 unresolved)"
-    assert lines[3].split() == [
+    assert lines[1] == "DLQ Messages (5 shown, 7 in the backlog)"
+    assert lines[2] == (
+        "backlog 7 (open 7 · replayed, waiting 0 · ready to resolve 0 · replay failed 0); "
+        "resolved (still in Kafka) 0"
+    )
+    assert lines[4].split() == [
         "Part",
         "Offset",
+        "State",
+        "Age",
         "Trace",
         "ID",
         "Retry",
-        "Count",
-        "Error",
         "Category",
+        "Error",
         "URL",
     ]
-    rows = [line.split() for line in lines[5:]]
+    rows = lines[6:]
     assert len(rows) == 5
-    assert all(row[3] == "4" and row[4] == "transient" for row in rows)
+    assert all(row.split()[2] == "open" for row in rows)
+    assert all(" 4     transient " in row for row in rows)
     assert "sekrit" not in done.stdout  # X-Amz-Signature is masked (and the URL cut, as in
-    assert all(row[5].endswith("...") for row in rows)  # the runbook's list)
+    assert all(row.endswith("...") for row in rows)  # the runbook's list)
 
 
 def test_list_json_masks_unless_asked_and_all_includes_unparseable(
@@ -61,7 +67,9 @@ def test_list_json_masks_unless_asked_and_all_includes_unparseable(
     )
     done = run_cli(["list", "--format", "json"], env, tmp_path)
     assert done.returncode == 0, done.stderr
-    items = json.loads(done.stdout)
+    listing = json.loads(done.stdout)
+    assert listing["counts"]["backlog"] == listing["counts"]["open"] == 2
+    items = listing["records"]
     assert [item["trace_id"] for item in items] == ["evt-1"]
     required = {
         "topic",
@@ -75,6 +83,9 @@ def test_list_json_masks_unless_asked_and_all_includes_unparseable(
         "domain",
         "error_signature",
         "parse_error",
+        "gone",
+        "state",
+        "age_seconds",
     }
     assert required <= set(items[0])
     assert "sekrit" not in items[0]["attachment_url"]
@@ -85,7 +96,7 @@ def test_list_json_masks_unless_asked_and_all_includes_unparseable(
         run_cli(
             ["list", "--all", "--no-refresh", "--format", "json", "--show-secrets"], env, tmp_path
         ).stdout
-    )
+    )["records"]
     assert len(every) == 2
     bad = next(item for item in every if item["parse_error"])
     assert bad["offset"] == 1 and bad["retry_count"] is None and bad["attachment_url"] is None
