@@ -10,7 +10,7 @@ from dashboard.adapters.db import Database
 from dashboard.settings import DEFAULT_ALERTS, Settings
 from dashboard.triage import incident, patterns
 from dashboard.triage.alerts import AlertStatus
-from dashboard.triage.filters import UNRESOLVED, RecordFilter
+from dashboard.triage.filters import OPEN_RECORDS, RecordFilter
 from ingest.parse import RawRecord
 from tests.snapshots import TOPIC, pipeline_record, write_snapshot
 
@@ -75,7 +75,7 @@ def test_records_without_error_text_form_a_burst_by_domain_and_category(tmp_path
     db = tmp_path / "s.duckdb"
     _incident_snapshot(db)
     with Database(db).read() as con:
-        found = patterns.bursts(con, TOPIC, UNRESOLVED, min_records=50, window_minutes=10)
+        found = patterns.bursts(con, TOPIC, OPEN_RECORDS, min_records=50, window_minutes=10)
     assert [(b.signature, b.category, b.domain, b.total) for b in found] == [
         (SSL, None, DOMAIN, 70),
         (None, "permanent", DOMAIN, 100),
@@ -88,14 +88,14 @@ def test_records_without_error_text_form_a_burst_by_domain_and_category(tmp_path
     )
     # The selection holds exactly the burst's records: not the other category, not the
     # domain that merely contains this one.
-    assert _partitions(db, no_text.selection(UNRESOLVED)) == {1: 60, 4: 40}
-    assert _partitions(db, found[0].selection(UNRESOLVED)) == {0: 70}
+    assert _partitions(db, no_text.selection(OPEN_RECORDS)) == {1: 60, 4: 40}
+    assert _partitions(db, found[0].selection(OPEN_RECORDS)) == {0: 70}
 
 
 def test_a_burst_keeps_the_selection_it_was_found_in(tmp_path: Path) -> None:
     db = tmp_path / "s.duckdb"
     _incident_snapshot(db)
-    within = RecordFilter(states=("unresolved",), since=T0 + timedelta(minutes=2))
+    within = RecordFilter(states=("open",), since=T0 + timedelta(minutes=2))
     with Database(db).read() as con:
         found = patterns.bursts(con, TOPIC, within, min_records=20, window_minutes=10)
     ssl = next(b for b in found if b.signature == SSL)
@@ -151,17 +151,17 @@ def _burst(signature: str | None, last_seen: datetime) -> patterns.Burst:
 def test_a_firing_alert_names_the_last_burst_even_when_it_has_stopped() -> None:
     ended = _burst("HTTP 404: Not Found", T0)
     firing = AlertStatus(DEFAULT_ALERTS[0], "firing", 12.0, T0, T0 + timedelta(minutes=5), False)
-    found = incident.summarize([ended], [firing], UNRESOLVED, T0 + timedelta(hours=1), 10)
+    found = incident.summarize([ended], [firing], OPEN_RECORDS, T0 + timedelta(hours=1), 10)
     assert found is not None and found.burst == ended and not found.active
     assert "failed since" in found.headline
     # The signature also matches runbook pattern 1, so both patterns are named.
     assert [p.key for p in found.patterns] == ["systematic", "expired_url"]
-    assert incident.summarize([ended], [], UNRESOLVED, T0 + timedelta(hours=1), 10) is None
+    assert incident.summarize([ended], [], OPEN_RECORDS, T0 + timedelta(hours=1), 10) is None
 
 
 def test_an_alert_without_any_burst_says_so_and_offers_no_selection() -> None:
     pending = AlertStatus(DEFAULT_ALERTS[2], "pending", 1500.0, T0, None, True)
-    found = incident.summarize([], [pending], UNRESOLVED, T0, 10)
+    found = incident.summarize([], [pending], OPEN_RECORDS, T0, 10)
     assert found is not None and found.burst is None and found.selection is None
     assert "Alert KafkaDLQSizeHigh pending since before 2026-11-20 12:00 UTC." in found.details()
 

@@ -16,7 +16,14 @@ from typing import Any, Final
 
 from dashboard.text.moments import argparse_moment, parse_moment
 from dashboard.triage.dimensions import DAY_SQL, EVENT_SQL, HOUR_SQL, NO_TEXT_LABEL, NONE_LABEL
-from dashboard.triage.states import ALIASES, BACKLOG, STATE_CHOICES, canonical, choices_condition
+from dashboard.triage.states import (
+    ALIASES,
+    BACKLOG,
+    OPEN,
+    STATE_CHOICES,
+    canonical,
+    choices_condition,
+)
 
 Params = dict[str, str | list[str]]
 
@@ -178,6 +185,8 @@ class RecordFilter:
 
 
 IN_BACKLOG: Final = RecordFilter(states=(BACKLOG,))
+# Records nothing has been done to yet: what an incident's bulk action still has to act on.
+OPEN_RECORDS: Final = RecordFilter(states=(OPEN,))
 
 
 # -- one option per field: its query parameter, CLI option, parser and URL form ---------------

@@ -14,7 +14,7 @@ from dashboard.adapters.db import Connection
 from dashboard.settings import Settings
 from dashboard.triage import alerts, overview, patterns
 from dashboard.triage.dimensions import NONE_LABEL
-from dashboard.triage.filters import UNRESOLVED, RecordFilter
+from dashboard.triage.filters import OPEN_RECORDS, RecordFilter
 from dashboard.triage.patterns import RUNBOOK_PATTERNS, Burst, RunbookPattern
 
 # How far back the Overview looks for the incident: the alerts' own evaluation span.
@@ -109,19 +109,19 @@ def summarize(
 
 
 def current(con: Connection, settings: Settings, as_of: datetime) -> Incident | None:
-    """The incident on the configured topic as of `as_of`: bursts among the unresolved
+    """The incident on the configured topic as of `as_of`: bursts among the open
     records of the last day, and the runbook's alerts evaluated over the same day."""
     topic = settings.dlq_topic
     rules = settings.rules
     start = as_of - LOOKBACK
-    scanned = RecordFilter(states=UNRESOLVED.states, since=start)
+    scanned = RecordFilter(states=OPEN_RECORDS.states, since=start)
     found = patterns.bursts(
         con, topic, scanned, rules.systematic_min_records, rules.systematic_window_minutes
     )
     statuses = alerts.evaluate_all(
         settings.alerts,
         overview.arrivals(con, topic, start, as_of, 1),
-        overview.unresolved_history(con, topic, start, as_of, 1),
+        overview.backlog_history(con, topic, start, as_of, 1),
         rules.rate_window_minutes,
     )
     return summarize(found, statuses, scanned, as_of, rules.systematic_window_minutes)
