@@ -31,14 +31,15 @@ pack = ui.cached(settings, escalation_pack.build, settings, as_of, "", since)
 st.html("<style>.block-container{padding-top:1.2rem;padding-bottom:1rem}</style>")
 head, box = st.columns([2, 3])
 head.markdown(f"#### {ui.plain(HEADINGS.title)}")
-head.caption(f"`{settings.dlq_topic}`")
-head.caption(f"As of {as_of:%Y-%m-%d %H:%M} UTC" + (" (stale snapshot)" if fresh.stale else ""))
-head.text_input(
-    "Incident from (UTC)",
-    key="escalation_since",
-    placeholder=f"{pack.window.start:%Y-%m-%d %H:%M}",
-    help="Where the incident sections start: a date and time, or 2h, 1d ago. Empty: "
-    f"the default ({pack.window.why}).",
+head.caption(
+    f"`{settings.dlq_topic}` as of {as_of:%Y-%m-%d %H:%M} UTC"
+    + (" (stale snapshot)" if fresh.stale else "")
+)
+# The window's reason can be long (a burst's signature): on hover, so the header stays short.
+head.caption(
+    f"Incident from {pack.window.start:%Y-%m-%d %H:%M} UTC: {pack.window_records:,} records, "
+    f"{len(pack.bursts)} systematic burst{'s' if len(pack.bursts) != 1 else ''}",
+    help=f"Where the window starts: {pack.window.why}.",
 )
 show = {Level.NORMAL: box.success, Level.WARNING: box.warning, Level.CRITICAL: box.error}
 show[pack.severity.level](
@@ -64,12 +65,6 @@ with left:
         filename=export_name("escalation-growth", settings.dlq_topic, as_of),
     )
 with right:
-    st.caption(
-        f"Incident window from {pack.window.start:%Y-%m-%d %H:%M} UTC "
-        f"({ui.plain(pack.window.why)}): "
-        f"{pack.window_records:,} records, {len(pack.bursts)} systematic "
-        f"burst{'s' if len(pack.bursts) != 1 else ''}"
-    )
     # Counts first: a long signature is cut at the right edge, never the number.
     st.dataframe(
         [{"records": n, "error signature": s} for s, n in pack.top_signatures],
@@ -125,7 +120,16 @@ with right:
             column_config={"at": ui.TIME_COLUMN},
         )
 
-notes = st.text_area(
+# The window's start shares the notes' row: the pack stays one 1400x900 screen.
+since_box, notes_box = st.columns([1, 3])
+since_box.text_input(
+    "Incident from (UTC)",
+    key="escalation_since",
+    placeholder=f"{pack.window.start:%Y-%m-%d %H:%M}",
+    help="Where the incident sections start: a date and time, or 2h, 1d ago. Empty: "
+    "from the first pending alert or the burst's first record.",
+)
+notes = notes_box.text_area(
     HEADINGS.changes,
     key="escalation_notes",
     height=68,

@@ -234,7 +234,7 @@ def test_escalation_page_holds_the_pack_and_downloads_it(
     # The incident window can be set by hand; the page says which one it covers.
     at.text_input(key="escalation_since").set_value("2026-01-01 00:00").run()
     assert not at.exception, [e.value for e in at.exception]
-    assert any("from 2026-01-01 00:00 UTC (chosen)" in c for c in texts(at.caption))
+    assert any("Incident from 2026-01-01 00:00 UTC" in c for c in texts(at.caption))
 
 
 def counted_between(low: int, high: int) -> set[str]:

@@ -264,7 +264,7 @@ def incident_window(
     starts: list[tuple[datetime, str]] = []
     for status in statuses if statuses is not None else alert_states(con, settings, now):
         if status.active_since is not None:
-            starts.append((status.active_since, f"{status.rule.name} {status.state}"))
+            starts.append((status.active_since, f"{status.rule.name} held (now {status.state})"))
     found = recent_bursts(con, settings, now - INCIDENT_LOOKBACK, now)
     if found:
         latest = max(found, key=lambda b: b.last_seen)
