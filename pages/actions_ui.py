@@ -185,7 +185,7 @@ def bulk_progress() -> None:
         done / total if total else 1.0,
         text=f"{job.request.action}: {done:,} of {total:,}"
         + (
-            f" ({job.progress.succeeded:,} ok, {job.progress.failed:,} failed, "
+            f" ({job.progress.succeeded:,} {job.progress.word}, {job.progress.failed:,} failed, "
             f"{job.progress.refused:,} refused)"
             if job.progress
             else ""
@@ -199,7 +199,8 @@ def bulk_progress() -> None:
         st.error(f"The bulk action stopped: {ui.plain(job.error)}")
     elif job.report is not None:
         report_text = job.report.summary()
-        (st.warning if job.report.cancelled or job.report.count("failure") else st.success)(
+        troubled = job.report.cancelled or job.report.error or job.report.count("failure")
+        (st.warning if troubled else st.success)(
             f"{ui.plain(report_text)} (bulk {job.report.bulk_id})"
         )
         failures = [r for r in job.report.results if r.result in ("failure", "refused")]

@@ -6,6 +6,8 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard.exports import escalation_pack
+from dashboard.exports.file_names import export_name
+from dashboard.text.moments import parse_moment
 from dashboard.triage import runbook, states
 from dashboard.triage.severity import Level
 from pages import actions_ui, ui
@@ -14,15 +16,31 @@ settings = ui.app_settings()
 who = actions_ui.page_identity(settings)
 fresh = ui.snapshot_freshness(settings)
 as_of = ui.as_of(fresh)
-pack = ui.cached(settings, escalation_pack.build, settings, as_of, "")
 HEADINGS = runbook.RUNBOOK.pack
+# The incident window starts where the data says (an alert, a burst) unless someone says when.
+chosen = st.session_state.get("escalation_since", "").strip()
+since = None
+if chosen:
+    try:
+        since = parse_moment(chosen, as_of)
+    except ValueError as exc:
+        st.warning(f"Incident start not understood ({ui.plain(str(exc))}); using the default.")
+pack = ui.cached(settings, escalation_pack.build, settings, as_of, "", since)
 
 # Fit the screen the runbook asks for (a 1400x900 screenshot): less padding above.
 st.html("<style>.block-container{padding-top:1.2rem;padding-bottom:1rem}</style>")
 head, box = st.columns([2, 3])
 head.markdown(f"#### {ui.plain(HEADINGS.title)}")
-head.caption(f"`{settings.dlq_topic}`")
-head.caption(f"As of {as_of:%Y-%m-%d %H:%M} UTC" + (" (stale snapshot)" if fresh.stale else ""))
+head.caption(
+    f"`{settings.dlq_topic}` as of {as_of:%Y-%m-%d %H:%M} UTC"
+    + (" (stale snapshot)" if fresh.stale else "")
+)
+# The window's reason can be long (a burst's signature): on hover, so the header stays short.
+head.caption(
+    f"Incident from {pack.window.start:%Y-%m-%d %H:%M} UTC: {pack.window_records:,} records, "
+    f"{len(pack.bursts)} systematic burst{'s' if len(pack.bursts) != 1 else ''}",
+    help=f"Where the window starts: {pack.window.why}.",
+)
 show = {Level.NORMAL: box.success, Level.WARNING: box.warning, Level.CRITICAL: box.error}
 show[pack.severity.level](
     f"**{pack.severity.level.label}**: {pack.severity.action} "
@@ -42,17 +60,21 @@ m[4].metric("Alerts firing", len(firing), help=", ".join(firing) or None)
 left, right = st.columns([3, 2])
 with left:
     figure = escalation_pack.figures(pack, settings)["growth"]
-    figure.update_layout(height=270, margin={"t": 60, "b": 40})
-    ui.plot(figure, key="escalation-growth", filename="dlq-escalation-growth")
+    figure.update_layout(height=260, margin={"t": 56, "b": 32})
+    ui.plot(
+        figure,
+        key="escalation-growth",
+        filename=export_name("escalation-growth", settings.dlq_topic, as_of),
+    )
 with right:
     # Counts first: a long signature is cut at the right edge, never the number.
     st.dataframe(
-        [{"in the backlog": n, "error signature": s} for s, n in pack.top_signatures],
+        [{"records": n, "error signature": s} for s, n in pack.top_signatures],
         hide_index=True,
         height=142,
     )
     st.dataframe(
-        [{"in the backlog": n, "domain": d} for d, n in pack.top_domains[:3]],
+        [{"records": n, "domain": d} for d, n in pack.top_domains[:3]],
         hide_index=True,
         height=107,
     )
@@ -80,25 +102,36 @@ with left:
 with right:
     st.caption(f"{ui.plain(HEADINGS.actions)} (audit)")
     if not pack.actions:
-        st.info("No replay or resolve recorded in the audit yet.", icon=":material/history:")
+        st.info("No replay or resolve in the incident window.", icon=":material/history:")
     else:
         st.dataframe(
             [
                 {
-                    "at": e.logged_at,
-                    "who": e.actor,
-                    "action": e.action,
-                    "result": e.result,
-                    "record": f"{e.partition}:{e.offset}" if e.topic else "bulk",
+                    "records": a.selected,
+                    "action": a.action,
+                    "outcome": a.outcome,
+                    "who": a.actor,
+                    "at": a.started,
+                    "selection": a.selection,
+                    "bulk id": a.bulk_id or "",
                 }
-                for e in pack.actions
+                for a in pack.actions
             ],
             hide_index=True,
             height=177,
             column_config={"at": ui.TIME_COLUMN},
         )
 
-notes = st.text_area(
+# The window's start shares the notes' row: the pack stays one 1400x900 screen.
+since_box, notes_box = st.columns([1, 3])
+since_box.text_input(
+    "Incident from (UTC)",
+    key="escalation_since",
+    placeholder=f"{pack.window.start:%Y-%m-%d %H:%M}",
+    help="Where the incident sections start: a date and time, or 2h, 1d ago. Empty: "
+    "from the first pending alert or the burst's first record.",
+)
+notes = notes_box.text_area(
     HEADINGS.changes,
     key="escalation_notes",
     height=68,
@@ -106,7 +139,7 @@ notes = st.text_area(
 )
 if st.button("Prepare the escalation pack", icon=":material/package_2:"):
     with st.spinner("Drawing the charts..."):
-        final = ui.cached(settings, escalation_pack.build, settings, as_of, notes)
+        final = ui.cached(settings, escalation_pack.build, settings, as_of, notes, since)
         images, problem = ui.chart_images(
             escalation_pack.figures(final, settings), *escalation_pack.CHART_SIZE
         )
@@ -114,24 +147,25 @@ if st.button("Prepare the escalation pack", icon=":material/package_2:"):
             escalation_pack.to_html(final, images).encode(),
             escalation_pack.markdown_zip(final, images),
             problem,
+            export_name("escalation", settings.dlq_topic, as_of),
         )
 files = st.session_state.get("escalation_files")
 if files:
-    html_file, zip_file, problem = files
+    html_file, zip_file, problem, name = files
     if problem:
         st.warning(ui.plain(problem))
     a, b = st.columns(2)
     a.download_button(
         "Download HTML (one file)",
         html_file,
-        "dlq-escalation.html",
+        f"{name}.html",
         "text/html",
         icon=":material/download:",
     )
     b.download_button(
         "Download Markdown + PNG (zip)",
         zip_file,
-        "dlq-escalation.zip",
+        f"{name}.zip",
         "application/zip",
         icon=":material/download:",
     )

@@ -7,6 +7,7 @@ from typing import Literal
 import streamlit as st
 
 from dashboard.exports import report_formats
+from dashboard.exports.file_names import export_name
 from dashboard.triage import reports
 from pages import actions_ui, ui
 
@@ -41,9 +42,17 @@ m[4].metric("Backlog > 7 days", f"{report.stale_backlog:,}")
 figures = report_formats.figures(report)
 left, right = st.columns(2)
 with left:
-    ui.plot(figures["categories"], key="report-categories", filename="dlq-report-categories")
+    ui.plot(
+        figures["categories"],
+        key="report-categories",
+        filename=export_name("report-categories", settings.dlq_topic, now),
+    )
 with right:
-    ui.plot(figures["signatures"], key="report-signatures", filename="dlq-report-signatures")
+    ui.plot(
+        figures["signatures"],
+        key="report-signatures",
+        filename=export_name("report-signatures", settings.dlq_topic, now),
+    )
 
 
 def table(counts: list[reports.Count], label: str, compared: bool = True) -> None:
@@ -78,7 +87,7 @@ table(report.top_urls, "URL folder")
 st.markdown("**Unresolved older than 7 days, by error signature**")
 table(report.stale_by_signature, "signature", compared=False)
 
-name = f"dlq-report-{days}d"
+name = export_name(f"report-{days}d", settings.dlq_topic, now)
 c = st.columns(4)
 c[0].download_button(
     "Markdown",

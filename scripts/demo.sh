@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # One command from a fresh clone to a running dashboard on demo data:
-# local Kafka broker, demo DLQ records, ingest, a follower that keeps ingesting, Streamlit.
+# local Kafka broker, demo DLQ records, ingest, a follower that keeps ingesting, a live demo
+# producer (a trickle and a recurring burst, so the alerts come and go), Streamlit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
@@ -21,7 +22,11 @@ $dlq ingest
 mkdir -p .dlq
 $dlq ingest --follow 30 --quiet >>.dlq/ingest.log 2>&1 &
 follower=$!
-trap 'kill "$follower" 2>/dev/null || true' EXIT INT TERM
+# Stops with this script (the trap), and by itself should this script die without it.
+$dlq demo --if-empty --live >>.dlq/demo-live.log 2>&1 &
+live=$!
+trap 'kill "$follower" "$live" 2>/dev/null || true' EXIT INT TERM
+echo "demo: new records keep arriving, with a burst every 20 minutes (.dlq/demo-live.log)" >&2
 
 echo "Dashboard: http://127.0.0.1:8501  (Ctrl-C stops it; 'make stop' stops the broker)"
 .venv/bin/streamlit run streamlit_app.py --server.address 127.0.0.1 --server.port 8501

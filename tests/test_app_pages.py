@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -219,7 +220,7 @@ def test_escalation_page_holds_the_pack_and_downloads_it(
     assert metrics["In the topic"] == "4,000" and metrics["Backlog"] == "4,000"
     assert len(at.get("plotly_chart")) == 1
     signatures = next(df.value for df in at.dataframe if "error signature" in df.value.columns)
-    assert len(signatures) > 0 and signatures["in the backlog"].is_monotonic_decreasing
+    assert len(signatures) > 0 and signatures["records"].is_monotonic_decreasing
     sample = next(df.value for df in at.dataframe if "field" in df.value.columns)
     assert "Trace ID" in set(sample["field"])
     assert not sample["value"].astype(str).str.contains("X-Amz-Signature=[0-9a-f]").any()
@@ -227,13 +228,20 @@ def test_escalation_page_holds_the_pack_and_downloads_it(
     at.text_area(key="escalation_notes").set_value("10:05 worker <b>2.14</b> rolled out")
     at.button[0].click().run()
     assert not at.exception, [e.value for e in at.exception]
-    html_file, zip_file, problem = at.session_state["escalation_files"]
+    html_file, zip_file, problem, name = at.session_state["escalation_files"]
     assert problem is None  # Chromium is here, so the charts are in the file
+    # The file names say what, which topic and when.
+    assert re.fullmatch(r"dlq-escalation-[A-Za-z0-9._-]+-\d{8}T\d{4}Z", name), name
     html = html_file.decode()
     assert "data:image/png;base64," in html
     assert "10:05 worker &lt;b&gt;2.14&lt;/b&gt; rolled out" in html
     assert zip_file[:2] == b"PK"
     assert len(at.get("download_button")) == 2
+
+    # The incident window can be set by hand; the page says which one it covers.
+    at.text_input(key="escalation_since").set_value("2026-01-01 00:00").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("Incident from 2026-01-01 00:00 UTC" in c for c in texts(at.caption))
 
 
 def counted_between(low: int, high: int) -> set[str]:

@@ -270,13 +270,27 @@ def test_dlq_report_cli_prints_each_format(db: Path, tmp_path: Path) -> None:
     assert run_cli(["report", "--days", "0", "--no-refresh"], env, tmp_path).returncode == 2
 
 
-def test_the_sample_record_shows_what_fails_in_the_last_hour(db: Path) -> None:
+def test_the_pack_counts_its_incident_window_only(db: Path) -> None:
     as_of = END - timedelta(days=2) + timedelta(minutes=30)  # just after a transient failure
+    settings = Settings(dlq_topic=TOPIC, db=db)
     with Database(db).read() as con:
-        pack = escalation_pack.build(con, Settings(dlq_topic=TOPIC, db=db), as_of, "")
+        pack = escalation_pack.build(con, settings, as_of, "")
+        chosen = escalation_pack.build(
+            con, settings, as_of, "", since=END - timedelta(days=2, hours=3)
+        )
+    # No alert and no burst: the window starts at the oldest unresolved record. The 404s
+    # arrive after `as_of` and are not part of it.
+    assert pack.window.start == END - timedelta(days=9, hours=1)
+    assert "oldest record in the backlog" in pack.window.why
+    timeout = "Connection timeout after <n>s - retries exhausted (<n> attempts)"
+    assert pack.top_signatures[0] == (timeout, 5)
+    assert "HTTP 404: Not Found" not in dict(pack.top_signatures)
     sample = {k: v for section in pack.sample for k, v in section.rows}
     assert sample["Category"] == "transient"
-    assert pack.top_signatures[0] == ("HTTP 404: Not Found", 6)  # not the commonest overall
+    assert sample["Timestamp"].startswith("2026-11-18T12:00")  # the newest in the window
+    # A window chosen by hand: only the three timeouts of the last hours.
+    assert (chosen.window.why, chosen.window_records) == ("chosen", 3)
+    assert chosen.top_signatures == [(timeout, 3)]
 
 
 def test_without_chromium_the_exports_say_so_instead_of_failing(

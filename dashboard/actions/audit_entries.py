@@ -1,12 +1,12 @@
 """The audit entries actions write: one per record acted on (or refused), one at each end of
-a bulk, one when someone looks. Every entry goes to the audit table, then to the JSON-lines
-log."""
+a bulk, one for a whole dry run, one when someone looks. Every entry goes to the audit table,
+then to the JSON-lines log."""
 
 from __future__ import annotations
 
 from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 from dashboard.actions import audit
 from dashboard.actions.identity import Identity
@@ -15,6 +15,8 @@ from dashboard.adapters.db import Connection, Database, transaction
 from dashboard.settings import Settings
 
 BulkMark = Literal["bulk-start", "bulk-finish", "bulk-cancel"]
+# The refusals a dry run's entry names (the rest are counted): enough to see why.
+DRY_RUN_REFUSALS_KEPT: Final = 20
 
 
 def record_entry(
@@ -63,7 +65,6 @@ def bulk_entry(report: Report, mark: BulkMark) -> audit.NewEntry:
             succeeded=report.count("success"),
             failed=report.count("failure"),
             refused=report.count("refused"),
-            dry_run_ok=report.count("dry-run"),
             not_attempted=report.not_attempted,
         )
     return audit.NewEntry(
@@ -73,6 +74,48 @@ def bulk_entry(report: Report, mark: BulkMark) -> audit.NewEntry:
         reason=request.reason,
         bulk_id=report.bulk_id,
         details=details,
+    )
+
+
+def request_entry(
+    report: Report, result: str, error: str | None = None, details: dict[str, Any] | None = None
+) -> audit.NewEntry:
+    """One entry for a whole request (its selection and count) rather than one per record:
+    a dry run, or a request Kafka never answered."""
+    request = report.request
+    one = request.refs[0] if len(request.refs) == 1 else None
+    return audit.NewEntry(
+        action=request.action,
+        actor=request.identity.label,
+        result=result,
+        topic=one.topic if one else None,
+        partition=one.partition if one else None,
+        offset=one.offset if one else None,
+        error=error,
+        reason=request.reason,
+        bulk_id=report.bulk_id,
+        details={"selection": request.selection, "selected": len(request.refs), **(details or {})},
+    )
+
+
+def dry_run_entry(report: Report) -> audit.NewEntry:
+    """The one entry of a dry run: what was selected and what would have happened to it. A
+    dry run changes nothing, so one entry per record would only bury the real actions."""
+    refusals = [
+        {"record": str(r.ref), "why": r.error}
+        for r in report.results
+        if r.result in ("refused", "failure")
+    ]
+    return request_entry(
+        report,
+        "dry-run",
+        details={
+            f"would_{report.request.action}": report.count("dry-run"),
+            "refused": report.count("refused"),
+            "failed": report.count("failure"),
+            "not_attempted": report.not_attempted,
+            "refusals": refusals[:DRY_RUN_REFUSALS_KEPT],
+        },
     )
 
 

@@ -4,6 +4,7 @@ the claim's release in one transaction; then move the review group's offsets."""
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 import uuid
@@ -14,7 +15,14 @@ from functools import partial
 from typing import Final
 
 from dashboard.actions import audit
-from dashboard.actions.audit_entries import BulkMark, audit_only, bulk_entry, record_entry
+from dashboard.actions.audit_entries import (
+    BulkMark,
+    audit_only,
+    bulk_entry,
+    dry_run_entry,
+    record_entry,
+    request_entry,
+)
 from dashboard.actions.claims import claim, release
 from dashboard.actions.outcome_rows import (
     REPLAY_COLUMNS,
@@ -63,16 +71,21 @@ def execute(
     _check(request)
     db = Database.of(settings)
     kafka = gateway or KafkaGateway(settings)
-    if request.action == "replay" and not request.dry_run:
-        try:
-            kafka.partitions(settings.pending_topic)
-        except TopicMissing as exc:
-            raise Refused(f"cannot replay: the pending {exc}") from None
     bulk = len(request.refs) > 1 or request.selection is not None
     report = Report(request, uuid.uuid4().hex[:12] if bulk else None)
+    if not request.dry_run:
+        try:
+            _check_kafka(settings, request, kafka)
+        except BrokerUnreachable as exc:
+            # Nothing was attempted; the attempt is audited as one failure with the reason.
+            report.error = str(exc)
+            audit_only(db.write(), settings.audit_log, [request_entry(report, "failure", str(exc))])
+            return report
     chunk_size = UNTHROTTLED_CHUNK if not request.rate else max(1, min(500, int(request.rate)))
     runner = _Runner(settings, request, report, db, kafka, cancel)
-    if bulk:
+    # A dry run is audited once, at its end (dry_run_entry); a real bulk at both ends.
+    marked = bulk and not request.dry_run
+    if marked:
         runner.audit_only([bulk_entry(report, "bulk-start")])
     try:
         for start in range(0, len(request.refs), chunk_size):
@@ -88,7 +101,9 @@ def execute(
     finally:
         runner.close()
         try:
-            if bulk:
+            if request.dry_run:
+                runner.audit_only([dry_run_entry(report)])
+            elif marked:
                 mark: BulkMark = "bulk-cancel" if report.cancelled else "bulk-finish"
                 runner.audit_only([bulk_entry(report, mark)])
         finally:
@@ -100,6 +115,19 @@ def execute(
         except BrokerUnreachable as exc:
             report.commit_error = str(exc)
     return report
+
+
+def _check_kafka(settings: Settings, request: Request, kafka: KafkaGateway) -> None:
+    """Kafka answers before anything is claimed: a replay writes to the pending topic, a
+    resolve commits the review group's offsets on the DLQ topic."""
+    if request.action == "replay":
+        try:
+            kafka.partitions(settings.pending_topic)
+        except TopicMissing as exc:
+            raise Refused(f"cannot replay: the pending {exc}") from None
+        return
+    with contextlib.suppress(TopicMissing):  # a deleted DLQ topic leaves nothing to commit
+        kafka.partitions(settings.dlq_topic)
 
 
 def _check(request: Request) -> None:
@@ -143,8 +171,9 @@ class _Runner:
         self._sender: Sender | None = None
         self._held: Connection | None = None
         self._stack = ExitStack()
-        # The audit entry for what this request did to one record.
+        # The audit entry for what this request did to one record (a dry run has none).
         self._entry = partial(record_entry, request, report.bulk_id)
+        self._per_record = not request.dry_run
         self._started = time.monotonic()
         self._sent = 0
 
@@ -187,7 +216,8 @@ class _Runner:
         """Check and claim in one transaction; refused records are audited right there."""
         with self.connection() as con, transaction(con):
             claimed, refused = claim(con, self.request, refs, self.token)
-            made = audit.append(con, [self._entry(c, "refused", error=why) for c, why in refused])
+            refusals = [self._entry(c, "refused", error=why) for c, why in refused]
+            made = audit.append(con, refusals if self._per_record else [])
         audit.write_jsonl(self.settings.audit_log, made)
         self.report.results.extend(
             ItemResult(c.ref, c.trace_id, "refused", why) for c, why in refused
@@ -338,7 +368,7 @@ class _Runner:
         from each record's audit entry id and the moment, and release this run's claims;
         then append the entries to the JSON-lines log."""
         with self.connection() as con, transaction(con):
-            made = audit.append(con, entries)
+            made = audit.append(con, entries if self._per_record else [])
             ids = {(e.partition, e.offset): e.audit_id for e in made}
             insert_rows(
                 con,

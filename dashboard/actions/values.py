@@ -118,6 +118,7 @@ class Progress:
     succeeded: int
     failed: int
     refused: int
+    word: str = "done"  # what `succeeded` counts: "replayed", "would replay" (a dry run), ...
 
 
 ProgressCallback = Callable[[Progress], None]
@@ -131,6 +132,7 @@ class Report:
     cancelled: bool = False
     committed: dict[int, int] = field(default_factory=dict)  # resolve: partition -> offset
     commit_error: str | None = None
+    error: str | None = None  # the request failed as a whole (Kafka not answering)
 
     def count(self, result: Outcome) -> int:
         return sum(1 for r in self.results if r.result == result)
@@ -138,6 +140,13 @@ class Report:
     @property
     def not_attempted(self) -> int:
         return len(self.request.refs) - len(self.results)
+
+    @property
+    def done_word(self) -> str:
+        """What a record counted as done is: "replayed", or "would replay" in a dry run."""
+        if self.request.dry_run:
+            return f"would {self.request.action}"
+        return {"replay": "replayed", "resolve": "resolved"}[self.request.action]
 
     def progress(self) -> Progress:
         ok = self.count("dry-run" if self.request.dry_run else "success")
@@ -147,13 +156,16 @@ class Report:
             ok,
             self.count("failure"),
             self.count("refused"),
+            self.done_word,
         )
 
     def summary(self) -> str:
-        verb = {"replay": "replayed", "resolve": "resolved"}[self.request.action]
-        parts = [f"{self.count('success'):,} {verb}"]
+        if self.error:
+            return f"{self.request.action} failed, nothing done: {self.error}"
+        parts = [f"{self.count('success'):,} {self.done_word}"]
         if self.request.dry_run:
-            parts = [f"dry run: {self.count('dry-run'):,} would be {verb}"]
+            n = self.count("dry-run")
+            parts = [f"dry run: would {self.request.action} {n:,} record{'s' if n != 1 else ''}"]
         if self.count("failure"):
             parts.append(f"{self.count('failure'):,} failed")
         if self.count("refused"):

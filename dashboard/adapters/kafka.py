@@ -43,6 +43,7 @@ __all__ = [
     "PartitionOffsets",
     "Sender",
     "TopicMissing",
+    "in_words",
     "is_partition_eof",
 ]
 
@@ -121,6 +122,32 @@ _RETRIABLE_CODES = frozenset(
     }
 )
 
+# librdkafka's codes for "nobody answered at that address" (refused, unresolvable, timed
+# out), as opposed to a broker that answered and said no.
+_NOT_ANSWERING_CODES = frozenset(
+    {
+        KafkaError._TRANSPORT,
+        KafkaError._ALL_BROKERS_DOWN,
+        KafkaError._RESOLVE,
+        KafkaError._TIMED_OUT,
+        KafkaError._MSG_TIMED_OUT,
+        KafkaError.REQUEST_TIMED_OUT,
+    }
+)
+
+
+def in_words(error: object, bootstrap: str) -> str:
+    """A librdkafka error as an operator reads it (`Kafka at HOST:PORT is not answering`),
+    never `KafkaError{code=_TRANSPORT,...}`: every message about Kafka trouble comes here."""
+    if isinstance(error, KafkaException) and error.args:
+        error = error.args[0]
+    if isinstance(error, KafkaError):
+        if error.code() in _NOT_ANSWERING_CODES:
+            return f"Kafka at {bootstrap} is not answering"
+        return f"Kafka at {bootstrap} answered: {error.str()}"
+    return f"Kafka at {bootstrap}: {error}"
+
+
 # key, value, headers, timestamp in milliseconds (0: the time of sending)
 OutgoingRecord = tuple[bytes | None, bytes | None, Sequence[tuple[str, bytes | None]], int]
 
@@ -174,9 +201,10 @@ class Delivery:
 class Sender:
     """One producer and the one send-and-acknowledge loop every write to Kafka goes through."""
 
-    def __init__(self, producer: Producer, delivery_timeout: float) -> None:
+    def __init__(self, producer: Producer, delivery_timeout: float, bootstrap: str) -> None:
         self._producer = producer
         self.delivery_timeout = delivery_timeout
+        self._bootstrap = bootstrap
 
     def send(
         self,
@@ -197,7 +225,7 @@ class Sender:
                 return
             del waiting[key]
             if err is not None:
-                on_delivery(key, Delivery("failed", error=err.str()))
+                on_delivery(key, Delivery("failed", error=in_words(err, self._bootstrap)))
             else:
                 on_delivery(
                     key, Delivery("delivered", None, msg.topic(), msg.partition(), msg.offset())
@@ -282,7 +310,9 @@ class KafkaGateway:
                 KafkaError._UNKNOWN_TOPIC,
             ):
                 raise missing
-            raise BrokerUnreachable(f"topic {topic}: {described.error.str()}")
+            raise BrokerUnreachable(
+                f"topic {topic}: {in_words(described.error, self.settings.bootstrap_servers)}"
+            )
         return sorted(described.partitions)
 
     def topic_exists(self, topic: str) -> bool:
@@ -389,8 +419,7 @@ class KafkaGateway:
                 )
             except KafkaException as exc:
                 raise BrokerUnreachable(
-                    f"committing for group {group} on {self.settings.bootstrap_servers} "
-                    f"failed: {exc.args[0]}"
+                    f"committing for group {group} failed: {self._unreachable(exc)}"
                 ) from None
 
     # -- clients ---------------------------------------------------------------------------
@@ -453,7 +482,7 @@ class KafkaGateway:
         """A Sender (one producer, reused across sends); `delivery_timeout` defaults to six
         times this gateway's timeout, room for a bulk load's backlog."""
         timeout = delivery_timeout if delivery_timeout is not None else self.timeout * 6
-        return Sender(self.producer(timeout), timeout)
+        return Sender(self.producer(timeout), timeout, self.settings.bootstrap_servers)
 
     def produce_all(self, topic: str, records: Iterable[OutgoingRecord]) -> int:
         """Send (key, value, headers, timestamp_ms) records and wait for every
@@ -477,7 +506,7 @@ class KafkaGateway:
         return sent
 
     def _unreachable(self, exc: KafkaException) -> str:
-        return f"cannot reach Kafka at {self.settings.bootstrap_servers}: {exc.args[0]}"
+        return in_words(exc, self.settings.bootstrap_servers)
 
     def close(self) -> None:
         self._admin = None

@@ -136,7 +136,7 @@ def run(args: argparse.Namespace) -> int:
     finally:
         signal.signal(signal.SIGINT, previous)
     _print_report(report, args.format)
-    clean = report.count("failure") == 0 and report.count("refused") == 0
+    clean = not report.error and report.count("failure") == 0 and report.count("refused") == 0
     return EXIT_OK if clean and not report.cancelled and not report.commit_error else EXIT_REFUSED
 
 
@@ -233,7 +233,7 @@ def _cancel_on(cancel: threading.Event) -> Callable[[int, FrameType | None], Non
 
 def _progress(progress: Progress) -> None:
     err(
-        f"{progress.done:,}/{progress.total:,} done: {progress.succeeded:,} ok, "
+        f"{progress.done:,}/{progress.total:,} done: {progress.succeeded:,} {progress.word}, "
         f"{progress.failed:,} failed, {progress.refused:,} refused"
     )
 
@@ -247,6 +247,7 @@ def _print_report(report: Report, fmt: str) -> None:
                 "cancelled": report.cancelled,
                 "committed": report.committed,
                 "commit_error": report.commit_error,
+                "error": report.error,
                 "results": [
                     {
                         "record": str(r.ref),

@@ -12,13 +12,14 @@ from __future__ import annotations
 import io
 import zipfile
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Final
 
 import plotly.graph_objects as go
 
 from dashboard.actions.audit import CHANGING_ACTIONS, AuditEntry, AuditFilter, query
+from dashboard.actions.bulk_summary import ActionSummary, summarise
 from dashboard.adapters.db import Connection
 from dashboard.exports.charts import ChartSource, growth_figure
 from dashboard.exports.report_formats import embedded_png, page
@@ -26,30 +27,32 @@ from dashboard.settings import Settings
 from dashboard.text.safe_text import html_text, markdown_inline
 from dashboard.triage import alerts, escalation, overview, runbook
 from dashboard.triage.dimensions import NO_TEXT_LABEL, NONE_LABEL
-from dashboard.triage.filters import IN_BACKLOG
+from dashboard.triage.filters import RecordFilter
 from dashboard.triage.messages import record_detail, search
-from dashboard.triage.patterns import top_values
+from dashboard.triage.patterns import Burst, top_values
 from dashboard.triage.severity import Severity, classify_rate, classify_size, overall, rate_bands
 from dashboard.triage.states import (
     BACKLOG,
     BACKLOG_STATES,
-    choices_condition,
     counts_line,
     label,
-    records_with_state_sql,
 )
 from dashboard.triage.views import Section, view_sections
 
 GROWTH_HOURS: Final = 24
 GROWTH_BUCKET_MINUTES: Final = 10
 CHART_SIZE: Final = (1000, 340)
-ACTIONS_SHOWN: Final = 15
+# Audit entries read for the window's actions, and per-record lines in the appendix: a bulk
+# of thousands is one summary line; the appendix names the first records and counts the rest.
+AUDIT_READ: Final = 20_000
+APPENDIX_SHOWN: Final = 500
 
 
 @dataclass(frozen=True)
 class EscalationPack:
     topic: str
     as_of: datetime
+    window: escalation.IncidentWindow  # what the incident sections cover
     severity: Severity
     growth_severity: Severity
     size_severity: Severity
@@ -58,69 +61,70 @@ class EscalationPack:
     size: overview.DlqSize
     alert_states: list[alerts.AlertStatus]
     criteria: list[escalation.Criterion]
-    top_signatures: list[tuple[str, int]]
+    bursts: list[Burst]  # systematic bursts in the window, whatever became of their records
+    window_records: int
+    top_signatures: list[tuple[str, int]]  # in the window, every state
     top_domains: list[tuple[str, int]]
     sample_ref: str | None
     sample: list[Section]
-    actions: list[AuditEntry]
+    actions: list[ActionSummary]  # one per bulk or single action in the window, newest first
+    action_records: list[AuditEntry]  # the per-record entries behind them (the appendix)
     growth: list[overview.Bucket]
     notes: str = ""
 
 
-def build(con: Connection, settings: Settings, as_of: datetime, notes: str = "") -> EscalationPack:
+def build(
+    con: Connection,
+    settings: Settings,
+    as_of: datetime,
+    notes: str = "",
+    since: datetime | None = None,
+) -> EscalationPack:
+    """The pack as of `as_of`; its incident sections cover `since` (default: the incident's
+    start, escalation.incident_window) until `as_of`."""
     topic = settings.dlq_topic
-    window = settings.rules.rate_window_minutes
+    window_minutes = settings.rules.rate_window_minutes
     per_10min = overview.count_between(con, topic, as_of - timedelta(minutes=10), as_of)
-    per_window = overview.count_between(con, topic, as_of - timedelta(minutes=window), as_of)
-    growth_severity = classify_rate(per_10min, per_window / window, settings.severity)
+    per_window = overview.count_between(
+        con, topic, as_of - timedelta(minutes=window_minutes), as_of
+    )
+    growth_severity = classify_rate(per_10min, per_window / window_minutes, settings.severity)
     size = overview.dlq_size(con, topic)
     size_severity = classify_size(size.backlog, settings.severity)
-    day = as_of - timedelta(hours=24)
-    statuses = alerts.evaluate_all(
-        settings.alerts,
-        overview.arrivals(con, topic, day, as_of, 1),
-        overview.backlog_history(con, topic, day, as_of, 1),
-        window,
+    statuses = escalation.alert_states(con, settings, as_of)
+    window = (
+        escalation.IncidentWindow(since, as_of, "chosen")
+        if since is not None
+        else escalation.incident_window(con, settings, as_of, statuses)
     )
-    top = [
-        (s or NO_TEXT_LABEL, n) for s, n in top_values(con, topic, IN_BACKLOG, "error_signature", 5)
-    ]
-    domains = [(d or NONE_LABEL, n) for d, n in top_values(con, topic, IN_BACKLOG, "domain", 5)]
-    sample_ref, sample = None, []
-    signature = _sample_signature(con, topic, as_of)
-    if signature is not None:
-        flt = replace(IN_BACKLOG, signature=signature)
-        newest = search(con, topic, flt, "time", True, 1, 1).rows
-        if newest:
-            row = newest[0]
-            detail = record_detail(con, row.topic, row.partition, row.offset)
-            if detail is not None:
-                sample_ref, sample = row.coordinates, view_sections(detail)
-    attempted = [
+    scope = RecordFilter(since=window.start, until=window.end)
+    signatures = top_values(con, topic, scope, "error_signature", 5)
+    sample_ref, sample = _sample(con, topic, scope, signatures)
+    summaries, records = summarise(
         e
-        for e in query(
-            con,
-            AuditFilter(actions=CHANGING_ACTIONS),
-            200,
-        )
+        for e in query(con, AuditFilter(actions=CHANGING_ACTIONS, since=window.start), AUDIT_READ)
         if e.topic in (None, topic)
-    ][:ACTIONS_SHOWN]
+    )
     return EscalationPack(
         topic=topic,
         as_of=as_of,
+        window=window,
         severity=overall(growth_severity, size_severity),
         growth_severity=growth_severity,
         size_severity=size_severity,
         per_10min=per_10min,
-        per_min=per_window / window,
+        per_min=per_window / window_minutes,
         size=size,
         alert_states=statuses,
         criteria=escalation.check(con, settings, as_of),
-        top_signatures=top,
-        top_domains=domains,
+        bursts=escalation.recent_bursts(con, settings, window.start, window.end),
+        window_records=overview.count_between(con, topic, window.start, window.end),
+        top_signatures=[(s or NO_TEXT_LABEL, n) for s, n in signatures],
+        top_domains=[(d or NONE_LABEL, n) for d, n in top_values(con, topic, scope, "domain", 5)],
         sample_ref=sample_ref,
         sample=sample,
-        actions=attempted,
+        actions=summaries,
+        action_records=records,
         growth=overview.arrivals(
             con, topic, as_of - timedelta(hours=GROWTH_HOURS), as_of, GROWTH_BUCKET_MINUTES
         ),
@@ -128,20 +132,21 @@ def build(con: Connection, settings: Settings, as_of: datetime, notes: str = "")
     )
 
 
-def _sample_signature(con: Connection, topic: str, as_of: datetime) -> str | None:
-    """The error the sample record shows: what fails most in the last hour (what L3 is
-    called about), else most in the backlog; an error with text beats none."""
-    row = con.execute(
-        f"""SELECT error_signature FROM {records_with_state_sql()} r
-            WHERE topic = ? AND {choices_condition((BACKLOG,))}
-              AND error_signature IS NOT NULL
-            GROUP BY 1
-            ORDER BY count(*) FILTER (WHERE kafka_timestamp >= ? AND kafka_timestamp < ?) DESC,
-                     count(*) DESC, 1
-            LIMIT 1""",
-        [topic, as_of - timedelta(hours=1), as_of],
-    ).fetchone()
-    return None if row is None else str(row[0])
+def _sample(
+    con: Connection, topic: str, scope: RecordFilter, signatures: list[tuple[str | None, int]]
+) -> tuple[str | None, list[Section]]:
+    """The newest record of the window's top signature (one with error text beats none),
+    whatever its state: the incident's example, even once replayed or resolved."""
+    with_text = [s for s, _ in signatures if s is not None]
+    if not with_text:
+        return None, []
+    flt = RecordFilter(since=scope.since, until=scope.until, signature=with_text[0])
+    newest = search(con, topic, flt, "time", True, 1, 1).rows
+    if not newest:
+        return None, []
+    row = newest[0]
+    detail = record_detail(con, row.topic, row.partition, row.offset)
+    return (row.coordinates, view_sections(detail)) if detail is not None else (None, [])
 
 
 def figures(pack: EscalationPack, settings: Settings) -> dict[str, go.Figure]:
@@ -156,67 +161,89 @@ def figures(pack: EscalationPack, settings: Settings) -> dict[str, go.Figure]:
 
 
 def _alert_line(status: alerts.AlertStatus) -> str:
-    moment = status.firing_since if status.state == "firing" else status.active_since
-    since = f" since {moment:%Y-%m-%d %H:%M} UTC" if moment else ""
-    return f"{status.rule.name}: {status.state}{since} ({status.condition})"
+    since = escalation.since_text(status)
+    return f"{status.rule.name}: {status.state}{' ' + since if since else ''} ({status.condition})"
 
 
-def _action_line(entry: AuditEntry) -> str:
-    where = f" {entry.topic}:{entry.partition}:{entry.offset}" if entry.topic else ""
-    why = f" - {entry.reason}" if entry.reason else ""
+def _window_line(pack: EscalationPack) -> str:
+    w = pack.window
+    return (
+        f"{w.start:%Y-%m-%d %H:%M} to {w.end:%Y-%m-%d %H:%M} UTC ({w.why}): "
+        f"{pack.window_records:,} records entered the DLQ"
+    )
+
+
+def _burst_line(b: Burst) -> str:
+    where = f" from {b.domain}" if b.domain else ""
+    return (
+        f"{b.label}{where}: {b.total:,} records {b.first_seen:%Y-%m-%d %H:%M} to "
+        f"{b.last_seen:%H:%M} UTC, peak {b.peak:,} in one window at {b.peak_at:%H:%M}"
+    )
+
+
+def _record_line(entry: AuditEntry) -> str:
+    bulk = f" bulk {entry.bulk_id}" if entry.bulk_id else ""
     error = f" ({entry.error})" if entry.error else ""
     return (
-        f"{entry.logged_at:%Y-%m-%d %H:%M} {entry.actor} {entry.action}{where}: "
-        f"{entry.result}{error}{why}"
+        f"{entry.logged_at:%Y-%m-%d %H:%M} {entry.actor} {entry.action} "
+        f"{entry.topic}:{entry.partition}:{entry.offset}{bulk}: {entry.result}{error}"
     )
+
+
+def _appendix(pack: EscalationPack) -> list[str]:
+    lines = [_record_line(e) for e in pack.action_records[:APPENDIX_SHOWN]]
+    more = len(pack.action_records) - APPENDIX_SHOWN
+    return lines + ([f"... and {more:,} more (the audit has them all)"] if more > 0 else [])
 
 
 def to_markdown(pack: EscalationPack, image_names: Mapping[str, str] | None = None) -> str:
     s, h = pack.severity, runbook.RUNBOOK.pack
+    md = markdown_inline
     lines = [
-        f"# {markdown_inline(h.title)}: {markdown_inline(pack.topic)}",
+        f"# {md(h.title)}: {md(pack.topic)}",
         "",
         f"As of {pack.as_of:%Y-%m-%d %H:%M} UTC. **{s.level.label}**: {s.action} "
         f"(expected response {s.response_time}).",
         "",
-        f"## {markdown_inline(h.count_and_growth)}",
+        f"Incident window: {md(_window_line(pack))}.",
+        "",
+        f"## {md(h.count_and_growth)}",
         "",
         f"- Records in the topic: {pack.size.in_topic:,}; {counts_line(pack.size.states)}",
         f"- Growth: {pack.per_10min:,} records in the last 10 minutes, {pack.per_min:,.1f}/min "
-        f"over the alert window ({markdown_inline(pack.growth_severity.reason)})",
-        *[f"- {markdown_inline(_alert_line(a))}" for a in pack.alert_states],
+        f"over the alert window ({md(pack.growth_severity.reason)})",
+        *[f"- {md(_alert_line(a))}" for a in pack.alert_states],
         "",
     ]
     for key, name in (image_names or {}).items():
-        lines += [f"![{markdown_inline(key)}]({name})", ""]
-    lines += [
-        f"## {markdown_inline(h.common_patterns)}",
-        "",
-        "| error signature | in the backlog |",
-        "|---|---:|",
-    ]
-    lines += [f"| {markdown_inline(sig)} | {n:,} |" for sig, n in pack.top_signatures]
-    lines += ["", "| domain | in the backlog |", "|---|---:|"]
-    lines += [f"| {markdown_inline(d)} | {n:,} |" for d, n in pack.top_domains]
-    lines += ["", f"## {markdown_inline(h.criteria)}", ""]
+        lines += [f"![{md(key)}]({name})", ""]
+    lines += [f"## {md(h.common_patterns)}", "", "Systematic bursts in the window:", ""]
+    lines += [f"- {md(_burst_line(b))}" for b in pack.bursts] or ["- none"]
+    lines += ["", "| error signature | records in the window |", "|---|---:|"]
+    lines += [f"| {md(sig)} | {n:,} |" for sig, n in pack.top_signatures]
+    lines += ["", "| domain | records in the window |", "|---|---:|"]
+    lines += [f"| {md(d)} | {n:,} |" for d, n in pack.top_domains]
+    lines += ["", f"## {md(h.criteria)}", ""]
     for c in pack.criteria:
         mark = {True: "MET", False: "not met", None: "check by hand"}[c.met]
-        lines.append(f"- {mark}: {markdown_inline(c.title)} ({markdown_inline(c.summary)})")
-    lines += ["", f"## {markdown_inline(h.sample)} {markdown_inline(pack.sample_ref or '(none)')}"]
-    lines.append("")
+        lines.append(f"- {mark}: {md(c.title)} ({md(c.summary)})")
+    lines += ["", f"## {md(h.sample)} {md(pack.sample_ref or '(none)')}", ""]
     for section in pack.sample:
-        lines += [f"**{markdown_inline(section.title)}**", ""]
-        lines += [f"- {markdown_inline(k)}: {markdown_inline(v)}" for k, v in section.rows]
+        lines += [f"**{md(section.title)}**", ""]
+        lines += [f"- {md(k)}: {md(v)}" for k, v in section.rows]
         lines.append("")
     lines += [
-        f"## {markdown_inline(h.changes)}",
+        f"## {md(h.changes)}",
         "",
-        markdown_inline(pack.notes) if pack.notes.strip() else "(none given)",
+        md(pack.notes) if pack.notes.strip() else "(none given)",
         "",
-        f"## {markdown_inline(h.actions)}",
+        f"## {md(h.actions)}",
         "",
     ]
-    lines += [f"- {markdown_inline(_action_line(e))}" for e in pack.actions] or ["- none"]
+    lines += [f"- {md(a.line)}" for a in pack.actions] or ["- none in the window"]
+    if pack.action_records:
+        lines += ["", "## Appendix: every record acted on", ""]
+        lines += [f"- {md(line)}" for line in _appendix(pack)]
     lines.append("")
     return "\n".join(lines)
 
@@ -227,11 +254,19 @@ def to_html(pack: EscalationPack, images: Mapping[str, bytes] | None = None) -> 
     def rows(items: list[tuple[str, str]]) -> str:
         return "".join(f"<tr><th>{html_text(k)}</th><td>{html_text(v)}</td></tr>" for k, v in items)
 
+    def items(lines: list[str], empty: str) -> str:
+        return "<ul>" + ("".join(f"<li>{html_text(x)}</li>" for x in lines) or empty) + "</ul>"
+
+    def counts(title: str, pairs: list[tuple[str, int]]) -> str:
+        body = "".join(f"<tr><td>{html_text(k)}</td><td>{n:,}</td></tr>" for k, n in pairs)
+        return f"<table><tr><th>{title}</th><th>records in the window</th></tr>{body}</table>"
+
     parts = [
         f"<h1>{html_text(h.title)}: {html_text(pack.topic)}</h1>",
         f"<p>As of {pack.as_of:%Y-%m-%d %H:%M} UTC</p>",
         f'<p class="severity {s.level.label.lower()}">{html_text(s.level.label)}: '
         f"{html_text(s.action)} (expected response {html_text(s.response_time)})</p>",
+        f"<p>Incident window: {html_text(_window_line(pack))}.</p>",
         f"<h2>{html_text(h.count_and_growth)}</h2><table>",
         rows(
             [
@@ -247,14 +282,11 @@ def to_html(pack: EscalationPack, images: Mapping[str, bytes] | None = None) -> 
         "</table>",
     ]
     parts += [embedded_png(key, data) for key, data in (images or {}).items()]
-    parts.append(
-        f"<h2>{html_text(h.common_patterns)}</h2>"
-        "<table><tr><th>error signature</th><th>in the backlog</th></tr>"
-    )
-    parts += [f"<tr><td>{html_text(sig)}</td><td>{n:,}</td></tr>" for sig, n in pack.top_signatures]
-    parts.append("</table><table><tr><th>domain</th><th>in the backlog</th></tr>")
-    parts += [f"<tr><td>{html_text(d)}</td><td>{n:,}</td></tr>" for d, n in pack.top_domains]
-    parts.append(f"</table><h2>{html_text(h.criteria)}</h2><ul>")
+    parts.append(f"<h2>{html_text(h.common_patterns)}</h2><p>Systematic bursts in the window:</p>")
+    parts.append(items([_burst_line(b) for b in pack.bursts], "<li>none</li>"))
+    parts.append(counts("error signature", pack.top_signatures))
+    parts.append(counts("domain", pack.top_domains))
+    parts.append(f"<h2>{html_text(h.criteria)}</h2><ul>")
     for c in pack.criteria:
         mark = {True: "MET", False: "not met", None: "check by hand"}[c.met]
         parts.append(
@@ -265,9 +297,11 @@ def to_html(pack: EscalationPack, images: Mapping[str, bytes] | None = None) -> 
         parts.append(f"<h3>{html_text(section.title)}</h3><table>{rows(section.rows)}</table>")
     parts.append(f"<h2>{html_text(h.changes)}</h2>")
     parts.append(f'<div class="note">{html_text(pack.notes) or "(none given)"}</div>')
-    parts.append(f"<h2>{html_text(h.actions)}</h2><ul>")
-    parts += [f"<li>{html_text(_action_line(e))}</li>" for e in pack.actions] or ["<li>none</li>"]
-    parts.append("</ul>")
+    parts.append(f"<h2>{html_text(h.actions)}</h2>")
+    parts.append(items([a.line for a in pack.actions], "<li>none in the window</li>"))
+    if pack.action_records:
+        parts.append("<h2>Appendix: every record acted on</h2>")
+        parts.append(items(_appendix(pack), ""))
     return page(f"{h.title} {pack.topic}", "\n".join(parts))
 
 

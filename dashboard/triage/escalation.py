@@ -10,11 +10,14 @@ from typing import Any, Final
 
 from dashboard.adapters.db import Connection
 from dashboard.settings import Settings
-from dashboard.triage import runbook
-from dashboard.triage.filters import IN_BACKLOG
-from dashboard.triage.overview import arrivals
-from dashboard.triage.patterns import pattern_case_sql
+from dashboard.triage import alerts, runbook
+from dashboard.triage.filters import IN_BACKLOG, RecordFilter
+from dashboard.triage.overview import arrivals, backlog_history
+from dashboard.triage.patterns import Burst, bursts, pattern_case_sql
 from dashboard.triage.states import records_with_state_sql
+
+# How far back an incident's start is looked for (alerts evaluated, bursts searched).
+INCIDENT_LOOKBACK: Final = timedelta(hours=24)
 
 
 @dataclass(frozen=True)
@@ -187,3 +190,93 @@ CRITERIA: Final[tuple[Callable[[Connection, Settings, datetime], Criterion], ...
     _replay_failures,
     _business_critical,
 )
+
+
+# -- the incident window --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class IncidentWindow:
+    start: datetime
+    end: datetime
+    why: str  # what the start is: an alert, a burst's first record, or the operator's choice
+
+
+def alert_states(con: Connection, settings: Settings, now: datetime) -> list[alerts.AlertStatus]:
+    """The alerts over the last day. One still holding at the day's start is evaluated again
+    from the first record, so its "since" is exact, or `since_before_window` says plainly it
+    began before the data starts."""
+    topic = settings.dlq_topic
+
+    def evaluate(start: datetime) -> list[alerts.AlertStatus]:
+        return alerts.evaluate_all(
+            settings.alerts,
+            arrivals(con, topic, start, now, 1),
+            backlog_history(con, topic, start, now, 1),
+            settings.rules.rate_window_minutes,
+        )
+
+    day = now - INCIDENT_LOOKBACK
+    statuses = evaluate(day)
+    if any(s.since_before_window for s in statuses):
+        first = con.execute(
+            "SELECT min(kafka_timestamp) FROM records WHERE topic = ?", [topic]
+        ).fetchone()
+        if first is not None and first[0] is not None and first[0] < day:
+            statuses = evaluate(first[0])
+    return statuses
+
+
+def since_text(status: alerts.AlertStatus) -> str:
+    """When the alert's current state began, or that it began before the data starts."""
+    moment = status.firing_since if status.state == "firing" else status.active_since
+    if moment is None:
+        return ""
+    if status.since_before_window:
+        held = status.active_since or moment
+        return f"since before {held:%Y-%m-%d %H:%M} UTC, when the data starts"
+    return f"since {moment:%Y-%m-%d %H:%M} UTC"
+
+
+def recent_bursts(
+    con: Connection, settings: Settings, start: datetime, end: datetime
+) -> list[Burst]:
+    """Systematic bursts among every record (replayed or resolved since, too) in [start, end)."""
+    rules = settings.rules
+    return bursts(
+        con,
+        settings.dlq_topic,
+        RecordFilter(since=start, until=end),
+        rules.systematic_min_records,
+        rules.systematic_window_minutes,
+    )
+
+
+def incident_window(
+    con: Connection,
+    settings: Settings,
+    now: datetime,
+    statuses: list[alerts.AlertStatus] | None = None,
+) -> IncidentWindow:
+    """From the first pending (or firing) alert or the first record of the most recent
+    systematic burst, whichever is earlier, until `now`. With neither, from the oldest
+    unresolved record (what is still to be dealt with); with none of those, the last day."""
+    starts: list[tuple[datetime, str]] = []
+    for status in statuses if statuses is not None else alert_states(con, settings, now):
+        if status.active_since is not None:
+            starts.append((status.active_since, f"{status.rule.name} held (now {status.state})"))
+    found = recent_bursts(con, settings, now - INCIDENT_LOOKBACK, now)
+    if found:
+        latest = max(found, key=lambda b: b.last_seen)
+        where = f" from {latest.domain}" if latest.domain else ""
+        starts.append((latest.first_seen, f"first record of the burst of {latest.label}{where}"))
+    if starts:
+        start, why = min(starts)
+        return IncidentWindow(start, now, why)
+    where, params = IN_BACKLOG.where(settings.dlq_topic)
+    oldest = con.execute(
+        f"SELECT min(kafka_timestamp) FROM {records_with_state_sql()} r WHERE {where}", params
+    ).fetchone()
+    if oldest is not None and oldest[0] is not None and oldest[0] < now:
+        return IncidentWindow(oldest[0], now, "no alert or burst: the oldest record in the backlog")
+    return IncidentWindow(now - INCIDENT_LOOKBACK, now, "no alert, burst or record in the backlog")

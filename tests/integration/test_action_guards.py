@@ -15,6 +15,7 @@ from dashboard.actions.run import execute
 from dashboard.actions.values import Refused, Request
 from dashboard.adapters.db import Database
 from dashboard.adapters.kafka import KafkaGateway, OutgoingRecord
+from dashboard.devtools.broker.launcher import _free_port
 from dashboard.settings import Settings
 from tests.conftest import REPO, run_cli, settings_env
 from tests.integration.actions_support import (
@@ -118,8 +119,8 @@ def test_a_viewer_cannot_act(
         assert con.execute("SELECT count(*) FROM replays").fetchone() == (0,)
 
 
-def test_dry_run_changes_nothing_but_is_audited(
-    kafka_settings: Settings, gateway: KafkaGateway
+def test_dry_run_changes_nothing_and_is_audited_once(
+    kafka_settings: Settings, gateway: KafkaGateway, tmp_path: Path
 ) -> None:
     setup_dlq(
         kafka_settings,
@@ -127,15 +128,37 @@ def test_dry_run_changes_nothing_but_is_audited(
         [(f"evt-{i}".encode(), pipeline_value(f"evt-{i}"), [], NOW_MS + i) for i in range(5)],
     )
     refs = [ref(kafka_settings, 0, i) for i in range(5)]
-    report = replay(kafka_settings, refs, dry_run=True)
+    report = replay(kafka_settings, refs, dry_run=True, selection="domain: example")
     assert report.count("dry-run") == 5 and report.bulk_id
+    assert report.summary() == "dry run: would replay 5 records"
     assert read_topic(kafka_settings, kafka_settings.pending_topic, 0, timeout=3) == []
     with Database(kafka_settings.db).read() as con:
         assert con.execute("SELECT count(*) FROM replays").fetchone() == (0,)
-        results = [e.result for e in audit.query(con, audit.AuditFilter(actions=("replay",)))]
-        bulk = [e.action for e in audit.query(con, audit.AuditFilter(bulk_id=report.bulk_id))]
-    assert results == ["dry-run"] * 5
-    assert bulk.count("bulk-start") == 1 and bulk.count("bulk-finish") == 1
+        entries = audit.query(con, audit.AuditFilter())
+    # One entry for the whole dry run: its selection and count, no per-record lines, no
+    # bulk start and finish.
+    assert [(e.action, e.result, e.bulk_id) for e in entries] == [
+        ("replay", "dry-run", report.bulk_id)
+    ]
+    details = json.loads(entries[0].details)
+    assert details["selection"] == "domain: example"
+    assert (details["selected"], details["would_replay"], details["refused"]) == (5, 5, 0)
+
+    # The CLI says what would happen, never "ok"; still one entry per dry run.
+    env = {**settings_env(kafka_settings), "PYTHONPATH": str(REPO), "DLQ_OPERATOR": "ana"}
+    done = run_cli(
+        ["resolve", *map(str, refs[:3]), "--reason", "x", "--dry-run", "--no-refresh"],
+        env,
+        tmp_path,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "dry run: would resolve 3 records" in done.stdout
+    assert "3/3 done: 3 would resolve" in done.stderr
+    assert " ok" not in done.stdout + done.stderr
+    with Database(kafka_settings.db).read() as con:
+        later = audit.query(con, audit.AuditFilter(actions=("resolve",)))
+        assert con.execute("SELECT count(*) FROM resolutions").fetchone() == (0,)
+    assert [(e.result, json.loads(e.details)["would_resolve"]) for e in later] == [("dry-run", 3)]
 
 
 def test_cancel_keeps_what_was_done_and_records_it(
@@ -195,3 +218,37 @@ def test_the_audit_chain_verifies_and_names_a_tampered_entry(
     with pytest.raises(AssertionError):
         assert audit.verify_entries(audit.file_entries(kafka_settings.audit_log)).ok
     assert audit.verify_entries(audit.file_entries(kafka_settings.audit_log)).first_broken == 2
+
+
+def test_kafka_not_answering_is_an_audited_failure_in_words(
+    kafka_settings: Settings, gateway: KafkaGateway, tmp_path: Path
+) -> None:
+    setup_dlq(
+        kafka_settings,
+        gateway,
+        [(f"evt-{i}".encode(), pipeline_value(f"evt-{i}"), [], NOW_MS + i) for i in range(3)],
+    )
+    closed = f"127.0.0.1:{_free_port(set())}"  # nothing listens there
+    env = {
+        **settings_env(kafka_settings),
+        "DLQ_BOOTSTRAP_SERVERS": closed,
+        "PYTHONPATH": str(REPO),
+        "DLQ_OPERATOR": "ana",
+    }
+    for action, target in (("replay", ["evt-0"]), ("resolve", [f"{kafka_settings.dlq_topic}:0:1"])):
+        done = run_cli(
+            [action, *target, "--reason", "INC-7", "--yes", "--no-refresh"], env, tmp_path
+        )
+        assert done.returncode == 1, done.stdout + done.stderr
+        assert f"{action} failed, nothing done: Kafka at {closed} is not answering" in done.stdout
+        assert "KafkaError{" not in done.stdout + done.stderr
+        assert "Traceback" not in done.stderr
+    with Database(kafka_settings.db).read() as con:
+        entries = audit.query(con, audit.AuditFilter(actions=("replay", "resolve")))
+        assert con.execute("SELECT count(*) FROM replays").fetchone() == (0,)
+        assert con.execute("SELECT count(*) FROM resolutions").fetchone() == (0,)
+    assert [(e.action, e.result, e.offset, e.error) for e in entries] == [
+        ("resolve", "failure", 1, f"Kafka at {closed} is not answering"),
+        ("replay", "failure", 0, f"Kafka at {closed} is not answering"),
+    ]
+    assert read_topic(kafka_settings, kafka_settings.pending_topic, 0, timeout=2) == []

@@ -113,12 +113,13 @@ def test_list_without_a_snapshot_or_a_broker_says_what_is_wrong(
     env = {**settings_env(settings), "PYTHONPATH": str(REPO)}
     done = run_cli(["list", "--timeout", "1000"], env, tmp_path)
     assert done.returncode == 1
-    assert "could not refresh the snapshot (cannot reach Kafka at 127.0.0.1:1" in done.stderr
+    assert "could not refresh the snapshot (Kafka at 127.0.0.1:1 is not answering)" in done.stderr
     assert "no snapshot at" in done.stderr
     assert "Traceback" not in done.stderr
     ingest = run_cli(["ingest"], {**env, "DLQ_KAFKA_SOCKET_TIMEOUT_MS": "1000"}, tmp_path)
     assert ingest.returncode == 1
-    assert ingest.stderr.strip().startswith("dlq: cannot reach Kafka at 127.0.0.1:1")
+    assert ingest.stderr.strip().startswith("dlq: Kafka at 127.0.0.1:1 is not answering")
+    assert "KafkaError{" not in done.stderr + ingest.stderr
 
 
 def test_ingest_json_summary(
