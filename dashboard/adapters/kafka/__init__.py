@@ -1,4 +1,5 @@
-"""The one module that talks to Kafka (confluent-kafka): clients, metadata, offsets.
+"""The one package that talks to Kafka (confluent-kafka): clients, metadata, offsets; its
+errors in words (errors.py) and the send loop (delivery.py).
 
 Everything else asks this module for what it needs (partitions, watermarks, the review
 group's committed offsets, a consumer positioned by `assign()`, a Sender to write with) and
@@ -11,11 +12,10 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from functools import partial
-from typing import Any, Literal, TypeVar
+from typing import Any
 
 from confluent_kafka import (
     OFFSET_BEGINNING,
@@ -28,6 +28,20 @@ from confluent_kafka import (
 )
 from confluent_kafka.admin import AdminClient, NewTopic, OffsetSpec
 
+from dashboard.adapters.kafka.delivery import (
+    PRODUCER_TUNING,
+    Delivery,
+    DeliveryStatus,
+    OutgoingRecord,
+    Sender,
+)
+from dashboard.adapters.kafka.errors import (
+    RETRIABLE_CODES,
+    BrokerUnreachable,
+    TopicMissing,
+    in_words,
+    is_partition_eof,
+)
 from dashboard.settings import Settings
 
 __all__ = [
@@ -104,165 +118,11 @@ def broker_answers(bootstrap: str, timeout: float = 1.0) -> bool:
     return True
 
 
-def is_partition_eof(error: KafkaError) -> bool:
-    """The consumer reached the current end of a partition (an event, not a failure)."""
-    return bool(error.code() == KafkaError._PARTITION_EOF)
-
-
-# Transient answers that librdkafka does not always flag as retriable in admin results.
-_RETRIABLE_CODES = frozenset(
-    {
-        KafkaError.COORDINATOR_LOAD_IN_PROGRESS,
-        KafkaError.COORDINATOR_NOT_AVAILABLE,
-        KafkaError.NOT_COORDINATOR,
-        KafkaError.LEADER_NOT_AVAILABLE,
-        KafkaError.NOT_LEADER_FOR_PARTITION,
-        KafkaError.REQUEST_TIMED_OUT,
-        KafkaError._TIMED_OUT,
-    }
-)
-
-# librdkafka's codes for "nobody answered at that address" (refused, unresolvable, timed
-# out), as opposed to a broker that answered and said no.
-_NOT_ANSWERING_CODES = frozenset(
-    {
-        KafkaError._TRANSPORT,
-        KafkaError._ALL_BROKERS_DOWN,
-        KafkaError._RESOLVE,
-        KafkaError._TIMED_OUT,
-        KafkaError._MSG_TIMED_OUT,
-        KafkaError.REQUEST_TIMED_OUT,
-    }
-)
-
-
-def in_words(error: object, bootstrap: str) -> str:
-    """A librdkafka error as an operator reads it (`Kafka at HOST:PORT is not answering`),
-    never `KafkaError{code=_TRANSPORT,...}`: every message about Kafka trouble comes here."""
-    if isinstance(error, KafkaException) and error.args:
-        error = error.args[0]
-    if isinstance(error, KafkaError):
-        if error.code() in _NOT_ANSWERING_CODES:
-            return f"Kafka at {bootstrap} is not answering"
-        return f"Kafka at {bootstrap} answered: {error.str()}"
-    return f"Kafka at {bootstrap}: {error}"
-
-
-# key, value, headers, timestamp in milliseconds (0: the time of sending)
-OutgoingRecord = tuple[bytes | None, bytes | None, Sequence[tuple[str, bytes | None]], int]
-
-
-class BrokerUnreachable(Exception):
-    """Kafka did not answer in time."""
-
-
-class TopicMissing(Exception):
-    """The topic does not exist on the cluster."""
-
-
 @dataclass(frozen=True)
 class PartitionOffsets:
     partition: int
     low: int  # first offset still in Kafka
     high: int  # next offset to be written: low..high-1 are the records in the topic
-
-
-# Every producer is idempotent with acks=all: a send counts only once every in-sync replica
-# has it, and a retried send is never written twice. A short linger keeps one replay's
-# acknowledgement quick; bulk sends still fill their batches, as the queue is never empty.
-PRODUCER_TUNING: Mapping[str, Any] = {
-    "enable.idempotence": True,
-    "acks": "all",
-    "linger.ms": 5,
-    "compression.type": "lz4",
-}
-# How long a send waits beyond the delivery timeout for the last reports: librdkafka fails a
-# record itself at the timeout, so "unacknowledged" is only for a client that never reports.
-_REPORT_GRACE_SECONDS = 5.0
-# Sends between two polls for delivery reports: served now and then, not per record.
-_POLL_EVERY = 500
-
-# What became of one record sent: the broker acknowledged it; librdkafka gave up on it (it
-# says why); or no report came before the wait ended (it may still have landed).
-DeliveryStatus = Literal["delivered", "failed", "unacknowledged"]
-
-Key = TypeVar("Key", bound=Hashable)
-
-
-@dataclass(frozen=True)
-class Delivery:
-    status: DeliveryStatus
-    error: str | None = None  # failed: librdkafka's reason
-    topic: str | None = None  # delivered: where the record landed
-    partition: int | None = None
-    offset: int | None = None
-
-
-class Sender:
-    """One producer and the one send-and-acknowledge loop every write to Kafka goes through."""
-
-    def __init__(self, producer: Producer, delivery_timeout: float, bootstrap: str) -> None:
-        self._producer = producer
-        self.delivery_timeout = delivery_timeout
-        self._bootstrap = bootstrap
-
-    def send(
-        self,
-        topic: str,
-        records: Iterable[tuple[Key, OutgoingRecord]],
-        on_delivery: Callable[[Key, Delivery], None],
-    ) -> int:
-        """Send `records` (each under a key of the caller's, unique within the call), then
-        wait for every delivery report. `on_delivery` hears once about each record sent, in
-        the order reports arrive; those with no report in time come last, "unacknowledged".
-        A caller pacing or cancelling does it in `records`: sending stops when it ends.
-        Returns how many records were sent."""
-        producer = self._producer
-        waiting: dict[Key, None] = {}  # insertion-ordered: the unacknowledged come in order
-
-        def reported(key: Key, err: KafkaError | None, msg: Message) -> None:
-            if key not in waiting:  # reported after this call gave up on it
-                return
-            del waiting[key]
-            if err is not None:
-                on_delivery(key, Delivery("failed", error=in_words(err, self._bootstrap)))
-            else:
-                on_delivery(
-                    key, Delivery("delivered", None, msg.topic(), msg.partition(), msg.offset())
-                )
-
-        sent = 0
-        for key, (record_key, value, headers, timestamp_ms) in records:
-            header_list: list[tuple[str, str | bytes | None]] = [(k, v) for k, v in headers]
-            waiting[key] = None
-            while True:
-                try:
-                    producer.produce(
-                        topic,
-                        value=value,
-                        key=record_key,
-                        headers=header_list,
-                        timestamp=timestamp_ms,
-                        on_delivery=partial(reported, key),
-                    )
-                    break
-                except BufferError:  # local queue full: let deliveries drain it
-                    producer.poll(0.05)
-            sent += 1
-            if sent % _POLL_EVERY == 0:
-                producer.poll(0)
-        deadline = time.monotonic() + self.delivery_timeout + _REPORT_GRACE_SECONDS
-        while waiting and time.monotonic() < deadline:
-            producer.poll(0.1)
-        late = list(waiting)
-        waiting.clear()
-        for key in late:
-            on_delivery(key, Delivery("unacknowledged"))
-        return sent
-
-    def close(self) -> None:
-        """Wait (up to the delivery timeout) for anything still queued."""
-        self._producer.flush(self.delivery_timeout)
 
 
 class KafkaGateway:
@@ -378,7 +238,7 @@ class KafkaGateway:
             except KafkaException as exc:
                 error = exc.args[0]
                 retriable = isinstance(error, KafkaError) and (
-                    error.retriable() or error.code() in _RETRIABLE_CODES
+                    error.retriable() or error.code() in RETRIABLE_CODES
                 )
                 if not retriable or time.monotonic() + pause > deadline:
                     raise BrokerUnreachable(self._unreachable(exc)) from None

@@ -1,0 +1,115 @@
+"""The one send-and-acknowledge loop: a record counts as delivered only once the broker
+acknowledged it."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import partial
+from typing import Any, Literal, TypeVar
+
+from confluent_kafka import KafkaError, Message, Producer
+
+from dashboard.adapters.kafka.errors import in_words
+
+# key, value, headers, timestamp in milliseconds (0: the time of sending)
+OutgoingRecord = tuple[bytes | None, bytes | None, Sequence[tuple[str, bytes | None]], int]
+
+
+# Every producer is idempotent with acks=all: a send counts only once every in-sync replica
+# has it, and a retried send is never written twice. A short linger keeps one replay's
+# acknowledgement quick; bulk sends still fill their batches, as the queue is never empty.
+PRODUCER_TUNING: Mapping[str, Any] = {
+    "enable.idempotence": True,
+    "acks": "all",
+    "linger.ms": 5,
+    "compression.type": "lz4",
+}
+# How long a send waits beyond the delivery timeout for the last reports: librdkafka fails a
+# record itself at the timeout, so "unacknowledged" is only for a client that never reports.
+_REPORT_GRACE_SECONDS = 5.0
+# Sends between two polls for delivery reports: served now and then, not per record.
+_POLL_EVERY = 500
+
+# What became of one record sent: the broker acknowledged it; librdkafka gave up on it (it
+# says why); or no report came before the wait ended (it may still have landed).
+DeliveryStatus = Literal["delivered", "failed", "unacknowledged"]
+
+Key = TypeVar("Key", bound=Hashable)
+
+
+@dataclass(frozen=True)
+class Delivery:
+    status: DeliveryStatus
+    error: str | None = None  # failed: librdkafka's reason
+    topic: str | None = None  # delivered: where the record landed
+    partition: int | None = None
+    offset: int | None = None
+
+
+class Sender:
+    """One producer and the one send-and-acknowledge loop every write to Kafka goes through."""
+
+    def __init__(self, producer: Producer, delivery_timeout: float, bootstrap: str) -> None:
+        self._producer = producer
+        self.delivery_timeout = delivery_timeout
+        self._bootstrap = bootstrap
+
+    def send(
+        self,
+        topic: str,
+        records: Iterable[tuple[Key, OutgoingRecord]],
+        on_delivery: Callable[[Key, Delivery], None],
+    ) -> int:
+        """Send `records` (each under a key of the caller's, unique within the call), then
+        wait for every delivery report. `on_delivery` hears once about each record sent, in
+        the order reports arrive; those with no report in time come last, "unacknowledged".
+        A caller pacing or cancelling does it in `records`: sending stops when it ends.
+        Returns how many records were sent."""
+        producer = self._producer
+        waiting: dict[Key, None] = {}  # insertion-ordered: the unacknowledged come in order
+
+        def reported(key: Key, err: KafkaError | None, msg: Message) -> None:
+            if key not in waiting:  # reported after this call gave up on it
+                return
+            del waiting[key]
+            if err is not None:
+                on_delivery(key, Delivery("failed", error=in_words(err, self._bootstrap)))
+            else:
+                on_delivery(
+                    key, Delivery("delivered", None, msg.topic(), msg.partition(), msg.offset())
+                )
+
+        sent = 0
+        for key, (record_key, value, headers, timestamp_ms) in records:
+            header_list: list[tuple[str, str | bytes | None]] = [(k, v) for k, v in headers]
+            waiting[key] = None
+            while True:
+                try:
+                    producer.produce(
+                        topic,
+                        value=value,
+                        key=record_key,
+                        headers=header_list,
+                        timestamp=timestamp_ms,
+                        on_delivery=partial(reported, key),
+                    )
+                    break
+                except BufferError:  # local queue full: let deliveries drain it
+                    producer.poll(0.05)
+            sent += 1
+            if sent % _POLL_EVERY == 0:
+                producer.poll(0)
+        deadline = time.monotonic() + self.delivery_timeout + _REPORT_GRACE_SECONDS
+        while waiting and time.monotonic() < deadline:
+            producer.poll(0.1)
+        late = list(waiting)
+        waiting.clear()
+        for key in late:
+            on_delivery(key, Delivery("unacknowledged"))
+        return sent
+
+    def close(self) -> None:
+        """Wait (up to the delivery timeout) for anything still queued."""
+        self._producer.flush(self.delivery_timeout)
