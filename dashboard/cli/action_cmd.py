@@ -23,8 +23,8 @@ from dashboard.actions.selection import find, matching, ready_to_resolve
 from dashboard.actions.values import Preview, Progress, RecordRef, Report, Request
 from dashboard.adapters.db import Database
 from dashboard.cli.context import settings_from
-from dashboard.cli.list_cmd import refresh
 from dashboard.cli.output import err, print_json, printable
+from dashboard.cli.refresh import add_refresh_options, refresh_unless_asked_not_to
 from dashboard.settings import Settings
 from dashboard.triage.filters import RecordFilter
 
@@ -76,8 +76,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
         help="records per second (default: the actions.max_records_per_second "
         "setting); 0 = unthrottled",
     )
-    parser.add_argument("--no-refresh", action="store_true", help="do not read Kafka first")
-    parser.add_argument("--timeout", type=int, default=5000, help="refresh timeout in ms")
+    add_refresh_options(parser)
     parser.add_argument("--format", choices=["text", "json"], default="text")
     RecordFilter.add_arguments(parser.add_argument_group("bulk filters (the Messages page's)"))
 
@@ -98,8 +97,7 @@ def run(args: argparse.Namespace) -> int:
     if not args.reason.strip():
         err(f"dlq {args.action}: refused. --reason is required (a ticket or a note)")
         return EXIT_REFUSED
-    if not args.no_refresh:
-        refresh(settings, args.timeout)
+    refresh_unless_asked_not_to(settings, args)
 
     selection, refs = _select(settings, args)
     if refs is None:

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from dashboard.adapters.db import Database, DatabaseBusy
-from dashboard.adapters.kafka import BrokerUnreachable, KafkaGateway, TopicMissing
+from dashboard.adapters.db import Database
 from dashboard.cli.context import settings_from
 from dashboard.cli.output import err, print_json, printable, rule, table
-from dashboard.settings import Settings
+from dashboard.cli.refresh import add_refresh_options, refresh_unless_asked_not_to
 from dashboard.text.moments import short_age
 from dashboard.text.urls import mask_text, mask_url, shorten
 from dashboard.triage.records import RecordPage, RecordRow, list_records, snapshot_info
@@ -25,7 +23,6 @@ from dashboard.triage.states import (
     help_text,
     lower_label,
 )
-from ingest.job import IngestError, ingest_once
 
 
 def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -41,17 +38,7 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     listing.add_argument(
         "--limit", type=int, default=100, help="maximum records to show (default: 100)"
     )
-    listing.add_argument(
-        "--timeout",
-        type=int,
-        default=5000,
-        help="milliseconds the refresh from Kafka may take (default: 5000)",
-    )
-    listing.add_argument(
-        "--no-refresh",
-        action="store_true",
-        help="show the snapshot as it is, without reading Kafka first",
-    )
+    add_refresh_options(listing)
     listing.add_argument(
         "--all",
         action="store_true",
@@ -67,32 +54,12 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     listing.set_defaults(run=run)
 
 
-def refresh(settings: Settings, timeout_ms: int) -> None:
-    """Incremental ingest bounded by `timeout_ms`; on failure the snapshot is used as is."""
-    seconds = timeout_ms / 1000
-    try:
-        summary = ingest_once(
-            settings,
-            gateway=KafkaGateway(settings, timeout=min(seconds, 10.0)),
-            deadline=time.monotonic() + seconds,
-        )
-    except (BrokerUnreachable, TopicMissing, DatabaseBusy, IngestError) as exc:
-        err(f"warning: could not refresh the snapshot ({exc}); showing it as it was")
-        return
-    if summary.behind:
-        err(
-            f"warning: the refresh stopped after {timeout_ms} ms, {summary.behind:,} records "
-            "short of the end; raise --timeout or run `dlq ingest`"
-        )
-
-
 def run(args: argparse.Namespace) -> int:
     if args.limit <= 0:
         err("dlq list: --limit must be positive")
         return 2
     settings = settings_from(args)
-    if not args.no_refresh:
-        refresh(settings, args.timeout)
+    refresh_unless_asked_not_to(settings, args)
     db = Database.of(settings)
     with db.read() as con:
         page = list_records(

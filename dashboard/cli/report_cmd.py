@@ -9,8 +9,8 @@ from pathlib import Path
 
 from dashboard.adapters.db import Database
 from dashboard.cli.context import settings_from
-from dashboard.cli.list_cmd import refresh
 from dashboard.cli.output import err
+from dashboard.cli.refresh import add_refresh_options, refresh_unless_asked_not_to
 from dashboard.exports import images, report_formats
 from dashboard.triage import reports
 
@@ -21,8 +21,7 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     report.add_argument("--format", choices=["md", "html", "json", "csv"], default="md")
     report.add_argument("--output", type=Path, help="write to this file (default: stdout)")
     report.add_argument("--no-charts", action="store_true", help="HTML without chart images")
-    report.add_argument("--no-refresh", action="store_true", help="do not read Kafka first")
-    report.add_argument("--timeout", type=int, default=5000, help="refresh timeout in ms")
+    add_refresh_options(report)
     report.set_defaults(run=run)
 
 
@@ -31,8 +30,7 @@ def run(args: argparse.Namespace) -> int:
         err("dlq report: --days must be positive")
         return 2
     settings = settings_from(args)
-    if not args.no_refresh:
-        refresh(settings, args.timeout)
+    refresh_unless_asked_not_to(settings, args)
     with Database.of(settings).read() as con:
         report = reports.build(con, settings.dlq_topic, datetime.now(UTC), args.days)
     if args.format == "md":

@@ -9,8 +9,8 @@ from dashboard.actions.audit_entries import audit_look
 from dashboard.actions.selection import find
 from dashboard.adapters.db import Database
 from dashboard.cli.context import settings_from
-from dashboard.cli.list_cmd import refresh
 from dashboard.cli.output import err, print_json, printable
+from dashboard.cli.refresh import add_refresh_options, refresh_unless_asked_not_to
 from dashboard.triage import views
 from dashboard.triage.messages import record_detail
 
@@ -20,8 +20,7 @@ EXIT_REFUSED = 1
 def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     view = commands.add_parser("view", help="show one DLQ record in full (runbook: view)")
     view.add_argument("record", help="trace id, or topic:partition:offset")
-    view.add_argument("--no-refresh", action="store_true", help="do not read Kafka first")
-    view.add_argument("--timeout", type=int, default=5000, help="refresh timeout in ms")
+    add_refresh_options(view)
     view.add_argument("--format", choices=["text", "json"], default="text")
     view.add_argument("--show-secrets", action="store_true", help="URL credentials unmasked")
     view.set_defaults(run=run)
@@ -29,8 +28,7 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def run(args: argparse.Namespace) -> int:
     settings = settings_from(args)
-    if not args.no_refresh:
-        refresh(settings, args.timeout)
+    refresh_unless_asked_not_to(settings, args)
     with Database.of(settings).read() as con:
         found = find(con, settings.dlq_topic, [args.record])
         if found.ambiguous:
