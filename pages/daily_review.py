@@ -15,9 +15,7 @@ settings = ui.app_settings()
 who = actions_ui.page_identity(settings)
 
 st.title("Daily DLQ review")
-fresh = ui.snapshot_freshness(settings)
-ui.freshness_banner(settings, fresh)
-now = ui.as_of(fresh)
+now = ui.snapshot_as_of(settings)
 day = ui.cached(settings, review.daily, settings, now)
 report = day.report
 since = (now - timedelta(days=1)).date().isoformat()

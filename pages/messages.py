@@ -21,8 +21,7 @@ topic = settings.dlq_topic
 who = actions_ui.page_identity(settings)
 
 st.title("Messages")
-fresh = ui.snapshot_freshness(settings)
-ui.freshness_banner(settings, fresh)
+ui.snapshot_as_of(settings)
 actions_ui.last_report()
 actions_ui.ready_to_resolve_panel(settings, who)
 

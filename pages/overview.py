@@ -20,10 +20,7 @@ topic = settings.dlq_topic
 st.title("DLQ overview")
 st.caption(f"`{topic}` · severity bands, alerts and escalation criteria from the DLQ runbook")
 ui.refresh_button(settings)
-fresh = ui.snapshot_freshness(settings)
-ui.freshness_banner(settings, fresh)
-
-as_of = ui.as_of(fresh)
+as_of = ui.snapshot_as_of(settings)
 # The incident first: what is happening and the one action on it, on the first screen.
 incident_section(settings, as_of)
 size = ui.cached(settings, overview.dlq_size, topic)

@@ -21,8 +21,7 @@ topic = settings.dlq_topic
 rules = settings.rules
 
 st.title("Failure patterns")
-fresh = ui.snapshot_freshness(settings)
-ui.freshness_banner(settings, fresh)
+as_of = ui.snapshot_as_of(settings)
 
 left, right = st.columns([2, 3])
 ui.accept_earlier_state_words()
@@ -167,7 +166,7 @@ groups = ui.cached(settings, patterns.groups, topic, selection, dimension_key, b
 empty_label = NO_TEXT_LABEL if dimension_key == "error_signature" else NONE_LABEL
 labels = [g.value if g.value is not None else empty_label for g in groups]
 counts = [g.count for g in groups]
-source = charts.ChartSource(topic, ui.as_of(fresh))
+source = charts.ChartSource(topic, as_of)
 title = f"Records by {dimension.label.lower()}"
 if dimension_key in ("hour", "day"):
     axis = "hour of day (UTC)" if dimension_key == "hour" else "day (UTC)"

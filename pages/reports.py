@@ -20,9 +20,7 @@ days_box, _ = st.columns([1, 4])
 days = int(
     days_box.number_input("Days", min_value=1, max_value=90, value=7, step=1, key="days", bind=q)
 )
-fresh = ui.snapshot_freshness(settings)
-ui.freshness_banner(settings, fresh)
-now = ui.as_of(fresh)
+now = ui.snapshot_as_of(settings)
 report = ui.cached(settings, reports.build, settings.dlq_topic, now, days)
 st.caption(
     f"{report.start:%Y-%m-%d %H:%M} to {report.end:%Y-%m-%d %H:%M} UTC, compared with "

@@ -137,6 +137,13 @@ def as_of(fresh: Freshness) -> datetime:
     return now
 
 
+def snapshot_as_of(settings: Settings) -> datetime:
+    """The page's opening: warn when the snapshot is stale, and say what moment it shows."""
+    fresh = snapshot_freshness(settings)
+    freshness_banner(settings, fresh)
+    return as_of(fresh)
+
+
 def _age(age: timedelta) -> str:
     minutes = int(age.total_seconds() // 60)
     if minutes < 120:

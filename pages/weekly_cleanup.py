@@ -16,9 +16,7 @@ settings = ui.app_settings()
 who = actions_ui.page_identity(settings)
 
 st.title("Weekly DLQ cleanup")
-fresh = ui.snapshot_freshness(settings)
-ui.freshness_banner(settings, fresh)
-now = ui.as_of(fresh)
+now = ui.snapshot_as_of(settings)
 week = ui.cached(settings, review.weekly, settings, now)
 actions_ui.last_report()
 
