@@ -57,7 +57,7 @@ def test_follow_writer_and_readers_share_the_file(
                 args.append("--no-refresh")
             done = run_cli(args, env=env, cwd=tmp_path)
             assert done.returncode == 0, done.stderr
-            assert isinstance(json.loads(done.stdout), list)
+            assert isinstance(json.loads(done.stdout)["records"], list)
             seen.append(len(stored_positions(kafka_settings)))
         producer.join()
         expected = kafka_positions(gateway, topic)
