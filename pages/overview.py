@@ -106,20 +106,12 @@ backlog_minutes = ui.cached(settings, overview.backlog_history, topic, as_of - l
 statuses = alerts.evaluate_all(settings.alerts, per_minute, backlog_minutes, window)
 
 
-def _since(status: alerts.AlertStatus) -> str:
-    moment = status.firing_since if status.state == "firing" else status.active_since
-    if moment is None:
-        return "-"
-    prefix = "before " if status.since_before_window else ""
-    return f"{prefix}{moment:%Y-%m-%d %H:%M} UTC"
-
-
 st.dataframe(
     [
         {
             "alert": s.rule.name,
             "state": {"ok": "ok", "pending": "pending", "firing": "FIRING"}[s.state],
-            "since": _since(s),
+            "since": s.since_text or "-",
             "condition": s.condition,
             "now": s.value_text,
         }

@@ -192,12 +192,12 @@ def test_firing_since_is_exact_or_said_to_begin_before_the_data(tmp_path: Path) 
     assert status.state == "firing" and status.since_before_window
     # Evaluated back to the data's start, not only over the last day.
     assert status.active_since is not None and status.active_since < END - timedelta(days=2)
-    assert escalation.since_text(status).startswith("since before 2026-11-26 ")
-    assert escalation.since_text(status).endswith("when the data starts")
+    assert status.since_text.startswith("since before 2026-11-26 ")
+    assert status.since_text.endswith("when the data starts")
     exact = AlertStatus(
         rule, "firing", 30.0, END - timedelta(hours=1), END - timedelta(minutes=30), False
     )
-    assert escalation.since_text(exact) == "since 2026-11-29 10:00 UTC"
+    assert exact.since_text == "since 2026-11-29 10:00 UTC"
 
 
 def test_export_names_carry_the_topic_and_the_time() -> None:

@@ -163,7 +163,10 @@ def test_an_alert_without_any_burst_says_so_and_offers_no_selection() -> None:
     pending = AlertStatus(DEFAULT_ALERTS[2], "pending", 1500.0, T0, None, True)
     found = incident.summarize([], [pending], OPEN_RECORDS, T0, 10)
     assert found is not None and found.burst is None and found.selection is None
-    assert "Alert KafkaDLQSizeHigh pending since before 2026-11-20 12:00 UTC." in found.details()
+    assert (
+        "Alert KafkaDLQSizeHigh pending since before 2026-11-20 12:00 UTC, when the data starts."
+        in found.details()
+    )
 
 
 def test_the_text_rules_agree_with_their_sql_form(tmp_path: Path) -> None:

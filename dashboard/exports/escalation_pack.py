@@ -161,7 +161,7 @@ def figures(pack: EscalationPack, settings: Settings) -> dict[str, go.Figure]:
 
 
 def _alert_line(status: alerts.AlertStatus) -> str:
-    since = escalation.since_text(status)
+    since = status.since_text
     return f"{status.rule.name}: {status.state}{' ' + since if since else ''} ({status.condition})"
 
 

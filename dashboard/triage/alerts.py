@@ -46,6 +46,18 @@ class AlertStatus:
         return f"> {self.rule.threshold:g} {unit} for {self.rule.for_minutes:g} min"
 
     @property
+    def since_text(self) -> str:
+        """When the current state began ("since ... UTC"), or that it began before the data
+        starts; empty while the alert is ok."""
+        moment = self.firing_since if self.state == "firing" else self.active_since
+        if moment is None:
+            return ""
+        if self.since_before_window:
+            held = self.active_since or moment
+            return f"since before {held:%Y-%m-%d %H:%M} UTC, when the data starts"
+        return f"since {moment:%Y-%m-%d %H:%M} UTC"
+
+    @property
     def value_text(self) -> str:
         """The expression's latest value: a rate to a tenth, a count whole."""
         if self.value is None:

@@ -227,17 +227,6 @@ def alert_states(con: Connection, settings: Settings, now: datetime) -> list[ale
     return statuses
 
 
-def since_text(status: alerts.AlertStatus) -> str:
-    """When the alert's current state began, or that it began before the data starts."""
-    moment = status.firing_since if status.state == "firing" else status.active_since
-    if moment is None:
-        return ""
-    if status.since_before_window:
-        held = status.active_since or moment
-        return f"since before {held:%Y-%m-%d %H:%M} UTC, when the data starts"
-    return f"since {moment:%Y-%m-%d %H:%M} UTC"
-
-
 def recent_bursts(
     con: Connection, settings: Settings, start: datetime, end: datetime
 ) -> list[Burst]:

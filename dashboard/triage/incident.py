@@ -52,7 +52,7 @@ class Incident:
                 f"{b.peak_at:%H:%M} UTC; last record at {b.last_seen:%H:%M} UTC."
             )
         for status in self.alerts:
-            lines.append(f"Alert {status.rule.name} {status.state} since {alert_since(status)}.")
+            lines.append(f"Alert {status.rule.name} {status.state} {status.since_text}.")
         for pattern in self.patterns:
             lines.append(
                 f"Runbook pattern {pattern.number}, {pattern.title}: {pattern.resolution[0]}"
@@ -63,15 +63,6 @@ class Incident:
                 f"{other.label}, since {other.first_seen:%H:%M} UTC."
             )
         return lines
-
-
-def alert_since(status: alerts.AlertStatus) -> str:
-    """When the alert's current state began, or that it began before the data starts."""
-    moment = status.firing_since if status.state == "firing" else status.active_since
-    if moment is None:
-        return "-"
-    before = "before " if status.since_before_window else ""
-    return f"{before}{moment:%Y-%m-%d %H:%M} UTC"
 
 
 def summarize(
