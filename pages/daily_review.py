@@ -85,28 +85,23 @@ with b:
 
 st.subheader("4. Act", anchor=False)
 a, b, c = st.columns(3)
-a.metric(
-    "Permanent, in the backlog",
-    f"{day.permanent_backlog:,}",
-    help="Runbook: verify the rejection is correct, then resolve.",
-)
-a.page_link(
-    "pages/messages.py",
-    label="Verify and resolve",
-    icon=":material/task_alt:",
-    query_params={"category": "permanent", "states": states.BACKLOG},
-)
-b.metric(
-    "Transient, in the backlog",
-    f"{day.transient_backlog:,}",
-    help="Runbook: replay if the issue is likely resolved.",
-)
-b.page_link(
-    "pages/messages.py",
-    label="Replay where the cause cleared",
-    icon=":material/replay:",
-    query_params={"category": "transient", "states": states.BACKLOG},
-)
+# The runbook's step 4 for each category: how many wait, what to do, and where to do it.
+for column, category, runbook_says, link, icon in (
+    (a, "permanent", "verify the rejection is correct, then resolve.", "Verify and resolve",
+     ":material/task_alt:"),
+    (b, "transient", "replay if the issue is likely resolved.", "Replay where the cause cleared",
+     ":material/replay:"),
+):  # fmt: skip
+    waiting = day.permanent_backlog if category == "permanent" else day.transient_backlog
+    column.metric(
+        f"{category.capitalize()}, in the backlog", f"{waiting:,}", help=f"Runbook: {runbook_says}"
+    )
+    column.page_link(
+        "pages/messages.py",
+        label=link,
+        icon=icon,
+        query_params={"category": category, "states": states.BACKLOG},
+    )
 c.metric("Other categories, in the backlog", f"{day.other_backlog:,}")
 if day.bursts:
     c.page_link("pages/escalation.py", label="Systematic: escalate", icon=":material/campaign:")
