@@ -196,7 +196,9 @@ def test_dlq_list_heads_its_records_with_the_same_counts(
 
     assert main(["list", "--no-refresh", "--limit", "5"]) == 0
     table = capsys.readouterr().out.splitlines()
-    assert table[1] == f"DLQ Messages (5 shown, {counts['backlog'] - 1} in the backlog)"
+    assert table[1] == (
+        f"DLQ Messages (5 shown of {counts['backlog'] - 1} readable records in the backlog)"
+    )
     assert table[2].startswith(f"backlog {counts['backlog']} (open {counts['open']} · ")
     assert table[4].split()[:4] == ["Part", "Offset", "State", "Age"]
     first = table[6].split(None, 2)  # the oldest record in Kafka: offset 2, replayed

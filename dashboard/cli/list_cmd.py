@@ -142,7 +142,9 @@ def _render_table(
     resolved = f"{lower_label(RESOLVED)} (still in Kafka) {counts.resolved:,}"
     header = [
         rule(),
-        f"DLQ Messages ({len(page.records):,} shown, {page.total:,} {what})",
+        # With unparseable records left out, the total is of the readable ones (noted below).
+        f"DLQ Messages ({len(page.records):,} shown of {page.total:,} "
+        f"{'readable records ' if page.unparseable_hidden else ''}{what})",
         f"{counts_line(counts)}; {resolved}",
         rule(),
         table(

@@ -28,7 +28,7 @@ def test_list_refreshes_and_prints_the_runbook_table(
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     assert lines[0] == "=" * 80
-    assert lines[1] == "DLQ Messages (5 shown, 7 in the backlog)"
+    assert lines[1] == "DLQ Messages (5 shown of 7 in the backlog)"
     assert lines[2] == (
         "backlog 7 (open 7 · replayed, waiting 0 · ready to resolve 0 · replay failed 0); "
         "resolved (still in Kafka) 0"
