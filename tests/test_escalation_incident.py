@@ -200,6 +200,23 @@ def test_firing_since_is_exact_or_said_to_begin_before_the_data(tmp_path: Path) 
     assert exact.since_text == "since 2026-11-29 10:00 UTC"
 
 
+def test_a_backlog_over_its_line_for_days_does_not_start_the_incident(
+    replayed_db: Path,
+) -> None:
+    # The size alert has held for a week; the burst is the incident, so the pack starts there.
+    size = AlertRule(name="KafkaDLQSizeHigh", kind="size", threshold=1, for_minutes=30)
+    chronic = AlertStatus(size, "firing", 5.0, END - timedelta(days=7), None, False)
+    settings = Settings(dlq_topic=TOPIC, db=replayed_db)
+    with Database(replayed_db).read() as con:
+        window = escalation.incident_window(con, settings, END, [chronic])
+        alone = escalation.incident_window(
+            con, Settings(dlq_topic="elsewhere", db=replayed_db), END, [chronic]
+        )
+    assert window.start == BURST_AT and window.why.startswith("first record of the burst")
+    # With no growth alert and no burst, the size alert's start is the incident's.
+    assert alone.start == END - timedelta(days=7) and alone.why.startswith("KafkaDLQSizeHigh")
+
+
 def test_export_names_carry_the_topic_and_the_time() -> None:
     assert (
         export_name("escalation", "xact.downloads.dlq", END, "html")

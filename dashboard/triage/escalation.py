@@ -247,20 +247,24 @@ def incident_window(
     now: datetime,
     statuses: list[alerts.AlertStatus] | None = None,
 ) -> IncidentWindow:
-    """From the first pending (or firing) alert or the first record of the most recent
-    systematic burst, whichever is earlier, until `now`. With neither, from the oldest
-    unresolved record (what is still to be dealt with); with none of those, the last day."""
+    """From the first pending (or firing) growth alert or the first record of the most recent
+    systematic burst, whichever is earlier, until `now`. A size alert alone starts it only
+    when there is neither: a backlog that has been over its line for days is the DLQ's
+    steady state, not the start of this incident. With no alert or burst at all, from the
+    oldest record in the backlog (what is still to be dealt with); with none, the last day."""
     starts: list[tuple[datetime, str]] = []
+    size_starts: list[tuple[datetime, str]] = []
     for status in statuses if statuses is not None else alert_states(con, settings, now):
         if status.active_since is not None:
-            starts.append((status.active_since, f"{status.rule.name} held (now {status.state})"))
+            held = (status.active_since, f"{status.rule.name} held (now {status.state})")
+            (size_starts if status.rule.kind == "size" else starts).append(held)
     found = recent_bursts(con, settings, now - INCIDENT_LOOKBACK, now)
     if found:
         latest = max(found, key=lambda b: b.last_seen)
         where = f" from {latest.domain}" if latest.domain else ""
         starts.append((latest.first_seen, f"first record of the burst of {latest.label}{where}"))
-    if starts:
-        start, why = min(starts)
+    if starts or size_starts:
+        start, why = min(starts or size_starts)
         return IncidentWindow(start, now, why)
     where, params = IN_BACKLOG.where(settings.dlq_topic)
     oldest = con.execute(
