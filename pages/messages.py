@@ -31,7 +31,7 @@ a, b, c = st.columns(3)
 a.text_input("Trace ID contains", key="trace", bind=q)
 b.text_input("URL contains", key="url", bind=q)
 c.text_input("Domain contains", key="domain", bind=q)
-a, b, c = st.columns([2, 2, 3])
+a, b = st.columns([3, 2])
 a.multiselect(
     "Error category",
     ["permanent", "transient", "auth", "circuit_open", "unknown", NONE_LABEL],
@@ -41,7 +41,8 @@ a.multiselect(
 )
 b.pills("Retry count", ["0", "1", "2", "3", "4"], selection_mode="multi", key="retry_count", bind=q)
 ui.accept_earlier_state_words()
-c.pills(
+# A row of its own: every state's pill whole at 1400 px (a narrow column scrolls them away).
+st.pills(
     "State",
     list(STATE_CHOICES),
     format_func=label,

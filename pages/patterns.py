@@ -23,9 +23,9 @@ rules = settings.rules
 st.title("Failure patterns")
 as_of = ui.snapshot_as_of(settings)
 
-left, right = st.columns([2, 3])
 ui.accept_earlier_state_words()
-states = left.pills(
+# A row of its own: every state's pill whole at 1400 px (a narrow column scrolls them away).
+states = st.pills(
     "Records",
     [BACKLOG, *STATES],
     format_func=label,
@@ -36,7 +36,7 @@ states = left.pills(
 ) or [BACKLOG]
 spans = {"All time": None, "Last 24 hours": timedelta(hours=24), "Last 7 days": timedelta(days=7)}
 span_label = (
-    right.segmented_control(
+    st.segmented_control(
         "Arrived", list(spans), default="All time", key="span", bind="query-params"
     )
     or "All time"
