@@ -54,12 +54,13 @@ with right:
 
 
 def table(counts: list[reports.Count], label: str, compared: bool = True) -> None:
-    """`compared`: with the previous period's count and the change (not for a snapshot)."""
+    """`compared`: with the previous period's count and the change (not for a snapshot).
+    Counts first, so a long label is cut at the right edge, never a number."""
     st.dataframe(
         [
-            {label: c.label, "records": c.count, "previous": c.previous, "change": c.change}
+            {"records": c.count, "previous": c.previous, "change": c.change, label: c.label}
             if compared
-            else {label: c.label, "records": c.count}
+            else {"records": c.count, label: c.label}
             for c in counts
         ],
         hide_index=True,
@@ -77,7 +78,7 @@ with b:
     table(report.top_signatures, "signature")
     st.markdown("**Actions taken**")
     st.dataframe(
-        [{"action": x.action, "by": x.actor, "records": x.count} for x in report.actions],
+        [{"records": x.count, "action": x.action, "by": x.actor} for x in report.actions],
         hide_index=True,
     )
 st.markdown("**Top failure URL folders** (file names, ids and query strings dropped)")
