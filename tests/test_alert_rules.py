@@ -119,11 +119,17 @@ def promtool_group(case: AlertCase) -> dict[str, object]:
     else:
         series, totals = "dlq_backlog_records", list(case.per_minute)
     severity = "critical" if case.alert == "KafkaDLQGrowthRapid" else "warning"
-    expected = [] if case.expected == "ok" else [{
-        "labels": f'ALERTS{{alertname="{case.alert}",alertstate="{case.expected}",'
-        f'severity="{severity}",topic="{TOPIC}"}}',
-        "value": 1,
-    }]
+    expected = (
+        []
+        if case.expected == "ok"
+        else [
+            {
+                "labels": f'ALERTS{{alertname="{case.alert}",alertstate="{case.expected}",'
+                f'severity="{severity}",topic="{TOPIC}"}}',
+                "value": 1,
+            }
+        ]
+    )
     return {
         "name": case.id,
         "interval": "1m",
@@ -144,9 +150,11 @@ def firing_with_annotations() -> dict[str, object]:
     """One firing alert with its annotations rendered: the templates work."""
     rule = rule_document(RULES["KafkaDLQGrowthRapid"], DEFAULTS)
     annotations = dict(rule["annotations"])  # type: ignore[call-overload]
-    annotations["summary"] = annotations["summary"].replace(
-        "{{ $labels.topic }}", TOPIC
-    ).replace("{{ $value | humanize }}", "12")
+    annotations["summary"] = (
+        annotations["summary"]
+        .replace("{{ $labels.topic }}", TOPIC)
+        .replace("{{ $value | humanize }}", "12")
+    )
     return {
         "interval": "1m",
         "input_series": [
