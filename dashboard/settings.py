@@ -98,6 +98,16 @@ class ActionSettings(_Strict):
         return None if value == "" else value
 
 
+class MonitoringSettings(_Strict):
+    """Where the alert rules' links point (monitoring/prometheus/dlq-alerts.yml is generated
+    from these and the alerts: `dlq metrics --rules`)."""
+
+    # The dashboard as the people paged reach it; alerts link to its pages with a filter.
+    dashboard_url: str = Field("http://127.0.0.1:8501", pattern=r"^https?://\S+$")
+    # The runbook's page; alerts link to its sections by anchor.
+    runbook_url: str = Field("https://runbooks.example.com/kafka-dlq", pattern=r"^https?://\S+$")
+
+
 class IngestTuning(_Strict):
     # Records asked of Kafka per consume() call. The reader runs ahead of the writer by a
     # couple of these, so a larger batch holds more memory without reading faster.
@@ -135,6 +145,7 @@ class Settings(_Strict):
     rules: DashboardRules = DashboardRules()
     actions: ActionSettings = ActionSettings()
     ingest: IngestTuning = IngestTuning()
+    monitoring: MonitoringSettings = MonitoringSettings()
 
     @field_validator("results_topic", "operator", mode="before")
     @classmethod
@@ -164,6 +175,8 @@ ENV_VARS: Mapping[str, str] = {
     "DLQ_ACTIONS_ENABLED": "actions.enabled",
     "DLQ_OPERATORS": "actions.operators",
     "DLQ_PROXY_USER_HEADER": "actions.proxy_user_header",
+    "DLQ_DASHBOARD_URL": "monitoring.dashboard_url",
+    "DLQ_RUNBOOK_URL": "monitoring.runbook_url",
 }
 # DLQ_KAFKA_SASL_PASSWORD=... sets the librdkafka property sasl.password, so secrets can stay
 # out of the TOML file.

@@ -20,7 +20,7 @@ echo "demo: ingesting the DLQ into the snapshot" >&2
 $dlq ingest
 
 mkdir -p .dlq
-$dlq ingest --follow 30 --quiet >>.dlq/ingest.log 2>&1 &
+$dlq ingest --follow 30 --quiet --metrics-port 9464 >>.dlq/ingest.log 2>&1 &
 follower=$!
 # Stops with this script (the trap), and by itself should this script die without it.
 $dlq demo --if-empty --live >>.dlq/demo-live.log 2>&1 &
@@ -28,5 +28,6 @@ live=$!
 trap 'kill "$follower" "$live" 2>/dev/null || true' EXIT INT TERM
 echo "demo: new records keep arriving, with a burst every 20 minutes (.dlq/demo-live.log)" >&2
 
+echo "Metrics:   http://127.0.0.1:9464/metrics  (Prometheus rules: monitoring/prometheus/)"
 echo "Dashboard: http://127.0.0.1:8501  (Ctrl-C stops it; 'make stop' stops the broker)"
 .venv/bin/streamlit run streamlit_app.py --server.address 127.0.0.1 --server.port 8501

@@ -11,6 +11,7 @@ from types import FrameType
 from dashboard.adapters.db import DatabaseBusy
 from dashboard.adapters.kafka import BrokerUnreachable, TopicMissing
 from dashboard.cli.context import settings_from
+from dashboard.cli.metrics_cmd import add_address_argument, serve
 from dashboard.cli.output import err, print_json
 from dashboard.settings import Settings
 from ingest.job import IngestError, IngestSummary, Progress, ingest_once
@@ -29,6 +30,13 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="summary format (progress always goes to stderr)",
     )
     ingest.add_argument("--quiet", action="store_true", help="no progress lines")
+    ingest.add_argument(
+        "--metrics-port",
+        type=int,
+        metavar="PORT",
+        help="with --follow: serve Prometheus metrics on this port (default: off)",
+    )
+    add_address_argument(ingest, "--metrics-address")
     ingest.set_defaults(run=run)
 
 
@@ -44,12 +52,17 @@ def run(args: argparse.Namespace) -> int:
     # This process only ingests, for as long as the backlog takes: see the module.
     tune_for_ingest()
     if args.follow is None:
+        if args.metrics_port is not None:
+            err("dlq ingest: --metrics-port needs --follow (a one-shot run ends at once)")
+            return 2
         summary = _once(settings, args, None)
         _print_summary(summary, args.format)
         return 0
     if args.follow <= 0:
         err("dlq ingest: --follow needs a positive number of seconds")
         return 2
+    if args.metrics_port is not None:
+        serve(settings, args.metrics_address, args.metrics_port)
     return _follow(settings, args)
 
 

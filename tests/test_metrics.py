@@ -1,0 +1,119 @@
+"""The Prometheus metrics: read from the snapshot at each scrape, in the dashboard's words and
+numbers, with bounded labels."""
+
+from __future__ import annotations
+
+import urllib.request
+from datetime import timedelta
+from pathlib import Path
+
+from prometheus_client import generate_latest
+from prometheus_client.parser import text_string_to_metric_families
+
+from dashboard.adapters.db import Database
+from dashboard.cli.metrics_cmd import serve
+from dashboard.devtools.broker.launcher import free_port
+from dashboard.exports.metrics import METRIC_NAMES, registry_for
+from dashboard.settings import Settings
+from dashboard.triage.overview import dlq_size
+from tests.snapshots import (
+    TOPIC,
+    VARIED_AT,
+    add_replay,
+    pipeline_record,
+    write_snapshot,
+    write_varied,
+)
+
+Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
+
+
+def scrape(settings: Settings) -> Samples:
+    text = generate_latest(registry_for(settings)).decode()
+    return {
+        (s.name, tuple(sorted((k, v) for k, v in s.labels.items() if k != "topic"))): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
+
+
+def value(samples: Samples, name: str, **labels: str) -> float:
+    return samples[(name, tuple(sorted(labels.items())))]
+
+
+def test_the_backlog_by_state_is_the_dashboards(tmp_path: Path) -> None:
+    db = write_varied(tmp_path / "s.duckdb")
+    with Database(db).write() as con:
+        add_replay(con, 0, 1, VARIED_AT + timedelta(hours=5))
+    settings = Settings(db=db)
+    samples = scrape(settings)
+    with Database(db).read() as con:
+        size = dlq_size(con, TOPIC)
+    assert value(samples, "dlq_snapshot_up") == 1
+    assert value(samples, "dlq_backlog_records") == size.backlog == 3
+    for word, n in size.states.as_dict().items():
+        if word != "backlog":
+            assert value(samples, "dlq_records_by_state", state=word) == n
+    assert value(samples, "dlq_records_by_state", state="replayed-waiting") == 1
+    assert value(samples, "dlq_records_entered_total") == 4  # the high watermarks: 2 + 2
+    assert value(samples, "dlq_topic_records") == 4
+    assert value(samples, "dlq_backlog_unparseable_records") == 1
+    assert value(samples, "dlq_records_unparseable_total") == 1
+    assert value(samples, "dlq_resolutions_total", source="before-dashboard") == 1
+    assert value(samples, "dlq_ingest_runs_total", status="ok") == 1
+    assert value(samples, "dlq_last_ingest_success") == 1
+    assert value(samples, "dlq_oldest_open_age_seconds") > 0
+    # every sample's name is one the exporter documents (the Grafana test reads that list)
+    assert {name for name, _ in samples} <= METRIC_NAMES
+
+
+def test_counters_come_from_the_snapshot_so_every_exporter_agrees(tmp_path: Path) -> None:
+    db = write_varied(tmp_path / "s.duckdb")
+    settings = Settings(db=db)
+    first, second = scrape(settings), scrape(settings)
+    counters = {k: v for k, v in first.items() if k[0].endswith("_total")}
+    assert counters == {k: v for k, v in second.items() if k[0].endswith("_total")}
+    # the same trace id arriving again after its replay counts once as a replay failure
+    with Database(db).write() as con:
+        add_replay(con, 0, 0, VARIED_AT + timedelta(minutes=30))
+    write_snapshot(db, [pipeline_record(0, 2, VARIED_AT + timedelta(hours=6), trace_id="evt-0-0")])
+    later = scrape(settings)
+    assert value(later, "dlq_replay_returns_total") == 1
+    assert value(later, "dlq_records_entered_total") == 5
+    assert value(later, "dlq_records_by_state", state="replay-failed") == 1
+
+
+def test_category_labels_stay_bounded(tmp_path: Path) -> None:
+    db = tmp_path / "s.duckdb"
+    odd = [f"Weird-{i}" for i in range(20)]
+    records = [pipeline_record(0, i, VARIED_AT, category=c) for i, c in enumerate(odd)]
+    records.append(pipeline_record(0, 20, VARIED_AT, category="PERMANENT"))
+    write_snapshot(db, records)
+    samples = scrape(Settings(db=db))
+    by_category = {
+        dict(labels)["category"]: v
+        for (name, labels), v in samples.items()
+        if name == "dlq_backlog_records_by_category"
+    }
+    assert by_category == {
+        "permanent": 1,
+        "transient": 0,
+        "auth": 0,
+        "circuit_open": 0,
+        "none": 0,
+        "other": 20,
+    }
+
+
+def test_without_a_snapshot_only_up_is_reported(tmp_path: Path) -> None:
+    assert scrape(Settings(db=tmp_path / "none.duckdb")) == {("dlq_snapshot_up", ()): 0}
+
+
+def test_the_server_answers_scrapes(tmp_path: Path) -> None:
+    settings = Settings(db=write_varied(tmp_path / "s.duckdb"))
+    port = free_port()
+    serve(settings, "127.0.0.1", port)
+    url = f"http://127.0.0.1:{port}/metrics"
+    with urllib.request.urlopen(url, timeout=10) as response:
+        text = response.read().decode()
+    assert f'dlq_backlog_records{{topic="{TOPIC}"}} 3.0' in text
