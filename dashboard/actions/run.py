@@ -8,7 +8,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, closing, contextmanager
 from datetime import UTC, datetime
 from functools import partial
 from typing import Final
@@ -71,27 +71,23 @@ def execute(
 ) -> Report:
     """Carry out `request`: claim, act, record, chunk by chunk."""
     check_request(request)
-    db = Database.of(settings)
     kafka = gateway or KafkaGateway(settings)
     bulk = len(request.refs) > 1 or request.selection is not None
     report = Report(request, uuid.uuid4().hex[:12] if bulk else None)
-    copies = AuditCopies(settings)
-    try:
-        return _execute(settings, request, report, db, kafka, copies, progress, cancel)
-    finally:
-        copies.close()
+    with closing(AuditCopies(settings)) as copies:
+        return _run(settings, request, report, kafka, copies, progress, cancel)
 
 
-def _execute(
+def _run(
     settings: Settings,
     request: Request,
     report: Report,
-    db: Database,
     kafka: KafkaGateway,
     copies: AuditCopies,
     progress: ProgressCallback | None,
     cancel: threading.Event | None,
 ) -> Report:
+    db = Database.of(settings)
     if not request.dry_run:
         try:
             check_kafka(settings, request, kafka)
