@@ -134,6 +134,10 @@ class Settings(_Strict):
     review_group: str = Field("xact-dlq-review", min_length=1)
     db: Path = Path("dlq.duckdb")
     audit_log: Path = Path("dlq-audit.log")
+    # The audit's third copy, in Kafka: a witness neither a shell on the log file nor a DuckDB
+    # session can rewrite. Empty: `<dlq_topic>.audit`; "off": no topic (verify then compares
+    # the table and the file only).
+    audit_topic: str = ""
     # How long a reader or writer waits for another process to release the DuckDB file.
     db_lock_timeout_seconds: float = Field(30.0, gt=0)
     operator: str | None = None
@@ -151,6 +155,13 @@ class Settings(_Strict):
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return None if value == "" else value
+
+    @property
+    def audit_topic_name(self) -> str | None:
+        """The audit topic, or None when it is off."""
+        if self.audit_topic.strip().lower() == "off":
+            return None
+        return self.audit_topic.strip() or f"{self.dlq_topic}.audit"
 
     @field_validator("kafka")
     @classmethod
@@ -170,6 +181,7 @@ ENV_VARS: Mapping[str, str] = {
     "DLQ_REVIEW_GROUP": "review_group",
     "DLQ_DB": "db",
     "DLQ_AUDIT_LOG": "audit_log",
+    "DLQ_AUDIT_TOPIC": "audit_topic",
     "DLQ_OPERATOR": "operator",
     "DLQ_DB_LOCK_TIMEOUT": "db_lock_timeout_seconds",
     "DLQ_ACTIONS_ENABLED": "actions.enabled",

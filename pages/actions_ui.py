@@ -12,6 +12,7 @@ import streamlit as st
 from dashboard.actions import identity
 from dashboard.actions.audit_entries import audit_look
 from dashboard.actions.identity import Identity
+from dashboard.actions.interrupted import settle_before_preview
 from dashboard.actions.preview import preview
 from dashboard.actions.selection import matching, ready_to_resolve
 from dashboard.actions.values import Action, RecordRef, Request
@@ -103,7 +104,8 @@ def record_actions(
 def last_report() -> None:
     text = st.session_state.pop("last_report", None)
     if text:
-        (st.warning if "failed" in text or "refused" in text else st.success)(
+        troubled = any(word in text for word in ("failed", "refused", "stopped", "audit is"))
+        (st.warning if troubled else st.success)(
             ui.plain(text.splitlines()[0])
             + "".join("  \n" + ui.plain(line) for line in text.splitlines()[1:])
         )
@@ -144,6 +146,8 @@ def bulk_panel(settings: Settings, who: Identity, flt: RecordFilter, total: int)
             disabled=action != "replay",
         )
         if f.button("Preview", icon=":material/preview:"):
+            for missing in settle_before_preview(settings):
+                st.warning(f"Settling an interrupted action: {ui.plain(missing)}")
             with ui.database(settings).read() as con:
                 refs = matching(con, settings.dlq_topic, flt)
                 st.session_state["bulk_preview"] = (
@@ -199,7 +203,13 @@ def bulk_progress() -> None:
         st.error(f"The bulk action stopped: {ui.plain(job.error)}")
     elif job.report is not None:
         report_text = job.report.summary()
-        troubled = job.report.cancelled or job.report.error or job.report.count("failure")
+        troubled = (
+            job.report.cancelled
+            or job.report.error
+            or job.report.stopped
+            or job.report.audit_missing
+            or job.report.count("failure")
+        )
         (st.warning if troubled else st.success)(
             f"{ui.plain(report_text)} (bulk {job.report.bulk_id})"
         )
@@ -243,7 +253,8 @@ def view_once(settings: Settings, who: Identity, ref: RecordRef, trace_id: str |
         return
     seen.add(str(ref))
     try:
-        audit_look(settings, who, "view", ref, trace_id)
+        for missing in audit_look(settings, who, "view", ref, trace_id):
+            st.caption(f"(this view is not fully audited: {ui.plain(missing)})")
     except Exception as exc:  # noqa: BLE001 (a busy file must not hide the record)
         st.caption(f"(this view could not be audited: {ui.plain(str(exc))})")
 

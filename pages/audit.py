@@ -8,6 +8,7 @@ from typing import Literal
 import streamlit as st
 
 from dashboard.actions import audit
+from dashboard.actions.audit_verify import verify_all
 from pages import actions_ui, ui
 
 settings = ui.app_settings()
@@ -16,7 +17,8 @@ who = actions_ui.page_identity(settings)
 st.title("Audit trail")
 st.caption(
     "Every view, replay and resolve, append-only and hash-chained; also written to "
-    f"`{settings.audit_log}` as JSON lines."
+    f"`{settings.audit_log}` as JSON lines"
+    + (f" and to the topic `{settings.audit_topic_name}`." if settings.audit_topic_name else ".")
 )
 q: Literal["query-params"] = "query-params"
 a, b, c, d, e = st.columns([2, 3, 2, 2, 2])
@@ -79,13 +81,6 @@ left.download_button(
     icon=":material/download:",
     help="Cells a spreadsheet would run as formulas are neutralised.",
 )
-if right.button("Verify the hash chain", icon=":material/verified:"):
-    with ui.database(settings).read() as con:
-        stored = audit.verify_entries(audit.stored_entries(con))
-    (st.success if stored.ok else st.error)(ui.plain(stored.line("Database")))
-    if settings.audit_log.exists():
-        try:
-            in_file = audit.verify_entries(audit.file_entries(settings.audit_log))
-            (st.success if in_file.ok else st.error)(ui.plain(in_file.line("Log file")))
-        except ValueError as exc:
-            st.error(ui.plain(str(exc)))
+if right.button("Verify the hash chain and the copies", icon=":material/verified:"):
+    check = verify_all(settings)
+    (st.success if check.ok else st.error)("  \n".join(ui.plain(line) for line in check.lines))

@@ -21,6 +21,9 @@ from dashboard.adapters.kafka import KafkaGateway
 from dashboard.devtools.broker import launcher
 from dashboard.settings import Settings
 
+# Tests without a broker write no audit topic (the integration tests' settings turn it on).
+os.environ.setdefault("DLQ_AUDIT_TOPIC", "off")
+
 REPO = Path(__file__).resolve().parent.parent
 
 
@@ -84,6 +87,8 @@ def make_settings(tmp_path: Path, unique_topic: str) -> SettingsFactory:
             "audit_log": tmp_path / "audit.jsonl",
             "db_lock_timeout_seconds": 60.0,
         }
+        if "bootstrap_servers" not in overrides:
+            values["audit_topic"] = "off"  # no broker: no audit topic to write to
         values.update(overrides)
         return Settings.model_validate(values)
 
@@ -124,6 +129,7 @@ def settings_env(settings: Settings) -> dict[str, str]:
         "DLQ_REVIEW_GROUP": settings.review_group,
         "DLQ_DB": str(settings.db),
         "DLQ_AUDIT_LOG": str(settings.audit_log),
+        "DLQ_AUDIT_TOPIC": settings.audit_topic,
         "DLQ_DB_LOCK_TIMEOUT": str(settings.db_lock_timeout_seconds),
     }
     if settings.results_topic:

@@ -1,10 +1,11 @@
-"""The audit trail: append-only, hash-chained, in DuckDB and as JSON lines in a file.
+"""The audit trail: append-only, hash-chained, in DuckDB, copied to a file and a topic.
 
 Each entry's hash is SHA-256 over its fields (canonical JSON) and the previous entry's hash.
 Changing, removing or reordering an entry breaks the chain from that entry on, and
 `verify` names the first entry that no longer fits. Entries are appended inside the caller's
 transaction (so an action and its entry commit together) and then copied to the JSON-lines
-file (`DLQ_AUDIT_LOG`), which verifies on its own.
+file (`DLQ_AUDIT_LOG`) and the audit topic (audit_copies.py); `dlq audit verify` checks each
+chain and that the three copies agree (audit_verify.py).
 
 URLs in entries are kept with their credentials masked: the audit says which URL was used,
 it does not hand out working presigned links.
@@ -16,11 +17,9 @@ import csv
 import hashlib
 import io
 import json
-import os
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any, Final
 
 from dashboard.adapters.db import Connection, insert_rows
@@ -151,20 +150,6 @@ def append(
     return made
 
 
-def write_jsonl(path: Path, entries: Iterable[AuditEntry]) -> None:
-    """Append entries to the JSON-lines copy of the log, durably."""
-    lines = "".join(
-        json.dumps(e.as_json(), sort_keys=True, ensure_ascii=True) + "\n" for e in entries
-    )
-    if not lines:
-        return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a", encoding="utf-8") as handle:
-        handle.write(lines)
-        handle.flush()
-        os.fsync(handle.fileno())
-
-
 @dataclass(frozen=True)
 class Verification:
     ok: bool
@@ -178,30 +163,44 @@ class Verification:
         return f"{source}: entry {self.first_broken} {self.problem} ({self.checked:,} checked)"
 
 
+class ChainCheck:
+    """Checks entries one at a time, in order, against the chain; `starts_late`: the first
+    entry may follow entries this copy no longer holds (a topic read from its low mark)."""
+
+    def __init__(self, starts_late: bool = False) -> None:
+        self.checked = 0
+        self.problem: Verification | None = None
+        self._prev_hash: str | None = None if starts_late else GENESIS
+        self._expected_id: int | None = None
+
+    def feed(self, entry: AuditEntry) -> None:
+        self.checked += 1
+        if self.problem is not None:
+            return
+        if self._expected_id is not None and entry.audit_id != self._expected_id:
+            why = f"follows entry {self._expected_id - 1}: entries are missing"
+            self.problem = Verification(False, self.checked, entry.audit_id, why)
+        elif self._prev_hash is not None and entry.prev_hash != self._prev_hash:
+            why = "does not follow the entry before it: an entry was removed, inserted or reordered"
+            self.problem = Verification(False, self.checked, entry.audit_id, why)
+        elif entry.computed_hash() != entry.hash:
+            why = "does not match its hash: it was changed"
+            self.problem = Verification(False, self.checked, entry.audit_id, why)
+        self._prev_hash, self._expected_id = entry.hash, entry.audit_id + 1
+
+    def result(self) -> Verification:
+        if self.problem is not None:
+            return replace(self.problem, checked=self.checked)
+        return Verification(True, self.checked)
+
+
 def verify_entries(entries: Iterable[AuditEntry]) -> Verification:
-    prev_hash, expected_id, checked = GENESIS, None, 0
+    check = ChainCheck()
     for entry in entries:
-        checked += 1
-        if expected_id is not None and entry.audit_id != expected_id:
-            return Verification(
-                False,
-                checked,
-                entry.audit_id,
-                f"follows entry {expected_id - 1}: entries are missing",
-            )
-        if entry.prev_hash != prev_hash:
-            return Verification(
-                False,
-                checked,
-                entry.audit_id,
-                "does not follow the entry before it: an entry was removed, inserted or reordered",
-            )
-        if entry.computed_hash() != entry.hash:
-            return Verification(
-                False, checked, entry.audit_id, "does not match its hash: it was changed"
-            )
-        prev_hash, expected_id = entry.hash, entry.audit_id + 1
-    return Verification(True, checked)
+        check.feed(entry)
+        if check.problem is not None:
+            return check.problem
+    return check.result()
 
 
 def stored_entries(con: Connection, batch: int = 10_000) -> Iterator[AuditEntry]:
@@ -218,19 +217,6 @@ def stored_entries(con: Connection, batch: int = 10_000) -> Iterator[AuditEntry]
             entry = AuditEntry(*row)
             yield replace(entry, logged_at=entry.logged_at.astimezone(UTC))
         after = int(rows[-1][0])
-
-
-def file_entries(path: Path) -> Iterator[AuditEntry]:
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, 1):
-            if not line.strip():
-                continue
-            try:
-                data = json.loads(line)
-                data["logged_at"] = datetime.fromisoformat(data["logged_at"])
-                yield AuditEntry(**{c: data[c] for c in COLUMNS})
-            except (ValueError, KeyError, TypeError) as exc:
-                raise ValueError(f"{path} line {number} is not an audit entry: {exc}") from None
 
 
 @dataclass(frozen=True)

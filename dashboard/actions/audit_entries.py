@@ -1,14 +1,15 @@
 """The audit entries actions write: one per record acted on (or refused), one at each end of
 a bulk, one for a whole dry run, one when someone looks. Every entry goes to the audit table,
-then to the JSON-lines log."""
+then to its copies (the JSON-lines log and the audit topic); where a copy could not take it
+is returned, in words, for the operator to see at once."""
 
 from __future__ import annotations
 
 from contextlib import AbstractContextManager
-from pathlib import Path
 from typing import Any, Final, Literal
 
 from dashboard.actions import audit
+from dashboard.actions.audit_copies import AuditCopies
 from dashboard.actions.identity import Identity
 from dashboard.actions.values import Candidate, RecordRef, Report, Request
 from dashboard.adapters.db import Connection, Database, transaction
@@ -67,6 +68,8 @@ def bulk_entry(report: Report, mark: BulkMark) -> audit.NewEntry:
             refused=report.count("refused"),
             not_attempted=report.not_attempted,
         )
+        if report.stopped:
+            details["stopped"] = report.stopped
     return audit.NewEntry(
         action=mark,
         actor=request.identity.label,
@@ -120,12 +123,16 @@ def dry_run_entry(report: Report) -> audit.NewEntry:
 
 
 def audit_only(
-    connection: AbstractContextManager[Connection], log: Path, entries: list[audit.NewEntry]
-) -> None:
-    """Append `entries` to the audit table on `connection`, then to the JSON-lines log."""
-    with connection as con, transaction(con):
-        made = audit.append(con, entries)
-    audit.write_jsonl(log, made)
+    connection: AbstractContextManager[Connection],
+    copies: AuditCopies,
+    entries: list[audit.NewEntry],
+) -> list[str]:
+    """Append `entries` to the audit table on `connection`, then copy them (still holding
+    the file, so copies get entries in id order); returns where they are missing."""
+    with connection as con:
+        with transaction(con):
+            made = audit.append(con, entries)
+        return copies.write(made)
 
 
 def audit_look(
@@ -135,8 +142,9 @@ def audit_look(
     ref: RecordRef | None = None,
     trace_id: str | None = None,
     details: dict[str, Any] | None = None,
-) -> None:
-    """Record that someone looked (the runbook audits list and view too)."""
+) -> list[str]:
+    """Record that someone looked (the runbook audits list and view too); returns where the
+    entry is missing (see AuditCopies.write)."""
     entry = audit.NewEntry(
         action=action,
         actor=identity.label,
@@ -147,4 +155,8 @@ def audit_look(
         offset=ref.offset if ref else None,
         details=details or {},
     )
-    audit_only(Database.of(settings).write(), settings.audit_log, [entry])
+    copies = AuditCopies(settings)
+    try:
+        return audit_only(Database.of(settings).write(), copies, [entry])
+    finally:
+        copies.close()

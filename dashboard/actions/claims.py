@@ -1,7 +1,14 @@
 """Claims: a record being acted on is claimed in the `action_claims` table, in the same DuckDB
 transaction that checked it was eligible. DuckDB admits one writing process at a time, so two
 operators racing over the same records each claim a disjoint share; a claim is released in
-the transaction that records its outcome."""
+the transaction that records its outcome.
+
+A claim belongs to a live process: one whose holder is gone (its PID no longer runs on this
+host, or from another host its lease ran out) no longer holds the record, and the next
+action or preview settles it (interrupted.py). A replay whose outcome is unknown (the process
+died after sending, or Kafka did not acknowledge in time) keeps its claim, marked unsettled,
+until the pending topic says whether it landed.
+"""
 
 from __future__ import annotations
 
@@ -11,11 +18,13 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Final
 
-from dashboard.actions import audit
 from dashboard.actions.preview import candidates, why_not
+from dashboard.actions.selection import wanted_refs
 from dashboard.actions.values import Candidate, RecordRef, Request
 from dashboard.adapters.db import Connection, insert_rows
-from dashboard.adapters.processes import process_alive
+
+# The token of a claim whose holder is gone and whose replay's outcome is not known (pid 0).
+UNSETTLED: Final = "unsettled"
 
 _CLAIM_COLUMNS: Final = (
     "topic",
@@ -35,7 +44,6 @@ def claim(
 ) -> tuple[list[Candidate], list[tuple[Candidate, str]]]:
     """Within the caller's transaction: check each record and claim the eligible ones under
     `token`. Returns the claimed records and the refused ones with why."""
-    clear_dead_claims(con)
     claimed: list[Candidate] = []
     refused: list[tuple[Candidate, str]] = []
     for c in candidates(con, refs):
@@ -71,33 +79,16 @@ def release(con: Connection, token: str) -> None:
     con.execute("DELETE FROM action_claims WHERE token = ?", [token])
 
 
-def clear_dead_claims(con: Connection) -> None:
-    """Claims left by a process that died mid-action (kill -9, a crash) on this host. Its
-    replays may or may not have reached Kafka; the audit says so and the records are free."""
-    host = socket.gethostname()
-    rows = con.execute(
-        'SELECT topic, "partition", "offset", action, actor, pid, token FROM action_claims '
-        "WHERE host = ?",
-        [host],
-    ).fetchall()
-    dead = [row for row in rows if not process_alive(int(row[5]))]
-    if not dead:
+def hold_unsettled(con: Connection, token: str, refs: Sequence[RecordRef]) -> None:
+    """Keep `refs`' claims past the run, marked unsettled: their replays' outcome is unknown
+    until the pending topic is read back."""
+    if not refs:
         return
-    audit.append(
-        con,
-        [
-            audit.NewEntry(
-                action=action,
-                actor=actor,
-                result="failure",
-                topic=topic,
-                partition=partition,
-                offset=offset,
-                error=f"interrupted: process {pid} died while acting; the outcome is "
-                "unknown (a replay may have reached Kafka)",
-            )
-            for topic, partition, offset, action, actor, pid, _token in dead
-        ],
-    )
-    for token in {row[6] for row in dead}:
-        release(con, token)
+    with wanted_refs(con, refs) as wanted:
+        con.execute(
+            f"UPDATE action_claims SET token = ?, pid = 0 FROM {wanted} w "
+            "WHERE action_claims.token = ? AND action_claims.topic = w.topic "
+            'AND action_claims."partition" = w."partition" '
+            'AND action_claims."offset" = w."offset"',
+            [UNSETTLED, token],
+        )

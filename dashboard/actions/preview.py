@@ -6,8 +6,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from dashboard.actions.selection import wanted_refs
-from dashboard.actions.values import Action, Candidate, Preview, RecordRef
+from dashboard.actions.values import CLAIM_LEASE, Action, Candidate, Preview, RecordRef
 from dashboard.adapters.db import Connection
+from dashboard.adapters.processes import holder_gone
 from dashboard.settings import Settings
 from dashboard.triage.states import READY_TO_RESOLVE, REPLAYED_WAITING, records_with_state_sql
 
@@ -16,8 +17,15 @@ def why_not(action: Action, c: Candidate, override: bool) -> str | None:
     """Why `action` may not touch the record now; None when it may."""
     if c.state is None:
         return "not in the snapshot"
-    if c.claimed_by is not None:
-        return f"{c.claimed_by} is acting on it right now (since {c.claimed_at:%H:%M:%S} UTC)"
+    if c.claimed_by is not None and c.claimed_at is not None:
+        since = f"{c.claimed_at:%Y-%m-%d %H:%M:%S} UTC"
+        if holder_gone(c.claim_pid or 0, c.claim_host or "", c.claimed_at, CLAIM_LEASE):
+            return (
+                f"{c.claimed_by}'s action of {since} was interrupted and whether it reached "
+                "Kafka is not known yet; it is settled from the pending topic at the next "
+                "action or preview, when Kafka answers"
+            )
+        return f"{c.claimed_by} is acting on it right now (since {since})"
     if action == "resolve":
         return "already resolved" if c.state == "resolved" else None
     if c.parse_error is not None:
@@ -39,7 +47,7 @@ def candidates(con: Connection, refs: Sequence[RecordRef]) -> list[Candidate]:
             f"""
             SELECT w.topic, w."partition", w."offset", s.trace_id, s.state, s.replay_outcome,
                    s.replayed_at, s.parse_error, s.attachment_url, s.error_category,
-                   s.error_signature, s."domain", c.actor, c.claimed_at
+                   s.error_signature, s."domain", c.actor, c.claimed_at, c.pid, c.host
             FROM {wanted} w
             LEFT JOIN {records_with_state_sql()} s
                 ON s.topic = w.topic AND s."partition" = w."partition" AND s."offset" = w."offset"

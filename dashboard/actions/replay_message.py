@@ -3,7 +3,9 @@
 Format spec, "Replay": the original task with `retry_count` = 0 and `metadata` extended with
 `replayed_from_dlq`, `dlq_partition`, `dlq_offset` (and who replayed it, when); a new URL in
 `attachment_url` when the operator gave one, `file_type` and `blob_path` unchanged unless
-the operator changes them; key: the trace id; headers: `trace_id`, `replayed_from_dlq`.
+the operator changes them; key: the trace id; headers: `trace_id`, `replayed_from_dlq`, and
+the same `dlq_topic`/`dlq_partition`/`dlq_offset` markers as the metadata, so the pending
+topic can be matched to DLQ records without parsing any payload (interrupted.py).
 Every other field of the task, known or not, goes through untouched.
 """
 
@@ -88,6 +90,12 @@ def build(
     return ReplayMessage(
         key=trace_id.encode(),
         value=json.dumps(task, ensure_ascii=False).encode(),
-        headers=[("trace_id", trace_id.encode()), ("replayed_from_dlq", b"true")],
+        headers=[
+            ("trace_id", trace_id.encode()),
+            ("replayed_from_dlq", b"true"),
+            ("dlq_topic", dlq_topic.encode()),
+            ("dlq_partition", str(dlq_partition).encode()),
+            ("dlq_offset", str(dlq_offset).encode()),
+        ],
         task=task,
     )

@@ -4,17 +4,17 @@ the claim's release in one transaction; then move the review group's offsets."""
 
 from __future__ import annotations
 
-import contextlib
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import ExitStack, contextmanager
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import ExitStack, closing, contextmanager
 from datetime import UTC, datetime
 from functools import partial
 from typing import Final
 
 from dashboard.actions import audit
+from dashboard.actions.audit_copies import AuditCopies
 from dashboard.actions.audit_entries import (
     BulkMark,
     audit_only,
@@ -23,7 +23,9 @@ from dashboard.actions.audit_entries import (
     record_entry,
     request_entry,
 )
-from dashboard.actions.claims import claim, release
+from dashboard.actions.checks import check_kafka, check_request
+from dashboard.actions.claims import claim, hold_unsettled, release
+from dashboard.actions.interrupted import settle_interrupted
 from dashboard.actions.outcome_rows import (
     REPLAY_COLUMNS,
     RESOLUTION_COLUMNS,
@@ -31,7 +33,7 @@ from dashboard.actions.outcome_rows import (
     replay_rows,
     resolution_rows,
 )
-from dashboard.actions.replay_message import NotReplayable, ReplayMessage, build, check_url
+from dashboard.actions.replay_message import NotReplayable, ReplayMessage, build
 from dashboard.actions.review_offsets import move_review_group
 from dashboard.actions.selection import wanted_refs
 from dashboard.actions.values import (
@@ -40,7 +42,6 @@ from dashboard.actions.values import (
     Outcome,
     ProgressCallback,
     RecordRef,
-    Refused,
     Report,
     Request,
 )
@@ -51,10 +52,11 @@ from dashboard.adapters.kafka import (
     KafkaGateway,
     OutgoingRecord,
     Sender,
-    TopicMissing,
 )
 from dashboard.settings import Settings
 
+# A replay's detail flag: sent, never acknowledged, so it may or may not have landed.
+UNKNOWN: Final = "outcome_unknown"
 # Records handled per DuckDB transaction when no velocity limit applies.
 UNTHROTTLED_CHUNK: Final = 5000
 
@@ -68,23 +70,40 @@ def execute(
     cancel: threading.Event | None = None,
 ) -> Report:
     """Carry out `request`: claim, act, record, chunk by chunk."""
-    _check(request)
-    db = Database.of(settings)
+    check_request(request)
     kafka = gateway or KafkaGateway(settings)
     bulk = len(request.refs) > 1 or request.selection is not None
     report = Report(request, uuid.uuid4().hex[:12] if bulk else None)
+    with closing(AuditCopies(settings)) as copies:
+        return _run(settings, request, report, kafka, copies, progress, cancel)
+
+
+def _run(
+    settings: Settings,
+    request: Request,
+    report: Report,
+    kafka: KafkaGateway,
+    copies: AuditCopies,
+    progress: ProgressCallback | None,
+    cancel: threading.Event | None,
+) -> Report:
+    db = Database.of(settings)
     if not request.dry_run:
         try:
-            _check_kafka(settings, request, kafka)
+            check_kafka(settings, request, kafka)
         except BrokerUnreachable as exc:
             # Nothing was attempted; the attempt is audited as one failure with the reason.
             report.error = str(exc)
-            audit_only(db.write(), settings.audit_log, [request_entry(report, "failure", str(exc))])
+            entry = request_entry(report, "failure", str(exc))
+            report.audit_missing += audit_only(db.write(), copies, [entry])
             return report
+    # Claims a dead process left are released (and its replays settled from Kafka) first,
+    # whatever records this request touches.
+    report.audit_missing += settle_interrupted(settings, kafka, copies)
     chunk_size = UNTHROTTLED_CHUNK if not request.rate else max(1, min(500, int(request.rate)))
-    runner = _Runner(settings, request, report, db, kafka, cancel)
+    runner = _Runner(settings, request, report, db, kafka, copies, cancel)
     # A dry run is audited once, at its end (dry_run_entry); a real bulk at both ends.
-    marked = bulk and not request.dry_run
+    marked = report.bulk_id is not None and not request.dry_run
     if marked:
         runner.audit_only([bulk_entry(report, "bulk-start")])
     try:
@@ -97,6 +116,8 @@ def execute(
                 progress(report.progress())
             if runner.cancelled:
                 report.cancelled = True
+                break
+            if report.stopped:
                 break
     finally:
         runner.close()
@@ -117,37 +138,6 @@ def execute(
     return report
 
 
-def _check_kafka(settings: Settings, request: Request, kafka: KafkaGateway) -> None:
-    """Kafka answers before anything is claimed: a replay writes to the pending topic, a
-    resolve commits the review group's offsets on the DLQ topic."""
-    if request.action == "replay":
-        try:
-            kafka.partitions(settings.pending_topic)
-        except TopicMissing as exc:
-            raise Refused(f"cannot replay: the pending {exc}") from None
-        return
-    with contextlib.suppress(TopicMissing):  # a deleted DLQ topic leaves nothing to commit
-        kafka.partitions(settings.dlq_topic)
-
-
-def _check(request: Request) -> None:
-    if not request.identity.can_act:
-        raise Refused(request.identity.why_not or "this identity may not act")
-    if not request.reason.strip():
-        raise Refused("a reason is required (a ticket or a note)")
-    if not request.refs:
-        raise Refused("no records selected")
-    if request.new_url is not None:
-        if request.action != "replay" or len(request.refs) != 1:
-            raise Refused("a new URL applies to the replay of one record")
-        try:
-            check_url(request.new_url)
-        except ValueError as exc:
-            raise Refused(str(exc)) from None
-    if request.rate is not None and request.rate <= 0:
-        raise Refused("the velocity limit must be positive")
-
-
 class _Runner:
     """One request's chunks: claim, act, record. Keeps one Sender for the request."""
 
@@ -158,9 +148,11 @@ class _Runner:
         report: Report,
         db: Database,
         kafka: KafkaGateway,
+        copies: AuditCopies,
         cancel: threading.Event | None,
     ) -> None:
         self.settings = settings
+        self.copies = copies
         self.request = request
         self.report = report
         self.db = db
@@ -199,7 +191,7 @@ class _Runner:
         self._stack.close()
 
     def audit_only(self, entries: list[audit.NewEntry]) -> None:
-        audit_only(self.connection(), self.settings.audit_log, entries)
+        self.report.audit_missing += audit_only(self.connection(), self.copies, entries)
 
     # -- act -----------------------------------------------------------------------------
 
@@ -214,11 +206,12 @@ class _Runner:
 
     def _claim(self, refs: Sequence[RecordRef]) -> list[Candidate]:
         """Check and claim in one transaction; refused records are audited right there."""
-        with self.connection() as con, transaction(con):
-            claimed, refused = claim(con, self.request, refs, self.token)
-            refusals = [self._entry(c, "refused", error=why) for c, why in refused]
-            made = audit.append(con, refusals if self._per_record else [])
-        audit.write_jsonl(self.settings.audit_log, made)
+        with self.connection() as con:
+            with transaction(con):
+                claimed, refused = claim(con, self.request, refs, self.token)
+                refusals = [self._entry(c, "refused", error=why) for c, why in refused]
+                made = audit.append(con, refusals if self._per_record else [])
+            self.report.audit_missing += self.copies.write(made)
         self.report.results.extend(
             ItemResult(c.ref, c.trace_id, "refused", why) for c, why in refused
         )
@@ -312,6 +305,13 @@ class _Runner:
                 yield ref, (message.key, message.value, message.headers, 0)
 
         self._sender.send(self.settings.pending_topic, paced(), deliveries.__setitem__)
+        unanswered = [d for d in deliveries.values() if d.status == "unacknowledged" or d.timed_out]
+        if unanswered:
+            # Kafka stopped acknowledging: every further chunk would only wait out the timeout.
+            self.report.stopped = (
+                f"Kafka stopped acknowledging ({len(unanswered):,} sends not acknowledged "
+                f"within {timeout:g}s)"
+            )
         results: dict[RecordRef, ItemResult] = {}
         for ref, (c, _message) in pending.items():
             delivery = deliveries.get(ref)
@@ -324,12 +324,17 @@ class _Runner:
                     "pending_offset": delivery.offset,
                 }
                 results[ref] = ItemResult(ref, c.trace_id, "success", detail=detail)
-            elif delivery.status == "failed":
+            elif delivery.status == "failed" and not delivery.timed_out:
                 why = f"not delivered: {delivery.error}"
                 results[ref] = ItemResult(ref, c.trace_id, "failure", why)
             else:
-                why = f"no acknowledgement from Kafka within {timeout:g}s"
-                results[ref] = ItemResult(ref, c.trace_id, "failure", why)
+                # It may still have landed: its claim stays until the pending topic says.
+                why = (
+                    f"no acknowledgement from Kafka within {timeout:g}s: outcome unknown, "
+                    "settled from the pending topic at the next action"
+                )
+                detail = {UNKNOWN: True}
+                results[ref] = ItemResult(ref, c.trace_id, "failure", why, detail=detail)
         return results
 
     def _record_replays(
@@ -354,6 +359,7 @@ class _Runner:
             "replays",
             REPLAY_COLUMNS,
             lambda ids, moment: replay_rows(request, bulk_id, outcomes, ids, moment),
+            outcomes,
         )
         self.report.results.extend(outcomes.values())
 
@@ -363,18 +369,23 @@ class _Runner:
         table: str,
         columns: Sequence[str],
         rows: Callable[[AuditIds, datetime], list[list[object]]],
+        outcomes: Mapping[RecordRef, ItemResult] | None = None,
     ) -> None:
         """In one transaction: audit `entries`, insert into `table` the rows `rows` makes
         from each record's audit entry id and the moment, and release this run's claims;
         then append the entries to the JSON-lines log."""
-        with self.connection() as con, transaction(con):
-            made = audit.append(con, entries if self._per_record else [])
-            ids = {(e.partition, e.offset): e.audit_id for e in made}
-            insert_rows(
-                con,
-                table,
-                columns,
-                rows(lambda ref: ids[(ref.partition, ref.offset)], datetime.now(UTC)),
-            )
-            release(con, self.token)
-        audit.write_jsonl(self.settings.audit_log, made)
+        with self.connection() as con:
+            with transaction(con):
+                made = audit.append(con, entries if self._per_record else [])
+                ids = {(e.partition, e.offset): e.audit_id for e in made}
+                insert_rows(
+                    con,
+                    table,
+                    columns,
+                    rows(lambda ref: ids[(ref.partition, ref.offset)], datetime.now(UTC)),
+                )
+                unknown = [r.ref for r in (outcomes or {}).values() if r.detail.get(UNKNOWN)]
+                hold_unsettled(con, self.token, unknown)
+                release(con, self.token)
+            # Copied while this process still holds the file: the copies get entries in order.
+            self.report.audit_missing += self.copies.write(made)

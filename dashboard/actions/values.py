@@ -6,12 +6,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from dashboard.actions.identity import Identity
 
 Action = Literal["replay", "resolve"]
+# A claim lives one chunk of a run (a few seconds; at most an unthrottled chunk's sends plus
+# the delivery timeout); from another host, whose PIDs cannot be checked, a claim older than
+# this is taken as its holder's death.
+CLAIM_LEASE = timedelta(minutes=10)
 # What became of one record in a run; "dry-run": it would have been acted on.
 Outcome = Literal["success", "failure", "refused", "dry-run"]
 
@@ -70,6 +74,8 @@ class Candidate:
     domain: str | None
     claimed_by: str | None
     claimed_at: datetime | None
+    claim_pid: int | None = None
+    claim_host: str | None = None
 
 
 @dataclass(frozen=True)
@@ -133,6 +139,9 @@ class Report:
     committed: dict[int, int] = field(default_factory=dict)  # resolve: partition -> offset
     commit_error: str | None = None
     error: str | None = None  # the request failed as a whole (Kafka not answering)
+    stopped: str | None = None  # why the run stopped by itself before the end
+    # Audit entries of this run that a copy could not take, in words (see AuditCopies).
+    audit_missing: list[str] = field(default_factory=list)
 
     def count(self, result: Outcome) -> int:
         return sum(1 for r in self.results if r.result == result)
@@ -161,7 +170,8 @@ class Report:
 
     def summary(self) -> str:
         if self.error:
-            return f"{self.request.action} failed, nothing done: {self.error}"
+            text = f"{self.request.action} failed, nothing done: {self.error}"
+            return text + "".join(f"; {m}" for m in self.audit_missing)
         parts = [f"{self.count('success'):,} {self.done_word}"]
         if self.request.dry_run:
             n = self.count("dry-run")
@@ -172,9 +182,16 @@ class Report:
             parts.append(f"{self.count('refused'):,} refused")
         if self.cancelled:
             parts.append(f"cancelled with {self.not_attempted:,} not attempted")
+        if self.stopped:
+            parts.append(f"stopped with {self.not_attempted:,} not attempted: {self.stopped}")
         if self.commit_error:
             parts.append(f"review group offsets not committed ({self.commit_error})")
         elif self.committed:
             moved = ", ".join(f"p{p}->{o}" for p, o in sorted(self.committed.items()))
             parts.append(f"review group committed {moved}")
-        return "; ".join(parts)
+        text = "; ".join(parts)
+        if self.audit_missing:
+            text += ". The action happened but its audit is incomplete: " + "; ".join(
+                self.audit_missing
+            )
+        return text

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from types import FrameType
 
 from dashboard.actions import identity
+from dashboard.actions.interrupted import settle_before_preview
 from dashboard.actions.preview import count_confirmed, count_to_confirm, preview
 from dashboard.actions.review_offsets import sync_review_group
 from dashboard.actions.run import execute
@@ -116,6 +117,8 @@ def run(args: argparse.Namespace) -> int:
         new_blob_path=getattr(args, "new_blob_path", None),
         selection=selection,
     )
+    for missing in settle_before_preview(settings):
+        err(f"settling an interrupted action: {missing}")
     with Database.of(settings).read() as con:
         plan = preview(con, args.action, refs, request.override)
     _print_preview(settings, plan, request)

@@ -1,11 +1,13 @@
-"""`dlq audit list|verify`: read the audit trail, check its hash chain."""
+"""`dlq audit list|verify`: read the audit trail, check its hash chain and its copies."""
 
 from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from dashboard.actions import audit
+from dashboard.actions.audit_verify import verify_all
 from dashboard.adapters.db import Database
 from dashboard.cli.context import MOMENT_HELP, settings_from
 from dashboard.cli.output import err, print_json, printable, table
@@ -30,7 +32,11 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     listing.add_argument("--bulk", default="", help="bulk id")
     listing.add_argument("--limit", type=int, default=100)
     listing.add_argument("--format", choices=["table", "json", "csv"], default="table")
-    verify = verbs.add_parser("verify", help="check the hash chain (database and log file)")
+    verify = verbs.add_parser(
+        "verify",
+        help="check the hash chain and that the database, the log file and the audit topic "
+        "hold the same entries",
+    )
     verify.add_argument("--file", help="the JSON-lines log to check (default: the setting)")
     parser.set_defaults(run=run)
 
@@ -39,23 +45,14 @@ def run(args: argparse.Namespace) -> int:
     settings = settings_from(args)
     db = Database.of(settings)
     if args.audit_action == "verify":
-        with db.read() as con:
-            stored = audit.verify_entries(audit.stored_entries(con))
-        print(stored.line(f"database {settings.db}"))
-        ok = stored.ok
-        path = settings.audit_log if args.file is None else type(settings.audit_log)(args.file)
-        if path.exists():
-            try:
-                in_file = audit.verify_entries(audit.file_entries(path))
-            except ValueError as exc:
-                print(f"log file {path}: {exc}")
-                return 1
-            print(in_file.line(f"log file {path}"))
-            ok = ok and in_file.ok
-        elif args.file is not None:
+        path = None if args.file is None else Path(args.file)
+        if path is not None and not path.exists():
             err(f"no log file at {path}")
             return 1
-        return 0 if ok else 1
+        check = verify_all(settings, path)
+        for line in check.lines:
+            print(printable(line))
+        return 0 if check.ok else 1
 
     flt = audit.AuditFilter(
         actor=args.actor,

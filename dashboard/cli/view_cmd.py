@@ -47,7 +47,8 @@ def run(args: argparse.Namespace) -> int:
         detail = record_detail(con, ref.topic, ref.partition, ref.offset)
     assert detail is not None
     who = identity.resolve(settings)
-    audit_look(settings, who, "view", ref, detail.columns.get("trace_id"))
+    for missing in audit_look(settings, who, "view", ref, detail.columns.get("trace_id")):
+        err(f"this view is not fully audited: {missing}")
     sections = views.view_sections(detail, args.show_secrets)
     raw = views.raw_value(detail, args.show_secrets)
     if args.format == "json":

@@ -63,7 +63,14 @@ def test_a_replay_puts_the_original_task_on_pending_as_the_spec_says(
     assert report.count("success") == 1, report.results
     [message] = read_topic(kafka_settings, kafka_settings.pending_topic, 1)
     assert message.key() == b"evt-r1"
-    assert dict(message.headers()) == {"trace_id": b"evt-r1", "replayed_from_dlq": b"true"}
+    assert dict(message.headers()) == {
+        "trace_id": b"evt-r1",
+        "replayed_from_dlq": b"true",
+        # The DLQ record it came from, readable whatever the payload (settling a crash).
+        "dlq_topic": kafka_settings.dlq_topic.encode(),
+        "dlq_partition": b"0",
+        "dlq_offset": b"0",
+    }
     sent = json.loads(message.value())
     metadata = sent.pop("metadata")
     expected = {k: v for k, v in task.items() if k != "metadata"}

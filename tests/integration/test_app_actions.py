@@ -152,6 +152,6 @@ def test_audit_page_filters_exports_and_verifies(
         entries = audit.query(con, audit.AuditFilter())
     csv_text = audit.to_csv(entries)
     assert "'=cmd" in csv_text and "'@SUM(1+1)" in csv_text  # neutralised for spreadsheets
-    button(at, "Verify the hash chain").click().run()  # type: ignore[attr-defined]
+    button(at, "Verify the hash chain and the copies").click().run()  # type: ignore[attr-defined]
     assert any("chain intact" in s.value for s in at.success)
     assert json.loads(entries[0].details) == {}

@@ -42,6 +42,7 @@ from dashboard.adapters.kafka.errors import (
     in_words,
     is_partition_eof,
 )
+from dashboard.adapters.kafka.reading import read_until_now
 from dashboard.settings import Settings
 
 __all__ = [
@@ -59,6 +60,7 @@ __all__ = [
     "TopicMissing",
     "in_words",
     "is_partition_eof",
+    "read_until_now",
 ]
 
 LIBRDKAFKA_LOGGER = logging.getLogger("dlq.librdkafka")
@@ -182,10 +184,18 @@ class KafkaGateway:
             return False
         return True
 
-    def create_topic(self, topic: str, partitions: int, replication: int = 1) -> bool:
-        """Create `topic`; False when it already existed."""
+    def create_topic(
+        self,
+        topic: str,
+        partitions: int,
+        replication: int = 1,
+        config: Mapping[str, str] | None = None,
+    ) -> bool:
+        """Create `topic` (replication -1: the broker's default); False when it existed."""
+        settings = dict(config or {})
+        new = NewTopic(topic, partitions, replication_factor=replication, config=settings)
         futures = self.admin.create_topics(
-            [NewTopic(topic, num_partitions=partitions, replication_factor=replication)],
+            [new],
             operation_timeout=self.timeout,
         )
         try:

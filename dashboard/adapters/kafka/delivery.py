@@ -46,6 +46,7 @@ class Delivery:
     topic: str | None = None  # delivered: where the record landed
     partition: int | None = None
     offset: int | None = None
+    timed_out: bool = False  # failed because the broker did not acknowledge it in time
 
 
 class Sender:
@@ -75,7 +76,9 @@ class Sender:
                 return
             del waiting[key]
             if err is not None:
-                on_delivery(key, Delivery("failed", error=in_words(err, self._bootstrap)))
+                timed_out = err.code() in (KafkaError._MSG_TIMED_OUT, KafkaError._TIMED_OUT)
+                why = in_words(err, self._bootstrap)
+                on_delivery(key, Delivery("failed", error=why, timed_out=timed_out))
             else:
                 on_delivery(
                     key, Delivery("delivered", None, msg.topic(), msg.partition(), msg.offset())

@@ -1,0 +1,156 @@
+"""The audit's copies outside DuckDB: the JSON-lines log file and the audit topic in Kafka.
+
+A hash chain only proves what came before its last link, so the table's chain is witnessed
+by two copies: a file an operator can read with any tool, and a topic (idempotent producer,
+acks=all, one partition, kept forever) that neither a shell on the file nor a DuckDB session
+can quietly cut short. Entries are copied right after their transaction commits, while the
+writer still holds the DuckDB file, so every copy receives them in id order. A copy that
+cannot take an entry is named at once (`AuditCopies.write` returns where it is missing), and
+`dlq audit verify` later names the first entry where the copies disagree.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Final
+
+from dashboard.actions.audit import COLUMNS, AuditEntry
+from dashboard.adapters.kafka import (
+    BrokerUnreachable,
+    Delivery,
+    KafkaException,
+    KafkaGateway,
+    Sender,
+    TopicMissing,
+    read_until_now,
+)
+from dashboard.settings import Settings
+
+# How long an entry may wait for the audit topic: a look (view, list) pays it when Kafka is
+# down, so it is shorter than a replay's delivery timeout.
+AUDIT_TOPIC_TIMEOUT_SECONDS: Final = 10.0
+# The topic keeps its entries forever (retention.ms -1): a witness that ages out is none.
+AUDIT_TOPIC_CONFIG: Final = {"retention.ms": "-1", "cleanup.policy": "delete"}
+
+
+def entry_json(entry: AuditEntry) -> str:
+    return json.dumps(entry.as_json(), sort_keys=True, ensure_ascii=True)
+
+
+def entry_from_json(text: str | bytes) -> AuditEntry:
+    """An entry from its JSON form; ValueError when it is not one."""
+    try:
+        data = json.loads(text)
+        data["logged_at"] = datetime.fromisoformat(data["logged_at"])
+        return AuditEntry(**{c: data[c] for c in COLUMNS})
+    except (KeyError, TypeError) as exc:
+        raise ValueError(str(exc)) from None
+
+
+def write_jsonl(path: Path, entries: Sequence[AuditEntry]) -> None:
+    """Append entries to the JSON-lines copy of the log, durably."""
+    lines = "".join(entry_json(e) + "\n" for e in entries)
+    if not lines:
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a", encoding="utf-8") as handle:
+        handle.write(lines)
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def file_entries(path: Path) -> Iterator[AuditEntry]:
+    """The log file's entries in file order; a missing file holds none."""
+    if not path.exists():
+        return
+    with path.open(encoding="utf-8") as handle:
+        for number, line in enumerate(handle, 1):
+            if not line.strip():
+                continue
+            try:
+                yield entry_from_json(line)
+            except ValueError as exc:
+                raise ValueError(f"{path} line {number} is not an audit entry: {exc}") from None
+
+
+def topic_entries(settings: Settings, topic: str) -> Iterator[AuditEntry]:
+    """The audit topic's entries from its low watermark to its end; a missing topic holds
+    none. Raises BrokerUnreachable when it cannot be read."""
+    gateway = KafkaGateway(settings)
+    try:
+        messages = list(read_until_now(gateway, topic)) if gateway.topic_exists(topic) else []
+    except KafkaException as exc:
+        raise BrokerUnreachable(str(exc)) from None
+    for message in messages:
+        try:
+            yield entry_from_json(message.value() or b"")
+        except ValueError as exc:
+            raise ValueError(
+                f"{topic} offset {message.offset()} is not an audit entry: {exc}"
+            ) from None
+
+
+def which(entries: Sequence[AuditEntry]) -> str:
+    if len(entries) == 1:
+        return f"audit entry {entries[0].audit_id}"
+    return f"audit entries {entries[0].audit_id}-{entries[-1].audit_id}"
+
+
+class AuditCopies:
+    """Writes committed entries to the log file and the audit topic, and says where they
+    could not be written."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._gateway: KafkaGateway | None = None
+        self._sender: Sender | None = None
+
+    def write(self, entries: Sequence[AuditEntry]) -> list[str]:
+        """Copy `entries`; returns, in words, each copy they are missing from and why."""
+        if not entries:
+            return []
+        missing: list[str] = []
+        path = self.settings.audit_log
+        try:
+            write_jsonl(path, entries)
+        except OSError as exc:
+            why = exc.strerror or str(exc)
+            missing.append(f"{which(entries)} missing in the log file {path} ({why})")
+        topic = self.settings.audit_topic_name
+        if topic is not None:
+            try:
+                self._send(topic, entries)
+            except (BrokerUnreachable, KafkaException) as exc:
+                missing.append(f"{which(entries)} missing in the audit topic {topic} ({exc})")
+        return missing
+
+    def _send(self, topic: str, entries: Sequence[AuditEntry]) -> None:
+        if self._sender is None:
+            gateway = KafkaGateway(self.settings, timeout=AUDIT_TOPIC_TIMEOUT_SECONDS)
+            try:
+                gateway.partitions(topic)
+            except TopicMissing:
+                gateway.create_topic(topic, 1, -1, AUDIT_TOPIC_CONFIG)
+            self._gateway = gateway
+            self._sender = gateway.sender(AUDIT_TOPIC_TIMEOUT_SECONDS)
+        failed: list[Delivery] = []
+
+        def delivered(_id: int, delivery: Delivery) -> None:
+            if delivery.status != "delivered":
+                failed.append(delivery)
+
+        records: Any = (
+            (e.audit_id, (str(e.audit_id).encode(), entry_json(e).encode(), [], 0)) for e in entries
+        )
+        self._sender.send(topic, records, delivered)
+        if failed:
+            raise BrokerUnreachable(failed[0].error or "not acknowledged in time")
+
+    def close(self) -> None:
+        if self._sender is not None:
+            self._sender.close()
+            self._sender = None

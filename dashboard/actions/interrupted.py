@@ -1,0 +1,227 @@
+"""Settling what a dead process left: claims whose holder is gone are released, and a replay
+whose outcome is unknown is settled from Kafka, not guessed.
+
+A replayed message carries `dlq_topic`/`dlq_partition`/`dlq_offset` headers, so the pending
+topic read back from the claim's time (offsets_for_time) shows which of the interrupted
+replays landed: those are recorded as replayed (a `replays` row and an audit entry), the
+rest as not sent. While Kafka cannot be read the claims stay, marked unsettled, and a replay
+of those records is refused with that reason (preview.why_not). A resolve changes nothing
+until its transaction commits, so an interrupted one is simply released.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Final
+
+from dashboard.actions import audit
+from dashboard.actions.audit_copies import AuditCopies
+from dashboard.actions.claims import UNSETTLED
+from dashboard.actions.outcome_rows import REPLAY_COLUMNS
+from dashboard.actions.values import CLAIM_LEASE, RecordRef
+from dashboard.adapters.db import Connection, Database, insert_rows, transaction
+from dashboard.adapters.kafka import BrokerUnreachable, KafkaGateway, Message, read_until_now
+from dashboard.adapters.processes import holder_gone
+from dashboard.settings import Settings
+
+# Read the pending topic from a little before the claim: the broker's clock may differ.
+_CLOCK_MARGIN: Final = timedelta(seconds=30)
+
+
+@dataclass(frozen=True)
+class _Claim:
+    ref: RecordRef
+    action: str
+    actor: str
+    claimed_at: datetime
+    token: str
+    pid: int
+    host: str
+
+
+@dataclass(frozen=True)
+class _Landed:
+    partition: int
+    offset: int
+
+
+def settle_interrupted(settings: Settings, kafka: KafkaGateway, copies: AuditCopies) -> list[str]:
+    """Release the claims of holders that are gone and settle their replays; returns where
+    the audit entries this wrote are missing (see AuditCopies.write)."""
+    db = Database.of(settings)
+    with db.read() as con:
+        gone = _gone_claims(con)
+    if not gone:
+        return []
+    replays = [c for c in gone if c.action == "replay"]
+    landed: dict[RecordRef, _Landed] | None = {}
+    why_unknown = ""
+    if replays:
+        try:
+            landed = _landed(settings, kafka, replays)
+        except BrokerUnreachable as exc:
+            landed, why_unknown = None, str(exc)
+    with db.write() as con:
+        with transaction(con):
+            still = {(c.ref, c.token) for c in _gone_claims(con)}
+            settle = [c for c in gone if (c.ref, c.token) in still]
+            made = _settle(con, settle, landed, why_unknown, settings.pending_topic)
+        return copies.write(made)
+
+
+def _gone_claims(con: Connection) -> list[_Claim]:
+    rows = con.execute(
+        'SELECT topic, "partition", "offset", action, actor, claimed_at, token, pid, host '
+        "FROM action_claims"
+    ).fetchall()
+    claims = [_Claim(RecordRef(t, p, o), *rest) for t, p, o, *rest in rows]
+    return [c for c in claims if holder_gone(c.pid, c.host, c.claimed_at, CLAIM_LEASE)]
+
+
+def _landed(
+    settings: Settings, kafka: KafkaGateway, claims: Sequence[_Claim]
+) -> dict[RecordRef, _Landed]:
+    """Where on the pending topic each of `claims`' records landed since its claim."""
+    topic = settings.pending_topic
+    since = min(c.claimed_at for c in claims) - _CLOCK_MARGIN
+    starts = kafka.offsets_for_time(topic, kafka.partitions(topic), int(since.timestamp() * 1000))
+    wanted = {c.ref for c in claims}
+    found: dict[RecordRef, _Landed] = {}
+    for message in read_until_now(kafka, topic, starts):
+        ref = replayed_from(message)
+        if ref in wanted and ref not in found:
+            found[ref] = _Landed(message.partition() or 0, message.offset() or 0)
+    return found
+
+
+def replayed_from(message: Message) -> RecordRef | None:
+    """The DLQ record a replayed message came from: its headers, or (a message sent before
+    the headers were added) the task's metadata."""
+    headers: dict[str, bytes] = {}
+    pairs: Any = message.headers() or []  # typed loosely by confluent-kafka's stubs
+    for name, value in pairs:
+        if value is not None:
+            headers[str(name)] = value if isinstance(value, bytes) else str(value).encode()
+    try:
+        if {"dlq_topic", "dlq_partition", "dlq_offset"} <= headers.keys():
+            return RecordRef(
+                headers["dlq_topic"].decode(),
+                int(headers["dlq_partition"]),
+                int(headers["dlq_offset"]),
+            )
+        meta = json.loads(message.value() or b"{}").get("metadata") or {}
+        return RecordRef(
+            str(meta["dlq_topic"]), int(meta["dlq_partition"]), int(meta["dlq_offset"])
+        )
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return None
+
+
+def _settle(
+    con: Connection,
+    claims: Sequence[_Claim],
+    landed: dict[RecordRef, _Landed] | None,
+    why_unknown: str,
+    pending_topic: str,
+) -> list[audit.AuditEntry]:
+    """Within the caller's transaction: audit and release what can be settled; mark the rest
+    unsettled (audited once, when first found)."""
+    trace_ids = _trace_ids(con, [c.ref for c in claims])
+
+    def _entry(
+        c: _Claim, result: str, error: str | None, spot: _Landed | None = None, said: str = ""
+    ) -> audit.NewEntry:
+        details: dict[str, object] = {"interrupted_claim_at": c.claimed_at.isoformat()}
+        if spot is not None:
+            details.update(
+                settled=f"{said}: found on the pending topic, so it was sent",
+                pending_topic=pending_topic,
+                pending_partition=spot.partition,
+                pending_offset=spot.offset,
+            )
+        return audit.NewEntry(
+            action=c.action,
+            actor=c.actor,
+            result=result,
+            trace_id=trace_ids.get(c.ref),
+            topic=c.ref.topic,
+            partition=c.ref.partition,
+            offset=c.ref.offset,
+            error=error,
+            details=details,
+        )
+
+    entries: list[audit.NewEntry] = []
+    release: list[_Claim] = []
+    unsettled: list[_Claim] = []
+    for c in claims:
+        said = f"{c.action} by {c.actor} interrupted (process {c.pid} on {c.host} is gone)"
+        if c.action != "replay":
+            entries.append(_entry(c, "failure", f"{said}: nothing was changed"))
+            release.append(c)
+        elif landed is None:
+            if c.token != UNSETTLED:
+                why = f"{said}: outcome unknown until the pending topic can be read ({why_unknown})"
+                entries.append(_entry(c, "failure", why))
+                unsettled.append(c)
+        elif c.ref in landed:
+            entries.append(_entry(c, "success", None, landed[c.ref], said))
+            release.append(c)
+        else:
+            why = f"{said}: not sent (not on the pending topic since the claim)"
+            entries.append(_entry(c, "failure", why))
+            release.append(c)
+    made = audit.append(con, entries)
+    ids = {RecordRef(e.topic or "", e.partition or 0, e.offset or 0): e.audit_id for e in made}
+    now = datetime.now(UTC)
+    insert_rows(
+        con,
+        "replays",
+        REPLAY_COLUMNS,
+        [
+            [
+                *(c.ref.topic, c.ref.partition, c.ref.offset, now, trace_ids.get(c.ref)),
+                *(c.actor, ids[c.ref], None, pending_topic, spot.partition, spot.offset, None),
+            ]
+            for c in release
+            if landed and (spot := landed.get(c.ref)) is not None
+        ],
+    )
+    for c in release:
+        con.execute(
+            'DELETE FROM action_claims WHERE topic = ? AND "partition" = ? AND "offset" = ? '
+            "AND token = ?",
+            [c.ref.topic, c.ref.partition, c.ref.offset, c.token],
+        )
+    for c in unsettled:
+        con.execute(
+            'UPDATE action_claims SET token = ?, pid = 0 WHERE topic = ? AND "partition" = ? '
+            'AND "offset" = ? AND token = ?',
+            [UNSETTLED, c.ref.topic, c.ref.partition, c.ref.offset, c.token],
+        )
+    return made
+
+
+def _trace_ids(con: Connection, refs: Sequence[RecordRef]) -> dict[RecordRef, str]:
+    found: dict[RecordRef, str] = {}
+    for ref in refs:
+        row = con.execute(
+            'SELECT trace_id FROM records WHERE topic = ? AND "partition" = ? AND "offset" = ?',
+            [ref.topic, ref.partition, ref.offset],
+        ).fetchone()
+        if row and row[0]:
+            found[ref] = str(row[0])
+    return found
+
+
+def settle_before_preview(settings: Settings) -> list[str]:
+    """settle_interrupted for a preview (a read): released claims show as free, not as
+    someone acting."""
+    copies = AuditCopies(settings)
+    try:
+        return settle_interrupted(settings, KafkaGateway(settings), copies)
+    finally:
+        copies.close()
