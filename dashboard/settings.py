@@ -142,7 +142,8 @@ class Settings(_Strict):
     db_lock_timeout_seconds: float = Field(30.0, gt=0)
     operator: str | None = None
     # librdkafka properties passed through untouched, e.g. security.protocol = "SASL_SSL".
-    kafka: dict[str, KafkaValue] = Field(default_factory=dict)
+    # (may hold sasl.password: kept out of the repr, so out of tracebacks and log lines)
+    kafka: dict[str, KafkaValue] = Field(default_factory=dict, repr=False)
     severity: SeverityBands = SeverityBands()
     alerts: tuple[AlertRule, ...] = DEFAULT_ALERTS
     escalation: EscalationCriteria = EscalationCriteria()

@@ -30,6 +30,7 @@ from dashboard.adapters.kafka import (
     Message,
     PartitionOffsets,
     TopicMissing,
+    in_words,
     is_partition_eof,
 )
 from dashboard.settings import Settings
@@ -235,7 +236,7 @@ def _copy(
             good = [m for m in messages if m.error() is None]
             ends: dict[int, int] = {}
             if len(good) != len(messages):
-                _handle_events(messages, position, pending, ends)
+                _handle_events(messages, position, pending, ends, settings.bootstrap_servers)
             staged = None
             if good:
                 # Staged at once, so the messages (and librdkafka's fetch buffers behind
@@ -263,7 +264,11 @@ def _copy(
 
 
 def _handle_events(
-    messages: list[Message], position: dict[int, int], pending: set[int], ends: dict[int, int]
+    messages: list[Message],
+    position: dict[int, int],
+    pending: set[int],
+    ends: dict[int, int],
+    bootstrap: str,
 ) -> None:
     for m in messages:
         err = m.error()
@@ -281,4 +286,4 @@ def _handle_events(
                 pending.discard(p)
             continue
         if err.fatal() or not err.retriable():
-            raise IngestError(f"Kafka error while reading: {err.str()}")
+            raise IngestError(f"reading the DLQ topic: {in_words(err, bootstrap)}")

@@ -19,7 +19,9 @@ import pytest
 
 from dashboard.adapters.kafka import KafkaGateway
 from dashboard.devtools.broker import launcher
+from dashboard.devtools.broker.secured import make_secured_listener
 from dashboard.settings import Settings
+from tests.secured_cluster import USERS, SecuredCluster
 
 # Tests without a broker write no audit topic (the integration tests' settings turn it on).
 os.environ.setdefault("DLQ_AUDIT_TOPIC", "off")
@@ -57,6 +59,22 @@ def kafka_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrokerUnd
     started = launcher.start(data_dir, launcher.free_port(), tie_to_parent=True)
     try:
         yield BrokerUnderTest(started.state.bootstrap, data_dir)
+    finally:
+        launcher.stop(data_dir)
+
+
+@pytest.fixture(scope="session")
+def secured_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecuredCluster]:
+    """A second broker, started only for the tests that use it: SASL_SSL with PLAIN users and
+    ACLs (the shape of Event Hubs, Confluent Cloud, MSK)."""
+    if os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
+        pytest.skip("secured-cluster tests need the project's own broker")
+    directory = tmp_path_factory.mktemp("kafka-secured")
+    listener = make_secured_listener(directory / "tls", USERS)
+    data_dir = directory / "data"
+    started = launcher.start(data_dir, launcher.free_port(), tie_to_parent=True, secured=listener)
+    try:
+        yield SecuredCluster(started.state.bootstrap, listener)
     finally:
         launcher.stop(data_dir)
 
@@ -134,4 +152,6 @@ def settings_env(settings: Settings) -> dict[str, str]:
     }
     if settings.results_topic:
         env["DLQ_RESULTS_TOPIC"] = settings.results_topic
+    for prop, value in settings.kafka.items():  # DLQ_KAFKA_SASL_PASSWORD -> sasl.password
+        env["DLQ_KAFKA_" + prop.upper().replace(".", "_")] = str(value)
     return env

@@ -313,8 +313,11 @@ class _Runner:
                 f"within {timeout:g}s)"
             )
         results: dict[RecordRef, ItemResult] = {}
+        fatal = self._sender.fatal  # the producer can send nothing (e.g. not authorized)
         for ref, (c, _message) in pending.items():
             delivery = deliveries.get(ref)
+            if delivery is None and fatal is not None and not self.cancelled:
+                delivery = Delivery("failed", error=fatal)
             if delivery is None:
                 continue
             if delivery.status == "delivered":

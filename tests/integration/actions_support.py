@@ -24,6 +24,7 @@ def read_topic(settings: Settings, topic: str, expect: int, timeout: float = 20)
     consumer = Consumer(
         {
             "bootstrap.servers": settings.bootstrap_servers,
+            **settings.kafka,  # a secured cluster's credentials
             "group.id": "test-reader",
             "enable.auto.commit": False,
         }

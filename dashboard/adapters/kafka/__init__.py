@@ -26,7 +26,7 @@ from confluent_kafka import (
     Producer,
     TopicPartition,
 )
-from confluent_kafka.admin import AdminClient, NewTopic, OffsetSpec
+from confluent_kafka.admin import AdminClient, ClusterMetadata, NewTopic, OffsetSpec
 
 from dashboard.adapters.kafka.delivery import (
     PRODUCER_TUNING,
@@ -36,8 +36,10 @@ from dashboard.adapters.kafka.delivery import (
     Sender,
 )
 from dashboard.adapters.kafka.errors import (
+    REFUSED_CONNECTION_CODES,
     RETRIABLE_CODES,
     BrokerUnreachable,
+    ConnectionRefused,
     TopicMissing,
     in_words,
     is_partition_eof,
@@ -47,7 +49,9 @@ from dashboard.settings import Settings
 
 __all__ = [
     "OFFSET_BEGINNING",
+    "READER_GROUP",
     "BrokerUnreachable",
+    "ConnectionRefused",
     "Delivery",
     "DeliveryStatus",
     "KafkaError",
@@ -64,6 +68,14 @@ __all__ = [
 ]
 
 LIBRDKAFKA_LOGGER = logging.getLogger("dlq.librdkafka")
+
+# The group id of every consumer that only reads by assign(): librdkafka wants one, and looks
+# up its coordinator, so on a cluster with ACLs the tool's user needs READ on it; it never
+# joins nor commits.
+READER_GROUP = "dlq-dashboard-reader"
+# Metadata is asked in slices this long, so a refused connection (which librdkafka reports
+# only through error_cb, and retries forever) stops the question at once, not at its timeout.
+_REFUSAL_CHECK_SECONDS = 0.5
 
 # Fetch tuning for reading a whole topic fast with bounded memory. librdkafka's default
 # fetch.queue.backoff.ms (1 s) idles the fetcher whenever the local queue is full, which
@@ -102,11 +114,15 @@ def _offset_reader(config: Mapping[str, Any], group: str) -> Iterator[Consumer]:
         consumer.close()
 
 
-def broker_answers(bootstrap: str, timeout: float = 1.0) -> bool:
+def broker_answers(
+    bootstrap: str, timeout: float = 1.0, config: Mapping[str, Any] | None = None
+) -> bool:
     """True when a broker at `bootstrap` answers metadata requests and its group coordinator
-    answers offset requests (it loads a moment after the broker starts listening)."""
+    answers offset requests (it loads a moment after the broker starts listening). `config`:
+    more librdkafka properties (a secured listener's credentials)."""
     # log_level 0: a broker that is still starting refuses connections, which is expected.
-    config: dict[str, Any] = {
+    config = {
+        **(config or {}),
         "bootstrap.servers": bootstrap,
         "log_level": 0,
         "logger": LIBRDKAFKA_LOGGER,
@@ -134,6 +150,7 @@ class KafkaGateway:
         self.settings = settings
         self.timeout = timeout
         self._admin: AdminClient | None = None
+        self._refused: KafkaError | None = None
 
     # -- configuration ---------------------------------------------------------------------
 
@@ -143,9 +160,20 @@ class KafkaGateway:
             # librdkafka logs through Python logging rather than straight to stderr, so the
             # CLI can keep its connection chatter out of an operator's terminal.
             "logger": LIBRDKAFKA_LOGGER,
+            "error_cb": self._heard,
         }
         config.update(self.settings.kafka)
         return config
+
+    def _heard(self, error: KafkaError) -> None:
+        """librdkafka's error callback: remember a refused connection (wrong credentials, a
+        TLS failure), which it would otherwise only log while retrying until a timeout."""
+        if error.code() in REFUSED_CONNECTION_CODES:
+            self._refused = error
+
+    def _raise_if_refused(self) -> None:
+        if self._refused is not None:
+            raise ConnectionRefused(in_words(self._refused, self.settings.bootstrap_servers))
 
     @property
     def admin(self) -> AdminClient:
@@ -155,15 +183,32 @@ class KafkaGateway:
 
     # -- metadata --------------------------------------------------------------------------
 
+    def _cluster_metadata(self) -> ClusterMetadata:
+        """Every topic's metadata; the first question any command asks, so it is where a
+        refused connection is noticed, within a second."""
+        self._refused = None  # only a refusal heard during this question counts
+        deadline = time.monotonic() + self.timeout
+        while True:
+            remaining = max(deadline - time.monotonic(), 0.01)
+            try:
+                # All topics, not list_topics(topic=...): asking for one topic by name can make
+                # a broker with auto.create.topics.enable create it.
+                return self.admin.list_topics(timeout=min(_REFUSAL_CHECK_SECONDS, remaining))
+            except KafkaException as exc:
+                self.admin.poll(0)  # serves error_cb
+                self._raise_if_refused()
+                if time.monotonic() >= deadline:
+                    raise BrokerUnreachable(self._unreachable(exc)) from None
+
     def partitions(self, topic: str) -> list[int]:
-        try:
-            # All topics, not list_topics(topic=...): asking for one topic by name can make a
-            # broker with auto.create.topics.enable create it.
-            metadata = self.admin.list_topics(timeout=self.timeout)
-        except KafkaException as exc:
-            raise BrokerUnreachable(self._unreachable(exc)) from None
+        metadata = self._cluster_metadata()
         described = metadata.topics.get(topic)
-        missing = TopicMissing(f"topic {topic} does not exist on {self.settings.bootstrap_servers}")
+        user = self.settings.kafka.get("sasl.username")
+        # With ACLs, a topic the user may not describe is left out of the answer.
+        hidden = f" (or Kafka user {user} may not describe it)" if user else ""
+        missing = TopicMissing(
+            f"topic {topic} does not exist on {self.settings.bootstrap_servers}{hidden}"
+        )
         if described is None:
             raise missing
         if described.error is not None:
@@ -304,7 +349,7 @@ class KafkaGateway:
         config.update(BULK_READ_TUNING)
         config.update(
             {
-                "group.id": "dlq-dashboard-reader",
+                "group.id": READER_GROUP,
                 "enable.auto.commit": False,
                 "enable.auto.offset.store": False,
                 "enable.partition.eof": True,
@@ -323,7 +368,7 @@ class KafkaGateway:
         parts = list(partitions)
         config = {
             **self.base_config(),
-            "group.id": "dlq-dashboard-reader",
+            "group.id": READER_GROUP,
             "enable.auto.commit": False,
         }
         consumer = Consumer(config)

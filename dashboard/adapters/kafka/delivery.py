@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any, Literal, TypeVar
 
-from confluent_kafka import KafkaError, Message, Producer
+from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
 from dashboard.adapters.kafka.errors import in_words
 
@@ -56,6 +56,9 @@ class Sender:
         self._producer = producer
         self.delivery_timeout = delivery_timeout
         self._bootstrap = bootstrap
+        # Why this producer can send nothing more (a fatal error, e.g. a user without the
+        # right to write: an idempotent producer then gets no producer id), in words.
+        self.fatal: str | None = None
 
     def send(
         self,
@@ -67,8 +70,8 @@ class Sender:
         wait for every delivery report. `on_delivery` hears once about each record sent, in
         the order reports arrive; those with no report in time come last, "unacknowledged".
         A caller pacing or cancelling does it in `records`: sending stops when it ends.
-        Returns how many records were sent."""
-        producer = self._producer
+        A fatal error (`fatal` says it in words) fails the record at hand and stops the
+        sending: the rest of `records` is left untaken. Returns how many records were sent."""
         waiting: dict[Key, None] = {}  # insertion-ordered: the unacknowledged come in order
 
         def reported(key: Key, err: KafkaError | None, msg: Message) -> None:
@@ -85,34 +88,67 @@ class Sender:
                 )
 
         sent = 0
-        for key, (record_key, value, headers, timestamp_ms) in records:
-            header_list: list[tuple[str, str | bytes | None]] = [(k, v) for k, v in headers]
+        for key, record in records:
             waiting[key] = None
-            while True:
-                try:
-                    producer.produce(
-                        topic,
-                        value=value,
-                        key=record_key,
-                        headers=header_list,
-                        timestamp=timestamp_ms,
-                        on_delivery=partial(reported, key),
-                    )
-                    break
-                except BufferError:  # local queue full: let deliveries drain it
-                    producer.poll(0.05)
+            if self.fatal is None:
+                self._produce(topic, record, partial(reported, key))
+            if self.fatal is not None:  # this record was not sent, nor will any after it be
+                del waiting[key]
+                on_delivery(key, Delivery("failed", error=self.fatal))
+                break
             sent += 1
             if sent % _POLL_EVERY == 0:
-                producer.poll(0)
+                self._poll(0)
         deadline = time.monotonic() + self.delivery_timeout + _REPORT_GRACE_SECONDS
-        while waiting and time.monotonic() < deadline:
-            producer.poll(0.1)
+        while waiting and self.fatal is None and time.monotonic() < deadline:
+            self._poll(0.1)
         late = list(waiting)
         waiting.clear()
         for key in late:
-            on_delivery(key, Delivery("unacknowledged"))
+            # After a fatal error librdkafka sends nothing more of what was queued.
+            failed = Delivery("failed", error=self.fatal) if self.fatal is not None else None
+            on_delivery(key, failed or Delivery("unacknowledged"))
         return sent
+
+    def _poll(self, timeout: float) -> None:
+        """Serve delivery reports; a fatal error (raised from poll) is kept in `fatal`."""
+        try:
+            self._producer.poll(timeout)
+        except KafkaException as exc:
+            self.fatal = in_words(exc, self._bootstrap)
+
+    def _produce(
+        self,
+        topic: str,
+        record: OutgoingRecord,
+        reported: Callable[[KafkaError | None, Message], None],
+    ) -> None:
+        record_key, value, headers, timestamp_ms = record
+        header_list: list[tuple[str, str | bytes | None]] = [(k, v) for k, v in headers]
+        while True:
+            try:
+                self._producer.produce(
+                    topic,
+                    value=value,
+                    key=record_key,
+                    headers=header_list,
+                    timestamp=timestamp_ms,
+                    on_delivery=reported,
+                )
+                return
+            except BufferError:  # local queue full: let deliveries drain it
+                self._poll(0.05)
+                if self.fatal is not None:
+                    return
+            except KafkaException as exc:  # a fatal error: this producer will never send
+                self.fatal = in_words(exc, self._bootstrap)
+                return
 
     def close(self) -> None:
         """Wait (up to the delivery timeout) for anything still queued."""
-        self._producer.flush(self.delivery_timeout)
+        if self.fatal is not None:
+            return  # nothing queued will ever be sent
+        try:
+            self._producer.flush(self.delivery_timeout)
+        except KafkaException as exc:
+            self.fatal = in_words(exc, self._bootstrap)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from confluent_kafka import KafkaError, KafkaException
 
 
@@ -37,20 +39,57 @@ _NOT_ANSWERING_CODES = frozenset(
 )
 
 
+# The cluster answered and will never accept these credentials or this TLS set-up: retrying
+# cannot help, so a client stops at the first one instead of waiting out its timeout.
+REFUSED_CONNECTION_CODES = frozenset(
+    {
+        KafkaError._AUTHENTICATION,
+        KafkaError.SASL_AUTHENTICATION_FAILED,
+        KafkaError._SSL,
+    }
+)
+_NOT_AUTHORIZED_CODES = frozenset(
+    {
+        KafkaError.TOPIC_AUTHORIZATION_FAILED,
+        KafkaError.GROUP_AUTHORIZATION_FAILED,
+        KafkaError.CLUSTER_AUTHORIZATION_FAILED,
+        KafkaError.TRANSACTIONAL_ID_AUTHORIZATION_FAILED,
+    }
+)
+# librdkafka prefixes a connection's errors with the broker's address and ends them with
+# its state machine's timing: "sasl_ssl://h:9093/bootstrap: SASL ... (after 304ms in state
+# AUTH_REQ)"; the operator needs the middle.
+_BROKER_PREFIX = re.compile(r"^\S+://\S+?: ")
+_STATE_SUFFIX = re.compile(r" \(after \d+ms in state \w+\)$")
+
+
 def in_words(error: object, bootstrap: str) -> str:
     """A librdkafka error as an operator reads it (`Kafka at HOST:PORT is not answering`),
     never `KafkaError{code=_TRANSPORT,...}`: every message about Kafka trouble comes here."""
     if isinstance(error, KafkaException) and error.args:
         error = error.args[0]
     if isinstance(error, KafkaError):
-        if error.code() in _NOT_ANSWERING_CODES:
+        code = error.code()
+        reason = _STATE_SUFFIX.sub("", _BROKER_PREFIX.sub("", error.str()))
+        if code == KafkaError._SSL:
+            return f"TLS with Kafka at {bootstrap} failed ({reason})"
+        if code in REFUSED_CONNECTION_CODES:
+            return f"Kafka at {bootstrap} refused the credentials: authentication failed ({reason})"
+        if code in _NOT_AUTHORIZED_CODES:
+            return f"Kafka at {bootstrap} refused: the Kafka user is not authorized ({reason})"
+        if code in _NOT_ANSWERING_CODES:
             return f"Kafka at {bootstrap} is not answering"
-        return f"Kafka at {bootstrap} answered: {error.str()}"
+        return f"Kafka at {bootstrap} answered: {reason}"
     return f"Kafka at {bootstrap}: {error}"
 
 
 class BrokerUnreachable(Exception):
     """Kafka did not answer in time."""
+
+
+class ConnectionRefused(BrokerUnreachable):
+    """Kafka answered but refused the connection (credentials, TLS): no retry can help.
+    A kind of BrokerUnreachable, so every place that copes with an unusable Kafka copes."""
 
 
 class TopicMissing(Exception):

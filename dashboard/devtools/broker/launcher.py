@@ -24,6 +24,7 @@ from pathlib import Path
 
 from dashboard.adapters.kafka import broker_answers
 from dashboard.adapters.processes import process_alive
+from dashboard.devtools.broker.secured import SecuredListener
 
 KAFKA_VERSION = "4.1.1"
 DEFAULT_PORT = 9092
@@ -130,12 +131,14 @@ def start(
     *,
     tie_to_parent: bool = False,
     progress: Progress = _silent,
+    secured: SecuredListener | None = None,
 ) -> StartResult:
     """Start the broker (or find it running) and return once it answers.
 
     `tie_to_parent` (Linux): the broker gets SIGTERM when the starting process dies, so a test
     session that crashes leaves no broker behind. `dlq broker start` leaves it off: there the
-    broker must outlive the command.
+    broker must outlive the command. `secured`: the broker listens with SASL_SSL and ACLs
+    instead of the plain listener (tests of secured clusters).
     """
     data_dir = data_dir.resolve()
     running = read_state(data_dir)
@@ -151,7 +154,13 @@ def start(
     logs = data_dir / "logs"
     logs.mkdir(exist_ok=True)
     config = data_dir / "server.properties"
-    config.write_text(_server_properties(data_dir, port, controller_port))
+    listener = (
+        _plain_listener(port, controller_port)
+        if secured is None
+        else secured.server_properties(port, controller_port)
+    )
+    config.write_text(_server_properties(data_dir, controller_port, listener))
+    config.chmod(0o600)  # a secured listener's passwords are in it
     log4j = data_dir / "log4j2.properties"
     log4j.write_text(
         resources.files("dashboard.devtools.broker").joinpath("log4j2.properties").read_text()
@@ -187,7 +196,7 @@ def start(
     state = BrokerState(process.pid, port, controller_port, str(data_dir), KAFKA_VERSION)
     (data_dir / "broker.json").write_text(json.dumps(asdict(state)))
     try:
-        _wait_until_answering(state, process, logs)
+        _wait_until_answering(state, process, logs, secured)
     except BaseException:
         _terminate(process.pid)
         (data_dir / "broker.json").unlink(missing_ok=True)
@@ -257,7 +266,11 @@ def _is_our_broker(pid: int, data_dir: Path) -> bool:
 
 
 def _format_storage(java: str, classpath: str, config: Path, logs: Path) -> None:
-    cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    # Kafka's own form of a random cluster id, but never one starting with "-": the storage
+    # tool's argument parser would take it for an option.
+    cluster_id = "-"
+    while cluster_id.startswith("-"):
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
     done = subprocess.run(
         [
             java,
@@ -279,13 +292,19 @@ def _format_storage(java: str, classpath: str, config: Path, logs: Path) -> None
         raise BrokerError(f"formatting the broker's storage failed: {done.stderr.strip()[-500:]}")
 
 
-def _wait_until_answering(state: BrokerState, process: subprocess.Popen[bytes], logs: Path) -> None:
+def _wait_until_answering(
+    state: BrokerState,
+    process: subprocess.Popen[bytes],
+    logs: Path,
+    secured: SecuredListener | None,
+) -> None:
+    client = secured.admin_config() if secured is not None else {}
     deadline = time.monotonic() + START_TIMEOUT
     while time.monotonic() < deadline:
         if process.poll() is not None:
             tail = _tail(logs / "stdout.log") or _tail(logs / "server.log")
             raise BrokerError(f"the broker exited with code {process.returncode}:\n{tail}")
-        if broker_answers(state.bootstrap, timeout=1.0):
+        if broker_answers(state.bootstrap, timeout=1.0, config=client):
             return
         time.sleep(0.2)
     raise BrokerError(
@@ -301,17 +320,21 @@ def _tail(path: Path, lines: int = 20) -> str:
         return ""
 
 
-def _server_properties(data_dir: Path, port: int, controller_port: int) -> str:
-    return f"""# Written by `dlq broker start`: a single-node KRaft broker (demo and tests).
-process.roles=broker,controller
-node.id=1
-controller.quorum.voters=1@127.0.0.1:{controller_port}
-listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}
+def _plain_listener(port: int, controller_port: int) -> str:
+    return f"""listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}
 advertised.listeners=PLAINTEXT://127.0.0.1:{port}
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
 listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
-log.dirs={data_dir / "kraft"}
+"""
+
+
+def _server_properties(data_dir: Path, controller_port: int, listener: str) -> str:
+    return f"""# Written by `dlq broker start`: a single-node KRaft broker (demo and tests).
+process.roles=broker,controller
+node.id=1
+controller.quorum.voters=1@127.0.0.1:{controller_port}
+{listener}log.dirs={data_dir / "kraft"}
 num.partitions=1
 auto.create.topics.enable=false
 offsets.topic.replication.factor=1
