@@ -26,6 +26,7 @@ from dashboard.adapters.kafka import (
     KafkaGateway,
     Sender,
     TopicMissing,
+    in_words,
     read_until_now,
 )
 from dashboard.settings import Settings
@@ -125,7 +126,13 @@ class AuditCopies:
             try:
                 self._send(topic, entries)
             except (BrokerUnreachable, KafkaException) as exc:
-                missing.append(f"{which(entries)} missing in the audit topic {topic} ({exc})")
+                # BrokerUnreachable is already in words; a client's own error is not yet.
+                why = (
+                    str(exc)
+                    if isinstance(exc, BrokerUnreachable)
+                    else in_words(exc, self.settings.bootstrap_servers)
+                )
+                missing.append(f"{which(entries)} missing in the audit topic {topic} ({why})")
         return missing
 
     def _send(self, topic: str, entries: Sequence[AuditEntry]) -> None:
