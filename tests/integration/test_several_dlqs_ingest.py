@@ -8,32 +8,12 @@ import pytest
 
 from dashboard.adapters.db import Database
 from dashboard.adapters.kafka import KafkaGateway
-from dashboard.devtools import demo_formats
 from dashboard.settings import Settings
 from ingest.job import ingest_once
+from tests.integration.dlqs_support import dlq, produce_shape, with_dlqs
 from tests.kafka_helpers import kafka_positions, produce_demo
 
 pytestmark = pytest.mark.kafka
-
-
-def with_dlqs(base: Settings, *dlqs: dict[str, str]) -> Settings:
-    values = base.model_dump(exclude={"dlq_topic", "pending_topic", "review_group", "dlqs"})
-    return Settings.model_validate({**values, "dlqs": list(dlqs)})
-
-
-def dlq(base: Settings, name: str, dlq_format: str) -> dict[str, str]:
-    return {
-        "name": name,
-        "topic": f"{base.dlq_topic}.{name}",
-        "format": dlq_format,
-        "review_group": f"{base.review_group}-{name}",
-    }
-
-
-def produce_shape(gateway: KafkaGateway, topic: str, dlq_format: str, count: int) -> None:
-    gateway.create_topic(topic, 2)
-    records = demo_formats.generate(dlq_format, count, 3, seed=11)
-    gateway.produce_all(topic, ((r.key, r.value, r.headers, r.timestamp_ms) for r in records))
 
 
 def stored(settings: Settings, topic: str) -> list[tuple[int, int]]:
