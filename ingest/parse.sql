@@ -199,33 +199,6 @@ judged AS (
             WHEN first_char = '[' THEN 'value is a JSON array, not an object'
             WHEN first_char <> '{' OR first_char IS NULL THEN 'value is not a JSON object'
             WHEN j IS NULL THEN 'value is not valid JSON'
-            WHEN dlq_format = 'claimx-download' THEN nullif(concat_ws('; ',
-                CASE WHEN v_trace_id IS NULL THEN 'missing or empty trace_id' END,
-                CASE WHEN nullif(trim(k[1]), '') IS NULL THEN 'missing or empty media_id' END,
-                CASE WHEN nullif(trim(k[2]), '') IS NULL THEN 'missing or empty project_id' END,
-                CASE WHEN v_url IS NULL THEN 'missing or empty download_url' END,
-                CASE WHEN j[3] IS NULL THEN 'missing retry_count'
-                     WHEN v_retry_count IS NULL
-                        THEN 'retry_count is not a non-negative integer' END,
-                CASE WHEN v_category IS NULL THEN 'missing or empty error_category' END,
-                CASE WHEN j[6] IS NULL THEN 'missing failed_at'
-                     WHEN v_failed_at IS NULL THEN 'failed_at is not an ISO-8601 datetime' END,
-                CASE WHEN task_first_char IS NULL THEN 'missing original_task'
-                     WHEN NOT task_is_object THEN 'original_task is not an object' END
-            ), '')
-            WHEN dlq_format = 'claimx-enrichment' THEN nullif(concat_ws('; ',
-                CASE WHEN v_trace_id IS NULL THEN 'missing or empty trace_id' END,
-                CASE WHEN nullif(trim(k[13]), '') IS NULL THEN 'missing or empty event_type' END,
-                CASE WHEN nullif(trim(k[2]), '') IS NULL THEN 'missing or empty project_id' END,
-                CASE WHEN j[3] IS NULL THEN 'missing retry_count'
-                     WHEN v_retry_count IS NULL
-                        THEN 'retry_count is not a non-negative integer' END,
-                CASE WHEN v_category IS NULL THEN 'missing or empty error_category' END,
-                CASE WHEN j[6] IS NULL THEN 'missing failed_at'
-                     WHEN v_failed_at IS NULL THEN 'failed_at is not an ISO-8601 datetime' END,
-                CASE WHEN task_first_char IS NULL THEN 'missing original_task'
-                     WHEN NOT task_is_object THEN 'original_task is not an object' END
-            ), '')
             WHEN dlq_format = 'envelope' THEN nullif(concat_ws('; ',
                 CASE WHEN nullif(trim(k[4]), '') IS NULL THEN 'missing or empty original_topic' END,
                 CASE WHEN fc.part IS NULL THEN 'original_partition is not an integer' END,
@@ -235,7 +208,21 @@ judged AS (
             ), '')
             ELSE nullif(concat_ws('; ',
                 CASE WHEN v_trace_id IS NULL THEN 'missing or empty trace_id' END,
-                CASE WHEN v_url IS NULL THEN 'missing or empty attachment_url' END,
+                -- The fields of each task shape's own (the rest they share).
+                CASE dlq_format
+                    WHEN 'claimx-download' THEN nullif(concat_ws('; ',
+                        CASE WHEN nullif(trim(k[1]), '') IS NULL
+                             THEN 'missing or empty media_id' END,
+                        CASE WHEN nullif(trim(k[2]), '') IS NULL
+                             THEN 'missing or empty project_id' END,
+                        CASE WHEN v_url IS NULL THEN 'missing or empty download_url' END), '')
+                    WHEN 'claimx-enrichment' THEN nullif(concat_ws('; ',
+                        CASE WHEN nullif(trim(k[13]), '') IS NULL
+                             THEN 'missing or empty event_type' END,
+                        CASE WHEN nullif(trim(k[2]), '') IS NULL
+                             THEN 'missing or empty project_id' END), '')
+                    ELSE CASE WHEN v_url IS NULL THEN 'missing or empty attachment_url' END
+                END,
                 CASE WHEN j[3] IS NULL THEN 'missing retry_count'
                      WHEN v_retry_count IS NULL
                         THEN 'retry_count is not a non-negative integer' END,
