@@ -14,7 +14,14 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 DEFAULT_CONFIG_FILE = "dlq.toml"
 
@@ -126,6 +133,72 @@ class IngestTuning(_Strict):
     poll_timeout_seconds: float = Field(0.1, gt=0)
 
 
+DlqFormat = Literal["xact-download", "claimx-download", "claimx-enrichment", "envelope", "any"]
+DLQ_FORMATS: tuple[str, ...] = (
+    "xact-download",
+    "claimx-download",
+    "claimx-enrichment",
+    "envelope",
+    "any",
+)
+# Replay to the topic the record names as its source (the envelope's original_topic, or
+# Connect/Spring/Streams/Karafka headers) rather than to one pending topic.
+REPLAY_TO_ORIGIN = "origin"
+# Where each shape's own consumer reads its tasks (dlq-other-formats.md).
+DEFAULT_REPLAY_TARGETS: Mapping[str, str] = {
+    "xact-download": "xact.downloads.pending",
+    "claimx-download": "claimx.downloads.pending",
+    "claimx-enrichment": "claimx.enrichment.pending",
+}
+
+
+class DlqSettings(_Strict):
+    """One dead-letter queue of the pipeline (`[[dlqs]]`): its topic, the shape of its
+    records, where a replay goes, and the group whose committed offsets mean "resolved"."""
+
+    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+    topic: str = Field(min_length=1)
+    format: DlqFormat = "xact-download"
+    # A pending topic, or "origin".
+    replay_target: str = Field(min_length=1)
+    review_group: str = Field(min_length=1)
+    # Unset: the top-level [severity] and [[alerts]] (the runbook's).
+    severity: SeverityBands | None = None
+    alerts: tuple[AlertRule, ...] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_replay_target(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "replay_target" not in data:
+            fmt = data.get("format", "xact-download")
+            return dict(data, replay_target=DEFAULT_REPLAY_TARGETS.get(fmt, REPLAY_TO_ORIGIN))
+        return data
+
+    @property
+    def replays_to_origin(self) -> bool:
+        return self.replay_target == REPLAY_TO_ORIGIN
+
+    @model_validator(mode="after")
+    def _target_fits_format(self) -> DlqSettings:
+        if self.format == "envelope" and not self.replays_to_origin:
+            raise ValueError("an envelope DLQ replays to its records' original topic: use 'origin'")
+        if self.replays_to_origin and self.format not in ("envelope", "any"):
+            raise ValueError(f"a {self.format} DLQ has no origin topic: name its pending topic")
+        return self
+
+
+def dlq_name_of(topic: str) -> str:
+    """The name today's single-DLQ settings give their DLQ: `xact.downloads.dlq` ->
+    `xact-downloads`."""
+    stem = topic.removesuffix(".dlq") or topic
+    return "-".join(part for part in stem.replace("_", ".").split(".") if part) or "dlq"
+
+
+# The top-level settings that describe the one DLQ of older configurations; with [[dlqs]]
+# they follow the first DLQ, and giving them as well would leave one of the two unread.
+SINGLE_DLQ_FIELDS = ("dlq_topic", "pending_topic", "review_group")
+
+
 class Settings(_Strict):
     bootstrap_servers: str = Field("127.0.0.1:9092", min_length=1)
     dlq_topic: str = Field("xact.downloads.dlq", min_length=1)
@@ -151,6 +224,84 @@ class Settings(_Strict):
     actions: ActionSettings = ActionSettings()
     ingest: IngestTuning = IngestTuning()
     monitoring: MonitoringSettings = MonitoringSettings()
+    # Every DLQ the dashboard reads; empty: the one DLQ of dlq_topic/pending_topic/review_group.
+    dlqs: tuple[DlqSettings, ...] = ()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _first_dlq_is_the_default(cls, data: Any) -> Any:
+        """With [[dlqs]], dlq_topic/pending_topic/review_group are the first DLQ's, so
+        code written for one DLQ reads the default one."""
+        if not isinstance(data, dict) or not data.get("dlqs"):
+            return data
+        given = [name for name in SINGLE_DLQ_FIELDS if name in data]
+        if given:
+            raise ValueError(
+                f"{given[0]} cannot be set beside [[dlqs]]: give it in the DLQ's own table"
+            )
+        try:
+            first = DlqSettings.model_validate(data["dlqs"][0])
+        except (ValidationError, IndexError, TypeError):
+            return data  # the field's own validation says what is wrong
+        default = dict(data, dlq_topic=first.topic, review_group=first.review_group)
+        if not first.replays_to_origin:
+            default["pending_topic"] = first.replay_target
+        return default
+
+    @field_validator("dlqs")
+    @classmethod
+    def _dlqs_are_distinct(cls, value: tuple[DlqSettings, ...]) -> tuple[DlqSettings, ...]:
+        for attribute in ("name", "topic"):
+            seen: set[str] = set()
+            for dlq in value:
+                key = getattr(dlq, attribute)
+                if key in seen:
+                    raise ValueError(f"two DLQs have the {attribute} {key!r}")
+                seen.add(key)
+        return value
+
+    @property
+    def dlq_list(self) -> tuple[DlqSettings, ...]:
+        """The configured DLQs, the default first; older settings give a list of one."""
+        if self.dlqs:
+            return self.dlqs
+        return (
+            DlqSettings(
+                name=dlq_name_of(self.dlq_topic),
+                topic=self.dlq_topic,
+                format="xact-download",
+                replay_target=self.pending_topic,
+                review_group=self.review_group,
+            ),
+        )
+
+    def dlq(self, name: str | None = None) -> DlqSettings:
+        """The DLQ called `name`; the first configured when None."""
+        dlqs = self.dlq_list
+        if name is None:
+            return dlqs[0]
+        for dlq in dlqs:
+            if dlq.name == name:
+                return dlq
+        known = ", ".join(d.name for d in dlqs)
+        raise SettingsError(f"no DLQ named {name!r} (configured: {known})")
+
+    def dlq_by_topic(self, topic: str) -> DlqSettings | None:
+        return next((d for d in self.dlq_list if d.topic == topic), None)
+
+    def for_dlq(self, name: str | None = None) -> Settings:
+        """These settings narrowed to one DLQ: dlq_topic, pending_topic, review_group,
+        severity and alerts are that DLQ's, so every query, rule and action written for one
+        DLQ works on it unchanged."""
+        dlq = self.dlq(name)
+        update: dict[str, Any] = {"dlq_topic": dlq.topic, "review_group": dlq.review_group}
+        if not dlq.replays_to_origin:
+            update["pending_topic"] = dlq.replay_target
+        if dlq.severity is not None:
+            update["severity"] = dlq.severity
+        if dlq.alerts is not None:
+            update["alerts"] = dlq.alerts
+        return self.model_copy(update=update)
 
     @field_validator("results_topic", "operator", mode="before")
     @classmethod
@@ -279,6 +430,10 @@ def _describe(exc: ValidationError, origin: Mapping[str, str]) -> str:
     message = first["msg"]
     if first["type"] == "extra_forbidden":
         message = "unknown setting"
+    elif first["type"] == "value_error":
+        message = message.removeprefix("Value error, ")
+    if not dotted:  # a rule across settings: its message names them
+        return f"settings: {message}{extra}"
     return f"setting {dotted}{where}: {message}{extra}"
 
 

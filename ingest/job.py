@@ -1,6 +1,7 @@
 """The ingest job: copy every new DLQ record into the DuckDB snapshot, exactly once.
 
-One run:
+One run goes through every configured DLQ topic in turn (a DLQ added to the settings later
+starts from its low watermark), then the results topic. For each topic it:
 1. asks Kafka for the partitions, their watermarks and the review group's committed offsets,
    and records them (the growth and size charts are drawn from these);
 2. flags snapshot rows that retention deleted from Kafka;
@@ -68,6 +69,8 @@ class IngestSummary:
     replay_results: int = 0  # outcomes of replays read from the results topic
     seconds: float = 0.0
     warnings: list[str] = field(default_factory=list)
+    # With several DLQs: each topic's own summary; the fields above add them up.
+    per_dlq: list[IngestSummary] = field(default_factory=list)
 
     def line(self) -> str:
         rate = f" ({self.records / self.seconds:,.0f}/s)" if self.records and self.seconds else ""
@@ -100,10 +103,67 @@ def ingest_once(
     deadline: float | None = None,
     stop: threading.Event | None = None,
 ) -> IngestSummary:
-    """Bring the snapshot up to the DLQ topic's current end (or until `deadline`, a
-    `time.monotonic()` value, or `stop`)."""
+    """Bring the snapshot up to every configured DLQ topic's current end (or until
+    `deadline`, a `time.monotonic()` value, or `stop`), then read the results topic.
+
+    A DLQ whose topic does not exist yet is skipped with a warning, unless none exists."""
     started = time.monotonic()
     kafka = gateway or KafkaGateway(settings)
+    summaries: list[IngestSummary] = []
+    missing: list[TopicMissing] = []
+    for dlq in settings.dlq_list:
+        try:
+            summaries.append(
+                _ingest_topic(
+                    settings.for_dlq(dlq.name),
+                    dlq.format,
+                    kafka,
+                    progress,
+                    progress_every,
+                    deadline,
+                    stop,
+                )
+            )
+        except TopicMissing as exc:
+            missing.append(exc)
+    if not summaries:
+        raise missing[0]
+    summary = summaries[0] if len(summaries) == 1 else _added_up(summaries)
+    summary.warnings.extend(f"DLQ skipped: {exc}" for exc in missing)
+    if settings.results_topic:
+        try:
+            db = Database.of(settings, ingest=True)
+            summary.replay_results = ingest_results(settings, kafka, db)
+        except (BrokerUnreachable, TopicMissing) as exc:
+            summary.warnings.append(f"results topic {settings.results_topic}: {exc}")
+    summary.seconds = time.monotonic() - started
+    return summary
+
+
+def _added_up(summaries: list[IngestSummary]) -> IngestSummary:
+    total = IngestSummary(
+        run_id=summaries[-1].run_id,
+        topic=", ".join(s.topic for s in summaries),
+        partitions=sum(s.partitions for s in summaries),
+        per_dlq=summaries,
+    )
+    for name in ("records", "unparseable", "missed", "marked_gone", "behind"):
+        setattr(total, name, sum(getattr(s, name) for s in summaries))
+    total.warnings = [f"{s.topic}: {w}" for s in summaries for w in s.warnings]
+    return total
+
+
+def _ingest_topic(
+    settings: Settings,
+    dlq_format: str,
+    kafka: KafkaGateway,
+    progress: ProgressCallback | None,
+    progress_every: float,
+    deadline: float | None,
+    stop: threading.Event | None,
+) -> IngestSummary:
+    """One DLQ topic (settings narrowed to it): its own run, positions and watermarks."""
+    started = time.monotonic()
     topic = settings.dlq_topic
     db = Database.of(settings, ingest=True)
 
@@ -126,6 +186,7 @@ def ingest_once(
         start=start,
         end={p: o.high for p, o in offsets.items() if start[p] < o.high},
         committed=committed,
+        dlq_format=dlq_format,
     )
     reporting = _Reporting(progress, progress_every, started)
 
@@ -134,11 +195,6 @@ def ingest_once(
         if plan.end:
             with _gc_paused():
                 _copy(kafka, db, settings, plan, summary, reporting, deadline, stop)
-        if settings.results_topic:
-            try:
-                summary.replay_results = ingest_results(settings, kafka, db)
-            except (BrokerUnreachable, TopicMissing) as exc:
-                summary.warnings.append(f"results topic {settings.results_topic}: {exc}")
     except BaseException as exc:
         status, error = "failed", f"{type(exc).__name__}: {exc}"
         raise

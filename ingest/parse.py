@@ -11,7 +11,7 @@ same SQL serves the ingest job and the tests (`parse_raw_records`).
 from __future__ import annotations
 
 from array import array
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
@@ -80,6 +80,25 @@ SIGNATURES_SQL = "SELECT dlq_error_signature(message) AS signature FROM messages
 
 RAW_COLUMNS = ("key", "headers", "value")
 
+# The shape of a topic no setting names: today's DLQ's (which also reads other producers'
+# header conventions).
+DEFAULT_FORMAT = "xact-download"
+
+# Topic -> the DLQ format its settings give (dashboard.settings.DLQ_FORMATS).
+Formats = Mapping[str, str]
+
+
+def format_column(topics: pa.ChunkedArray | pa.Array, formats: Formats | None) -> pa.Array:
+    """Each row's DLQ format, from its topic."""
+    if not formats:
+        return pa.repeat(DEFAULT_FORMAT, len(topics)).cast(pa.string())
+    names = list(formats)
+    looked_up = pa.array([formats[name] for name in names], pa.string()).take(
+        pc.index_in(topics, value_set=pa.array(names, pa.string()))
+    )
+    return pc.fill_null(looked_up, DEFAULT_FORMAT)
+
+
 # Rows per Arrow chunk handed to the parse. DuckDB scans an Arrow chunk into vectors no
 # longer than the chunk, and its JSON functions hold the parsed documents of a whole vector
 # at once (several times the value's size), so the chunk bounds that memory; much smaller
@@ -123,7 +142,8 @@ class BatchParser:
     previous one to the file. Given a connection, it parses there, and the connection stays
     the caller's."""
 
-    def __init__(self, con: Connection | None = None) -> None:
+    def __init__(self, con: Connection | None = None, formats: Formats | None = None) -> None:
+        self._formats = dict(formats or {})
         self._own = con is None
         self._con = con
         self._query: Relation | None = None
@@ -136,6 +156,7 @@ class BatchParser:
         # Numbered first, so the order check in with_raw_columns covers the re-cut too
         # (zero-copy slices).
         rows = numbered(staged)
+        rows = rows.append_column("dlq_format", format_column(rows["topic"], self._formats))
         register(
             con, "staged", pa.Table.from_batches(rows.to_batches(PARSE_CHUNK_ROWS), rows.schema)
         )
@@ -275,9 +296,11 @@ def stage_raw(records: Iterable[RawRecord]) -> pa.Table:
     )
 
 
-def parse_raw_records(con: Connection, records: Iterable[RawRecord]) -> list[dict[str, Any]]:
+def parse_raw_records(
+    con: Connection, records: Iterable[RawRecord], formats: Formats | None = None
+) -> list[dict[str, Any]]:
     """Parse records on `con` (an in-memory DuckDB will do) and return the rows as dicts."""
-    register(con, "parsed", BatchParser(con).parse(stage_raw(records)))
+    register(con, "parsed", BatchParser(con, formats).parse(stage_raw(records)))
     try:
         cursor = con.execute('SELECT * FROM parsed ORDER BY "partition", "offset"')
         names = [d[0] for d in cursor.description]

@@ -1,8 +1,9 @@
 -- Turns raw Kafka records into `records` rows (minus the ingest bookkeeping columns).
 --
 -- Input: a relation named `staged` with the columns of ingest.parse.STAGED_SCHEMA (the
--- value's bytes also as text, NULL where they are not UTF-8) and
--- `staged_row`, each row's position in it. Output: one row per staged row, in that order
+-- value's bytes also as text, NULL where they are not UTF-8), `staged_row`, each row's
+-- position in it, and `dlq_format`, the shape its DLQ's settings give (see
+-- dashboard.settings.DLQ_FORMATS; dlq-other-formats.md). Output: one row per staged row, in that order
 -- (every step is a projection, which keeps its input's order; `staged_row` comes out last,
 -- to be checked), with the raw key, headers and value left NULL: they pass around the parse
 -- untouched and are put back by position (ingest.parse.with_raw_columns), so no copy of
@@ -48,7 +49,17 @@ extracted AS (
             '$.original_task.metadata.last_error',                                   -- 11
             '$.original_task.metadata.error_category',                               -- 12
             '$.original_task.attachment_url', '$.original_task.trace_id'             -- 13-14
-        ])) END AS j
+        ])) END AS j,
+        -- The other shapes' own fields: looked up only on their DLQs' records, so the xact
+        -- DLQ's parse costs what it did.
+        CASE WHEN first_char = '{' AND dlq_format IN ('claimx-download', 'claimx-enrichment',
+            'envelope') THEN try(json_extract_string(text_value, [
+            '$.media_id', '$.project_id', '$.download_url',                          -- 1-3
+            '$.original_topic', '$.original_partition', '$.original_offset',         -- 4-6
+            '$.error_type', '$.error_message', '$.consumer_group',                   -- 7-9
+            '$.worker_name', '$.worker_id', '$.dlq_timestamp',                       -- 10-12
+            '$.event_type', '$.original_key', '$.original_task.media_id'             -- 13-15
+        ])) END AS k
     FROM first_chars
 ),
 tasked AS (
@@ -67,17 +78,24 @@ fields AS (
     SELECT
         *,
         nullif(trim(j[1]), '') AS v_trace_id,
-        nullif(trim(j[2]), '') AS v_url,
+        nullif(trim(CASE dlq_format WHEN 'claimx-download' THEN k[3] ELSE j[2] END), '')
+            AS v_url,
         -- try_cast twice: a count past INTEGER's range is unreadable, not a failed batch.
         try_cast(try_cast(trim(j[3]) AS UINTEGER) AS INTEGER) AS v_retry_count,
         nullif(lower(trim(j[4])), '') AS v_category,
-        nullif(trim(j[5]), '') AS v_final_error,
-        try_cast(trim(j[6]) AS TIMESTAMPTZ) AS v_failed_at,
-        CASE WHEN right(trim(j[6]), 1) NOT IN ('Z', 'z')
+        nullif(trim(CASE dlq_format WHEN 'envelope' THEN k[8] ELSE j[5] END), '')
+            AS v_final_error,
+        -- The envelope says when in epoch seconds (a float), the others in ISO 8601.
+        CASE WHEN dlq_format = 'envelope'
+             THEN try(to_timestamp(try_cast(trim(k[12]) AS DOUBLE)))
+             ELSE try_cast(trim(j[6]) AS TIMESTAMPTZ) END AS v_failed_at,
+        CASE WHEN dlq_format = 'envelope' THEN false
+             WHEN right(trim(j[6]), 1) NOT IN ('Z', 'z')
              THEN NOT regexp_matches(trim(j[6]), '[+-][0-9]{2}(:?[0-9]{2})?$') END AS v_failed_at_naive,
         task_first_char = '{' AS task_is_object,
         CASE
             WHEN j[1] IS NOT NULL OR j[2] IS NOT NULL OR task_first_char IS NOT NULL THEN 'pipeline'
+            WHEN k IS NOT NULL THEN 'pipeline'  -- a JSON object on a DLQ of a pipeline shape
             WHEN list_bool_or(list_transform(header_keys,
                 lambda k: starts_with(k, '__connect.errors.'))) THEN 'kafka-connect'
             WHEN list_bool_or(list_transform(header_keys,
@@ -120,7 +138,14 @@ foreign_fields AS (
             part: dlq_bytes_int(fh[2]),
             off: dlq_bytes_int(fh[3]),
             exc: dlq_bytes_text(fh[4]),
-            msg: dlq_bytes_text(fh[5])} END AS fc
+            msg: dlq_bytes_text(fh[5])}
+            -- The envelope names where its message was read in its value.
+            WHEN dlq_format = 'envelope' AND k IS NOT NULL THEN {
+            topic: nullif(k[4], ''),
+            part: try_cast(trim(k[5]) AS BIGINT),
+            off: try_cast(trim(k[6]) AS BIGINT),
+            exc: nullif(trim(k[7]), ''),
+            msg: NULL} END AS fc
     FROM foreign_context
 ),
 fallbacks AS (
@@ -141,13 +166,16 @@ fallbacks AS (
 resolved AS (
     SELECT
         *,
-        coalesce(v_trace_id, nullif(task_trace_id, ''), key_text) AS r_trace_id,
+        -- An envelope without a key is keyed dlq-<offset>: no trace id to show.
+        CASE WHEN dlq_format = 'envelope' THEN coalesce(v_trace_id, nullif(trim(k[14]), ''))
+             ELSE coalesce(v_trace_id, nullif(task_trace_id, ''), key_text) END AS r_trace_id,
         coalesce(v_url, nullif(task_url, '')) AS r_url,
         coalesce(v_retry_count, try_cast(try_cast(header_retry_count AS UINTEGER) AS INTEGER))
             AS r_retry_count,
         coalesce(v_category, nullif(header_category, ''), nullif(task_category, ''))
             AS r_category,
         CASE
+            WHEN v_final_error IS NOT NULL AND dlq_format = 'envelope' THEN 'error_message'
             WHEN v_final_error IS NOT NULL THEN 'final_error'
             WHEN nullif(trim(j[11]), '') IS NOT NULL THEN 'original_task.metadata.last_error'
             WHEN nullif(trim(fc.msg), '') IS NOT NULL THEN 'headers'
@@ -159,6 +187,7 @@ judged AS (
         *,
         CASE r_error_source
             WHEN 'final_error' THEN v_final_error
+            WHEN 'error_message' THEN v_final_error
             WHEN 'original_task.metadata.last_error' THEN trim(j[11])
             WHEN 'headers' THEN trim(fc.msg)
         END AS r_error_message,
@@ -170,9 +199,30 @@ judged AS (
             WHEN first_char = '[' THEN 'value is a JSON array, not an object'
             WHEN first_char <> '{' OR first_char IS NULL THEN 'value is not a JSON object'
             WHEN j IS NULL THEN 'value is not valid JSON'
+            WHEN dlq_format = 'envelope' THEN nullif(concat_ws('; ',
+                CASE WHEN nullif(trim(k[4]), '') IS NULL THEN 'missing or empty original_topic' END,
+                CASE WHEN fc.part IS NULL THEN 'original_partition is not an integer' END,
+                CASE WHEN fc.off IS NULL THEN 'original_offset is not an integer' END,
+                CASE WHEN k[12] IS NULL THEN 'missing dlq_timestamp'
+                     WHEN v_failed_at IS NULL THEN 'dlq_timestamp is not epoch seconds' END
+            ), '')
             ELSE nullif(concat_ws('; ',
                 CASE WHEN v_trace_id IS NULL THEN 'missing or empty trace_id' END,
-                CASE WHEN v_url IS NULL THEN 'missing or empty attachment_url' END,
+                -- The fields of each task shape's own (the rest they share).
+                CASE dlq_format
+                    WHEN 'claimx-download' THEN nullif(concat_ws('; ',
+                        CASE WHEN nullif(trim(k[1]), '') IS NULL
+                             THEN 'missing or empty media_id' END,
+                        CASE WHEN nullif(trim(k[2]), '') IS NULL
+                             THEN 'missing or empty project_id' END,
+                        CASE WHEN v_url IS NULL THEN 'missing or empty download_url' END), '')
+                    WHEN 'claimx-enrichment' THEN nullif(concat_ws('; ',
+                        CASE WHEN nullif(trim(k[13]), '') IS NULL
+                             THEN 'missing or empty event_type' END,
+                        CASE WHEN nullif(trim(k[2]), '') IS NULL
+                             THEN 'missing or empty project_id' END), '')
+                    ELSE CASE WHEN v_url IS NULL THEN 'missing or empty attachment_url' END
+                END,
                 CASE WHEN j[3] IS NULL THEN 'missing retry_count'
                      WHEN v_retry_count IS NULL
                         THEN 'retry_count is not a non-negative integer' END,
@@ -210,13 +260,15 @@ SELECT
               OR v_failed_at > now() + INTERVAL 5 MINUTE OR (r_url IS NOT NULL AND r_domain IS NULL)
         THEN list_filter([
             CASE WHEN v_trace_id IS NULL AND r_trace_id IS NOT NULL AND record_format = 'pipeline'
+                AND dlq_format <> 'envelope'
                 THEN 'trace_id taken from the record key' END,
             CASE WHEN v_failed_at IS NOT NULL AND v_failed_at_naive
                 THEN 'failed_at has no UTC offset; read as UTC' END,
             CASE WHEN v_failed_at > now() + INTERVAL 5 MINUTE
                 THEN 'failed_at is in the future' END,
             CASE WHEN r_url IS NOT NULL AND r_domain IS NULL
-                THEN 'attachment_url is not a URL with a host' END
+                THEN CASE dlq_format WHEN 'claimx-download' THEN 'download_url'
+                     ELSE 'attachment_url' END || ' is not a URL with a host' END
         ], lambda w: w IS NOT NULL)
         ELSE []
     END AS parse_warnings,
@@ -240,5 +292,10 @@ SELECT
     try_cast(fc.part AS INTEGER) AS origin_partition,
     fc.off AS origin_offset,
     fc.exc AS exception_class,
+    dlq_format,
+    coalesce(nullif(trim(k[1]), ''), nullif(trim(k[15]), '')) AS media_id,
+    nullif(trim(k[2]), '') AS project_id,
+    nullif(trim(k[9]), '') AS consumer_group,
+    coalesce(nullif(trim(k[10]), ''), nullif(trim(k[11]), '')) AS worker,
     staged_row  -- checked and dropped by ingest.parse: the raw columns go back by position
 FROM judged

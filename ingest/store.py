@@ -142,7 +142,9 @@ def write_parsed(
             # No RETURNING: it would keep DuckDB from writing a large batch straight to
             # the table. The insert reports its row count; the run counts the rest at its end.
             counted = con.execute(
-                "INSERT INTO records SELECT new_rows.*, ?, now(), NULL FROM new_rows",
+                # By name: columns added by later migrations come last in the table.
+                "INSERT INTO records BY NAME SELECT new_rows.*, ? AS ingest_run_id, "
+                "now() AS ingested_at FROM new_rows",
                 [run_id],
             ).fetchone()
             inserted = int(counted[0]) if counted else 0

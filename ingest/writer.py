@@ -34,6 +34,7 @@ class Plan:
     start: dict[int, int]
     end: dict[int, int]  # only partitions with something to read
     committed: dict[int, int | None]  # the review group's offsets when the run began
+    dlq_format: str = "xact-download"  # how the topic's records are parsed
 
 
 class TransactionWriter:
@@ -65,7 +66,7 @@ class TransactionWriter:
         self._queue: queue.Queue[tuple[pa.Table, dict[int, int]] | None] = queue.Queue(1)
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="dlq-ingest-writer", daemon=True)
-        self._parser = BatchParser()
+        self._parser = BatchParser(formats={plan.topic: plan.dlq_format})
 
     def start(self) -> None:
         self._thread.start()

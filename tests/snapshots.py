@@ -27,6 +27,7 @@ def write_snapshot(
     committed: dict[int, int | None] | None = None,
     low: dict[int, int] | None = None,
     topic: str = TOPIC,
+    formats: dict[str, str] | None = None,
 ) -> None:
     """One ingest run that finds `records` new in `topic`, the review group at `committed`,
     and retention having deleted everything below `low` (per partition)."""
@@ -45,7 +46,7 @@ def write_snapshot(
         if records:
             staged = stage_raw(records)
             batch = pa.Table.from_batches(staged.to_batches(max_chunksize=10_000))
-            with BatchParser() as parser:
+            with BatchParser(formats=formats) as parser:
                 parsed = parser.parse(batch)
             store.write_parsed(con, run_id, topic, parsed, committed=committed)
         store.finish_run(con, run_id, status="ok", missed=0, marked_gone=gone)

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import duckdb
+import pyarrow as pa
 import pytest
 
 from dashboard.adapters import migrations as schema
 from dashboard.adapters.db import Database
+from ingest import store
 from tests.snapshots import demo_records, write_snapshot
 
 ROWS = 'SELECT * FROM records ORDER BY topic, "partition", "offset"'
@@ -31,13 +34,35 @@ def compression(con: duckdb.DuckDBPyConnection, column: str) -> set[str]:
     return {row[0] for row in rows}
 
 
+# The columns 0005 adds: a snapshot of an earlier version has none of them.
+COLUMNS_OF_0005 = ("dlq_format", "media_id", "project_id", "consumer_group", "worker")
+
+
+def as_released_before(patched: pytest.MonkeyPatch, migration: str) -> tuple[schema.Migration, ...]:
+    """Make the snapshot writers behave as the version before `migration`: its schema, and
+    parse results without the columns that later migrations add."""
+    names = [m.name for m in schema.MIGRATIONS]
+    released = schema.MIGRATIONS[: names.index(migration)]
+    patched.setattr("dashboard.adapters.db.MIGRATIONS", released)
+    if "0005_records_dlq_formats" not in {m.name for m in released}:
+        write_parsed = store.write_parsed
+
+        def without_new_columns(
+            con: duckdb.DuckDBPyConnection, run_id: int, topic: str, parsed: pa.Table, **kw: Any
+        ) -> store.BatchResult:
+            return write_parsed(con, run_id, topic, parsed.drop_columns(COLUMNS_OF_0005), **kw)
+
+        patched.setattr(store, "write_parsed", without_new_columns)
+    return released
+
+
 def test_0004_rebuilds_records_with_zstd_urls_keeping_rows_and_constraints(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     path = tmp_path / "s.duckdb"
     # A snapshot as the version before 0004 wrote it: demo records, poison ones included.
     with monkeypatch.context() as patched:
-        patched.setattr("dashboard.adapters.db.MIGRATIONS", schema.MIGRATIONS[:3])
+        as_released_before(patched, "0004_records_attachment_url_zstd")
         write_snapshot(path, demo_records(3_000))
     with duckdb.connect(str(path)) as con:
         before = con.execute(ROWS).fetchall()
@@ -48,8 +73,9 @@ def test_0004_rebuilds_records_with_zstd_urls_keeping_rows_and_constraints(
     with Database(path).write() as con:
         applied = {row[0] for row in con.execute("SELECT name FROM schema_migrations").fetchall()}
         assert "0004_records_attachment_url_zstd" in applied
-        assert con.execute(ROWS).fetchall() == before
-        assert con.execute(COLUMNS).fetchall() == columns
+        width = len(columns)  # later migrations add columns at the end
+        assert [row[:width] for row in con.execute(ROWS).fetchall()] == before
+        assert con.execute(COLUMNS).fetchall()[:width] == columns
         assert con.execute(CONSTRAINTS).fetchall() == constraints
         # The primary key still refuses a second copy of a record.
         with pytest.raises(duckdb.ConstraintException):
@@ -73,3 +99,30 @@ def test_a_rebuild_names_the_column_it_could_not_find() -> None:
     assert "CREATE TABLE records_rebuilt (" in schema.rebuild_table(
         schema.RECORDS, "records", "trace_id           VARCHAR,", "trace_id VARCHAR,"
     )
+
+
+def test_0005_adds_the_other_formats_columns_keeping_rows(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "s.duckdb"
+    with monkeypatch.context() as patched:
+        as_released_before(patched, "0005_records_dlq_formats")
+        write_snapshot(path, demo_records(500))
+    with duckdb.connect(str(path)) as con:
+        before = con.execute(ROWS).fetchall()
+        width = len(con.execute(COLUMNS).fetchall())
+
+    with Database(path).write() as con:
+        after = con.execute(ROWS).fetchall()
+        assert [row[:width] for row in after] == before
+        assert {row[width:] for row in after} == {(None,) * len(COLUMNS_OF_0005)}
+        names = [row[0] for row in con.execute(COLUMNS).fetchall()]
+        assert tuple(names[width:]) == COLUMNS_OF_0005
+    # A later run writes the new columns beside the old rows.
+    write_snapshot(path, demo_records(600)[500:])
+    with Database(path).read() as con:
+        counts = con.execute(
+            "SELECT count(*) FILTER (dlq_format IS NULL), "
+            "count(*) FILTER (dlq_format = 'xact-download') FROM records"
+        ).fetchone()
+    assert counts == (500, 100)

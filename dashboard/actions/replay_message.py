@@ -24,10 +24,12 @@ class NotReplayable(Exception):
 
 @dataclass(frozen=True)
 class ReplayMessage:
-    key: bytes
+    key: bytes | None  # None: an envelope's original message had no key
     value: bytes
     headers: list[tuple[str, bytes]]
     task: dict[str, Any]
+    # Where it goes (replay_formats.build_for_dlq); None: the settings' pending topic.
+    topic: str | None = None
 
 
 def check_url(url: str) -> str:

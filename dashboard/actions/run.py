@@ -33,7 +33,8 @@ from dashboard.actions.outcome_rows import (
     replay_rows,
     resolution_rows,
 )
-from dashboard.actions.replay_message import NotReplayable, ReplayMessage, build
+from dashboard.actions.replay_formats import build_for_dlq
+from dashboard.actions.replay_message import NotReplayable, ReplayMessage
 from dashboard.actions.review_offsets import move_review_group
 from dashboard.actions.selection import wanted_refs
 from dashboard.actions.values import (
@@ -53,7 +54,7 @@ from dashboard.adapters.kafka import (
     OutgoingRecord,
     Sender,
 )
-from dashboard.settings import Settings
+from dashboard.settings import DlqSettings, Settings
 
 # A replay's detail flag: sent, never acknowledged, so it may or may not have landed.
 UNKNOWN: Final = "outcome_unknown"
@@ -256,7 +257,8 @@ class _Runner:
         now = datetime.now(UTC)
         for c in claimed:
             try:
-                message = build(
+                message = build_for_dlq(
+                    self._dlq_of(c.ref.topic),
                     values.get(c.ref),
                     dlq_topic=c.ref.topic,
                     dlq_partition=c.ref.partition,
@@ -280,6 +282,10 @@ class _Runner:
             outcomes.update(self._produce(pending))
         self._record_replays(claimed, outcomes)
 
+    def _dlq_of(self, topic: str) -> DlqSettings:
+        """The DLQ a record belongs to: its format and replay target decide the message."""
+        return self.settings.dlq_by_topic(topic) or self.settings.dlq()
+
     def _values(self, claimed: list[Candidate]) -> dict[RecordRef, bytes | None]:
         with self.connection() as con, wanted_refs(con, [c.ref for c in claimed]) as wanted:
             rows = con.execute(
@@ -298,13 +304,23 @@ class _Runner:
             self._sender = self.kafka.sender(timeout)
         deliveries: dict[RecordRef, Delivery] = {}
 
-        def paced() -> Iterator[tuple[RecordRef, OutgoingRecord]]:
-            for ref, (_c, message) in pending.items():
+        def paced(
+            items: dict[RecordRef, tuple[Candidate, ReplayMessage]],
+        ) -> Iterator[tuple[RecordRef, OutgoingRecord]]:
+            for ref, (_c, message) in items.items():
                 if not self._pace():
                     return
                 yield ref, (message.key, message.value, message.headers, 0)
 
-        self._sender.send(self.settings.pending_topic, paced(), deliveries.__setitem__)
+        # Most DLQs replay to one topic; an envelope's records each to their original one.
+        by_topic: dict[str, dict[RecordRef, tuple[Candidate, ReplayMessage]]] = {}
+        for ref, item in pending.items():
+            target = item[1].topic or self.settings.pending_topic
+            by_topic.setdefault(target, {})[ref] = item
+        for target, items in by_topic.items():
+            if self.report.stopped or self.cancelled:
+                break
+            self._sender.send(target, paced(items), deliveries.__setitem__)
         unanswered = [d for d in deliveries.values() if d.status == "unacknowledged" or d.timed_out]
         if unanswered:
             # Kafka stopped acknowledging: every further chunk would only wait out the timeout.

@@ -212,9 +212,22 @@ RECORDS_URLS_ZSTD = rebuild_table(
     "attachment_url     VARCHAR USING COMPRESSION zstd,",
 )
 
+# The pipeline's other DLQs (dlq-other-formats.md): which shape a record was parsed as, and
+# the fields only those shapes have. The envelope's original topic, partition, offset and
+# error_type go into origin_topic, origin_partition, origin_offset and exception_class, beside
+# the other conventions' headers. NULL dlq_format: a row from before, of the xact DLQ.
+RECORDS_DLQ_FORMATS = """
+ALTER TABLE records ADD COLUMN dlq_format VARCHAR;
+ALTER TABLE records ADD COLUMN media_id VARCHAR;
+ALTER TABLE records ADD COLUMN project_id VARCHAR;
+ALTER TABLE records ADD COLUMN consumer_group VARCHAR;
+ALTER TABLE records ADD COLUMN worker VARCHAR;
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration("0001_records_and_ingest_state", RECORDS),
     Migration("0002_resolutions", RESOLUTIONS),
     Migration("0003_audit_replays_claims", ACTIONS),
     Migration("0004_records_attachment_url_zstd", RECORDS_URLS_ZSTD),
+    Migration("0005_records_dlq_formats", RECORDS_DLQ_FORMATS),
 )

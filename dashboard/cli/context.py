@@ -11,7 +11,8 @@ from dashboard.text.moments import EXAMPLES
 
 
 def settings_from(args: argparse.Namespace) -> Settings:
-    return load_settings(getattr(args, "config", None))
+    """The settings, narrowed to the DLQ `--dlq` names (the first configured by default)."""
+    return load_settings(getattr(args, "config", None)).for_dlq(getattr(args, "dlq", None))
 
 
 MOMENT_HELP: Final = f"ISO date or time (UTC unless it says), or a time ago: {EXAMPLES}"

@@ -56,7 +56,23 @@ def build_parser() -> argparse.ArgumentParser:
     action_cmd.add_parsers(commands)
     audit_cmd.add_parser(commands)
     report_cmd.add_parser(commands)
+    _add_dlq_option(parser, top=True)
     return parser
+
+
+def _add_dlq_option(parser: argparse.ArgumentParser, *, top: bool) -> None:
+    """`--dlq NAME` before or after any command (`dlq --dlq x list`, `dlq list --dlq x`)."""
+    parser.add_argument(
+        "--dlq",
+        metavar="NAME",
+        # Only the top level sets the default: a command's own --dlq, when given, wins.
+        default=None if top else argparse.SUPPRESS,
+        help="the DLQ to work on, by its name in the settings (default: the first)",
+    )
+    for action in parser._actions:  # argparse keeps its sub-parsers only here
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                _add_dlq_option(sub, top=False)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
