@@ -9,7 +9,7 @@ import streamlit as st
 from dashboard.exports import charts
 from dashboard.text.moments import short_age
 from dashboard.triage import alerts, escalation, overview, runbook, severity, states
-from dashboard.triage.overview import count_between
+from dashboard.triage.dlq_summary import severity_now
 from dashboard.triage.states import BACKLOG, BACKLOG_STATES, RESOLVED
 from pages import ui
 from pages.incident_panel import incident_section
@@ -29,11 +29,8 @@ if size.in_topic == 0 and size.backlog == 0:
 
 # -- severity -------------------------------------------------------------------------------
 window = settings.rules.rate_window_minutes
-last_10 = ui.cached(settings, count_between, topic, as_of - timedelta(minutes=10), as_of)
-last_window = ui.cached(settings, count_between, topic, as_of - timedelta(minutes=window), as_of)
-rate = severity.classify_rate(last_10, last_window / window, settings.severity)
-size_severity = severity.classify_size(size.backlog, settings.severity)
-current = severity.overall(rate, size_severity)
+now_severity = ui.cached(settings, severity_now, settings, as_of)
+rate, size_severity, current = now_severity.growth, now_severity.size, now_severity.current
 
 severity_box = {
     severity.Level.NORMAL: st.success,

@@ -22,6 +22,7 @@ from dashboard.cli import (
     audit_cmd,
     broker_cmd,
     demo_cmd,
+    dlqs_cmd,
     ingest_cmd,
     list_cmd,
     metrics_cmd,
@@ -51,7 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
         "-v", "--verbose", action="store_true", help="also show the Kafka client's own log lines"
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (broker_cmd, demo_cmd, ingest_cmd, list_cmd, metrics_cmd, view_cmd):
+    for module in (broker_cmd, demo_cmd, dlqs_cmd, ingest_cmd, list_cmd, metrics_cmd, view_cmd):
         module.add_parser(commands)
     action_cmd.add_parsers(commands)
     audit_cmd.add_parser(commands)

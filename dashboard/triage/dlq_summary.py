@@ -1,0 +1,91 @@
+"""Every configured DLQ at a glance, most urgent first: what `dlq dlqs` prints (and what an
+"All DLQs" page will show), each DLQ judged by its own severity bands and alert rules."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from dashboard.adapters.db import Connection
+from dashboard.settings import Settings
+from dashboard.triage import alerts, overview, severity
+from dashboard.triage.overview import arrivals, backlog_history, count_between
+
+
+@dataclass(frozen=True)
+class SeverityNow:
+    """The runbook's severity as of a moment: growth, size, and the worse of the two."""
+
+    growth: severity.Severity
+    size: severity.Severity
+    current: severity.Severity
+
+
+def severity_now(con: Connection, settings: Settings, as_of: datetime) -> SeverityNow:
+    """Growth over the last 10 minutes and the rule's window, size from the backlog."""
+    topic = settings.dlq_topic
+    window = settings.rules.rate_window_minutes
+    last_10 = count_between(con, topic, as_of - timedelta(minutes=10), as_of)
+    last_window = count_between(con, topic, as_of - timedelta(minutes=window), as_of)
+    growth = severity.classify_rate(last_10, last_window / window, settings.severity)
+    size = severity.classify_size(overview.dlq_size(con, topic).backlog, settings.severity)
+    return SeverityNow(growth, size, severity.overall(growth, size))
+
+
+@dataclass(frozen=True)
+class DlqSummary:
+    name: str
+    topic: str
+    format: str
+    replay_target: str
+    in_topic: int
+    backlog: int
+    entered_last_hour: int
+    severity: severity.Level
+    firing: tuple[str, ...]  # names of the alerts firing now
+    pending: tuple[str, ...]
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "name": self.name,
+            "topic": self.topic,
+            "format": self.format,
+            "replay_target": self.replay_target,
+            "in_topic": self.in_topic,
+            "backlog": self.backlog,
+            "entered_last_hour": self.entered_last_hour,
+            "severity": self.severity.label,
+            "firing": list(self.firing),
+            "pending": list(self.pending),
+        }
+
+
+def summarize_all(con: Connection, settings: Settings, as_of: datetime) -> list[DlqSummary]:
+    """One row per configured DLQ: most severe first, then the most firing alerts, then the
+    largest backlog."""
+    rows = []
+    day = as_of - timedelta(hours=24)
+    for dlq in settings.dlq_list:
+        one = settings.for_dlq(dlq.name)
+        size = overview.dlq_size(con, dlq.topic)
+        statuses = alerts.evaluate_all(
+            one.alerts,
+            arrivals(con, dlq.topic, day, as_of, 1),
+            backlog_history(con, dlq.topic, day, as_of, 1),
+            one.rules.rate_window_minutes,
+        )
+        rows.append(
+            DlqSummary(
+                name=dlq.name,
+                topic=dlq.topic,
+                format=dlq.format,
+                replay_target=dlq.replay_target,
+                in_topic=size.in_topic,
+                backlog=size.backlog,
+                entered_last_hour=count_between(con, dlq.topic, as_of - timedelta(hours=1), as_of),
+                severity=severity_now(con, one, as_of).current.level,
+                firing=tuple(s.rule.name for s in statuses if s.state == "firing"),
+                pending=tuple(s.rule.name for s in statuses if s.state == "pending"),
+            )
+        )
+    return sorted(rows, key=lambda r: (-r.severity, -len(r.firing), -r.backlog, r.name))
