@@ -67,3 +67,22 @@ def test_every_dlq_is_listed_most_urgent_first(
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].split()[:4] == ["DLQ", "Topic", "Format", "Replays"]
     assert [line.split()[0] for line in lines[2:]] == ["busy", "quiet"]
+
+
+def test_dlq_list_all_dlqs_lists_each_dlq_in_turn(
+    two_dlqs: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["--config", str(two_dlqs), "list", "--all-dlqs", "--no-refresh"]
+    assert main([*argv, "--format", "json"]) == 0
+    listings = json.loads(capsys.readouterr().out)
+    assert [(x["dlq"], x["topic"], x["counts"]["backlog"]) for x in listings] == [
+        ("quiet", QUIET, 3),
+        ("busy", BUSY, 40),
+    ]
+    assert [len(x["records"]) for x in listings] == [3, 40]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "# quiet (claimx.downloads.dlq)" in out and "# busy (xact.downloads.dlq)" in out
+    # Without --all-dlqs, the first configured DLQ only.
+    assert main(["--config", str(two_dlqs), "list", "--no-refresh", "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["topic"] == QUIET

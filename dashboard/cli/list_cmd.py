@@ -10,6 +10,7 @@ from dashboard.adapters.db import Database
 from dashboard.cli.context import settings_from
 from dashboard.cli.output import err, print_json, printable, rule, table
 from dashboard.cli.refresh import add_refresh_options, refresh_unless_asked_not_to
+from dashboard.settings import Settings
 from dashboard.text.moments import short_age
 from dashboard.text.urls import mask_text, mask_url, shorten
 from dashboard.triage.records import RecordPage, RecordRow, list_records, snapshot_info
@@ -47,6 +48,9 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     listing.add_argument("--newest", action="store_true", help="newest first")
     listing.add_argument("--format", choices=["table", "json"], default="table")
     listing.add_argument(
+        "--all-dlqs", action="store_true", help="every configured DLQ in turn, not only --dlq"
+    )
+    listing.add_argument(
         "--show-secrets",
         action="store_true",
         help="show URL credentials (X-Amz-Signature, sig, ...) unmasked",
@@ -60,8 +64,25 @@ def run(args: argparse.Namespace) -> int:
         return 2
     settings = settings_from(args)
     refresh_unless_asked_not_to(settings, args)
-    db = Database.of(settings)
-    with db.read() as con:
+    if not args.all_dlqs:
+        listing = _listing(settings, args)
+        if args.format == "json":
+            print_json(listing)
+        return 0
+    # Every DLQ in turn, in the configured order, each headed by its name.
+    listings = []
+    for dlq in settings.dlq_list:
+        if args.format == "table":
+            print(f"\n# {dlq.name} ({dlq.topic})")
+        listings.append({"dlq": dlq.name, **_listing(settings.for_dlq(dlq.name), args)})
+    if args.format == "json":
+        print_json(listings)
+    return 0
+
+
+def _listing(settings: Settings, args: argparse.Namespace) -> dict[str, object]:
+    """The list of one DLQ: printed as a table now, or returned for the JSON output."""
+    with Database.of(settings).read() as con:
         page = list_records(
             con,
             settings.dlq_topic,
@@ -74,8 +95,8 @@ def run(args: argparse.Namespace) -> int:
     now = datetime.now(UTC)
     show: Callable[[str], str] = (lambda url: url) if args.show_secrets else mask_url
     error_text: Callable[[str], str] = (lambda text: text) if args.show_secrets else mask_text
+    items = []
     if args.format == "json":
-        items = []
         for record in page.records:
             item = record.as_dict()
             item["age_seconds"] = _age(record, now)
@@ -84,17 +105,6 @@ def run(args: argparse.Namespace) -> int:
             if record.error_message is not None:
                 item["error_message"] = error_text(record.error_message)
             items.append(item)
-        print_json(
-            {
-                "topic": settings.dlq_topic,
-                "as_of": info.last_ingest_at,
-                "counts": counts.as_dict(),
-                "listed": "every record" if args.all else BACKLOG,
-                "matching": page.total,
-                "unparseable_not_listed": page.unparseable_hidden,
-                "records": items,
-            }
-        )
     else:
         print(_render_table(page, counts, args.all, show, error_text, now))
         if page.unparseable_hidden:
@@ -104,7 +114,15 @@ def run(args: argparse.Namespace) -> int:
             )
     if info.last_ingest_at is not None:
         err(f"snapshot of {settings.dlq_topic} as of {info.last_ingest_at:%Y-%m-%d %H:%M:%S} UTC")
-    return 0
+    return {
+        "topic": settings.dlq_topic,
+        "as_of": info.last_ingest_at,
+        "counts": counts.as_dict(),
+        "listed": "every record" if args.all else BACKLOG,
+        "matching": page.total,
+        "unparseable_not_listed": page.unparseable_hidden,
+        "records": items,
+    }
 
 
 def _age(record: RecordRow, now: datetime) -> int | None:
