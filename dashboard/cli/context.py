@@ -6,12 +6,15 @@ from __future__ import annotations
 import argparse
 from typing import Final
 
+from dashboard.adapters.kafka.properties import check_properties
 from dashboard.settings import Settings, load_settings
 from dashboard.text.moments import EXAMPLES
 
 
 def settings_from(args: argparse.Namespace) -> Settings:
-    return load_settings(getattr(args, "config", None))
+    settings = load_settings(getattr(args, "config", None))
+    check_properties(settings.kafka)
+    return settings
 
 
 MOMENT_HELP: Final = f"ISO date or time (UTC unless it says), or a time ago: {EXAMPLES}"
