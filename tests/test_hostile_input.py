@@ -224,3 +224,15 @@ def test_a_url_number_no_filter_can_take_is_ignored_with_a_note(
     assert any("1 record match" in str(c.value) for c in at.caption)
     # Read-only (no operator): URL credentials cannot be revealed.
     assert at.toggle(key="secrets").disabled
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["https://h.example/a\r\nb", "https://h.example/a\x1b[2J", "https://h/" + "a" * 9000],
+    ids=["line-break", "escape", "too-long"],
+)
+def test_a_new_url_with_control_characters_or_too_long_is_refused(url: str) -> None:
+    from dashboard.actions.replay_message import check_url
+
+    with pytest.raises(ValueError):
+        check_url(url)
