@@ -8,6 +8,7 @@ and where it came from, so the CLI can stop with one clear line.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import tomllib
 from collections.abc import Mapping
@@ -34,7 +35,7 @@ class SettingsError(Exception):
 
 class _Strict(BaseModel):
     # A typo in the TOML must not be silently ignored at 3 a.m.
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class SeverityBands(_Strict):
@@ -89,9 +90,12 @@ class ActionSettings(_Strict):
     """Replay and resolve: who may, and how fast."""
 
     enabled: bool = True  # false: every action is off, for everyone
-    operators: tuple[str, ...] = ()  # who may act; empty: anyone with an identity
+    operators: tuple[str, ...] = ()  # who may act; unset: anyone with an identity
     # A header a trusted reverse proxy sets to the logged-in user (e.g. X-Forwarded-User).
     proxy_user_header: str | None = None
+    # Addresses or networks the proxy connects from; the header is believed only from them
+    # (none: it is never believed, since any browser can send it).
+    trusted_proxies: tuple[str, ...] = ()
     # Bulk actions go no faster than this (records per second) unless the operator lowers it.
     max_records_per_second: float = Field(50.0, gt=0)
     # Bulk actions over this many records need the count typed to confirm.
@@ -103,6 +107,38 @@ class ActionSettings(_Strict):
     @classmethod
     def _empty_header_is_unset(cls, value: object) -> object:
         return None if value == "" else value
+
+    @field_validator("operators")
+    @classmethod
+    def _operators_are_names(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(operator_name(name) for name in value)
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies_are_networks(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for item in value:
+            try:
+                ipaddress.ip_network(item.strip(), strict=False)
+            except ValueError:
+                raise ValueError(f"{item!r} is not an IP address or network") from None
+        return tuple(item.strip() for item in value)
+
+    @model_validator(mode="after")
+    def _a_set_list_names_someone(self) -> ActionSettings:
+        # An empty list must not quietly mean "anyone may act".
+        if "operators" in self.model_fields_set and not self.operators:
+            raise ValueError("operators is set but names no one (leave it out to allow anyone)")
+        return self
+
+
+def operator_name(name: str) -> str:
+    """`name` trimmed, if it is a visible, printable name (the audit shows it as it is)."""
+    trimmed = name.strip()
+    if not trimmed:
+        raise ValueError("an operator name cannot be blank")
+    if not trimmed.isprintable():
+        raise ValueError(f"operator name {trimmed!r} holds control characters or line breaks")
+    return trimmed
 
 
 class MonitoringSettings(_Strict):
@@ -214,6 +250,21 @@ class Settings(_Strict):
     # How long a reader or writer waits for another process to release the DuckDB file.
     db_lock_timeout_seconds: float = Field(30.0, gt=0)
     operator: str | None = None
+
+    @field_validator("db")
+    @classmethod
+    def _db_is_a_file(cls, value: Path) -> Path:
+        if str(value) in ("", "."):
+            raise ValueError("must name the snapshot file; it is empty")
+        if value.is_dir():
+            raise ValueError(f"must name the snapshot file, and {value} is a folder")
+        return value
+
+    @field_validator("operator")
+    @classmethod
+    def _operator_is_a_name(cls, value: str | None) -> str | None:
+        return None if value is None else operator_name(value)
+
     # librdkafka properties passed through untouched, e.g. security.protocol = "SASL_SSL".
     # (may hold sasl.password: kept out of the repr, so out of tracebacks and log lines)
     kafka: dict[str, KafkaValue] = Field(default_factory=dict, repr=False)
@@ -341,7 +392,9 @@ ENV_VARS: Mapping[str, str] = {
     "DLQ_PROXY_USER_HEADER": "actions.proxy_user_header",
     "DLQ_DASHBOARD_URL": "monitoring.dashboard_url",
     "DLQ_RUNBOOK_URL": "monitoring.runbook_url",
+    "DLQ_TRUSTED_PROXIES": "actions.trusted_proxies",
 }
+LIST_VARS = ("actions.operators", "actions.trusted_proxies")  # comma-separated
 # DLQ_KAFKA_SASL_PASSWORD=... sets the librdkafka property sasl.password, so secrets can stay
 # out of the TOML file.
 KAFKA_ENV_PREFIX = "DLQ_KAFKA_"
@@ -367,8 +420,8 @@ def load_settings(
     for var, dotted in ENV_VARS.items():
         if var in env:
             value: object = env[var]
-            if dotted == "actions.operators":  # a comma-separated list
-                value = tuple(name.strip() for name in env[var].split(",") if name.strip())
+            if dotted in LIST_VARS:  # blanks are kept, so that validation refuses them
+                value = tuple(env[var].split(","))
             _set_dotted(merged, dotted, value)
             origin[dotted] = f"${var}"
     for var, raw in env.items():
@@ -399,6 +452,10 @@ def _read_toml(path: Path) -> dict[str, Any]:
             return tomllib.load(handle)
     except tomllib.TOMLDecodeError as exc:
         raise SettingsError(f"config file {path} is not valid TOML: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise SettingsError(
+            f"config file {path} is not UTF-8 text (byte {exc.start} cannot be read)"
+        ) from None
     except OSError as exc:
         raise SettingsError(f"config file {path} cannot be read: {exc.strerror}") from None
 
@@ -427,7 +484,7 @@ def _describe(exc: ValidationError, origin: Mapping[str, str]) -> str:
     where = f" (from {source})" if source else ""
     more = exc.error_count() - 1
     extra = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
-    message = first["msg"]
+    message = first["msg"].removeprefix("Value error, ")
     if first["type"] == "extra_forbidden":
         message = "unknown setting"
     elif first["type"] == "value_error":

@@ -10,7 +10,7 @@ from typing import Any
 import streamlit as st
 
 from dashboard.actions import identity
-from dashboard.actions.audit_entries import audit_look
+from dashboard.actions.audit_entries import audit_look, audit_reveal
 from dashboard.actions.identity import Identity
 from dashboard.actions.interrupted import settle_before_preview
 from dashboard.actions.preview import preview
@@ -44,7 +44,14 @@ def current_identity(settings: Settings) -> Identity:
     except Exception:  # noqa: BLE001 (no login configured: st.user is empty or raises)
         user = None
     headers = dict(st.context.headers) if settings.actions.proxy_user_header else None
-    return identity.resolve(settings, str(user) if user else None, headers)
+    return identity.resolve(settings, str(user) if user else None, headers, client_address())
+
+
+def client_address() -> str | None:
+    """The address the request came from: the TCP peer of the app's server (Streamlit shows
+    a loopback peer as None)."""
+    address = st.context.ip_address
+    return "127.0.0.1" if address is None else address
 
 
 def login_configured() -> bool:
@@ -257,6 +264,27 @@ def view_once(settings: Settings, who: Identity, ref: RecordRef, trace_id: str |
             st.caption(f"(this view is not fully audited: {ui.plain(missing)})")
     except Exception as exc:  # noqa: BLE001 (a busy file must not hide the record)
         st.caption(f"(this view could not be audited: {ui.plain(str(exc))})")
+
+
+def reveal(
+    settings: Settings, who: Identity, ref: RecordRef | None = None, trace_id: str | None = None
+) -> bool:
+    """Whether URL credentials may be shown unmasked, having audited it (once per session and
+    record, or list): only an operator may, and only when that could be audited."""
+    seen: set[str] = st.session_state.setdefault("revealed", set())
+    key = str(ref) if ref else ""
+    if key in seen:
+        return True
+    try:
+        audit_reveal(settings, who, ref, trace_id)
+    except PermissionError as exc:
+        st.caption(f"URL credentials stay masked: {ui.plain(str(exc))}")
+        return False
+    except Exception as exc:  # noqa: BLE001 (what cannot be audited is not shown)
+        st.caption(f"URL credentials stay masked: the audit could not record it ({exc}).")
+        return False
+    seen.add(key)
+    return True
 
 
 def outcome_note(columns: dict[str, Any], topic: str) -> None:

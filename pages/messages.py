@@ -9,6 +9,7 @@ from typing import Literal
 import streamlit as st
 
 from dashboard.actions.values import RecordRef
+from dashboard.text.limits import CELL_CHARS, FIELD_CHARS, capped
 from dashboard.text.urls import mask_text, mask_url
 from dashboard.triage import messages, views
 from dashboard.triage.dimensions import NONE_LABEL
@@ -27,6 +28,7 @@ actions_ui.ready_to_resolve_panel(settings, who)
 
 # -- filters (each widget is bound to the query parameter of the same name) -----------------
 q: Literal["query-params"] = "query-params"
+ui.drop_unusable_numbers(("partition", "offset_from", "offset_to", "hour"))
 a, b, c = st.columns(3)
 a.text_input("Trace ID contains", key="trace", bind=q)
 b.text_input("URL contains", key="url", bind=q)
@@ -82,8 +84,10 @@ show_secrets = d.toggle(
     "Show URL credentials",
     value=False,
     key="secrets",
-    help="Presigned URLs carry credentials; they are masked by default.",
-)
+    disabled=not who.can_act,
+    help="Presigned URLs carry credentials; they are masked by default. Showing them is "
+    "for operators, and audited.",
+) and actions_ui.reveal(settings, who)
 page = int(st.session_state.get("page_number", 1))
 result = ui.cached(settings, messages.search, topic, flt, sort, descending, page, page_size)
 
@@ -103,8 +107,18 @@ if result.pages > 1:
         label_visibility="collapsed",
     )
 
-show_url = (lambda u: u) if show_secrets else mask_url
-show_text = (lambda t: t) if show_secrets else mask_text
+url_of = (lambda u: u) if show_secrets else mask_url
+text_of = (lambda t: t) if show_secrets else mask_text
+
+
+def show_url(url: str) -> str:
+    return url_of(capped(url, CELL_CHARS))
+
+
+def show_text(text: str) -> str:
+    return text_of(capped(text, CELL_CHARS))
+
+
 table = st.dataframe(
     [
         {
@@ -171,6 +185,7 @@ st.subheader(f"Record {record_param}", anchor=False)
 ref = RecordRef(*coordinates)
 trace_of_record = detail.columns.get("trace_id")
 actions_ui.view_once(settings, who, ref, trace_of_record)
+show_secrets = show_secrets and actions_ui.reveal(settings, who, ref, trace_of_record)
 actions_ui.outcome_note(detail.columns, topic)
 actions_ui.record_actions(
     settings,
@@ -190,13 +205,21 @@ for i, section in enumerate(views.view_sections(detail, show_secrets)):
         )
 with st.expander("Original task (JSON)"):
     st.code(
-        show_text(json.dumps(detail.original_task, indent=2, ensure_ascii=False))
+        text_of(capped(json.dumps(detail.original_task, indent=2, ensure_ascii=False), FIELD_CHARS))
         if detail.original_task is not None
         else "no original task in this record",
         language="json",
     )
 with st.expander("Raw value"):
-    st.code(views.raw_value(detail, show_secrets), language=None, wrap_lines=True)
+    st.code(views.raw_value(detail, show_secrets, FIELD_CHARS), language=None, wrap_lines=True)
+    if detail.value_text is not None and len(detail.value_text) > FIELD_CHARS:
+        st.download_button(
+            f"Download the whole value ({len(detail.value_text):,} characters)",
+            views.raw_value(detail, show_secrets),
+            file_name=f"{ref.topic}-{ref.partition}-{ref.offset}.txt",
+            mime="text/plain",
+            on_click="ignore",
+        )
 st.markdown(
     f"**History**: {len(detail.history)} other record"
     f"{'s' if len(detail.history) != 1 else ''} with this trace id"

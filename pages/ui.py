@@ -8,9 +8,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, NoReturn, TypeVar
 
 import streamlit as st
+from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_run_ctx
 
 from dashboard.adapters.db import Database, DatabaseBusy, SnapshotMissing
 from dashboard.adapters.kafka import BrokerUnreachable, KafkaGateway, TopicMissing
+from dashboard.adapters.kafka.properties import check_properties
 from dashboard.exports import images
 from dashboard.exports.charts import PLOTLY_CONFIG
 from dashboard.settings import Settings, SettingsError, load_settings
@@ -24,7 +26,9 @@ T = TypeVar("T")
 
 @st.cache_resource
 def _settings() -> Settings:
-    return load_settings()
+    settings = load_settings()
+    check_properties(settings.kafka)
+    return settings
 
 
 def _route_through_entry_point(entry_point: bool) -> None:
@@ -51,6 +55,37 @@ def app_settings(entry_point: bool = False) -> Settings:
     except SettingsError as exc:
         st.error(f"Bad setting: {exc}", icon=":material/settings:")
         st.stop()
+
+
+def drop_unusable_numbers(names: tuple[str, ...]) -> None:
+    """A shared URL may carry a number no filter can take ("1e309", "inf", "-3", 2**70):
+    that filter is ignored and the page says so, rather than failing on it."""
+    for name in names:
+        raw = st.query_params.get(name)
+        if raw is None:
+            continue
+        try:
+            usable = 0 <= int(raw) < 2**63
+        except ValueError:
+            usable = False
+        if not usable:
+            del st.query_params[name]
+            _forget_initial_param(name)
+            st.caption(
+                f"The {name} filter in the URL ({plain(raw[:40])}) is not a whole number 0 or "
+                "more; it is ignored."
+            )
+
+
+def _forget_initial_param(name: str) -> None:
+    # Streamlit 1.67 seeds a bound widget from the URL as the page first loaded, and its
+    # integer number_input raises OverflowError on "inf" or "1e309" (only ValueError and
+    # TypeError are caught there), so the first-load copy must lose the value too.
+    ctx = get_script_run_ctx()
+    state = getattr(getattr(ctx, "session_state", None), "_state", None)
+    initial = getattr(getattr(state, "query_params", None), "_initial_query_params", None)
+    if isinstance(initial, dict):
+        initial.pop(name, None)
 
 
 def database(settings: Settings) -> Database:

@@ -160,3 +160,16 @@ def audit_look(
         return audit_only(Database.of(settings).write(), copies, [entry])
     finally:
         copies.close()
+
+
+def audit_reveal(
+    settings: Settings,
+    identity: Identity,
+    ref: RecordRef | None = None,
+    trace_id: str | None = None,
+) -> None:
+    """Record that an operator had URL credentials shown unmasked (on a list of records when
+    `ref` is None). Only an operator may: a viewer who cannot act cannot reveal them."""
+    if not identity.can_act:
+        raise PermissionError(identity.why_not or "Read-only: credentials stay masked.")
+    audit_look(settings, identity, "view", ref, trace_id, {"revealed": "URL credentials"})

@@ -32,9 +32,19 @@ class ReplayMessage:
     topic: str | None = None
 
 
+# Presigned URLs run to a couple of thousand characters; browsers and S3 stop near 8 KB.
+MAX_URL_CHARS = 8_192
+
+
 def check_url(url: str) -> str:
-    """A new attachment URL must be an absolute http(s) URL with a host."""
+    """A new attachment URL must be an absolute http(s) URL with a host, printable (no
+    control characters or line breaks: the downloader would get another URL than the one
+    previewed) and at most MAX_URL_CHARS long."""
     candidate = url.strip()
+    if len(candidate) > MAX_URL_CHARS:
+        raise ValueError(f"a URL of {len(candidate):,} characters; at most {MAX_URL_CHARS:,}")
+    if not candidate.isprintable():
+        raise ValueError("the URL holds control characters or line breaks")
     parts = urlsplit(candidate)
     if parts.scheme not in ("http", "https") or not parts.netloc or " " in candidate:
         raise ValueError(f"not an http(s) URL with a host: {candidate!r}")

@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from dashboard.actions.identity import Identity
+from dashboard.text.urls import mask_text
 
 Action = Literal["replay", "resolve"]
 # A claim lives one chunk of a run (a few seconds; at most an unthrottled chunk's sends plus
@@ -40,9 +41,13 @@ class RecordRef:
         if len(parts) != 3 or not parts[0]:
             return None
         try:
-            return cls(parts[0], int(parts[1]), int(parts[2]))
+            partition, offset = int(parts[1]), int(parts[2])
         except ValueError:
             return None
+        # Kafka's partitions are 32-bit and its offsets 64-bit, never negative.
+        if not (0 <= partition < 2**31 and 0 <= offset < 2**63):
+            return None
+        return cls(parts[0], partition, offset)
 
 
 @dataclass(frozen=True)
@@ -106,6 +111,13 @@ class Request:
     new_file_type: str | None = None
     new_blob_path: str | None = None
     selection: str | None = None  # what the operator selected, for the audit (a filter)
+
+    def __post_init__(self) -> None:
+        # Typed by an operator, kept in the audit and its exports: a presigned URL pasted into
+        # a reason is masked there as anywhere else.
+        object.__setattr__(self, "reason", mask_text(self.reason))
+        if self.selection is not None:
+            object.__setattr__(self, "selection", mask_text(self.selection))
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,9 @@ reverse), so a readers-writer lock keeps the two kinds apart between threads.
 
 from __future__ import annotations
 
+import contextlib
 import random
+import re
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -27,6 +29,9 @@ from dashboard.adapters.migrations import MIGRATIONS, Migration
 from dashboard.settings import Settings
 
 Connection = duckdb.DuckDBPyConnection
+# Any failure DuckDB reports (a full disk during a write, a damaged file): the CLI says it in
+# one line.
+DatabaseError = duckdb.Error
 Relation = duckdb.DuckDBPyRelation
 
 _LOCK_MESSAGES = ("Could not set lock", "Conflicting lock")
@@ -44,6 +49,11 @@ class SnapshotMissing(Exception):
 
 class DatabaseBusy(Exception):
     """Another process held the DuckDB file for longer than the lock timeout."""
+
+
+class SnapshotUnreadable(Exception):
+    """The snapshot file is not a DuckDB database (truncated, empty, another kind of file),
+    or the disk refused a read or a write; the message says which, in one line."""
 
 
 @dataclass(frozen=True)
@@ -112,9 +122,11 @@ class Database:
         while True:
             try:
                 con = _connect(self.path, read_only=read_only, row_group_size=self.row_group_size)
-            except duckdb.IOException as exc:
-                if not any(text in str(exc) for text in _LOCK_MESSAGES):
-                    raise
+            except duckdb.Error as exc:
+                if not isinstance(exc, duckdb.IOException) or not any(
+                    text in str(exc) for text in _LOCK_MESSAGES
+                ):
+                    raise SnapshotUnreadable(f"snapshot {self.path}: {first_line(exc)}") from None
                 if time.monotonic() >= deadline:
                     raise DatabaseBusy(
                         f"{self.path} stayed locked by another process for "
@@ -200,11 +212,17 @@ def insert_rows(
 
 
 def _holder(exc: Exception) -> str:
-    text = str(exc)
-    marker = "Conflicting lock is held in "
-    if marker in text:
-        return "held by " + text.split(marker, 1)[1].split(".", 1)[0].strip()
-    return text.splitlines()[0]
+    # "Conflicting lock is held in /usr/bin/python3.11 (PID 4242) by user ...": the path has
+    # dots of its own, so the holder is read by its shape, not cut at the first ".".
+    found = re.search(r"Conflicting lock is held in (.*?) \(PID (\d+)\)", str(exc))
+    if found:
+        return f"held by PID {found.group(2)} ({found.group(1)})"
+    return first_line(exc)
+
+
+def first_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
 
 
 _MIGRATED: set[Path] = set()
@@ -219,7 +237,10 @@ def transaction(con: Connection) -> Iterator[Connection]:
         yield con
         con.execute("COMMIT")
     except BaseException:
-        con.execute("ROLLBACK")
+        # A COMMIT that failed (a full disk) may leave no transaction to roll back; the
+        # ROLLBACK's own error must not hide the failure that matters.
+        with contextlib.suppress(duckdb.Error):
+            con.execute("ROLLBACK")
         raise
 
 

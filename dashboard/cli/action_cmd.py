@@ -23,6 +23,7 @@ from dashboard.actions.run import execute
 from dashboard.actions.selection import find, matching, ready_to_resolve
 from dashboard.actions.values import Preview, Progress, RecordRef, Report, Request
 from dashboard.adapters.db import Database
+from dashboard.cli import arguments
 from dashboard.cli.context import settings_from
 from dashboard.cli.output import err, print_json, printable
 from dashboard.cli.refresh import add_refresh_options, refresh_unless_asked_not_to
@@ -69,11 +70,13 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("records", nargs="*", help="trace ids or topic:partition:offset")
     parser.add_argument("--reason", default="", help="ticket or note (required)")
     parser.add_argument("--yes", action="store_true", help="skip the interactive confirmation")
-    parser.add_argument("--count", type=int, help="with --yes, the number of records expected")
+    parser.add_argument(
+        "--count", type=arguments.whole(0), help="with --yes, the number of records expected"
+    )
     parser.add_argument("--dry-run", action="store_true", help="check and audit, change nothing")
     parser.add_argument(
         "--rate",
-        type=float,
+        type=arguments.rate,
         help="records per second (default: the actions.max_records_per_second "
         "setting); 0 = unthrottled",
     )
@@ -83,6 +86,8 @@ def _common(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if arguments.malformed_refs(args.action, args.records):
+        return EXIT_USAGE
     settings = settings_from(args)
     who = identity.resolve(settings)
     if not who.can_act:

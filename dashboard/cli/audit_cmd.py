@@ -9,6 +9,7 @@ from pathlib import Path
 from dashboard.actions import audit
 from dashboard.actions.audit_verify import verify_all
 from dashboard.adapters.db import Database
+from dashboard.cli import arguments
 from dashboard.cli.context import MOMENT_HELP, settings_from
 from dashboard.cli.output import err, print_json, printable, table
 from dashboard.text.moments import argparse_moment
@@ -30,7 +31,7 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     listing.add_argument("--trace", default="")
     listing.add_argument("--bulk", default="", help="bulk id")
-    listing.add_argument("--limit", type=int, default=100)
+    listing.add_argument("--limit", type=arguments.whole(1), default=100)
     listing.add_argument("--format", choices=["table", "json", "csv"], default="table")
     verify = verbs.add_parser(
         "verify",

@@ -6,13 +6,17 @@ from __future__ import annotations
 import argparse
 from typing import Final
 
+from dashboard.adapters.kafka.properties import check_properties
 from dashboard.settings import Settings, load_settings
 from dashboard.text.moments import EXAMPLES
 
 
 def settings_from(args: argparse.Namespace) -> Settings:
-    """The settings, narrowed to the DLQ `--dlq` names (the first configured by default)."""
-    return load_settings(getattr(args, "config", None)).for_dlq(getattr(args, "dlq", None))
+    """The settings, narrowed to the DLQ `--dlq` names (the first configured by default);
+    `[kafka]` properties librdkafka does not know are refused here, naming them."""
+    settings = load_settings(getattr(args, "config", None))
+    check_properties(settings.kafka)
+    return settings.for_dlq(getattr(args, "dlq", None))
 
 
 MOMENT_HELP: Final = f"ISO date or time (UTC unless it says), or a time ago: {EXAMPLES}"

@@ -7,10 +7,12 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from dashboard.adapters.db import Database
+from dashboard.cli import arguments
 from dashboard.cli.context import settings_from
 from dashboard.cli.output import err, print_json, printable, rule, table
 from dashboard.cli.refresh import add_refresh_options, refresh_unless_asked_not_to
 from dashboard.settings import Settings
+from dashboard.text.limits import CELL_CHARS
 from dashboard.text.moments import short_age
 from dashboard.text.urls import mask_text, mask_url, shorten
 from dashboard.triage.records import RecordPage, RecordRow, list_records, snapshot_info
@@ -37,7 +39,10 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         ),
     )
     listing.add_argument(
-        "--limit", type=int, default=100, help="maximum records to show (default: 100)"
+        "--limit",
+        type=arguments.whole(1),
+        default=100,
+        help="maximum records to show (default: 100)",
     )
     add_refresh_options(listing)
     listing.add_argument(
@@ -147,9 +152,11 @@ def _render_table(
             shorten(printable(r.trace_id), 20),
             printable(r.retry_count),
             shorten(printable(r.error_category), 12),
-            shorten(printable(error_text(r.error_message)) if r.error_message else "-", 40),
             shorten(
-                printable(show(r.attachment_url))
+                printable(error_text(r.error_message[:CELL_CHARS])) if r.error_message else "-", 40
+            ),
+            shorten(
+                printable(show(r.attachment_url[:CELL_CHARS]))
                 if r.attachment_url
                 else f"({r.parse_error or 'no URL'})",
                 60,

@@ -10,7 +10,13 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from dashboard.actions.values import Refused
-from dashboard.adapters.db import DatabaseBusy, SnapshotMissing
+from dashboard.adapters.db import (
+    DatabaseBusy,
+    DatabaseError,
+    SnapshotMissing,
+    SnapshotUnreadable,
+    first_line,
+)
 from dashboard.adapters.kafka import (
     LIBRDKAFKA_LOGGER,
     BrokerUnreachable,
@@ -19,6 +25,7 @@ from dashboard.adapters.kafka import (
 )
 from dashboard.cli import (
     action_cmd,
+    arguments,
     audit_cmd,
     broker_cmd,
     demo_cmd,
@@ -38,7 +45,7 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser: argparse.ArgumentParser = arguments.Parser(
         prog="dlq",
         description="Triage the download pipeline's Kafka dead-letter queue.",
     )
@@ -95,12 +102,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         BrokerUnreachable,
         TopicMissing,
         SnapshotMissing,
+        SnapshotUnreadable,
         DatabaseBusy,
         BrokerError,
         IngestError,
         KafkaException,
     ) as exc:
         err(f"dlq: {exc}")
+        return EXIT_FAILED
+    except DatabaseError as exc:
+        # Nothing was changed: the write's transaction was rolled back.
+        err(f"dlq: the snapshot could not be read or written, nothing changed: {first_line(exc)}")
         return EXIT_FAILED
     except KeyboardInterrupt:
         err("dlq: interrupted")
@@ -109,6 +121,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         # The reader went away (`dlq view ... | head`): stop quietly, as Unix tools do.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
+    except OSError as exc:
+        where = f" ({exc.filename})" if exc.filename else ""
+        err(f"dlq: {exc.strerror or first_line(exc)}{where}")
+        return EXIT_FAILED
     return code
 
 

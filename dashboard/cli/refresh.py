@@ -8,6 +8,7 @@ import time
 
 from dashboard.adapters.db import DatabaseBusy
 from dashboard.adapters.kafka import BrokerUnreachable, KafkaGateway, TopicMissing
+from dashboard.cli import arguments
 from dashboard.cli.output import err
 from dashboard.settings import Settings
 from ingest.job import IngestError, ingest_once
@@ -16,7 +17,7 @@ from ingest.job import IngestError, ingest_once
 def add_refresh_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--timeout",
-        type=int,
+        type=arguments.whole(0, 24 * 3_600_000),
         default=5000,
         help="milliseconds the refresh from Kafka may take (default: 5000)",
     )

@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 from datetime import UTC, datetime
-from pathlib import Path
 
 from dashboard.adapters.db import Database
+from dashboard.cli import arguments
 from dashboard.cli.context import settings_from
 from dashboard.cli.output import err
 from dashboard.cli.refresh import add_refresh_options, refresh_unless_asked_not_to
@@ -17,9 +17,16 @@ from dashboard.triage import reports
 
 def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     report = commands.add_parser("report", help="the DLQ report for the last N days")
-    report.add_argument("--days", type=int, default=7, help="the period (default 7 days)")
+    report.add_argument(
+        "--days",
+        type=arguments.whole(1, arguments.MAX_DAYS),
+        default=7,
+        help="the period (default 7 days)",
+    )
     report.add_argument("--format", choices=["md", "html", "json", "csv"], default="md")
-    report.add_argument("--output", type=Path, help="write to this file (default: stdout)")
+    report.add_argument(
+        "--output", type=arguments.output_file, help="write to this file (default: stdout)"
+    )
     report.add_argument("--no-charts", action="store_true", help="HTML without chart images")
     add_refresh_options(report)
     report.set_defaults(run=run)

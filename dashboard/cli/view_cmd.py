@@ -8,9 +8,11 @@ from dashboard.actions import identity
 from dashboard.actions.audit_entries import audit_look
 from dashboard.actions.selection import find
 from dashboard.adapters.db import Database
+from dashboard.cli import arguments
 from dashboard.cli.context import settings_from
 from dashboard.cli.output import err, print_json, printable
 from dashboard.cli.refresh import add_refresh_options, refresh_unless_asked_not_to
+from dashboard.text.limits import FIELD_CHARS
 from dashboard.triage import views
 from dashboard.triage.messages import record_detail
 
@@ -27,6 +29,8 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def run(args: argparse.Namespace) -> int:
+    if arguments.malformed_refs("view", [args.record]):
+        return 2
     settings = settings_from(args)
     refresh_unless_asked_not_to(settings, args)
     with Database.of(settings).read() as con:
@@ -49,8 +53,10 @@ def run(args: argparse.Namespace) -> int:
     who = identity.resolve(settings)
     for missing in audit_look(settings, who, "view", ref, detail.columns.get("trace_id")):
         err(f"this view is not fully audited: {missing}")
-    sections = views.view_sections(detail, args.show_secrets)
-    raw = views.raw_value(detail, args.show_secrets)
+    # JSON is for programs: every field whole. Text is for a terminal: each field cut.
+    limit = None if args.format == "json" else FIELD_CHARS
+    sections = views.view_sections(detail, args.show_secrets, limit)
+    raw = views.raw_value(detail, args.show_secrets, limit)
     if args.format == "json":
         print_json(
             {
@@ -75,5 +81,7 @@ def run(args: argparse.Namespace) -> int:
                 else f"  {h.coordinates}  {h.state}"
             )
     print("\nRaw value:")
-    print(printable(raw[:4000]) + ("..." if len(raw) > 4000 else ""))
+    print(printable(raw))
+    if detail.value_text is not None and len(detail.value_text) > FIELD_CHARS:
+        print(f"(the whole value: dlq view {printable(str(ref))} --format json)")
     return 0

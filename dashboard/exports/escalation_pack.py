@@ -25,6 +25,7 @@ from dashboard.exports.charts import ChartSource, growth_figure
 from dashboard.exports.report_formats import embedded_png, page
 from dashboard.settings import Settings
 from dashboard.text.safe_text import html_text, markdown_inline
+from dashboard.text.urls import mask_text
 from dashboard.triage import alerts, escalation, overview, runbook
 from dashboard.triage.dimensions import NO_TEXT_LABEL, NONE_LABEL
 from dashboard.triage.filters import RecordFilter
@@ -119,7 +120,7 @@ def build(
         criteria=escalation.check(con, settings, as_of),
         bursts=escalation.recent_bursts(con, settings, window.start, window.end),
         window_records=overview.count_between(con, topic, window.start, window.end),
-        top_signatures=[(s or NO_TEXT_LABEL, n) for s, n in signatures],
+        top_signatures=[(mask_text(s) if s else NO_TEXT_LABEL, n) for s, n in signatures],
         top_domains=[(d or NONE_LABEL, n) for d, n in top_values(con, topic, scope, "domain", 5)],
         sample_ref=sample_ref,
         sample=sample,
@@ -128,7 +129,7 @@ def build(
         growth=overview.arrivals(
             con, topic, as_of - timedelta(hours=GROWTH_HOURS), as_of, GROWTH_BUCKET_MINUTES
         ),
-        notes=notes,
+        notes=mask_text(notes),  # typed by an operator: may hold a pasted presigned URL
     )
 
 
@@ -183,7 +184,7 @@ def _burst_line(b: Burst) -> str:
 
 def _record_line(entry: AuditEntry) -> str:
     bulk = f" bulk {entry.bulk_id}" if entry.bulk_id else ""
-    error = f" ({entry.error})" if entry.error else ""
+    error = f" ({mask_text(entry.error)})" if entry.error else ""
     return (
         f"{entry.logged_at:%Y-%m-%d %H:%M} {entry.actor} {entry.action} "
         f"{entry.topic}:{entry.partition}:{entry.offset}{bulk}: {entry.result}{error}"

@@ -51,12 +51,18 @@ def markdown_inline(text: str) -> str:
     )
 
 
+_CONTROL: Final = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
 def csv_cell(value: object) -> str:
-    """A CSV cell that a spreadsheet will not run as a formula (leading = + - @ tab CR)."""
+    """A CSV cell that a spreadsheet will not run as a formula (leading = + - @ tab CR) and
+    a terminal will not obey: control characters (escape sequences, line breaks) are shown
+    as \\xNN, as the table and JSON formats show them."""
     if value is None:
         return ""
     text = value.isoformat() if isinstance(value, datetime) else str(value)
-    return "'" + text if text.startswith(_FORMULA_START) else text
+    text = "'" + text if text.startswith(_FORMULA_START) else text
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group(0)):02x}", text)
 
 
 def html_text(value: object) -> str:

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from typing import Final
 
 from dashboard.adapters.db import Connection
-from dashboard.text.urls import mask_url
+from dashboard.text.urls import mask_text, mask_url
 from dashboard.triage.dimensions import NO_TEXT_LABEL
 from dashboard.triage.filters import IN_BACKLOG
 from dashboard.triage.messages import count
@@ -114,7 +114,8 @@ def build(con: Connection, topic: str, end: datetime, days: int) -> DlqReport:
             period,
         ).fetchall()
         return [
-            Count(label if label is not None else none_label, int(n), int(b))
+            # Labels are record text (signatures, domains): masked as any view of it is.
+            Count(mask_text(str(label)) if label is not None else none_label, int(n), int(b))
             for label, n, b in rows
         ]
 
@@ -167,7 +168,9 @@ def build(con: Connection, topic: str, end: datetime, days: int) -> DlqReport:
         previous_resolved=int(previous_actions.get("resolved", 0)),
         actions=action_counts,
         stale_backlog=stale,
-        stale_by_signature=[Count(s or NO_TEXT_LABEL, n, 0) for s, n in stale_groups],
+        stale_by_signature=[
+            Count(mask_text(s) if s else NO_TEXT_LABEL, n, 0) for s, n in stale_groups
+        ],
         states=count_states(con, topic),
     )
 

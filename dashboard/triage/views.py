@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from dashboard.text.limits import FIELD_CHARS, capped
 from dashboard.text.urls import mask_text, mask_url
 from dashboard.triage.messages import RecordDetail
 from dashboard.triage.states import OPEN, RESOLVED, lower_label
@@ -19,7 +20,7 @@ class Section:
     rows: list[tuple[str, str]]
 
 
-def _text(value: Any) -> str:
+def _plain(value: Any) -> str:
     if value is None:
         return "-"
     if hasattr(value, "isoformat"):
@@ -29,11 +30,24 @@ def _text(value: Any) -> str:
     return str(value)
 
 
-def view_sections(detail: RecordDetail, show_secrets: bool = False) -> list[Section]:
-    """Kafka metadata, message details, error information, original task, metadata."""
+def view_sections(
+    detail: RecordDetail, show_secrets: bool = False, limit: int | None = FIELD_CHARS
+) -> list[Section]:
+    """Kafka metadata, message details, error information, original task, metadata; each
+    field cut to `limit` characters (None: whole) before it is masked."""
     c = detail.columns
-    url: Callable[[str], str] = (lambda u: u) if show_secrets else mask_url
-    text: Callable[[str], str] = (lambda t: t) if show_secrets else mask_text
+    url_of: Callable[[str], str] = (lambda u: u) if show_secrets else mask_url
+    text_of: Callable[[str], str] = (lambda t: t) if show_secrets else mask_text
+
+    def url(value: str) -> str:
+        return url_of(capped(value, limit))
+
+    def text(value: str) -> str:
+        return text_of(capped(value, limit))
+
+    def _text(value: Any) -> str:
+        return text(_plain(value))
+
     task = detail.original_task or {}
     sections = [
         Section(
@@ -47,7 +61,7 @@ def view_sections(detail: RecordDetail, show_secrets: bool = False) -> list[Sect
                     "Timestamp",
                     f"{_text(c['kafka_timestamp'])} ({c['timestamp_type'] or 'no type'})",
                 ),
-                ("Headers", "; ".join(f"{k}={text(v)}" for k, v in detail.headers) or "-"),
+                ("Headers", "; ".join(f"{text(k)}={text(v)}" for k, v in detail.headers) or "-"),
                 ("State", _state(c)),
             ],
         ),
@@ -91,7 +105,10 @@ def view_sections(detail: RecordDetail, show_secrets: bool = False) -> list[Sect
             [
                 ("Failed at", _text(c["failed_at"])),
                 ("Original timestamp", _text(task.get("original_timestamp"))),
-                *[(f"metadata.{k}", text(_text(v))) for k, v in (detail.metadata or {}).items()],
+                *[
+                    (f"metadata.{capped(k, limit)}", _text(v))
+                    for k, v in (detail.metadata or {}).items()
+                ],
                 ("Ingested at", _text(c["ingested_at"])),
                 ("Gone from Kafka at", _text(c["gone_from_kafka_at"])),
             ],
@@ -105,7 +122,7 @@ def _state(columns: dict[str, Any]) -> str:
     state = lower_label(word)
     source = columns.get("resolution_source")
     if word == RESOLVED and source:
-        state += f" ({source}, {_text(columns.get('resolved_at'))})"
+        state += f" ({source}, {_plain(columns.get('resolved_at'))})"
     if columns.get("parse_error"):
         state += ", unparseable"
     if columns.get("gone_from_kafka_at"):
@@ -117,12 +134,13 @@ def _origin(columns: dict[str, Any]) -> str:
     if columns.get("origin_topic") is None:
         return "-"
     return (
-        f"{columns['origin_topic']}:{_text(columns['origin_partition'])}:"
-        f"{_text(columns['origin_offset'])}"
+        f"{columns['origin_topic']}:{_plain(columns['origin_partition'])}:"
+        f"{_plain(columns['origin_offset'])}"
     )
 
 
-def raw_value(detail: RecordDetail, show_secrets: bool = False) -> str:
+def raw_value(detail: RecordDetail, show_secrets: bool = False, limit: int | None = None) -> str:
     if detail.value_text is None:
         return "(tombstone: no value)"
-    return detail.value_text if show_secrets else mask_text(detail.value_text)
+    value = capped(detail.value_text, limit)
+    return value if show_secrets else mask_text(value)
