@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
+from dashboard.adapters import record_states
 from dashboard.adapters.db import Database, transaction
 from dashboard.adapters.kafka import KafkaGateway, is_partition_eof
 from dashboard.settings import Settings
@@ -77,6 +78,7 @@ def ingest_results(settings: Settings, kafka: KafkaGateway, db: Database) -> int
                 "INSERT INTO replay_results VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
                 [list(r) for r in rows],
             )
+            record_states.after_results(con, [r[0] for r in rows])
         store.set_positions(con, topic, position)
     return len(rows)
 

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 
 import pyarrow as pa
 
+from dashboard.adapters import record_states
 from dashboard.adapters.db import Connection, insert_rows, register, transaction
 from dashboard.adapters.kafka import PartitionOffsets
 from dashboard.adapters.processes import process_alive
@@ -94,6 +95,7 @@ def resolve_below_committed(
             [topic, partition, offset],
         ).fetchone()
         total += int(row[0]) if row else 0
+        record_states.mark_resolved_below(con, topic, partition, offset)
     return total
 
 
@@ -159,6 +161,8 @@ def write_parsed(
                         "ON CONFLICT DO NOTHING",
                         [partition, offset],
                     )
+                    record_states.mark_resolved_below(con, topic, partition, offset)
+            record_states.after_ingest(con, "new_rows")
             # The batch's own next offsets and the partition ends, in one statement (each
             # statement costs milliseconds, and this runs once per transaction).
             positions = next_offsets(parsed)

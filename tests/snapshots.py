@@ -10,6 +10,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from dashboard.adapters import record_states
 from dashboard.adapters.db import Connection, Database
 from dashboard.adapters.kafka import PartitionOffsets
 from dashboard.devtools.demo_data import generate
@@ -169,6 +170,7 @@ def add_replay(con: Connection, partition: int, offset: int, at: datetime) -> No
         "INSERT INTO replays VALUES (?, ?, ?, ?, ?, 'ana', 1, 'bulk-1', 'pending', 0, ?, NULL)",
         [TOPIC, partition, offset, at, f"evt-{partition}-{offset}", offset],
     )
+    record_states.refresh(con, [(TOPIC, partition, offset)])
 
 
 def add_resolution(con: Connection, partition: int, offset: int, at: datetime) -> None:
@@ -177,6 +179,7 @@ def add_resolution(con: Connection, partition: int, offset: int, at: datetime) -
         "INSERT INTO resolutions VALUES (?, ?, ?, ?, 'dashboard', 'ana', 'fixed', 2)",
         [TOPIC, partition, offset, at],
     )
+    record_states.refresh(con, [(TOPIC, partition, offset)])
 
 
 def add_success(con: Connection, partition: int, offset: int, at: datetime) -> None:
@@ -185,3 +188,4 @@ def add_success(con: Connection, partition: int, offset: int, at: datetime) -> N
         "INSERT INTO replay_results VALUES (?, 'success', ?, 'results', 0, ?)",
         [f"evt-{partition}-{offset}", at, offset],
     )
+    record_states.after_results(con, [f"evt-{partition}-{offset}"])

@@ -22,6 +22,7 @@ from dashboard.actions.audit_copies import AuditCopies
 from dashboard.actions.claims import UNSETTLED
 from dashboard.actions.outcome_rows import REPLAY_COLUMNS
 from dashboard.actions.values import CLAIM_LEASE, RecordRef
+from dashboard.adapters import record_states
 from dashboard.adapters.db import Connection, Database, insert_rows, transaction
 from dashboard.adapters.kafka import BrokerUnreachable, KafkaGateway, Message, read_until_now
 from dashboard.adapters.processes import holder_gone
@@ -177,19 +178,16 @@ def _settle(
     made = audit.append(con, entries)
     ids = {RecordRef(e.topic or "", e.partition or 0, e.offset or 0): e.audit_id for e in made}
     now = datetime.now(UTC)
-    insert_rows(
-        con,
-        "replays",
-        REPLAY_COLUMNS,
+    replayed = [
         [
-            [
-                *(c.ref.topic, c.ref.partition, c.ref.offset, now, trace_ids.get(c.ref)),
-                *(c.actor, ids[c.ref], None, pending_topic, spot.partition, spot.offset, None),
-            ]
-            for c in release
-            if landed and (spot := landed.get(c.ref)) is not None
-        ],
-    )
+            *(c.ref.topic, c.ref.partition, c.ref.offset, now, trace_ids.get(c.ref)),
+            *(c.actor, ids[c.ref], None, pending_topic, spot.partition, spot.offset, None),
+        ]
+        for c in release
+        if landed and (spot := landed.get(c.ref)) is not None
+    ]
+    insert_rows(con, "replays", REPLAY_COLUMNS, replayed)
+    record_states.refresh(con, replayed)
     for c in release:
         con.execute(
             'DELETE FROM action_claims WHERE topic = ? AND "partition" = ? AND "offset" = ? '

@@ -10,7 +10,7 @@ from dashboard.actions.values import CLAIM_LEASE, Action, Candidate, Preview, Re
 from dashboard.adapters.db import Connection
 from dashboard.adapters.processes import holder_gone
 from dashboard.settings import Settings
-from dashboard.triage.states import READY_TO_RESOLVE, REPLAYED_WAITING, records_with_state_sql
+from dashboard.triage.states import READY_TO_RESOLVE, REPLAYED_WAITING, records_with_details_sql
 
 
 def why_not(action: Action, c: Candidate, override: bool) -> str | None:
@@ -49,7 +49,7 @@ def candidates(con: Connection, refs: Sequence[RecordRef]) -> list[Candidate]:
                    s.replayed_at, s.parse_error, s.attachment_url, s.error_category,
                    s.error_signature, s."domain", c.actor, c.claimed_at, c.pid, c.host
             FROM {wanted} w
-            LEFT JOIN {records_with_state_sql()} s
+            LEFT JOIN {records_with_details_sql(f"SELECT * FROM {wanted}")} s
                 ON s.topic = w.topic AND s."partition" = w."partition" AND s."offset" = w."offset"
             LEFT JOIN action_claims c
                 ON c.topic = w.topic AND c."partition" = w."partition" AND c."offset" = w."offset"

@@ -46,6 +46,7 @@ from dashboard.actions.values import (
     Report,
     Request,
 )
+from dashboard.adapters import record_states
 from dashboard.adapters.db import Connection, Database, insert_rows, transaction
 from dashboard.adapters.kafka import (
     BrokerUnreachable,
@@ -397,12 +398,9 @@ class _Runner:
             with transaction(con):
                 made = audit.append(con, entries if self._per_record else [])
                 ids = {(e.partition, e.offset): e.audit_id for e in made}
-                insert_rows(
-                    con,
-                    table,
-                    columns,
-                    rows(lambda ref: ids[(ref.partition, ref.offset)], datetime.now(UTC)),
-                )
+                inserted = rows(lambda ref: ids[(ref.partition, ref.offset)], datetime.now(UTC))
+                insert_rows(con, table, columns, inserted)
+                record_states.refresh(con, inserted)  # rows begin with topic, partition, offset
                 unknown = [r.ref for r in (outcomes or {}).values() if r.detail.get(UNKNOWN)]
                 hold_unsettled(con, self.token, unknown)
                 release(con, self.token)

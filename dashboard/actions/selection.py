@@ -12,7 +12,7 @@ import pyarrow as pa
 from dashboard.actions.values import Ambiguous, Found, RecordRef
 from dashboard.adapters.db import Connection, register
 from dashboard.triage.filters import RecordFilter
-from dashboard.triage.states import READY_TO_RESOLVE, records_with_state_sql
+from dashboard.triage.states import READY_TO_RESOLVE
 
 _REFS_SCHEMA: Final = pa.schema(
     [("topic", pa.string()), ("partition", pa.int32()), ("offset", pa.int64())]
@@ -55,7 +55,7 @@ def matching(con: Connection, topic: str, flt: RecordFilter) -> list[RecordRef]:
     """Every record the filter selects (what a bulk action acts on), in offset order."""
     where, params = flt.where(topic)
     rows = con.execute(
-        f'SELECT topic, "partition", "offset" FROM {records_with_state_sql()} r WHERE {where} '
+        f'SELECT topic, "partition", "offset" FROM records r WHERE {where} '
         'ORDER BY "partition", "offset"',
         params,
     ).fetchall()
@@ -65,7 +65,7 @@ def matching(con: Connection, topic: str, flt: RecordFilter) -> list[RecordRef]:
 def ready_to_resolve(con: Connection, topic: str) -> list[RecordRef]:
     """Replayed records whose replay the results topic reports as succeeded."""
     rows = con.execute(
-        f'SELECT topic, "partition", "offset" FROM {records_with_state_sql()} r '
+        f'SELECT topic, "partition", "offset" FROM records r '
         f"WHERE topic = ? AND state = '{READY_TO_RESOLVE}' "
         'ORDER BY "partition", "offset"',
         [topic],

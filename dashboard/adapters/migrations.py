@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from dashboard.adapters.record_states import OPEN, refresh_sql
+
 
 @dataclass(frozen=True)
 class Migration:
@@ -224,10 +226,25 @@ ALTER TABLE records ADD COLUMN consumer_group VARCHAR;
 ALTER TABLE records ADD COLUMN worker VARCHAR;
 """
 
+# Each record's state, kept where it changes instead of derived per query
+# (dashboard.adapters.record_states): 'open' unless resolved or replayed, so the back-fill
+# derives it for the resolved and replayed records only.
+RECORDS_KEPT_STATE = f"""
+ALTER TABLE records ADD COLUMN state VARCHAR DEFAULT '{OPEN}';
+ALTER TABLE records ADD COLUMN replay_outcome VARCHAR;
+{
+    refresh_sql(
+        'SELECT topic, "partition", "offset" FROM resolutions '
+        'UNION SELECT topic, "partition", "offset" FROM replays'
+    )
+};
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration("0001_records_and_ingest_state", RECORDS),
     Migration("0002_resolutions", RESOLUTIONS),
     Migration("0003_audit_replays_claims", ACTIONS),
     Migration("0004_records_attachment_url_zstd", RECORDS_URLS_ZSTD),
     Migration("0005_records_dlq_formats", RECORDS_DLQ_FORMATS),
+    Migration("0006_records_kept_state", RECORDS_KEPT_STATE),
 )

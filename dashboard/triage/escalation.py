@@ -14,7 +14,6 @@ from dashboard.triage import alerts, runbook
 from dashboard.triage.filters import IN_BACKLOG, RecordFilter
 from dashboard.triage.overview import arrivals, backlog_history
 from dashboard.triage.patterns import Burst, bursts, pattern_case_sql
-from dashboard.triage.states import records_with_state_sql
 
 # How far back an incident's start is looked for (alerts evaluated, bursts searched).
 INCIDENT_LOOKBACK: Final = timedelta(hours=24)
@@ -69,7 +68,7 @@ def _same_error(con: Connection, settings: Settings, _now: datetime) -> Criterio
     rows = con.execute(
         f"""
         SELECT error_signature, count(*) AS n, count(DISTINCT "domain") AS domains
-        FROM {records_with_state_sql()} r
+        FROM records r
         WHERE {where} AND error_signature IS NOT NULL
         GROUP BY error_signature HAVING count(*) > $limit ORDER BY n DESC
         """,
@@ -93,7 +92,7 @@ def _unknown(con: Connection, settings: Settings, _now: datetime) -> Criterion:
     where, params = IN_BACKLOG.where(settings.dlq_topic)
     categories = con.execute(
         f"""
-        SELECT error_category, count(*) FROM {records_with_state_sql()} r
+        SELECT error_category, count(*) FROM records r
         WHERE {where} AND (error_category IS NULL OR error_category NOT IN (SELECT unnest($known)))
         GROUP BY error_category ORDER BY 2 DESC
         """,
@@ -102,7 +101,7 @@ def _unknown(con: Connection, settings: Settings, _now: datetime) -> Criterion:
     patternless = con.execute(
         f"""
         WITH s AS (
-            SELECT error_signature, count(*) AS n FROM {records_with_state_sql()} r
+            SELECT error_signature, count(*) AS n FROM records r
             WHERE {where} AND error_signature IS NOT NULL GROUP BY error_signature
         )
         SELECT error_signature, n FROM s WHERE ({pattern_case_sql()}) IS NULL ORDER BY n DESC
@@ -268,7 +267,7 @@ def incident_window(
         return IncidentWindow(start, now, why)
     where, params = IN_BACKLOG.where(settings.dlq_topic)
     oldest = con.execute(
-        f"SELECT min(kafka_timestamp) FROM {records_with_state_sql()} r WHERE {where}", params
+        f"SELECT min(kafka_timestamp) FROM records r WHERE {where}", params
     ).fetchone()
     if oldest is not None and oldest[0] is not None and oldest[0] < now:
         return IncidentWindow(oldest[0], now, "no alert or burst: the oldest record in the backlog")

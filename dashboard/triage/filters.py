@@ -115,8 +115,7 @@ class RecordFilter:
         return " ".join(parts) if parts else "all records"
 
     def where(self, topic: str) -> tuple[str, dict[str, object]]:
-        """SQL conditions on the `records_with_state_sql()` relation, with parameters; without
-        `states` they name only the columns of `records`."""
+        """SQL conditions on `records` (its kept state included), with parameters."""
         clauses = ["topic = $topic"]
         params: dict[str, object] = {"topic": topic}
 

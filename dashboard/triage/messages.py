@@ -13,7 +13,7 @@ from typing import Any, Final, Literal
 from dashboard.adapters.db import Connection
 from dashboard.triage.filters import RecordFilter
 from dashboard.triage.records import RecordRow, row_sql
-from dashboard.triage.states import STATE_EXPRESSION, records_with_state_sql, state_joins
+from dashboard.triage.states import records_with_details_sql
 
 SortKey = Literal["time", "offset", "trace_id", "retry_count", "error_category", "domain"]
 SORT_COLUMNS: Final[dict[str, str]] = {
@@ -41,8 +41,7 @@ class SearchResult:
 def count(con: Connection, topic: str, flt: RecordFilter) -> int:
     """How many records the filter matches (what the Messages page's caption says)."""
     where, params = flt.where(topic)
-    source = records_with_state_sql() if flt.states else "records"
-    row = con.execute(f"SELECT count(*) FROM {source} r WHERE {where}", params).fetchone()
+    row = con.execute(f"SELECT count(*) FROM records r WHERE {where}", params).fetchone()
     return int(row[0]) if row else 0
 
 
@@ -59,23 +58,13 @@ def search(
     order = SORT_COLUMNS[sort]
     direction = "DESC" if descending else "ASC"
     order_by = ", ".join(f"{col.strip()} {direction} NULLS LAST" for col in order.split(","))
-    # Without a state condition, filter and sort the records alone and look the state up for
-    # the one page shown: joining the whole table to its resolutions costs more than the rest.
-    source = records_with_state_sql() if flt.states else "records"
-
-    order_by_p = ", ".join(f"p.{col.strip()} {direction} NULLS LAST" for col in order.split(","))
 
     def fetch(page: int) -> list[RecordRow]:
         rows = con.execute(
             f"""
-            WITH page AS (
-                SELECT * FROM {source} r WHERE {where}
-                ORDER BY {order_by}, "partition", "offset"
-                LIMIT $limit OFFSET $skip
-            )
-            SELECT {row_sql("p", STATE_EXPRESSION, "rp.replay_outcome")}
-            FROM page p {state_joins("p")}
-            ORDER BY {order_by_p}, p."partition", p."offset"
+            SELECT {row_sql()} FROM records r WHERE {where}
+            ORDER BY {order_by}, "partition", "offset"
+            LIMIT $limit OFFSET $skip
             """,
             {**params, "limit": page_size, "skip": (page - 1) * page_size},
         ).fetchall()
@@ -90,6 +79,10 @@ def search(
         page = last_page
         rows = fetch(page)
     return SearchResult(rows, total, max(1, page), page_size)
+
+
+# The one record `record_detail` reads, for the replay details joined to it alone.
+_ONE: Final = 'SELECT $topic AS topic, $partition AS "partition", $offset AS "offset"'
 
 
 @dataclass(frozen=True)
@@ -113,9 +106,9 @@ def record_detail(con: Connection, topic: str, partition: int, offset: int) -> R
     cursor = con.execute(
         f"""SELECT * EXCLUDE ("value", headers, "key"),
                    "key", "value", headers
-            FROM {records_with_state_sql()} r
-            WHERE topic = ? AND "partition" = ? AND "offset" = ?""",
-        [topic, partition, offset],
+            FROM {records_with_details_sql(_ONE)} r
+            WHERE topic = $topic AND "partition" = $partition AND "offset" = $offset""",
+        {"topic": topic, "partition": partition, "offset": offset},
     )
     names = [d[0] for d in cursor.description]
     row = cursor.fetchone()
@@ -151,7 +144,7 @@ def _history(
     rows = con.execute(
         f"""
         SELECT {row_sql()}
-        FROM {records_with_state_sql()} r
+        FROM records r
         WHERE topic = ? AND trace_id = ? AND NOT ("partition" = ? AND "offset" = ?)
         ORDER BY kafka_timestamp, "partition", "offset" LIMIT 200
         """,

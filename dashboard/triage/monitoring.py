@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 
 from dashboard.adapters.db import Connection
 from dashboard.triage.overview import DlqSize, dlq_size, oldest_open
-from dashboard.triage.states import IN_KAFKA, RESOLVED, records_with_state_sql
+from dashboard.triage.states import IN_KAFKA, RESOLVED
 
 # The audit's actions that replay one record (a dry run's single entry names no record).
 REPLAY_ACTIONS = ("replay", "replay-with-new-url")
@@ -115,7 +115,7 @@ def _last_ingest(con: Connection, topic: str) -> LastIngest | None:
 def _by_category(con: Connection, topic: str) -> dict[str | None, int]:
     rows = con.execute(
         f"""SELECT lower(nullif(trim(error_category), '')), count(*)
-            FROM {records_with_state_sql()} r
+            FROM records r
             WHERE topic = ? AND {IN_KAFKA} AND state <> '{RESOLVED}'
             GROUP BY ALL""",
         [topic],

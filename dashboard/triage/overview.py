@@ -20,7 +20,7 @@ from dashboard.triage.states import (
     STATES,
     StateCounts,
     choices_condition,
-    records_with_state_sql,
+    records_with_details_sql,
 )
 
 
@@ -85,7 +85,7 @@ def dlq_size(con: Connection, topic: str) -> DlqSize:
         WITH w AS ({LATEST_WATERMARKS_SQL}),
         s AS (
             SELECT "partition", {by_state}, count(*) AS held
-            FROM {records_with_state_sql()} r
+            FROM records r
             WHERE topic = $topic AND {IN_KAFKA}
             GROUP BY "partition"
         )
@@ -113,7 +113,7 @@ def dlq_size(con: Connection, topic: str) -> DlqSize:
         f"""
         SELECT count(*) FILTER (WHERE NOT {IN_KAFKA}),
                count(*) FILTER (WHERE {choices_condition((BACKLOG,))} AND parse_error IS NOT NULL)
-        FROM {records_with_state_sql()} r WHERE topic = $topic
+        FROM records r WHERE topic = $topic
         """,
         {"topic": topic},
     ).fetchone()
@@ -199,7 +199,7 @@ _STATE_SPANS_SQL: Final = f"""
 WITH r AS (
     SELECT kafka_timestamp AS arrived, first_replayed_at, outcome_at, replay_outcome,
            least(resolved_at, gone_from_kafka_at) AS left_at
-    FROM {records_with_state_sql()} x
+    FROM {records_with_details_sql()} x
     WHERE topic = $topic AND kafka_timestamp IS NOT NULL
       AND coalesce(resolution_source, '') <> 'before-dashboard'
 ),
@@ -308,7 +308,7 @@ def flow(
 def oldest_open(con: Connection, topic: str) -> datetime | None:
     """When the oldest open record (in Kafka, nothing done yet) arrived; None when none is."""
     row = con.execute(
-        f"""SELECT min(kafka_timestamp) FROM {records_with_state_sql()} r
+        f"""SELECT min(kafka_timestamp) FROM records r
             WHERE topic = ? AND {choices_condition((OPEN,))}""",
         [topic],
     ).fetchone()

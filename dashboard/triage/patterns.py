@@ -21,7 +21,6 @@ from dashboard.triage.filters import RecordFilter
 from dashboard.triage.runbook import RUNBOOK
 from dashboard.triage.runbook import RunbookPattern as RunbookPattern
 from dashboard.triage.sliding_peaks import busiest_windows
-from dashboard.triage.states import records_with_state_sql
 
 # The runbook's texts for each pattern (title, symptoms, root cause, resolution,
 # prevention) are data: dashboard/triage/runbook.toml, or a team's copy (DLQ_RUNBOOK).
@@ -144,8 +143,8 @@ def bursts(
             SELECT hash(error_signature,
                         CASE WHEN error_signature IS NULL THEN coalesce(error_category, '') END,
                         coalesce("domain", '')) AS k,
-                   epoch_ms(kafka_timestamp) // 60000 AS minute, record_rowid AS rid
-            FROM {records_with_state_sql(with_rowid=True)} r
+                   epoch_ms(kafka_timestamp) // 60000 AS minute, rowid AS rid
+            FROM records r
             WHERE {where} AND kafka_timestamp IS NOT NULL
             """,
             params,
@@ -222,7 +221,7 @@ def groups(
                    END AS no_text_category,
                    count(*) AS n, min(kafka_timestamp) AS first_seen,
                    max(kafka_timestamp) AS last_seen
-            FROM {records_with_state_sql()} r WHERE {where}
+            FROM records r WHERE {where}
             GROUP BY grp, error_signature, dom, no_text_category
         ),
         signature_patterns AS (
@@ -273,7 +272,7 @@ def pattern_totals(con: Connection, topic: str, flt: RecordFilter) -> dict[str |
         f"""
         WITH by_signature AS (
             SELECT error_signature, count(*) AS n
-            FROM {records_with_state_sql()} r WHERE {where}
+            FROM records r WHERE {where}
             GROUP BY error_signature
         )
         SELECT {pattern_case_sql()} AS pattern, sum(n) FROM by_signature GROUP BY pattern
@@ -292,7 +291,7 @@ def top_values(
     rows = con.execute(
         f"""
         SELECT {DIMENSIONS[dimension].expression} AS grp, count(*) AS n
-        FROM {records_with_state_sql()} r WHERE {where}
+        FROM records r WHERE {where}
         GROUP BY grp ORDER BY n DESC, grp NULLS LAST LIMIT $limit
         """,
         {**params, "limit": limit},

@@ -12,7 +12,6 @@ from dashboard.triage.states import (
     UNPARSEABLE,
     choices_condition,
     record_state_label,
-    records_with_state_sql,
 )
 
 LISTED_COLUMNS = (
@@ -68,7 +67,7 @@ class RecordRow:
 
 
 def row_sql(alias: str = "r", state: str = "", replay_outcome: str = "") -> str:
-    """A `RecordRow`'s columns from `alias`, a `records_with_state_sql()` row unless the state
+    """A `RecordRow`'s columns from `alias`, a `records` row (its kept state) unless the state
     and replay outcome are given from elsewhere."""
     return f"""{alias}.topic, {alias}."partition", {alias}."offset", {alias}.kafka_timestamp,
         {alias}.trace_id, {alias}.retry_count, {alias}.error_category, {alias}."domain",
@@ -109,7 +108,7 @@ def list_records(
         where += f" AND {backlog} AND NOT {unparseable}"
     direction = "DESC" if newest_first else "ASC"
     base = f"""
-        FROM {records_with_state_sql()} r
+        FROM records r
         WHERE {where}
     """
     rows = con.execute(
@@ -125,7 +124,7 @@ def list_records(
     hidden = 0
     if not include_all:
         hidden_row = con.execute(
-            f"""SELECT count(*) FROM {records_with_state_sql()} r
+            f"""SELECT count(*) FROM records r
                 WHERE r.topic = $topic AND {backlog} AND {unparseable}""",
             {"topic": topic},
         ).fetchone()

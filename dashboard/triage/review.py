@@ -12,7 +12,6 @@ from dashboard.triage import patterns, reports
 from dashboard.triage.filters import IN_BACKLOG, RecordFilter
 from dashboard.triage.messages import count
 from dashboard.triage.patterns import Burst, pattern_case_sql
-from dashboard.triage.states import records_with_state_sql
 
 
 @dataclass(frozen=True)
@@ -45,7 +44,7 @@ def daily(con: Connection, settings: Settings, now: datetime) -> DailyReview:
         f"""
         WITH s AS (
             SELECT error_signature, count(*) AS n, min(kafka_timestamp) AS first_seen
-            FROM {records_with_state_sql()} r
+            FROM records r
             WHERE topic = ? AND error_signature IS NOT NULL GROUP BY error_signature
         )
         SELECT error_signature, n, first_seen, {pattern_case_sql()} FROM s

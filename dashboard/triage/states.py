@@ -9,6 +9,9 @@
     runbook escalation criterion);
 - *resolved*: it has a row in `resolutions` (see dashboard.adapters.migrations for the ways).
 
+Each record's state is kept in `records.state` where it changes (dashboard.adapters.
+record_states, which also holds the derivation it must always equal).
+
 *Gone* (deleted from Kafka by retention, kept in the snapshot) and *unparseable* are properties
 beside the state, not states. A gone record keeps its state but counts in no backlog: the size
 alert measures what is in Kafka, so every state's count is of records still in Kafka.
@@ -25,11 +28,15 @@ from typing import Final
 
 from dashboard.adapters.db import Connection
 
-OPEN: Final = "open"
-REPLAYED_WAITING: Final = "replayed-waiting"
-READY_TO_RESOLVE: Final = "ready-to-resolve"
-REPLAY_FAILED: Final = "replay-failed"
-RESOLVED: Final = "resolved"
+# The state words are named beside the SQL that keeps them (the ingest may not import this
+# layer); re-exported here, where every other layer looks for them.
+from dashboard.adapters.record_states import OPEN as OPEN
+from dashboard.adapters.record_states import READY_TO_RESOLVE as READY_TO_RESOLVE
+from dashboard.adapters.record_states import REPLAY_FAILED as REPLAY_FAILED
+from dashboard.adapters.record_states import REPLAYED_WAITING as REPLAYED_WAITING
+from dashboard.adapters.record_states import RESOLVED as RESOLVED
+from dashboard.adapters.record_states import replay_outcomes_sql
+
 BACKLOG: Final = "backlog"
 GONE: Final = "gone"
 UNPARSEABLE: Final = "unparseable"
@@ -143,7 +150,6 @@ class StateCounts:
         return cls(*(int(counts.get(word, 0)) for word in STATES))
 
 
-SUCCESS_STATUSES: Final = ("success", "completed")
 OUTCOMES: Final = ("waiting", "failed-again", "succeeded")
 
 # The latest watermarks and committed offset seen per partition.
@@ -157,80 +163,28 @@ FROM partition_watermarks
 GROUP BY topic, "partition"
 """
 
-# The latest replay of each replayed record, with its outcome and when that outcome was seen
-# (the record back in the DLQ, or the success reported). Works on the (few) replayed records
-# only; the joins to all records go by trace id from this small side.
-REPLAY_OUTCOMES_SQL: Final = f"""
-WITH last_replay AS (
-    SELECT topic, "partition", "offset", max(replayed_at) AS replayed_at,
-           min(replayed_at) AS first_replayed_at,
-           arg_max(trace_id, replayed_at) AS trace_id, count(*) AS replays
-    FROM replays GROUP BY topic, "partition", "offset"
-),
-again AS (
-    SELECT l.topic, l."partition", l."offset",
-           arg_min(r."partition", r.kafka_timestamp) AS again_partition,
-           arg_min(r."offset", r.kafka_timestamp) AS again_offset,
-           min(r.kafka_timestamp) AS again_at
-    FROM last_replay l
-    JOIN records r ON r.topic = l.topic AND r.trace_id = l.trace_id
-        AND r.kafka_timestamp > l.replayed_at
-        AND NOT (r."partition" = l."partition" AND r."offset" = l."offset")
-    GROUP BY l.topic, l."partition", l."offset"
-),
-succeeded AS (
-    SELECT l.topic, l."partition", l."offset", min(x.result_at) AS succeeded_at
-    FROM last_replay l
-    JOIN replay_results x ON x.trace_id = l.trace_id AND x.result_at > l.replayed_at
-        AND lower(x.status) IN {SUCCESS_STATUSES!r}
-    GROUP BY l.topic, l."partition", l."offset"
-)
-SELECT l.topic, l."partition", l."offset", l.replayed_at, l.first_replayed_at, l.replays,
-       CASE WHEN a.again_offset IS NOT NULL THEN 'failed-again'
-            WHEN s.succeeded_at IS NOT NULL THEN 'succeeded'
-            ELSE 'waiting' END AS replay_outcome,
-       coalesce(a.again_at, s.succeeded_at) AS outcome_at,
-       a.again_partition, a.again_offset
-FROM last_replay l
-LEFT JOIN again a USING (topic, "partition", "offset")
-LEFT JOIN succeeded s USING (topic, "partition", "offset")
-"""
 
-# The record's state (one of STATES), from the `res` and `rp` joins of `state_joins`.
-STATE_EXPRESSION: Final = f"""CASE WHEN res."offset" IS NOT NULL THEN '{RESOLVED}'
-    WHEN rp."offset" IS NULL THEN '{OPEN}'
-    WHEN rp.replay_outcome = 'failed-again' THEN '{REPLAY_FAILED}'
-    WHEN rp.replay_outcome = 'succeeded' THEN '{READY_TO_RESOLVE}'
-    ELSE '{REPLAYED_WAITING}' END"""
-
-
-def state_joins(alias: str = "r") -> str:
-    """LEFT JOINs that give `res` (resolution) and `rp` (replay outcome) for `alias`."""
-    return f"""
-        LEFT JOIN resolutions res ON res.topic = {alias}.topic
-            AND res."partition" = {alias}."partition" AND res."offset" = {alias}."offset"
-        LEFT JOIN ({REPLAY_OUTCOMES_SQL}) rp ON rp.topic = {alias}.topic
-            AND rp."partition" = {alias}."partition" AND rp."offset" = {alias}."offset"
-    """
-
-
-def records_with_state_sql(*, with_rowid: bool = False) -> str:
-    """Every record with `state`, its resolution and its replay outcome; filter on `topic`.
-    `with_rowid` adds the record's `record_rowid`, valid within the one statement."""
-    rowid = "r.rowid AS record_rowid, " if with_rowid else ""
+def records_with_details_sql(only: str = "") -> str:
+    """Every record (its kept `state` and `replay_outcome` included) with its resolution and
+    its replay's details: for the few rows shown, or a query that truly needs them. `only`
+    (SQL naming topic, "partition", "offset") narrows the replay details to those records.
+    Filtering on the state alone needs only `records`."""
     return f"""(
-        SELECT r.*, {rowid}{STATE_EXPRESSION} AS state, res.source AS resolution_source,
+        SELECT r.*, res.source AS resolution_source,
                res.resolved_at AS resolved_at, res.actor AS resolved_by,
-               rp.replayed_at, rp.first_replayed_at, rp.replays, rp.replay_outcome,
+               rp.replayed_at, rp.first_replayed_at, rp.replays,
                rp.outcome_at, rp.again_partition, rp.again_offset
         FROM records r
-        {state_joins("r")}
+        LEFT JOIN resolutions res ON res.topic = r.topic
+            AND res."partition" = r."partition" AND res."offset" = r."offset"
+        LEFT JOIN ({replay_outcomes_sql(only)}) rp ON rp.topic = r.topic
+            AND rp."partition" = r."partition" AND rp."offset" = r."offset"
     )"""
 
 
 IN_KAFKA: Final = "gone_from_kafka_at IS NULL"
 
-# Each choice as a condition on the `records_with_state_sql()` relation.
+# Each choice as a condition on `records` (its kept state).
 _CHOICE_CONDITIONS: Final[dict[str, str]] = {
     **{name: f"(state = '{name}' AND {IN_KAFKA})" for name in STATES},
     BACKLOG: f"(state <> '{RESOLVED}' AND {IN_KAFKA})",
@@ -257,7 +211,7 @@ def record_state_label(state: str, gone: bool, parse_error: str | None) -> str:
 def count_states(con: Connection, topic: str) -> StateCounts:
     """Each state's count among the records of `topic` still in Kafka."""
     rows = con.execute(
-        f"""SELECT state, count(*) FROM {records_with_state_sql()} r
+        f"""SELECT state, count(*) FROM records r
             WHERE topic = ? AND {IN_KAFKA} GROUP BY state""",
         [topic],
     ).fetchall()
