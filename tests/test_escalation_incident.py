@@ -12,6 +12,7 @@ import pytest
 from dashboard.actions import audit
 from dashboard.actions.bulk_summary import summarise
 from dashboard.actions.outcome_rows import REPLAY_COLUMNS
+from dashboard.adapters import record_states
 from dashboard.adapters.db import Database, insert_rows
 from dashboard.exports import escalation_pack
 from dashboard.exports.file_names import export_name
@@ -118,6 +119,7 @@ def replayed_db(tmp_path: Path) -> Path:
                 for e in made
             ],
         )
+        record_states.refresh(con, [(TOPIC, 0, e.offset) for e in made])  # as the actions do
         con.execute("COMMIT")
     return path
 

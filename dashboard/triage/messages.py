@@ -60,11 +60,18 @@ def search(
     order_by = ", ".join(f"{col.strip()} {direction} NULLS LAST" for col in order.split(","))
 
     def fetch(page: int) -> list[RecordRow]:
+        # The page's row ids first, from the filtered and sorted columns alone, then its
+        # columns for those rows only: sorting with the long text columns (URLs, error
+        # messages) along would read them for every matching record.
         rows = con.execute(
             f"""
-            SELECT {row_sql()} FROM records r WHERE {where}
+            WITH page AS (
+                SELECT rowid AS rid FROM records r WHERE {where}
+                ORDER BY {order_by}, "partition", "offset"
+                LIMIT $limit OFFSET $skip
+            )
+            SELECT {row_sql()} FROM records r WHERE r.rowid IN (SELECT rid FROM page)
             ORDER BY {order_by}, "partition", "offset"
-            LIMIT $limit OFFSET $skip
             """,
             {**params, "limit": page_size, "skip": (page - 1) * page_size},
         ).fetchall()
