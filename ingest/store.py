@@ -94,8 +94,9 @@ def resolve_below_committed(
             'AND x."partition" = r."partition" AND x."offset" = r."offset")',
             [topic, partition, offset],
         ).fetchone()
-        total += int(row[0]) if row else 0
-        record_states.mark_resolved_below(con, topic, partition, offset)
+        if row and row[0]:
+            total += int(row[0])
+            record_states.mark_resolved_below(con, topic, partition, offset)
     return total
 
 
@@ -161,8 +162,7 @@ def write_parsed(
                         "ON CONFLICT DO NOTHING",
                         [partition, offset],
                     )
-                    record_states.mark_resolved_below(con, topic, partition, offset)
-            record_states.after_ingest(con, "new_rows")
+            record_states.after_ingest(con, topic, "new_rows", committed or {})
             # The batch's own next offsets and the partition ends, in one statement (each
             # statement costs milliseconds, and this runs once per transaction).
             positions = next_offsets(parsed)

@@ -17,7 +17,7 @@ A newly ingested record is 'open' (the column's default) unless resolved on the 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Final
 
 if TYPE_CHECKING:  # db imports the migrations, which import this module
@@ -150,13 +150,26 @@ def refresh(con: Connection, keys: Iterable[Sequence[object]]) -> None:
     )
 
 
-def mark_resolved_below(con: Connection, topic: str, partition: int, offset: int) -> None:
-    """Every record of `partition` below `offset` has just been given a resolution."""
+def mark_resolved_below(
+    con: Connection, topic: str, partition: int, offset: int, among: str = ""
+) -> None:
+    """Every record of `partition` below `offset` (of those in `among`, a relation of records
+    just inserted, if given) has just been given a resolution."""
+    lowest = 0
+    if among:
+        # From the batch's first offset on: the scan skips the row groups written before.
+        row = con.execute(
+            f'SELECT min("offset") FROM {among} WHERE topic = ? AND "partition" = ?',
+            [topic, partition],
+        ).fetchone()
+        if row is None or row[0] is None or int(row[0]) >= offset:
+            return  # none of them is below `offset`
+        lowest = int(row[0])
     con.execute(
         f"UPDATE records SET state = '{RESOLVED}' "
-        'WHERE topic = ? AND "partition" = ? AND "offset" < ? '
+        'WHERE topic = ? AND "partition" = ? AND "offset" >= ? AND "offset" < ? '
         f"AND state <> '{RESOLVED}'",
-        [topic, partition, offset],
+        [topic, partition, lowest, offset],
     )
 
 
@@ -168,9 +181,16 @@ def _refresh_replayed(con: Connection, which: str, params: object = None) -> Non
     refresh(con, keys)
 
 
-def after_ingest(con: Connection, new_rows: str) -> None:
-    """`new_rows` (a relation of records just inserted) may bring back the trace id of a
-    replayed record: that replay failed. Only the replayed records are looked at."""
+def after_ingest(
+    con: Connection, topic: str, new_rows: str, committed: Mapping[int, int | None]
+) -> None:
+    """`new_rows` (a relation of records of `topic` just inserted, 'open' by default) holds
+    records below the review group's `committed` offsets, just resolved, and may bring back
+    the trace id of a replayed record: that replay failed. Only the batch and the replayed
+    records are looked at."""
+    for partition, offset in committed.items():
+        if offset is not None:
+            mark_resolved_below(con, topic, partition, offset, among=new_rows)
     _refresh_replayed(
         con,
         f"p.trace_id IN (SELECT n.trace_id FROM {new_rows} n "
