@@ -140,7 +140,7 @@ def write_varied(db: Path) -> Path:
             t0 + timedelta(hours=1),
             trace_id="evt-beta",
             url="https://b.example.org/C-12345/x.pdf?sig=abc",
-            headers=[("x-team", b"claims-blue")],
+            headers=[("x-team", b"claims-blue"), ("x-env", b"prod")],
         ),
         pipeline_record(
             1,

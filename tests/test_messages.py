@@ -43,6 +43,9 @@ def varied(tmp_path: Path) -> Path:
         (RecordFilter(hour=14), ["1:0"]),
         (RecordFilter(day="2026-11-20"), ["0:0", "0:1", "1:0", "1:1"]),
         (RecordFilter(header_key="x-team", header_value="BLUE"), ["0:1"]),
+        # The name and the value must be one header's.
+        (RecordFilter(header_key="x-team", header_value="prod"), []),
+        (RecordFilter(header_key="x-env", header_value="prod"), ["0:1"]),
         (RecordFilter(header_value="red"), []),
         (RecordFilter(states=("resolved",)), ["1:0"]),
         (RecordFilter(states=("unresolved",)), ["0:0", "0:1", "1:1"]),
@@ -81,7 +84,7 @@ def test_a_record_in_full_with_its_history_and_masked_secrets(varied: Path) -> N
         missing = record_detail(con, TOPIC, 9, 9)
     assert detail is not None and twice is not None and broken is not None and missing is None
     sections = {s.title: dict(s.rows) for s in view_sections(detail)}
-    assert sections["Kafka metadata"]["Headers"] == "x-team=claims-blue"
+    assert sections["Kafka metadata"]["Headers"] == "x-team=claims-blue; x-env=prod"
     assert sections["Message details"]["URL"] == "https://b.example.org/C-12345/x.pdf?sig=***"
     assert "abc" not in raw_value(detail) and "sig=abc" in raw_value(detail, show_secrets=True)
     assert sections["Original task"]["Event type"] == "xact"

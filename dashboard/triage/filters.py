@@ -177,7 +177,12 @@ class RecordFilter:
             header.append("contains(lower(CAST(h.value AS VARCHAR)), $header_value)")
             params["header_value"] = self.header_value.strip().lower()
         if header:
-            add(f"len(list_filter(headers, lambda h: {' AND '.join(header)})) > 0")
+            # One filter per condition, the name's first: the value's cast and lowering then
+            # run only on the headers whose name matched.
+            kept = "headers"
+            for condition in header:
+                kept = f"list_filter({kept}, lambda h: {condition})"
+            add(f"len({kept}) > 0")
         if self.states:
             add(choices_condition(self.states))
         return " AND ".join(clauses), params
