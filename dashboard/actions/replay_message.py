@@ -12,6 +12,7 @@ Every other field of the task, known or not, goes through untouched.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -26,7 +27,7 @@ class NotReplayable(Exception):
 class ReplayMessage:
     key: bytes | None  # None: an envelope's original message had no key
     value: bytes
-    headers: list[tuple[str, bytes]]
+    headers: Sequence[tuple[str, bytes | None]]  # None: a header without a value, kept so
     task: dict[str, Any]
     # Where it goes (replay_formats.build_for_dlq); None: the settings' pending topic.
     topic: str | None = None

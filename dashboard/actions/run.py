@@ -252,6 +252,7 @@ class _Runner:
     def _replay(self, claimed: list[Candidate]) -> None:
         request = self.request
         values = self._values(claimed)
+        originals = self._key_and_headers(claimed)
         outcomes: dict[RecordRef, ItemResult] = {}
         pending: dict[RecordRef, tuple[Candidate, ReplayMessage]] = {}
         now = datetime.now(UTC)
@@ -268,6 +269,8 @@ class _Runner:
                     new_url=request.new_url,
                     new_file_type=request.new_file_type,
                     new_blob_path=request.new_blob_path,
+                    key=originals.get(c.ref, (None, []))[0],
+                    headers=originals.get(c.ref, (None, []))[1],
                 )
             except (NotReplayable, ValueError) as exc:
                 outcomes[c.ref] = ItemResult(c.ref, c.trace_id, "failure", str(exc))
@@ -293,6 +296,24 @@ class _Runner:
                 f'JOIN {wanted} w USING (topic, "partition", "offset")'
             ).fetchall()
         return {RecordRef(t, p, o): v for t, p, o, v in rows}
+
+    def _key_and_headers(
+        self, claimed: list[Candidate]
+    ) -> dict[RecordRef, tuple[bytes | None, list[tuple[str, bytes | None]]]]:
+        """The stored key and headers of the records replayed to the origin their headers
+        name (an "any" DLQ): the message goes back with them."""
+        refs = [c.ref for c in claimed if self._dlq_of(c.ref.topic).format == "any"]
+        if not refs:
+            return {}
+        with self.connection() as con, wanted_refs(con, refs) as wanted:
+            rows = con.execute(
+                'SELECT r.topic, r."partition", r."offset", r."key", r.headers FROM records r '
+                f'JOIN {wanted} w USING (topic, "partition", "offset")'
+            ).fetchall()
+        return {
+            RecordRef(t, p, o): (k, [(h["key"], h["value"]) for h in hs or []])
+            for t, p, o, k, hs in rows
+        }
 
     def _produce(
         self, pending: dict[RecordRef, tuple[Candidate, ReplayMessage]]
