@@ -3,6 +3,7 @@ Kafka, Kafka Streams, Karafka): the message as it was, without the DLQ producer'
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 import pytest
@@ -22,7 +23,7 @@ MARKERS = [
 
 
 def replay(
-    value: bytes | None, key: bytes | None, headers: list[tuple[str, bytes | None]]
+    value: bytes | None, key: bytes | None, headers: Sequence[tuple[str, bytes | None]]
 ) -> ReplayMessage:
     return build_for_dlq(
         ANY,
