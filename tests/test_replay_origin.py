@@ -12,7 +12,9 @@ from dashboard.actions.replay_formats import build_for_dlq
 from dashboard.actions.replay_message import NotReplayable, ReplayMessage
 from dashboard.settings import DlqSettings
 
-ANY = DlqSettings(name="foreign", topic="orders.dlq", format="any", review_group="g")
+ANY = DlqSettings(
+    name="foreign", topic="orders.dlq", format="any", replay_target="origin", review_group="g"
+)
 WHEN = datetime(2026, 11, 20, 10, 30, tzinfo=UTC)
 MARKERS = [
     ("replayed_from_dlq", b"true"),
