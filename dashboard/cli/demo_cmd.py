@@ -14,7 +14,7 @@ from types import FrameType
 from dashboard.adapters.kafka import KafkaGateway
 from dashboard.cli.context import all_dlqs_settings
 from dashboard.cli.output import err
-from dashboard.devtools import demo_dlqs, demo_live
+from dashboard.devtools import demo_data, demo_dlqs, demo_live
 from dashboard.settings import DlqSettings, Settings
 
 
@@ -91,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
     kafka = KafkaGateway(settings)
     chosen = _chosen(everything, args)
     for dlq in chosen:
-        held = demo_dlqs.records_in(kafka, dlq.topic) if args.if_empty else 0
+        held = demo_data.records_in(kafka, dlq.topic) if args.if_empty else 0
         if held:
             err(f"{dlq.topic} already holds {held:,} records; no demo data added")
             continue
@@ -100,7 +100,13 @@ def run(args: argparse.Namespace) -> int:
             continue
         count = demo_dlqs.share(dlq.format, args.count)
         summary = demo_dlqs.fill(
-            everything, dlq, count, args.days, args.partitions, args.seed, kafka
+            everything,
+            dlq,
+            count,
+            args.days,
+            kafka=kafka,
+            partitions=args.partitions,
+            seed=args.seed,
         )
         made = "created" if summary.created_topic else "existing"
         err(

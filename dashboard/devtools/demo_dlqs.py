@@ -91,26 +91,12 @@ def _within(rng: random.Random, start: datetime, minutes: float) -> datetime:
     return start + timedelta(seconds=rng.uniform(0, minutes * 60))
 
 
-def records_in(kafka: KafkaGateway, topic: str) -> int:
-    """How many records `topic` holds now (0 when it does not exist)."""
-    if not kafka.topic_exists(topic):
-        return 0
-    marks = kafka.watermarks(topic, kafka.partitions(topic))
-    return sum(wm.high - wm.low for wm in marks.values())
-
-
 def fill(
-    settings: Settings,
-    dlq: DlqSettings,
-    count: int,
-    days: float,
-    partitions: int = 6,
-    seed: int | None = None,
-    gateway: KafkaGateway | None = None,
-) -> DemoSummary:
+    settings: Settings, dlq: DlqSettings, count: int, days: float, *, kafka: KafkaGateway,
+    partitions: int = 6, seed: int | None = None,
+) -> DemoSummary:  # fmt: skip
     """Produce `count` demo records of `dlq`'s format into its topic, and create the topics
     its replays go to (pending, or the envelope's origins) so replays work at once."""
-    kafka = gateway or KafkaGateway(settings)
     if dlq.format == "xact-download":
         narrowed = settings.model_copy(
             update={"dlq_topic": dlq.topic, "pending_topic": dlq.replay_target}
