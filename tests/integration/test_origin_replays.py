@@ -22,7 +22,7 @@ from dashboard.settings import Settings
 from ingest.job import ingest_once
 from tests.integration.actions_support import read_topic, replay
 from tests.integration.dlqs_support import dlq, with_dlqs
-from tests.kafka_helpers import NOW_MS, produce
+from tests.kafka_helpers import NOW_MS, pipeline_value, produce
 
 pytestmark = pytest.mark.kafka
 
@@ -34,8 +34,8 @@ def origin_dlqs(base: Settings) -> Settings:
 
 
 def foreign_records(origin: str) -> list[OutgoingRecord]:
-    """A Connect record, a Spring one (binary partition and offset headers), and one that
-    names no origin."""
+    """A Connect record, a Spring one (binary partition and offset headers), and two that
+    name no origin: raw text, and a pipeline task."""
     avro = b"\x00\x00\x00\x00\x07\x02\xfe\xff order"
     return [
         (
@@ -65,6 +65,7 @@ def foreign_records(origin: str) -> list[OutgoingRecord]:
             NOW_MS + 1,
         ),
         (b"k", b"no origin", [("content-type", b"text/plain")], NOW_MS + 2),
+        (b"evt-9", pipeline_value("evt-9"), [], NOW_MS + 3),
     ]
 
 
@@ -78,11 +79,16 @@ def test_an_any_dlqs_record_goes_back_to_its_origin_byte_for_byte(
     records = foreign_records(origin)
     produce(gateway, foreign.dlq_topic, records, partitions=1)
     ingest_once(settings)
-    refs = [RecordRef(foreign.dlq_topic, 0, o) for o in range(3)]
+    refs = [RecordRef(foreign.dlq_topic, 0, o) for o in range(4)]
     report = replay(foreign, refs)
     outcome = {r.ref.offset: r for r in report.results}
     assert (outcome[0].result, outcome[1].result) == ("success", "success"), report.results
-    assert outcome[2].result == "failure"
+    # Raw text is stored unparsed, so the preview refuses it; a task that parses is refused
+    # when its message is built: it names no topic to go back to.
+    assert outcome[2].result == "refused"
+    assert "unparseable" in (outcome[2].error or "")
+    assert outcome[3].result == "failure"
+    assert "names no origin topic" in (outcome[3].error or "")
     assert "names no origin topic" in (outcome[2].error or "")
     connect, spring = read_topic(foreign, origin, 2)
     assert (connect.key(), connect.value()) == (b"order-7", records[0][1])
@@ -170,8 +176,8 @@ def test_a_replay_to_origin_killed_midway_is_settled_from_the_origin_topics(
         ).fetchall()
         entries = audit.query(con, audit.AuditFilter(actions=("replay",)))
     assert replays == [
-        (generic.dlq_topic, 1, envelope_origin),
         (foreign.dlq_topic, 0, foreign_origin),
+        (generic.dlq_topic, 1, envelope_origin),
     ]
     results = {(e.topic, e.offset): e.result for e in entries}
     assert results == {
