@@ -16,14 +16,13 @@ transaction while a writer thread inserts the previous one (DuckDB releases the 
 
 from __future__ import annotations
 
-import gc
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from dashboard.adapters.collector import cycle_collector_paused
 from dashboard.adapters.db import Database
 from dashboard.adapters.kafka import (
     BrokerUnreachable,
@@ -201,7 +200,7 @@ def _ingest_topic(
     status, error = "ok", None
     try:
         if plan.end:
-            with _gc_paused():
+            with cycle_collector_paused():
                 _copy(kafka, db, settings, plan, summary, reporting, deadline, stop, phases)
     except BaseException as exc:
         status, error = "failed", f"{type(exc).__name__}: {exc}"
@@ -220,20 +219,6 @@ def _ingest_topic(
                 error=error,
             )
     return summary
-
-
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Hold off Python's cycle collector while records stream through. Every consumed
-    message allocates container objects (its header tuples), which triggers collection after
-    collection over the whole batch; nothing the copy allocates forms a cycle."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def _start_positions(

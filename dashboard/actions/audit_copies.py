@@ -52,9 +52,10 @@ def entry_from_json(text: str | bytes) -> AuditEntry:
         raise ValueError(str(exc)) from None
 
 
-def write_jsonl(path: Path, entries: Sequence[AuditEntry]) -> None:
-    """Append entries to the JSON-lines copy of the log, durably."""
-    lines = "".join(entry_json(e) + "\n" for e in entries)
+def write_jsonl(path: Path, entries: Sequence[AuditEntry], texts: Sequence[str] = ()) -> None:
+    """Append entries to the JSON-lines copy of the log, durably (`texts`: their entry_json,
+    when the caller has it already)."""
+    lines = "".join(text + "\n" for text in (texts or [entry_json(e) for e in entries]))
     if not lines:
         return
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -116,15 +117,16 @@ class AuditCopies:
             return []
         missing: list[str] = []
         path = self.settings.audit_log
+        texts = [entry_json(e) for e in entries]  # one JSON text per entry, for both copies
         try:
-            write_jsonl(path, entries)
+            write_jsonl(path, entries, texts)
         except OSError as exc:
             why = exc.strerror or str(exc)
             missing.append(f"{which(entries)} missing in the log file {path} ({why})")
         topic = self.settings.audit_topic_name
         if topic is not None:
             try:
-                self._send(topic, entries)
+                self._send(topic, entries, texts)
             except (BrokerUnreachable, KafkaException) as exc:
                 # BrokerUnreachable is already in words; a client's own error is not yet.
                 why = (
@@ -135,7 +137,7 @@ class AuditCopies:
                 missing.append(f"{which(entries)} missing in the audit topic {topic} ({why})")
         return missing
 
-    def _send(self, topic: str, entries: Sequence[AuditEntry]) -> None:
+    def _send(self, topic: str, entries: Sequence[AuditEntry], texts: Sequence[str]) -> None:
         if self._sender is None:
             gateway = KafkaGateway(self.settings, timeout=AUDIT_TOPIC_TIMEOUT_SECONDS)
             try:
@@ -151,7 +153,8 @@ class AuditCopies:
                 failed.append(delivery)
 
         records: Any = (
-            (e.audit_id, (str(e.audit_id).encode(), entry_json(e).encode(), [], 0)) for e in entries
+            (e.audit_id, (str(e.audit_id).encode(), text.encode(), [], 0))
+            for e, text in zip(entries, texts, strict=True)
         )
         self._sender.send(topic, records, delivered)
         if failed:

@@ -46,6 +46,7 @@ from dashboard.actions.values import (
     Report,
     Request,
 )
+from dashboard.adapters.collector import cycle_collector_paused
 from dashboard.adapters.db import Connection, Database, insert_rows, transaction
 from dashboard.adapters.kafka import (
     BrokerUnreachable,
@@ -75,7 +76,7 @@ def execute(
     kafka = gateway or KafkaGateway(settings)
     bulk = len(request.refs) > 1 or request.selection is not None
     report = Report(request, uuid.uuid4().hex[:12] if bulk else None)
-    with closing(AuditCopies(settings)) as copies:
+    with closing(AuditCopies(settings)) as copies, cycle_collector_paused():
         return _run(settings, request, report, kafka, copies, progress, cancel)
 
 
@@ -169,6 +170,7 @@ class _Runner:
         self._per_record = not request.dry_run
         self._started = time.monotonic()
         self._sent = 0
+        self._dlqs: dict[str, DlqSettings] = {}  # topic -> its DLQ, looked up once
 
     def close(self) -> None:
         if self._sender is not None:
@@ -284,7 +286,10 @@ class _Runner:
 
     def _dlq_of(self, topic: str) -> DlqSettings:
         """The DLQ a record belongs to: its format and replay target decide the message."""
-        return self.settings.dlq_by_topic(topic) or self.settings.dlq()
+        dlq = self._dlqs.get(topic)
+        if dlq is None:
+            dlq = self._dlqs[topic] = self.settings.dlq_by_topic(topic) or self.settings.dlq()
+        return dlq
 
     def _values(self, claimed: list[Candidate]) -> dict[RecordRef, bytes | None]:
         with self.connection() as con, wanted_refs(con, [c.ref for c in claimed]) as wanted:
@@ -396,12 +401,15 @@ class _Runner:
         with self.connection() as con:
             with transaction(con):
                 made = audit.append(con, entries if self._per_record else [])
-                ids = {(e.partition, e.offset): e.audit_id for e in made}
+                ids = {(e.topic, e.partition, e.offset): e.audit_id for e in made}
                 insert_rows(
                     con,
                     table,
                     columns,
-                    rows(lambda ref: ids[(ref.partition, ref.offset)], datetime.now(UTC)),
+                    rows(
+                        lambda ref: ids[(ref.topic, ref.partition, ref.offset)],
+                        datetime.now(UTC),
+                    ),
                 )
                 unknown = [r.ref for r in (outcomes or {}).values() if r.detail.get(UNKNOWN)]
                 hold_unsettled(con, self.token, unknown)
