@@ -3,9 +3,9 @@
 Each phase is timed by the one thread that runs it (the reading thread: consume, stage,
 parse and waiting for the writer; the writer thread: its share of the parse, insert, commit
 and waiting for work), so the two threads' sums each add up to about the run's wall time,
-and a phase that grows says which side holds the other up. The process's CPU time beside the wall time says how
-much of the two cores the run used. `dlq ingest --format json` reports them; the ingest
-bench records them with its figures.
+and a phase that grows says which side holds the other up. The process's CPU time beside
+the wall time says how much of the two cores the run used. `dlq ingest --format json`
+reports them; the ingest bench records them with its figures.
 """
 
 from __future__ import annotations
