@@ -130,7 +130,7 @@ def _run(
                 mark: BulkMark = "bulk-cancel" if report.cancelled else "bulk-finish"
                 runner.audit_only([bulk_entry(report, mark)])
         finally:
-            runner.release()
+            runner.release()  # after the audit topic acknowledged every entry
     if request.action == "resolve" and not request.dry_run and report.count("success"):
         partitions = {r.ref.partition for r in report.results if r.result == "success"}
         try:
@@ -190,11 +190,24 @@ class _Runner:
         yield self._held
 
     def release(self) -> None:
-        self._held = None
-        self._stack.close()
+        try:
+            # Entries copied without waiting (see _copy) are acknowledged, or reported
+            # missing, before another process may append its own.
+            self.report.audit_missing += self.copies.flush()
+        finally:
+            self._held = None
+            self._stack.close()
+
+    def _copy(self, made: list[audit.AuditEntry]) -> None:
+        """Copy entries just committed. Unthrottled, the run holds the DuckDB file from start
+        to end, so the audit topic's acknowledgement is waited for once, at the end
+        (`release`), not chunk by chunk; at a velocity limit the file is let go after each
+        step, so each copy is acknowledged before it is."""
+        self.report.audit_missing += self.copies.write(made, wait=bool(self.request.rate))
 
     def audit_only(self, entries: list[audit.NewEntry]) -> None:
-        self.report.audit_missing += audit_only(self.connection(), self.copies, entries)
+        wait = bool(self.request.rate)  # see _copy
+        self.report.audit_missing += audit_only(self.connection(), self.copies, entries, wait=wait)
 
     # -- act -----------------------------------------------------------------------------
 
@@ -214,7 +227,7 @@ class _Runner:
                 claimed, refused = claim(con, self.request, refs, self.token)
                 refusals = [self._entry(c, "refused", error=why) for c, why in refused]
                 made = audit.append(con, refusals if self._per_record else [])
-            self.report.audit_missing += self.copies.write(made)
+            self._copy(made)
         self.report.results.extend(
             ItemResult(c.ref, c.trace_id, "refused", why) for c, why in refused
         )
@@ -415,4 +428,4 @@ class _Runner:
                 hold_unsettled(con, self.token, unknown)
                 release(con, self.token)
             # Copied while this process still holds the file: the copies get entries in order.
-            self.report.audit_missing += self.copies.write(made)
+            self._copy(made)
