@@ -13,20 +13,12 @@ import pyarrow as pa
 
 from dashboard.adapters.db import Connection, Database
 from ingest import store
-from ingest.parse import PARSE_CHUNK_ROWS, STAGED_SCHEMA, BatchParser
+from ingest.parse import STAGED_SCHEMA, BatchParser
 from ingest.phases import Phases
 
 # One DuckDB transaction holds at most this many bytes of staged records (and at most
 # settings.ingest.transaction_records rows).
 TRANSACTION_BYTES = 64 * 1024 * 1024
-# The share of each transaction's rows the writer thread parses itself before writing; the
-# reading thread parses the rest. The reading thread also consumes and stages every record,
-# so with the whole parse it held the writer up; split, the two threads' work is about even.
-WRITER_PARSE_SHARE = 0.5
-# A transaction shorter than this is parsed whole by the reading thread.
-SPLIT_PARSE_ROWS = 4_096
-
-Handover = tuple[pa.Table, pa.Table | None, dict[int, int]]  # parsed head, staged tail, ends
 
 
 class IngestError(Exception):
@@ -78,12 +70,10 @@ class TransactionWriter:
         self._pending_ends: dict[int, int] = {}
         # One parsed transaction waits while another is written: the reader then parses
         # the next, and no more than three transactions' records are held at once.
-        self._queue: queue.Queue[Handover | None] = queue.Queue(1)
+        self._queue: queue.Queue[tuple[pa.Table, dict[int, int]] | None] = queue.Queue(1)
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="dlq-ingest-writer", daemon=True)
         self._parser = BatchParser(formats={plan.topic: plan.dlq_format})
-        # The writer thread's own, for its share of the parse (one DuckDB per thread).
-        self._tail_parser = BatchParser(formats={plan.topic: plan.dlq_format})
 
     def start(self) -> None:
         self._thread.start()
@@ -139,22 +129,15 @@ class TransactionWriter:
         self._pending_ends = {}
 
     def _hand_over(self, transaction: pa.Table, ends: dict[int, int]) -> None:
-        tail: pa.Table | None = None
-        if transaction.num_rows >= SPLIT_PARSE_ROWS:
-            # Cut at a whole parse chunk: the same chunks as a whole-transaction parse.
-            head_rows = transaction.num_rows - int(transaction.num_rows * WRITER_PARSE_SHARE)
-            head_rows -= head_rows % PARSE_CHUNK_ROWS
-            tail = transaction.slice(head_rows)
-            transaction = transaction.slice(0, head_rows)
         with self._phases.timed("parse"):
-            item = (self._parser.parse(transaction), tail, ends)
+            item = (self._parser.parse(transaction), ends)
         waiting = time.perf_counter()
         try:
             self._put(item)
         finally:
             self._phases.add("wait_for_writer", time.perf_counter() - waiting)
 
-    def _put(self, item: Handover) -> None:
+    def _put(self, item: tuple[pa.Table, dict[int, int]]) -> None:
         while True:
             self.check()
             try:
@@ -163,7 +146,7 @@ class TransactionWriter:
             except queue.Full:
                 continue
 
-    def _waited_for(self) -> Handover | None:
+    def _waited_for(self) -> tuple[pa.Table, dict[int, int]] | None:
         with self._phases.timed("wait_for_work"):
             return self._queue.get()
 
@@ -174,13 +157,8 @@ class TransactionWriter:
         plan = self._plan
         try:
             while (item := self._waited_for()) is not None:
-                head, tail, ends = item
+                parsed, ends = item
                 del item
-                parsed = head
-                if tail is not None:
-                    with self._phases.timed("writer_parse"):
-                        parsed = pa.concat_tables([head, self._tail_parser.parse(tail)])
-                del head, tail
                 if con is None:
                     con = stack.enter_context(self._db.write())
                     opened = time.monotonic()
@@ -203,4 +181,3 @@ class TransactionWriter:
                     break
         finally:
             stack.close()
-            self._tail_parser.close()

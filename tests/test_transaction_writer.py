@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
-from typing import Any
 
 import pyarrow as pa
 import pytest
@@ -114,37 +113,3 @@ def test_a_failed_write_stops_the_reader_with_the_cause_and_keeps_what_was_commi
     with db.read() as con:
         assert con.execute("SELECT count(*) FROM records").fetchone() == (TRANSACTION_ROWS,)
         assert store.stored_positions(con, TOPIC) == {0: TRANSACTION_ROWS}
-
-
-def written_rows(db: Database, staged: pa.Table) -> list[tuple[Any, ...]]:
-    """`staged` through a TransactionWriter as one transaction; the stored rows."""
-    with db.write() as con:
-        run_id = store.start_run(con, TOPIC)
-    plan = ingest_writer.Plan(run_id=run_id, topic=TOPIC, start={}, end={}, committed={})
-    writer = ingest_writer.TransactionWriter(db, plan, 2.0, staged.num_rows)
-    writer.start()
-    writer.put(staged, {})
-    writer.finish()
-    with db.read() as con:
-        return con.execute(
-            'SELECT topic, "partition", "offset", "value", headers, trace_id, attachment_url, '
-            'parse_error, error_signature, retry_count, "domain" FROM records '
-            'ORDER BY "partition", "offset"'
-        ).fetchall()
-
-
-def test_a_transaction_parsed_in_two_shares_stores_the_rows_a_whole_parse_gives(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The reading thread parses the head of each transaction, the writer thread the tail:
-    the stored rows are those of one parse of the whole, each with its own raw value."""
-    records = demo_records(4_000, partitions=2)
-    staged = stage_raw(records)
-    monkeypatch.setattr(ingest_writer, "SPLIT_PARSE_ROWS", 10**9)
-    whole = written_rows(Database(tmp_path / "whole.duckdb"), staged)
-    monkeypatch.setattr(ingest_writer, "SPLIT_PARSE_ROWS", 2_048)
-    split = written_rows(Database(tmp_path / "split.duckdb"), staged)
-    assert len(split) == 4_000
-    assert split == whole
-    values = {(r.partition, r.offset): r.value for r in records}
-    assert all(row[3] == values[(row[1], row[2])] for row in split)
