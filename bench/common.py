@@ -294,6 +294,11 @@ def recording(
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"{started:%Y-%m-%dT%H%M%SZ}-{bench}.json"
     path.write_text(run_to_json(run))
+    machine = run.machine
+    print(
+        f"on {machine.cpu_model}, {machine.cores} cores; load average (1 min) during the run "
+        f"{load.mean:.2f} (min {load.min:.2f}, max {load.max:.2f}, {load.samples} samples)"
+    )
     print(f"recorded {path.relative_to(REPO) if path.is_relative_to(REPO) else path}")
 
 
@@ -327,7 +332,7 @@ def _git(*args: str) -> str:
 class _LoadSampler:
     """Samples the 1-minute load average every few seconds on a daemon thread."""
 
-    def __init__(self, every_seconds: float = 5.0) -> None:
+    def __init__(self, every_seconds: float = 2.0) -> None:
         self._every = every_seconds
         self._samples: list[float] = []
         self._stop = threading.Event()

@@ -72,7 +72,8 @@ def build(
         raise NotReplayable("the record's value is not JSON") from None
     if not isinstance(record, dict) or not isinstance(record.get("original_task"), dict):
         raise NotReplayable("the record holds no original_task object to replay")
-    task: dict[str, Any] = json.loads(json.dumps(record["original_task"]))  # a deep copy
+    # Parsed from the bytes just now, so the task is this call's own to change (no copy).
+    task: dict[str, Any] = record["original_task"]
     trace_id = task.get("trace_id") or record.get("trace_id")
     if not isinstance(trace_id, str) or not trace_id:
         raise NotReplayable("the task has no trace id to key the replay with")

@@ -46,6 +46,7 @@ from dashboard.actions.values import (
     Report,
     Request,
 )
+from dashboard.adapters.collector import cycle_collector_paused
 from dashboard.adapters.db import Connection, Database, insert_rows, transaction
 from dashboard.adapters.kafka import (
     BrokerUnreachable,
@@ -75,7 +76,7 @@ def execute(
     kafka = gateway or KafkaGateway(settings)
     bulk = len(request.refs) > 1 or request.selection is not None
     report = Report(request, uuid.uuid4().hex[:12] if bulk else None)
-    with closing(AuditCopies(settings)) as copies:
+    with closing(AuditCopies(settings)) as copies, cycle_collector_paused():
         return _run(settings, request, report, kafka, copies, progress, cancel)
 
 
@@ -129,7 +130,7 @@ def _run(
                 mark: BulkMark = "bulk-cancel" if report.cancelled else "bulk-finish"
                 runner.audit_only([bulk_entry(report, mark)])
         finally:
-            runner.release()
+            runner.release()  # after the audit topic acknowledged every entry
     if request.action == "resolve" and not request.dry_run and report.count("success"):
         partitions = {r.ref.partition for r in report.results if r.result == "success"}
         try:
@@ -169,6 +170,7 @@ class _Runner:
         self._per_record = not request.dry_run
         self._started = time.monotonic()
         self._sent = 0
+        self._dlqs: dict[str, DlqSettings] = {}  # topic -> its DLQ, looked up once
 
     def close(self) -> None:
         if self._sender is not None:
@@ -188,11 +190,24 @@ class _Runner:
         yield self._held
 
     def release(self) -> None:
-        self._held = None
-        self._stack.close()
+        try:
+            # Entries copied without waiting (see _copy) are acknowledged, or reported
+            # missing, before another process may append its own.
+            self.report.audit_missing += self.copies.flush()
+        finally:
+            self._held = None
+            self._stack.close()
+
+    def _copy(self, made: list[audit.AuditEntry]) -> None:
+        """Copy entries just committed. Unthrottled, the run holds the DuckDB file from start
+        to end, so the audit topic's acknowledgement is waited for once, at the end
+        (`release`), not chunk by chunk; at a velocity limit the file is let go after each
+        step, so each copy is acknowledged before it is."""
+        self.report.audit_missing += self.copies.write(made, wait=bool(self.request.rate))
 
     def audit_only(self, entries: list[audit.NewEntry]) -> None:
-        self.report.audit_missing += audit_only(self.connection(), self.copies, entries)
+        wait = bool(self.request.rate)  # see _copy
+        self.report.audit_missing += audit_only(self.connection(), self.copies, entries, wait=wait)
 
     # -- act -----------------------------------------------------------------------------
 
@@ -212,7 +227,7 @@ class _Runner:
                 claimed, refused = claim(con, self.request, refs, self.token)
                 refusals = [self._entry(c, "refused", error=why) for c, why in refused]
                 made = audit.append(con, refusals if self._per_record else [])
-            self.report.audit_missing += self.copies.write(made)
+            self._copy(made)
         self.report.results.extend(
             ItemResult(c.ref, c.trace_id, "refused", why) for c, why in refused
         )
@@ -287,7 +302,10 @@ class _Runner:
 
     def _dlq_of(self, topic: str) -> DlqSettings:
         """The DLQ a record belongs to: its format and replay target decide the message."""
-        return self.settings.dlq_by_topic(topic) or self.settings.dlq()
+        dlq = self._dlqs.get(topic)
+        if dlq is None:
+            dlq = self._dlqs[topic] = self.settings.dlq_by_topic(topic) or self.settings.dlq()
+        return dlq
 
     def _values(self, claimed: list[Candidate]) -> dict[RecordRef, bytes | None]:
         with self.connection() as con, wanted_refs(con, [c.ref for c in claimed]) as wanted:
@@ -417,15 +435,18 @@ class _Runner:
         with self.connection() as con:
             with transaction(con):
                 made = audit.append(con, entries if self._per_record else [])
-                ids = {(e.partition, e.offset): e.audit_id for e in made}
+                ids = {(e.topic, e.partition, e.offset): e.audit_id for e in made}
                 insert_rows(
                     con,
                     table,
                     columns,
-                    rows(lambda ref: ids[(ref.partition, ref.offset)], datetime.now(UTC)),
+                    rows(
+                        lambda ref: ids[(ref.topic, ref.partition, ref.offset)],
+                        datetime.now(UTC),
+                    ),
                 )
                 unknown = [r.ref for r in (outcomes or {}).values() if r.detail.get(UNKNOWN)]
                 hold_unsettled(con, self.token, unknown)
                 release(con, self.token)
             # Copied while this process still holds the file: the copies get entries in order.
-            self.report.audit_missing += self.copies.write(made)
+            self._copy(made)
