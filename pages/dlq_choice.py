@@ -47,8 +47,8 @@ def choose_dlq(settings: Settings) -> str | None:
             st.query_params[DLQ_PARAM] = choice
     if not known:
         st.error(
-            f"No DLQ named {markdown_text(repr(str(asked)[:60]))} (from the URL's ?dlq=). Configured: "
-            f"{', '.join(names)}; or `{ALL_DLQS}` for every DLQ.",
+            f"No DLQ named {markdown_text(repr(str(asked)[:60]))} (from the URL's ?dlq=). "
+            f"Configured: {', '.join(names)}; or `{ALL_DLQS}` for every DLQ.",
             icon=":material/error:",
         )
         return None
