@@ -29,15 +29,20 @@ def overview_link(name: str) -> str:
     return "./?" + urlencode({DLQ_PARAM: name})
 
 
+def alerts_text(firing: tuple[str, ...], pending: tuple[str, ...]) -> str:
+    parts = [f"FIRING {', '.join(firing)}"] if firing else []
+    parts += [f"pending {', '.join(pending)}"] if pending else []
+    return "; ".join(parts) or "-"
+
+
 st.dataframe(
     [
         {
             "DLQ": overview_link(r.name),
             "severity": r.severity.label,
-            "firing": ", ".join(r.firing) or "-",
-            "pending": ", ".join(r.pending) or "-",
+            "alerts": alerts_text(r.firing, r.pending),
             "backlog": r.backlog,
-            "entered last hour": r.entered_last_hour,
+            "last hour": r.entered_last_hour,
             "topic": r.topic,
             "format": r.format,
             "replays to": r.replay_target,
@@ -47,16 +52,17 @@ st.dataframe(
     hide_index=True,
     column_config={
         "DLQ": st.column_config.LinkColumn(
-            "DLQ", display_text=rf"\?{DLQ_PARAM}=(.+)$", help="Opens the DLQ's Overview"
+            "DLQ", display_text=rf"\?{DLQ_PARAM}=(.+)$", help="Opens the DLQ's Overview", width=90
         ),
         "severity": st.column_config.TextColumn("severity", width=80),
-        "firing": ui.long_text("firing alerts", "medium", "the DLQ's Overview"),
-        "pending": ui.long_text("pending alerts", "small", "the DLQ's Overview"),
+        "alerts": ui.long_text("alerts", 150, "the DLQ's Overview"),
         "backlog": st.column_config.NumberColumn("backlog", format="localized", width=80),
-        "entered last hour": st.column_config.NumberColumn(
-            "entered last hour", format="localized", width=120
+        "last hour": st.column_config.NumberColumn(
+            "last hour", format="localized", width=80, help="Records that entered in the last hour"
         ),
-        "topic": ui.long_text("topic", "medium", "the DLQ's Overview"),
+        "topic": ui.long_text("topic", 170, "the DLQ's Overview"),
+        "format": st.column_config.TextColumn("format", width=115),
+        "replays to": ui.long_text("replays to", 150, "the DLQ's Overview"),
     },
 )
 # The same, in this tab: the table's links open a new one.

@@ -136,7 +136,7 @@ def test_all_dlqs_lists_each_dlq_most_urgent_first_with_a_link_to_its_overview()
     assert list(table["DLQ"]) == ["./?dlq=generic", "./?dlq=xact", "./?dlq=claimx"]
     assert list(table["severity"]) == ["Warning", "Normal", "Normal"]
     assert list(table["backlog"]) == [12, 6, 3]
-    assert list(table["entered last hour"]) == [0, 6, 0]
+    assert list(table["last hour"]) == [0, 6, 0]
     assert list(table["format"]) == ["envelope", "xact-download", "claimx-download"]
     assert list(table["replays to"]) == [
         "origin",
