@@ -11,8 +11,8 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from tests.conftest import REPO
 from tests.snapshots import pipeline_record, write_snapshot
+from tests.test_app_pages import run_app
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 XACT, CLAIMX, GENERIC = "xact.downloads.dlq", "claimx.downloads.dlq", "enrichment.pending.dlq"
@@ -74,15 +74,7 @@ def configured(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, snapshot: Path) 
 
 
 def app(page: str | None = None, **query: str) -> AppTest:
-    at = AppTest.from_file(str(REPO / "streamlit_app.py"), default_timeout=60)
-    for key, value in query.items():
-        at.query_params[key] = value
-    at.run()
-    if page is not None:
-        at.switch_page(f"pages/{page}.py")
-        at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+    return run_app(page, **query)
 
 
 def texts(elements: object) -> list[str]:
