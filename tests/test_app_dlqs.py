@@ -11,6 +11,8 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
+from dashboard.actions import audit
+from dashboard.adapters.db import Database
 from tests.snapshots import pipeline_record, write_snapshot
 from tests.test_app_pages import run_app
 
@@ -173,3 +175,28 @@ def test_one_configured_dlq_needs_no_selector(tmp_path: Path) -> None:
     at = app()
     assert not at.sidebar.selectbox
     assert {m.label: m.value for m in at.metric}["Records in the topic"] == "6"
+
+
+def test_the_audit_shows_one_dlqs_entries_or_every_dlqs_named(snapshot: Path) -> None:
+    with Database(snapshot).write() as con:
+        con.execute("BEGIN TRANSACTION")
+        audit.append(
+            con,
+            [
+                audit.NewEntry("view", "ana", "success", topic=CLAIMX, partition=0, offset=1),
+                audit.NewEntry("view", "ana", "success", topic=GENERIC, partition=0, offset=2),
+                audit.NewEntry("bulk-start", "ana", "success", bulk_id="b-1", reason="INC-9"),
+            ],
+        )
+        con.execute("COMMIT")
+    one = run_app("audit", dlq="claimx")
+    rows = one.dataframe[0].value
+    # The DLQ's records' entries, and those of no record; no column naming one DLQ.
+    records = set(rows["record"].fillna("-"))
+    assert {"-", f"{CLAIMX}:0:1"} <= records
+    assert all(r == "-" or r.startswith(CLAIMX + ":") for r in records)
+    assert "DLQ" not in rows.columns
+
+    every = run_app("audit", dlq="all")
+    rows = every.dataframe[0].value
+    assert set(rows["DLQ"].fillna("-")) == {"-", "claimx", "generic"}
