@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
 from dashboard.adapters.db import Connection
-from dashboard.triage.filters import RecordFilter
+from dashboard.triage.filters import RecordFilter, Topics
 from dashboard.triage.records import RecordRow, row_sql
 from dashboard.triage.states import STATE_EXPRESSION, records_with_state_sql, state_joins
 
@@ -38,7 +38,7 @@ class SearchResult:
         return max(1, -(-self.total // self.page_size))
 
 
-def count(con: Connection, topic: str, flt: RecordFilter) -> int:
+def count(con: Connection, topic: Topics, flt: RecordFilter) -> int:
     """How many records the filter matches (what the Messages page's caption says)."""
     where, params = flt.where(topic)
     source = records_with_state_sql() if flt.states else "records"
@@ -48,7 +48,7 @@ def count(con: Connection, topic: str, flt: RecordFilter) -> int:
 
 def search(
     con: Connection,
-    topic: str,
+    topic: Topics,
     flt: RecordFilter,
     sort: str = "time",
     descending: bool = True,
