@@ -6,10 +6,12 @@ import streamlit as st
 from streamlit.navigation.page import StreamlitPage
 
 from pages import ui
+from pages.dlq_choice import choose_dlq
 
 st.set_page_config(page_title="DLQ dashboard", page_icon=":material/inbox:", layout="wide")
 
 settings = ui.app_settings(entry_point=True)  # stops with one clear line on a bad setting
+several = len(settings.dlq_list) > 1
 
 
 def page(path: str, title: str, icon: str, url_path: str | None = None) -> StreamlitPage:
@@ -21,6 +23,12 @@ def page(path: str, title: str, icon: str, url_path: str | None = None) -> Strea
 navigation = st.navigation(
     {
         "Triage": [
+            # Every DLQ at a glance, first; Overview (one DLQ) stays the root page.
+            *(
+                [page("pages/all_dlqs.py", "All DLQs", ":material/view_list:", "all-dlqs")]
+                if several
+                else []
+            ),
             page("pages/overview.py", "Overview", ":material/monitoring:"),
             page("pages/patterns.py", "Patterns", ":material/category:", "patterns"),
             page("pages/messages.py", "Messages", ":material/search:", "messages"),
@@ -41,5 +49,8 @@ navigation = st.navigation(
         ],
     }
 )
-ui.sidebar_footer(settings)
+choice = choose_dlq(settings)  # in the sidebar, above the footer
+ui.sidebar_footer(settings, choice)
+if choice is None:  # the URL names no configured DLQ: said in one line, nothing else shown
+    st.stop()
 navigation.run()

@@ -7,18 +7,23 @@ On one broker, in one run: 10,000 DLQ records are produced and ingested; then
      the same 10,000 messages and waiting for every acknowledgement.
 Target: bulk replay rate / plain producer rate >= 0.25.
 The figures are printed and recorded (bench.common.recording) in benchmarks/runs/.
-Usage: python -m bench.actions_bench [--records N] [--bootstrap HOST:PORT]  (repo root)
+With --profile the bulk replay runs under cProfile (slower: its rate is then not comparable)
+and the functions taking the most time are printed and written beside the run's figures.
+Usage: python -m bench.actions_bench [--records N] [--bootstrap HOST:PORT] [--profile]
 """
 
 from __future__ import annotations
 
 import argparse
+import cProfile
+import io
 import json
 import os
+import pstats
 import time
 from datetime import UTC, datetime
 
-from bench.common import ingest, recording, workspace
+from bench.common import RUNS, ingest, recording, workspace
 from dashboard.actions.identity import Identity
 from dashboard.actions.replay_message import build
 from dashboard.actions.run import execute
@@ -57,13 +62,31 @@ def dlq_value(i: int) -> bytes:
     ).encode()
 
 
+def write_profile(profiler: cProfile.Profile) -> None:
+    """The functions with the most cumulative and own time, printed and written to RUNS."""
+    out = io.StringIO()
+    stats = pstats.Stats(profiler, stream=out)
+    stats.sort_stats("cumulative").print_stats(30)
+    stats.sort_stats("tottime").print_stats(20)
+    text = out.getvalue()
+    print(text)
+    RUNS.mkdir(parents=True, exist_ok=True)
+    path = RUNS / f"{time.strftime('%Y-%m-%dT%H%M%SZ', time.gmtime())}-actions-profile.txt"
+    path.write_text(text)
+    print(f"profile written to {path}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, default=10_000)
     parser.add_argument("--bootstrap", default=os.environ.get("KAFKA_BOOTSTRAP_SERVERS"))
+    parser.add_argument("--profile", action="store_true")
     args = parser.parse_args()
     n = args.records
-    with recording("actions", {"records": n}) as record, workspace(args.bootstrap) as space:
+    parameters: dict[str, int | float | str] = {"records": n}
+    if args.profile:
+        parameters["profiled"] = "yes"
+    with recording("actions", parameters) as record, workspace(args.bootstrap) as space:
         topic = f"bench.actions.{int(time.time())}"
         settings = Settings(
             bootstrap_servers=space.bootstrap,
@@ -85,12 +108,19 @@ def main() -> None:
             refs = matching(con, topic, RecordFilter())
         assert len(refs) == n
 
+        profiler = cProfile.Profile() if args.profile else None
         started = time.perf_counter()
+        if profiler is not None:
+            profiler.enable()
         report = execute(
             settings,
             Request("replay", refs, Identity("bench", "settings", True), "benchmark", rate=None),
         )
+        if profiler is not None:
+            profiler.disable()
         ours = time.perf_counter() - started
+        if profiler is not None:
+            write_profile(profiler)
         assert report.count("success") == n, report.summary()
 
         messages = [

@@ -5,6 +5,7 @@ benchmarks/runs/, from which `python -m bench.render` writes BENCHMARKS.md)."""
 from __future__ import annotations
 
 import json
+import multiprocessing
 import operator
 import os
 import platform
@@ -17,6 +18,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -32,6 +34,7 @@ SCHEMA: Final = 1
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from dashboard.adapters.kafka import KafkaGateway  # noqa: E402
 from dashboard.devtools import demo_data  # noqa: E402
 from dashboard.devtools.broker import launcher  # noqa: E402
 from dashboard.settings import Settings  # noqa: E402
@@ -66,7 +69,9 @@ def workspace(bootstrap: str | None) -> Iterator[Workspace]:
             shutil.rmtree(directory, ignore_errors=True)
 
 
-def demo_topic(space: Workspace, label: str, records: int, partitions: int = 6) -> Settings:
+def demo_topic(
+    space: Workspace, label: str, records: int, partitions: int = 6, workers: int | None = None
+) -> Settings:
     topic = f"bench.dlq.{label}.{uuid.uuid4().hex[:6]}"
     settings = Settings(
         bootstrap_servers=space.bootstrap,
@@ -76,7 +81,21 @@ def demo_topic(space: Workspace, label: str, records: int, partitions: int = 6) 
         audit_log=space.directory / f"{label}-audit.jsonl",
     )
     started = time.monotonic()
-    demo_data.produce(settings, records, 14, partitions, seed=1)
+    KafkaGateway(settings).create_topic(topic, partitions)
+    # Generating demo records is pure Python: above a few million, two processes (two seeds,
+    # so no trace id repeats) fill the topic while the broker takes the rest of the machine.
+    workers = workers or (2 if records >= 2_000_000 else 1)
+    shares = [records // workers + (i < records % workers) for i in range(workers)]
+    if workers == 1:
+        demo_data.produce(settings, records, 14, partitions, seed=1)
+    else:
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+            done = [
+                pool.submit(demo_data.produce, settings, share, 14, partitions, seed)
+                for seed, share in enumerate(shares, start=1)
+            ]
+            for future in done:
+                future.result()
     print(
         f"produced {records:,} demo records into {topic} in {time.monotonic() - started:.1f}s",
         flush=True,
@@ -275,6 +294,11 @@ def recording(
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"{started:%Y-%m-%dT%H%M%SZ}-{bench}.json"
     path.write_text(run_to_json(run))
+    machine = run.machine
+    print(
+        f"on {machine.cpu_model}, {machine.cores} cores; load average (1 min) during the run "
+        f"{load.mean:.2f} (min {load.min:.2f}, max {load.max:.2f}, {load.samples} samples)"
+    )
     print(f"recorded {path.relative_to(REPO) if path.is_relative_to(REPO) else path}")
 
 
@@ -308,7 +332,7 @@ def _git(*args: str) -> str:
 class _LoadSampler:
     """Samples the 1-minute load average every few seconds on a daemon thread."""
 
-    def __init__(self, every_seconds: float = 5.0) -> None:
+    def __init__(self, every_seconds: float = 2.0) -> None:
         self._every = every_seconds
         self._samples: list[float] = []
         self._stop = threading.Event()

@@ -11,6 +11,9 @@ On one broker, in one run:
   6. `dlq ingest` of the full topic again with half-size transactions (the memory-lean
      setting), into a snapshot of its own.
 
+The main run's phase timers (ingest.phases: consume, stage, parse, waiting for the writer on
+the reading thread; insert, commit, waiting for work on the writer thread) and its CPU time
+are recorded with the figures: where the time goes.
 Targets (issue 2): ingest/plain ratio >= 0.5; peak RSS <= 400 MB and flat; no-op run < 1 s.
 The figures are printed and recorded (bench.common.recording) in benchmarks/runs/.
 Usage: python -m bench.ingest_bench [--records N] [--bootstrap HOST:PORT]  (from the repo root)
@@ -24,8 +27,9 @@ import json
 import os
 import sys
 
-from bench.common import demo_topic, ingest, recording, run_measured, workspace
+from bench.common import Recording, demo_topic, ingest, recording, run_measured, workspace
 from dashboard.adapters.kafka import BULK_READ_TUNING
+from ingest.phases import READER_PHASES, WRITER_PHASES
 
 LEAN_TRANSACTION = 8_192
 
@@ -61,6 +65,32 @@ def count(
         dict(os.environ),
     )
     return float(json.loads(out)["seconds"])
+
+
+def add_phases(record: Recording, summary: dict[str, object], seconds: float) -> None:
+    """The main run's phases, each with its share of the run's wall time, and the cores its
+    CPU time kept busy."""
+    phases = summary.get("phases")
+    if not isinstance(phases, dict):
+        return
+    for thread, names in (("reading", READER_PHASES), ("writer", WRITER_PHASES)):
+        for name in names:
+            value = float(phases.get(name, 0.0))
+            record.add(
+                f"phase_{name}",
+                f"  {thread} thread: {name.replace('_', ' ')}",
+                value,
+                "s",
+                note=f"{value / seconds:.0%} of the run",
+            )
+    cpu = float(phases.get("cpu", 0.0))
+    record.add(
+        "cpu_cores_busy",
+        "  CPU time / wall time of the run",
+        cpu / seconds,
+        "cores",
+        note=f"{cpu:.2f}s of CPU in {seconds:.2f}s",
+    )
 
 
 def main() -> None:
@@ -130,6 +160,7 @@ def main() -> None:
             rate / (n / plain_tuned),
             "x",
         )
+        add_phases(record, summary, seconds)
         add("peak_rss", f"ingest peak RSS, {n:,} records", rss / mb, "MB", ("<=", 400))
         add(
             "peak_rss_tenth",

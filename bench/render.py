@@ -8,6 +8,7 @@ produced it. Usage: python -m bench.render [--runs DIR] [--output FILE]  (repo r
 from __future__ import annotations
 
 import argparse
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Final
@@ -46,10 +47,15 @@ def render(runs: Sequence[Run]) -> str:
     names = [b for b in BENCHES if any(r.bench == b for r in runs)]
     names += sorted({r.bench for r in runs} - set(names))
     for name in names:
-        latest = [r for r in runs if r.bench == name][-1]
-        lines += [f"## {TITLES.get(name, name)}", "", _about(latest), ""]
-        lines += ["| figure | value | target | ratio to target | met |", "|---|---:|---|---:|---|"]
-        lines += [_row(f) for f in latest.figures]
+        of_bench = [r for r in runs if r.bench == name]
+        latest = of_bench[-1]
+        lines += [f"## {TITLES.get(name, name)}", "", _about(latest), "", _in_a_row(of_bench), ""]
+        if _by_size(latest.figures):
+            lines += _scale_table(latest.figures)
+        else:
+            lines += ["| figure | value | target | ratio to target | met |"]
+            lines += ["|---|---:|---|---:|---|"]
+            lines += [_row(f) for f in latest.figures]
         lines.append("")
     lines += [
         "## Every recorded run",
@@ -65,6 +71,68 @@ def render(runs: Sequence[Run]) -> str:
         )
     lines.append("")
     return "\n".join(lines)
+
+
+SIZE_KEY: Final = re.compile(r"^(\d+(?:k|M)|[\d,]+)\.(.+)$")
+
+
+def _by_size(figures: Sequence[Figure]) -> dict[str, dict[str, Figure]]:
+    """Figures keyed `<size>.<figure>` (the scale run) as {figure: {size: Figure}}, in the
+    order they were recorded; empty when any figure is not keyed by size."""
+    table: dict[str, dict[str, Figure]] = {}
+    for figure in figures:
+        match = SIZE_KEY.match(figure.key)
+        if match is None:
+            return {}
+        table.setdefault(match.group(2), {})[match.group(1)] = figure
+    return table
+
+
+def _scale_table(figures: Sequence[Figure]) -> list[str]:
+    """One row per figure, one column per size: how each cost grows with the DLQ."""
+    table = _by_size(figures)
+    sizes: list[str] = []
+    for figure in figures:
+        match = SIZE_KEY.match(figure.key)
+        if match and match.group(1) not in sizes:
+            sizes.append(match.group(1))
+    lines = [
+        "| figure | " + " | ".join(sizes) + " |",
+        "|---|" + "---:|" * len(sizes),
+    ]
+    for by_size in table.values():
+        first = next(iter(by_size.values()))
+        label = first.label.rsplit(" @ ", 1)[0]
+        cells = [_cell(by_size[size]) if size in by_size else "" for size in sizes]
+        lines.append(f"| {label} ({first.unit}) | " + " | ".join(cells) + " |")
+    lines += [
+        "",
+        "A cell is the figure, then its target when it has one (**not met** in bold).",
+    ]
+    return lines
+
+
+def _cell(figure: Figure) -> str:
+    value = number(figure.value)
+    if figure.target is None:
+        return value
+    verdict = "met" if figure.met else "**not met**"
+    return f"{value} ({figure.target}: {verdict})"
+
+
+def _in_a_row(runs: Sequence[Run]) -> str:
+    """Whether the two newest runs both met every target (this machine's speed drifts: a
+    target counts when two runs in a row meet it)."""
+    if len(runs) < 2:
+        return "Only one run recorded: a target counts once two runs in a row meet it."
+    last_two = runs[-2:]
+    missed = sorted(
+        {f.label for run in last_two for f in run.figures if f.met is False},
+    )
+    if not missed:
+        return "Every target met in the two newest runs in a row."
+    shown = "; ".join(missed[:6]) + ("; ..." if len(missed) > 6 else "")
+    return f"Not met in at least one of the two newest runs: {shown}."
 
 
 def _about(run: Run) -> str:

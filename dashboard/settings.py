@@ -1,7 +1,8 @@
 """Settings: one pydantic model, read from a TOML file and overridden by environment variables.
 
 Precedence, lowest first: built-in defaults (the runbook's values), the TOML file
-(`--config PATH`, else `dlq.toml` in the working directory when present), then `DLQ_*`
+(`--config PATH`, else `$DLQ_CONFIG`, else `dlq.toml` in the working directory when present:
+the Streamlit app has no --config, so `DLQ_CONFIG` is how it is given one), then `DLQ_*`
 environment variables. A bad value raises `SettingsError` whose message names the setting
 and where it came from, so the CLI can stop with one clear line.
 """
@@ -25,6 +26,7 @@ from pydantic import (
 )
 
 DEFAULT_CONFIG_FILE = "dlq.toml"
+CONFIG_ENV_VAR = "DLQ_CONFIG"
 
 KafkaValue = str | int | float | bool
 
@@ -410,6 +412,8 @@ def load_settings(
     merged: dict[str, Any] = {}
     origin: dict[str, str] = {}
 
+    if config_path is None and env.get(CONFIG_ENV_VAR):
+        config_path = env[CONFIG_ENV_VAR]
     path = _config_file(config_path, cwd)
     if path is not None:
         file_values = _read_toml(path)

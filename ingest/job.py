@@ -16,14 +16,13 @@ transaction while a writer thread inserts the previous one (DuckDB releases the 
 
 from __future__ import annotations
 
-import gc
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from dashboard.adapters.collector import cycle_collector_paused
 from dashboard.adapters.db import Database
 from dashboard.adapters.kafka import (
     BrokerUnreachable,
@@ -37,6 +36,7 @@ from dashboard.adapters.kafka import (
 from dashboard.settings import Settings
 from ingest import store
 from ingest.parse import stage_messages
+from ingest.phases import Phases
 from ingest.results import ingest_results
 from ingest.writer import IngestError as IngestError
 from ingest.writer import Plan, TransactionWriter
@@ -71,6 +71,8 @@ class IngestSummary:
     warnings: list[str] = field(default_factory=list)
     # With several DLQs: each topic's own summary; the fields above add them up.
     per_dlq: list[IngestSummary] = field(default_factory=list)
+    # Seconds per phase of the copy, and the process's CPU seconds (ingest.phases).
+    phases: dict[str, float] = field(default_factory=dict)
 
     def line(self) -> str:
         rate = f" ({self.records / self.seconds:,.0f}/s)" if self.records and self.seconds else ""
@@ -150,6 +152,9 @@ def _added_up(summaries: list[IngestSummary]) -> IngestSummary:
     for name in ("records", "unparseable", "missed", "marked_gone", "behind"):
         setattr(total, name, sum(getattr(s, name) for s in summaries))
     total.warnings = [f"{s.topic}: {w}" for s in summaries for w in s.warnings]
+    for s in summaries:
+        for name, seconds in s.phases.items():
+            total.phases[name] = round(total.phases.get(name, 0.0) + seconds, 3)
     return total
 
 
@@ -189,17 +194,21 @@ def _ingest_topic(
         dlq_format=dlq_format,
     )
     reporting = _Reporting(progress, progress_every, started)
+    phases = Phases()
+    cpu_started = time.process_time()
 
     status, error = "ok", None
     try:
         if plan.end:
-            with _gc_paused():
-                _copy(kafka, db, settings, plan, summary, reporting, deadline, stop)
+            with cycle_collector_paused():
+                _copy(kafka, db, settings, plan, summary, reporting, deadline, stop, phases)
     except BaseException as exc:
         status, error = "failed", f"{type(exc).__name__}: {exc}"
         raise
     finally:
         summary.seconds = time.monotonic() - started
+        phases.cpu_seconds = time.process_time() - cpu_started
+        summary.phases = phases.as_dict()
         with db.write() as con:
             summary.records, summary.unparseable = store.finish_run(
                 con,
@@ -210,20 +219,6 @@ def _ingest_topic(
                 error=error,
             )
     return summary
-
-
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Hold off Python's cycle collector while records stream through. Every consumed
-    message allocates container objects (its header tuples), which triggers collection after
-    collection over the whole batch; nothing the copy allocates forms a cycle."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def _start_positions(
@@ -263,11 +258,12 @@ def _copy(
     reporting: _Reporting,
     deadline: float | None,
     stop: threading.Event | None,
+    phases: Phases,
 ) -> None:
     tuning = settings.ingest
     todo = plan.end
     progress, progress_every, started = reporting.callback, reporting.every, reporting.started
-    writer = TransactionWriter(db, plan, tuning.hold_db_seconds, tuning.transaction_records)
+    writer = TransactionWriter(db, plan, tuning.hold_db_seconds, tuning.transaction_records, phases)
     writer.start()
     consumer = kafka.reader(plan.topic, {p: plan.start[p] for p in todo})
     position = dict(plan.start)
@@ -288,7 +284,8 @@ def _copy(
                     f"no records from Kafka for {STALL_SECONDS:.0f}s with {behind():,} still "
                     f"to read; is {settings.bootstrap_servers} up?"
                 )
-            messages = consumer.consume(tuning.batch_records, tuning.poll_timeout_seconds)
+            with phases.timed("consume"):
+                messages = consumer.consume(tuning.batch_records, tuning.poll_timeout_seconds)
             good = [m for m in messages if m.error() is None]
             ends: dict[int, int] = {}
             if len(good) != len(messages):
@@ -297,7 +294,8 @@ def _copy(
             if good:
                 # Staged at once, so the messages (and librdkafka's fetch buffers behind
                 # them) are released before the next consume().
-                staged = stage_messages(good)
+                with phases.timed("stage"):
+                    staged = stage_messages(good)
                 del good, messages
                 last_record = now
                 # One topic: the reader is assigned only the DLQ topic's partitions.

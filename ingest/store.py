@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -14,6 +15,7 @@ from dashboard.adapters import record_states
 from dashboard.adapters.db import Connection, insert_rows, register, transaction
 from dashboard.adapters.kafka import PartitionOffsets
 from dashboard.adapters.processes import process_alive
+from ingest.phases import Phases
 
 
 @dataclass(frozen=True)
@@ -121,6 +123,7 @@ def write_parsed(
     parsed: pa.Table,
     ends: Mapping[int, int] | None = None,
     committed: Mapping[int, int | None] | None = None,
+    phases: Phases | None = None,
 ) -> BatchResult:
     """Insert a parsed batch (from ingest.parse.BatchParser) and advance the positions, in
     one transaction.
@@ -132,6 +135,7 @@ def write_parsed(
     before that end, never ahead of them. Rows below the review group's `committed` offset
     (as the run found it) were resolved before the dashboard saw them, and are recorded so.
     """
+    started = time.perf_counter()
     register(con, "parsed_batch", parsed)
     try:
         with transaction(con):
@@ -174,8 +178,12 @@ def write_parsed(
                 "UPDATE ingest_runs SET records_ingested = records_ingested + ? WHERE run_id = ?",
                 [inserted, run_id],
             )
+            inserted_at = time.perf_counter()
     finally:
         con.unregister("parsed_batch")
+    if phases is not None:
+        phases.add("insert", inserted_at - started)
+        phases.add("commit", time.perf_counter() - inserted_at)
     return BatchResult(inserted, stored_positions(con, topic))
 
 

@@ -14,6 +14,7 @@ import pyarrow as pa
 from dashboard.adapters.db import Connection, Database
 from ingest import store
 from ingest.parse import STAGED_SCHEMA, BatchParser
+from ingest.phases import Phases
 
 # One DuckDB transaction holds at most this many bytes of staged records (and at most
 # settings.ingest.transaction_records rows).
@@ -53,9 +54,15 @@ class TransactionWriter:
     RELEASE_PAUSE = 0.05
 
     def __init__(
-        self, db: Database, plan: Plan, hold_seconds: float, transaction_rows: int
+        self,
+        db: Database,
+        plan: Plan,
+        hold_seconds: float,
+        transaction_rows: int,
+        phases: Phases | None = None,
     ) -> None:
         self._db = db
+        self._phases = phases or Phases()
         self._transaction_rows = transaction_rows
         self._plan = plan
         self._hold = hold_seconds
@@ -122,7 +129,15 @@ class TransactionWriter:
         self._pending_ends = {}
 
     def _hand_over(self, transaction: pa.Table, ends: dict[int, int]) -> None:
-        item = (self._parser.parse(transaction), ends)
+        with self._phases.timed("parse"):
+            item = (self._parser.parse(transaction), ends)
+        waiting = time.perf_counter()
+        try:
+            self._put(item)
+        finally:
+            self._phases.add("wait_for_writer", time.perf_counter() - waiting)
+
+    def _put(self, item: tuple[pa.Table, dict[int, int]]) -> None:
         while True:
             self.check()
             try:
@@ -131,19 +146,25 @@ class TransactionWriter:
             except queue.Full:
                 continue
 
+    def _waited_for(self) -> tuple[pa.Table, dict[int, int]] | None:
+        with self._phases.timed("wait_for_work"):
+            return self._queue.get()
+
     def _run(self) -> None:
         stack = ExitStack()
         con: Connection | None = None
         opened = 0.0
         plan = self._plan
         try:
-            while (item := self._queue.get()) is not None:
+            while (item := self._waited_for()) is not None:
                 parsed, ends = item
                 del item
                 if con is None:
                     con = stack.enter_context(self._db.write())
                     opened = time.monotonic()
-                store.write_parsed(con, plan.run_id, plan.topic, parsed, ends, plan.committed)
+                store.write_parsed(
+                    con, plan.run_id, plan.topic, parsed, ends, plan.committed, self._phases
+                )
                 del parsed  # freed before waiting for the next: three transactions at most
                 if time.monotonic() - opened >= self._hold:
                     stack.close()

@@ -11,7 +11,8 @@ from dashboard.actions import audit
 from dashboard.actions.audit_verify import verify_all
 from pages import actions_ui, ui
 
-settings = ui.app_settings()
+scope = ui.dlq_scope()
+settings = scope.settings
 who = actions_ui.page_identity(settings)
 
 st.title("Audit trail")
@@ -35,13 +36,24 @@ flt = audit.AuditFilter(
     until=datetime.combine(until, time.max, tzinfo=UTC) if until else None,
     trace_id=trace,
 )
-entries = ui.cached(settings, audit.query, flt, 5000)
-st.caption(f"{len(entries):,} entries" + (" (the newest 5,000)" if len(entries) == 5000 else ""))
+newest = ui.cached(settings, audit.query, flt, 5000)
+# One DLQ: its records' entries, and those of no record (a bulk action's summary, a reveal).
+entries = [e for e in newest if scope.across_all or e.topic in (None, settings.dlq_topic)]
+st.caption(
+    f"{len(entries):,} entries"
+    + ("" if scope.across_all else f" on DLQ `{scope.choice}`")
+    + (" (of the newest 5,000 across all DLQs)" if len(newest) == 5000 else "")
+)
 # What an on-call reader scans first (result, action, bulk, record) leads; long text is cut
 # to its column and is whole in the CSV download.
 st.dataframe(
     [
         {
+            **(
+                {"DLQ": scope.name_of(entry.topic) if entry.topic else None}
+                if scope.across_all
+                else {}
+            ),
             "result": entry.result,
             "action": entry.action,
             "bulk": entry.bulk_id,
@@ -60,6 +72,7 @@ st.dataframe(
     ],
     hide_index=True,
     column_config={
+        "DLQ": st.column_config.TextColumn("DLQ", width=110),
         "result": st.column_config.TextColumn("result", width=80),
         "action": st.column_config.TextColumn("action", width=80),
         "bulk": st.column_config.TextColumn("bulk", width=110),

@@ -17,14 +17,17 @@ from dashboard.triage.filters import RecordFilter
 from dashboard.triage.states import STATE_CHOICES, help_text, label
 from pages import actions_ui, ui
 
-settings = ui.app_settings()
-topic = settings.dlq_topic
+scope = ui.dlq_scope()
+settings, topic = scope.settings, scope.topics
 who = actions_ui.page_identity(settings)
 
 st.title("Messages")
+if scope.across_all:
+    st.caption("Across all DLQs: each record names its DLQ.")
 ui.snapshot_as_of(settings)
 actions_ui.last_report()
-actions_ui.ready_to_resolve_panel(settings, who)
+if not scope.across_all:
+    actions_ui.ready_to_resolve_panel(settings, who)
 
 # -- filters (each widget is bound to the query parameter of the same name) -----------------
 q: Literal["query-params"] = "query-params"
@@ -122,6 +125,7 @@ def show_text(text: str) -> str:
 table = st.dataframe(
     [
         {
+            **({"DLQ": scope.name_of(row.topic)} if scope.across_all else {}),
             "state": row.state
             + (", unparseable" if row.parse_error else "")
             + (", gone" if row.gone else ""),
@@ -144,6 +148,7 @@ table = st.dataframe(
     key="results",
     height=min(36 + 35 * max(1, len(result.rows)), 640),
     column_config={
+        "DLQ": st.column_config.TextColumn("DLQ", width=110),
         "state": st.column_config.TextColumn("state", width=150),
         "record": ui.long_text("record", 190),
         "time (UTC)": ui.TIME_COLUMN,
@@ -156,7 +161,13 @@ table = st.dataframe(
     },
 )
 
-actions_ui.bulk_panel(settings, who, flt, result.total)
+if scope.across_all:
+    st.caption(
+        "Bulk actions act on one DLQ at a time: pick one in the sidebar to replay or resolve "
+        "these records in bulk. A record opened below acts through its own DLQ."
+    )
+else:
+    actions_ui.bulk_panel(settings, who, flt, result.total)
 
 # -- one record -----------------------------------------------------------------------------
 selected = table.selection.rows if hasattr(table, "selection") else []
@@ -182,11 +193,14 @@ if detail is None:
 
 st.divider()
 st.subheader(f"Record {record_param}", anchor=False)
+# The record's own DLQ replays and resolves it, whichever DLQ the page shows.
+settings = scope.settings_of(rec_topic)
+st.caption(scope.describe(rec_topic))
 ref = RecordRef(*coordinates)
 trace_of_record = detail.columns.get("trace_id")
 actions_ui.view_once(settings, who, ref, trace_of_record)
 show_secrets = show_secrets and actions_ui.reveal(settings, who, ref, trace_of_record)
-actions_ui.outcome_note(detail.columns, topic)
+actions_ui.outcome_note(detail.columns, rec_topic)
 actions_ui.record_actions(
     settings,
     who,

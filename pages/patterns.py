@@ -16,11 +16,13 @@ from dashboard.triage.patterns import RUNBOOK_PATTERNS
 from dashboard.triage.states import BACKLOG, STATES, label
 from pages import ui
 
-settings = ui.app_settings()
-topic = settings.dlq_topic
+scope = ui.dlq_scope()
+settings, topic = scope.settings, scope.topics
 rules = settings.rules
 
 st.title("Failure patterns")
+if scope.across_all:
+    st.caption("Across all DLQs: every DLQ's records grouped together.")
 as_of = ui.snapshot_as_of(settings)
 
 ui.accept_earlier_state_words()
@@ -65,7 +67,7 @@ def messages_link(narrower: dict[str, str]) -> str:
     (query parameters). The Messages page filters arrival by whole days, so the link leaves
     the time span out."""
     shown = replace(selection, since=None).to_params()
-    return "messages?" + urlencode({**narrower, **shown}, doseq=True)
+    return "messages?" + urlencode({**narrower, **shown, **scope.param}, doseq=True)
 
 
 def _burst_params(burst: patterns.Burst) -> dict[str, str]:
@@ -166,7 +168,7 @@ groups = ui.cached(settings, patterns.groups, topic, selection, dimension_key, b
 empty_label = NO_TEXT_LABEL if dimension_key == "error_signature" else NONE_LABEL
 labels = [g.value if g.value is not None else empty_label for g in groups]
 counts = [g.count for g in groups]
-source = charts.ChartSource(topic, as_of)
+source = charts.ChartSource(scope.title, as_of)
 title = f"Records by {dimension.label.lower()}"
 if dimension_key in ("hour", "day"):
     axis = "hour of day (UTC)" if dimension_key == "hour" else "day (UTC)"

@@ -20,6 +20,7 @@ from dashboard.text.safe_text import markdown_text
 from dashboard.triage.overview import Freshness, freshness
 from dashboard.triage.states import canonical
 from ingest.job import IngestError, ingest_once
+from pages.dlq_choice import ALL_DLQS, DlqScope, chosen_dlq, one_dlq_only
 
 T = TypeVar("T")
 
@@ -48,13 +49,35 @@ def _route_through_entry_point(entry_point: bool) -> None:
             st.rerun()
 
 
-def app_settings(entry_point: bool = False) -> Settings:
+def all_settings(entry_point: bool = False) -> Settings:
+    """The whole configuration, every DLQ in it (the entry point, the All DLQs page)."""
     _route_through_entry_point(entry_point)
     try:
         return _settings()
     except SettingsError as exc:
         st.error(f"Bad setting: {exc}", icon=":material/settings:")
         st.stop()
+
+
+def app_settings(entry_point: bool = False) -> Settings:
+    """The settings narrowed to the chosen DLQ, for a page that shows one DLQ at a time:
+    every one-DLQ page works on it unchanged. With "All DLQs" chosen, such a page says so
+    and stops."""
+    settings = all_settings(entry_point)
+    if entry_point:
+        return settings
+    choice = chosen_dlq(settings)
+    if choice == ALL_DLQS:
+        one_dlq_only()
+    return settings.for_dlq(choice)
+
+
+def dlq_scope() -> DlqScope:
+    """For a page that works on one DLQ or across every DLQ (Patterns, Messages, Audit)."""
+    every = all_settings()
+    choice = chosen_dlq(every)
+    one = every.for_dlq(None if choice == ALL_DLQS else choice)
+    return DlqScope(one, every, choice)
 
 
 def drop_unusable_numbers(names: tuple[str, ...]) -> None:
@@ -266,7 +289,12 @@ def chart_images(
         return {}, f"The export has no charts: {exc}."
 
 
-def sidebar_footer(settings: Settings) -> None:
+def sidebar_footer(settings: Settings, choice: str | None = None) -> None:
     with st.sidebar:
-        st.caption(f"Topic `{settings.dlq_topic}` on `{settings.bootstrap_servers}`")
+        if choice == ALL_DLQS:
+            topics = ", ".join(f"`{d.topic}`" for d in settings.dlq_list)
+            st.caption(f"Topics {topics} on `{settings.bootstrap_servers}`")
+        else:
+            topic = settings.for_dlq(choice).dlq_topic
+            st.caption(f"Topic `{topic}` on `{settings.bootstrap_servers}`")
         st.caption(f"Snapshot `{settings.db}`")

@@ -7,6 +7,9 @@ cd "$(dirname "$0")/.."
 ./scripts/setup.sh
 
 export DLQ_BOOTSTRAP_SERVERS="${DLQ_BOOTSTRAP_SERVERS:-127.0.0.1:9092}"
+# Three DLQs (xact downloads, ClaimX downloads, the generic envelope), read by every step
+# below and by the dashboard; set DLQ_CONFIG to use settings of your own.
+export DLQ_CONFIG="${DLQ_CONFIG:-scripts/demo.toml}"
 # The demo's user may act (replay, resolve); unset it to see the read-only dashboard.
 export DLQ_OPERATOR="${DLQ_OPERATOR-demo}"
 port="${DLQ_BOOTSTRAP_SERVERS##*:}"
@@ -14,9 +17,9 @@ dlq=.venv/bin/dlq
 
 echo "demo: starting the local Kafka broker on port $port" >&2
 $dlq broker start --port "$port" >/dev/null
-echo "demo: writing demo DLQ records (skipped when the topic has some)" >&2
+echo "demo: writing demo records into $DLQ_CONFIG's DLQs (skipped for topics that have some)" >&2
 $dlq demo --if-empty
-echo "demo: ingesting the DLQ into the snapshot" >&2
+echo "demo: ingesting the DLQs into the snapshot" >&2
 $dlq ingest
 
 mkdir -p .dlq

@@ -197,3 +197,65 @@ def test_promtool_evaluates_the_rules_file_like_the_dashboard(tmp_path: Path) ->
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "SUCCESS" in result.stdout + result.stderr
+
+
+def test_a_dlq_with_its_own_thresholds_gets_rules_of_its_own(tmp_path: Path) -> None:
+    settings = Settings.model_validate(
+        {
+            "dlqs": [
+                {"name": "xact", "topic": TOPIC, "review_group": "g1"},
+                {
+                    "name": "claimx",
+                    "topic": "claimx.downloads.dlq",
+                    "format": "claimx-download",
+                    "review_group": "g2",
+                    "severity": {"critical_above_per_min": 100},
+                    "alerts": [
+                        {"name": "KafkaDLQGrowthRapid", "kind": "rate_per_min",
+                         "threshold": 100, "for_minutes": 5},
+                        {"name": "KafkaDLQSizeHigh", "kind": "size",
+                         "threshold": 20000, "for_minutes": 60},
+                    ],
+                },
+                {"name": "generic", "topic": "workers.dlq", "format": "envelope",
+                 "review_group": "g3"},
+            ]
+        }
+    )  # fmt: skip
+    text = rules_yaml(settings)
+    found = re.findall(r'alert: "(\w+)"\n\s+expr: "(.*)"\n\s+for: "(\w+)"', text)
+    quoted = '\\"claimx.downloads.dlq\\"'  # JSON-quoted in the file
+    claimx, others = f"topic={quoted}", f"topic!={quoted}"
+    assert found == [
+        (
+            "KafkaDLQGrowthRapid",
+            f"max by (topic) (increase(dlq_records_entered_total{{{others}}}[5m])) / 5 > 10",
+            "5m",
+        ),
+        (
+            "KafkaDLQGrowthWarning",
+            f"max by (topic) (increase(dlq_records_entered_total{{{others}}}[5m])) / 5 > 5",
+            "10m",
+        ),
+        (
+            "KafkaDLQSizeHigh",
+            f"max by (topic) (dlq_backlog_records{{{others}}}) > 1000",
+            "30m",
+        ),
+        (
+            "KafkaDLQGrowthRapid",
+            f"max by (topic) (increase(dlq_records_entered_total{{{claimx}}}[5m])) / 5 > 100",
+            "5m",
+        ),
+        ("KafkaDLQSizeHigh", f"max by (topic) (dlq_backlog_records{{{claimx}}}) > 20000", "60m"),
+    ]
+    # The claimx DLQ's Critical band starts at 100 a minute: its rapid rule is critical.
+    assert re.findall(r'severity: "(\w+)"', text) == [
+        "critical", "warning", "warning", "critical", "warning"
+    ]  # fmt: skip
+    assert re.findall(r"- name: (\S+)", text) == ["dlq", "dlq-claimx"]
+    binary = promtool()
+    rules = tmp_path / "rules.yml"
+    rules.write_text(text)
+    checked = subprocess.run([binary, "check", "rules", str(rules)], capture_output=True, text=True)
+    assert checked.returncode == 0, checked.stdout + checked.stderr

@@ -33,6 +33,11 @@ def app(
     monkeypatch.setenv("DLQ_TOPIC", TOPIC)
     st.cache_resource.clear()
     st.cache_data.clear()
+    return run_app(page, **query)
+
+
+def run_app(page: str | None = None, **query: str) -> AppTest:
+    """The app from its entry point, with these query parameters, then on `page`."""
     at = AppTest.from_file(str(REPO / "streamlit_app.py"), default_timeout=60)
     for key, value in query.items():
         at.query_params[key] = value

@@ -115,3 +115,52 @@ def test_a_failed_bench_records_nothing(tmp_path: Path) -> None:
     with pytest.raises(RuntimeError), recording("unit", {}, directory=tmp_path):
         raise RuntimeError("broker gone")
     assert list(tmp_path.iterdir()) == []
+
+
+def scale_run(started: datetime, search_ms: dict[str, float]) -> Run:
+    figures = []
+    for size, ms in search_ms.items():
+        target = Target("<", 300) if size != "10M" else Target("<", 3000)
+        figures += [
+            Figure(f"{size}.ingest_rate", f"dlq ingest @ {size}", 80_000.0, "rec/s"),
+            Figure(f"{size}.search.url_text", f"search: url text @ {size}", ms, "ms", target),
+        ]
+    run = sample_run("dashboard", started, 0.75)
+    return Run(**{**run.__dict__, "figures": figures})
+
+
+def test_a_scale_run_is_one_row_per_figure_and_one_column_per_size(tmp_path: Path) -> None:
+    runs = tmp_path / "runs"
+    write(runs, scale_run(T0, {"100k": 12.0, "1M": 140.0, "10M": 3_400.0}))
+    text = render(load_runs(runs))
+    assert "| figure | 100k | 1M | 10M |" in text
+    assert "| dlq ingest (rec/s) | 80,000 | 80,000 | 80,000 |" in text
+    assert (
+        "| search: url text (ms) | 12.00 (< 300: met) | 140 (< 300: met) "
+        "| 3,400 (< 3000: **not met**) |" in text
+    )
+    assert "Only one run recorded" in text
+
+
+def test_two_runs_in_a_row_must_both_meet_every_target(tmp_path: Path) -> None:
+    runs = tmp_path / "runs"
+    write(runs, scale_run(T0, {"1M": 400.0}))
+    write(runs, scale_run(T0 + timedelta(hours=1), {"1M": 140.0}))
+    text = render(load_runs(runs))
+    assert "Not met in at least one of the two newest runs: search: url text @ 1M." in text
+    write(runs, scale_run(T0 + timedelta(hours=2), {"1M": 150.0}))
+    assert "Every target met in the two newest runs in a row." in render(load_runs(runs))
+
+
+def test_sizes_read_as_people_write_them() -> None:
+    from bench.dashboard_bench import parse_sizes, size_label
+
+    assert parse_sizes("100000,1_000_000, 10000000") == [100_000, 1_000_000, 10_000_000]
+    assert [size_label(n) for n in (100_000, 1_000_000, 10_000_000, 2_500)] == [
+        "100k",
+        "1M",
+        "10M",
+        "2,500",
+    ]
+    with pytest.raises(SystemExit, match="sizes like"):
+        parse_sizes("0")

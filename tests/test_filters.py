@@ -224,3 +224,29 @@ def test_a_time_ago_reads_the_same_from_a_url_and_the_cli() -> None:
     two_hours_ago = datetime.now(UTC) - timedelta(hours=2)
     for flt in (RecordFilter.from_params({"from": "2h"}), from_cli(["--since", "2h"])):
         assert flt.since is not None and abs(flt.since - two_hours_ago) < timedelta(minutes=1)
+
+
+def test_several_topics_select_the_records_of_each_and_only_theirs(tmp_path: Path) -> None:
+    db = tmp_path / "several.duckdb"
+    at = datetime(2026, 11, 20, 12, tzinfo=UTC)
+    other, third = "claimx.downloads.dlq", "enrichment.dlq"
+    for topic, count in ((TOPIC, 3), (other, 2), (third, 4)):
+        write_snapshot(
+            db, [pipeline_record(0, i, at, topic=topic) for i in range(count)], topic=topic
+        )
+    flt = RecordFilter(retry_count=(4,))
+    with Database(db).read() as con:
+        both = search(con, (TOPIC, other), flt, page_size=100)
+        one = search(con, (third,), flt, page_size=100)
+        # A topic is a parameter, never SQL: a quote in it selects nothing and breaks nothing.
+        hostile = search(con, ("x' OR 1=1 --", other), flt, page_size=100)
+    assert both.total == 5
+    assert {r.topic for r in both.rows} == {TOPIC, other}
+    assert (one.total, {r.topic for r in one.rows}) == (4, {third})
+    assert (hostile.total, {r.topic for r in hostile.rows}) == (2, {other})
+    sql, params = flt.where((TOPIC, other))
+    assert "claimx" not in sql and params["topics"] == [TOPIC, other]
+    # One topic keeps the plain equality every one-DLQ query had.
+    assert flt.where(TOPIC)[0].startswith("topic = $topic")
+    with pytest.raises(ValueError, match="no topic"):
+        flt.where(())

@@ -31,7 +31,10 @@ Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 def scrape(settings: Settings) -> Samples:
     text = generate_latest(registry_for(settings)).decode()
     return {
-        (s.name, tuple(sorted((k, v) for k, v in s.labels.items() if k != "topic"))): s.value
+        (
+            s.name,
+            tuple(sorted((k, v) for k, v in s.labels.items() if k not in ("topic", "dlq"))),
+        ): s.value
         for family in text_string_to_metric_families(text)
         for s in family.samples
     }
@@ -116,4 +119,33 @@ def test_the_server_answers_scrapes(tmp_path: Path) -> None:
     url = f"http://127.0.0.1:{port}/metrics"
     with urllib.request.urlopen(url, timeout=10) as response:
         text = response.read().decode()
-    assert f'dlq_backlog_records{{topic="{TOPIC}"}} 3.0' in text
+    assert f'dlq_backlog_records{{dlq="xact-downloads",topic="{TOPIC}"}} 3.0' in text
+
+
+def test_every_configured_dlq_is_exported_with_its_topic_and_name(tmp_path: Path) -> None:
+    db = write_varied(tmp_path / "s.duckdb")
+    claimx_topic = "claimx.downloads.dlq"
+    claimx = [pipeline_record(0, i, VARIED_AT, topic=claimx_topic) for i in range(5)]
+    write_snapshot(db, claimx, topic=claimx_topic, committed={0: 2})
+    settings = Settings.model_validate(
+        {
+            "db": db,
+            "dlqs": [
+                {"name": "xact", "topic": TOPIC, "review_group": "g1"},
+                # No records of its own yet: exported at zero, not left out.
+                {"name": "later", "topic": "later.dlq", "review_group": "g3"},
+                {"name": "claimx", "topic": claimx_topic, "review_group": "g2"},
+            ],
+        }
+    )
+    text = generate_latest(registry_for(settings)).decode()
+    backlog = {
+        (s.labels["topic"], s.labels["dlq"]): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+        if s.name == "dlq_backlog_records"
+    }
+    assert backlog == {(TOPIC, "xact"): 3, ("later.dlq", "later"): 0, (claimx_topic, "claimx"): 3}
+    # One family per metric, every DLQ's samples in it (a repeated name breaks the scrape).
+    assert text.count("# TYPE dlq_backlog_records gauge") == 1
+    assert "dlq_snapshot_up 1.0" in text

@@ -65,6 +65,20 @@ def test_explicit_config_path(tmp_path: Path) -> None:
     assert s.audit_log == Path("/data/audit.jsonl")
 
 
+def test_dlq_config_names_the_file_when_no_path_is_given(tmp_path: Path) -> None:
+    (tmp_path / "dlq.toml").write_text('db = "from-cwd.duckdb"\n')
+    named = tmp_path / "demo.toml"
+    named.write_text('db = "from-env.duckdb"\n')
+    env = {"DLQ_CONFIG": str(named)}
+    assert load_settings(environ=env, cwd=tmp_path).db == Path("from-env.duckdb")
+    # --config still wins, and a DLQ_CONFIG naming nothing is an error, not the default.
+    assert load_settings(tmp_path / "dlq.toml", environ=env, cwd=tmp_path).db == Path(
+        "from-cwd.duckdb"
+    )
+    with pytest.raises(SettingsError, match="does not exist"):
+        load_settings(environ={"DLQ_CONFIG": str(tmp_path / "none.toml")}, cwd=tmp_path)
+
+
 @pytest.mark.parametrize(
     ("toml", "env", "message"),
     [

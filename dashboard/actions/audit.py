@@ -92,10 +92,7 @@ class AuditEntry:
         return values
 
     def computed_hash(self) -> str:
-        canonical = json.dumps(
-            self.body(), sort_keys=True, separators=(",", ":"), ensure_ascii=True
-        )
-        return hashlib.sha256(canonical.encode()).hexdigest()
+        return _hash_of(self.body())
 
     def as_json(self) -> dict[str, Any]:
         return {**self.body(), "hash": self.hash}
@@ -104,6 +101,11 @@ class AuditEntry:
 COLUMNS: Final = tuple(f.name for f in fields(AuditEntry))
 _BODY_FIELDS: Final = tuple(c for c in COLUMNS if c != "hash")
 _SQL_COLUMNS: Final = ", ".join(f'"{c}"' for c in COLUMNS)
+
+
+def _hash_of(body: dict[str, Any]) -> str:
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 def _timestamp(moment: datetime) -> str:
@@ -121,30 +123,32 @@ def append(
     ).fetchone()
     next_id, prev_hash = (int(last[0]) + 1, str(last[1])) if last else (1, GENESIS)
     moment = (now or datetime.now(UTC)).astimezone(UTC)
+    stamp = _timestamp(moment)
     made: list[AuditEntry] = []
     for entry in entries:
-        draft = AuditEntry(
-            audit_id=next_id,
-            logged_at=moment,
-            action=entry.action,
-            actor=entry.actor,
-            trace_id=entry.trace_id,
-            topic=entry.topic,
-            partition=entry.partition,
-            offset=entry.offset,
-            result=entry.result,
-            error=entry.error,
-            reason=entry.reason,
-            bulk_id=entry.bulk_id,
-            old_url=mask_url(entry.old_url) if entry.old_url else None,
-            new_url=mask_url(entry.new_url) if entry.new_url else None,
-            details=json.dumps(entry.details, sort_keys=True, separators=(",", ":"), default=str),
-            prev_hash=prev_hash,
-            hash="",
-        )
-        sealed = replace(draft, hash=draft.computed_hash())
-        made.append(sealed)
-        prev_hash = sealed.hash
+        # The body the hash covers (AuditEntry.body), built once: a bulk seals thousands.
+        body: dict[str, Any] = {
+            "audit_id": next_id,
+            "logged_at": stamp,
+            "action": entry.action,
+            "actor": entry.actor,
+            "trace_id": entry.trace_id,
+            "topic": entry.topic,
+            "partition": entry.partition,
+            "offset": entry.offset,
+            "result": entry.result,
+            "error": entry.error,
+            "reason": entry.reason,
+            "bulk_id": entry.bulk_id,
+            "old_url": mask_url(entry.old_url) if entry.old_url else None,
+            "new_url": mask_url(entry.new_url) if entry.new_url else None,
+            "details": json.dumps(
+                entry.details, sort_keys=True, separators=(",", ":"), default=str
+            ),
+            "prev_hash": prev_hash,
+        }
+        prev_hash = _hash_of(body)
+        made.append(AuditEntry(**{**body, "logged_at": moment, "hash": prev_hash}))
         next_id += 1
     insert_rows(con, "audit_log", COLUMNS, [[getattr(e, c) for c in COLUMNS] for e in made])
     return made

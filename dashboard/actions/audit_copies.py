@@ -52,9 +52,10 @@ def entry_from_json(text: str | bytes) -> AuditEntry:
         raise ValueError(str(exc)) from None
 
 
-def write_jsonl(path: Path, entries: Sequence[AuditEntry]) -> None:
-    """Append entries to the JSON-lines copy of the log, durably."""
-    lines = "".join(entry_json(e) + "\n" for e in entries)
+def write_jsonl(path: Path, entries: Sequence[AuditEntry], texts: Sequence[str] = ()) -> None:
+    """Append entries to the JSON-lines copy of the log, durably (`texts`: their entry_json,
+    when the caller has it already)."""
+    lines = "".join(text + "\n" for text in (texts or [entry_json(e) for e in entries]))
     if not lines:
         return
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -109,22 +110,33 @@ class AuditCopies:
         self.settings = settings
         self._gateway: KafkaGateway | None = None
         self._sender: Sender | None = None
+        # Entries the audit topic refused or did not acknowledge, not yet reported: id, why.
+        self._failed: list[tuple[int, str]] = []
 
-    def write(self, entries: Sequence[AuditEntry]) -> list[str]:
-        """Copy `entries`; returns, in words, each copy they are missing from and why."""
+    def write(self, entries: Sequence[AuditEntry], *, wait: bool = True) -> list[str]:
+        """Copy `entries`; returns, in words, each copy they are missing from and why.
+
+        `wait=False` does not wait for the audit topic's acknowledgement: a later `write` or
+        `flush` reports these entries if they are missing there. Only while this process
+        holds the DuckDB file from one write to the next (so no other process's entries can
+        come between) and waits before letting go of it: the topic then still receives
+        every entry in id order."""
         if not entries:
             return []
         missing: list[str] = []
         path = self.settings.audit_log
+        texts = [entry_json(e) for e in entries]  # one JSON text per entry, for both copies
         try:
-            write_jsonl(path, entries)
+            write_jsonl(path, entries, texts)
         except OSError as exc:
             why = exc.strerror or str(exc)
             missing.append(f"{which(entries)} missing in the log file {path} ({why})")
         topic = self.settings.audit_topic_name
         if topic is not None:
             try:
-                self._send(topic, entries)
+                self._enqueue(topic, entries, texts)
+                if wait:
+                    self._wait()
             except (BrokerUnreachable, KafkaException) as exc:
                 # BrokerUnreachable is already in words; a client's own error is not yet.
                 why = (
@@ -133,9 +145,25 @@ class AuditCopies:
                     else in_words(exc, self.settings.bootstrap_servers)
                 )
                 missing.append(f"{which(entries)} missing in the audit topic {topic} ({why})")
+            if wait:
+                missing += self.flush()
         return missing
 
-    def _send(self, topic: str, entries: Sequence[AuditEntry]) -> None:
+    def flush(self) -> list[str]:
+        """Wait for the audit topic's acknowledgement of every entry written; returns, in
+        words, the entries it lacks (see `write`)."""
+        topic = self.settings.audit_topic_name
+        if topic is None:
+            return []
+        self._wait()
+        failed, self._failed = self._failed, []
+        if not failed:
+            return []
+        ids = sorted(audit_id for audit_id, _ in failed)
+        named = f"audit entry {ids[0]}" if len(ids) == 1 else f"audit entries {ids[0]}-{ids[-1]}"
+        return [f"{named} missing in the audit topic {topic} ({failed[0][1]})"]
+
+    def _enqueue(self, topic: str, entries: Sequence[AuditEntry], texts: Sequence[str]) -> None:
         if self._sender is None:
             gateway = KafkaGateway(self.settings, timeout=AUDIT_TOPIC_TIMEOUT_SECONDS)
             try:
@@ -144,18 +172,20 @@ class AuditCopies:
                 gateway.create_topic(topic, 1, -1, AUDIT_TOPIC_CONFIG)
             self._gateway = gateway
             self._sender = gateway.sender(AUDIT_TOPIC_TIMEOUT_SECONDS)
-        failed: list[Delivery] = []
 
-        def delivered(_id: int, delivery: Delivery) -> None:
+        def delivered(audit_id: int, delivery: Delivery) -> None:
             if delivery.status != "delivered":
-                failed.append(delivery)
+                self._failed.append((audit_id, delivery.error or "not acknowledged in time"))
 
         records: Any = (
-            (e.audit_id, (str(e.audit_id).encode(), entry_json(e).encode(), [], 0)) for e in entries
+            (e.audit_id, (str(e.audit_id).encode(), text.encode(), [], 0))
+            for e, text in zip(entries, texts, strict=True)
         )
-        self._sender.send(topic, records, delivered)
-        if failed:
-            raise BrokerUnreachable(failed[0].error or "not acknowledged in time")
+        self._sender.enqueue(topic, records, delivered)
+
+    def _wait(self) -> None:
+        if self._sender is not None:
+            self._sender.wait()
 
     def close(self) -> None:
         if self._sender is not None:

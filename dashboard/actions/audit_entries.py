@@ -126,13 +126,16 @@ def audit_only(
     connection: AbstractContextManager[Connection],
     copies: AuditCopies,
     entries: list[audit.NewEntry],
+    *,
+    wait: bool = True,
 ) -> list[str]:
     """Append `entries` to the audit table on `connection`, then copy them (still holding
-    the file, so copies get entries in id order); returns where they are missing."""
+    the file, so copies get entries in id order); returns where they are missing (`wait`:
+    see AuditCopies.write)."""
     with connection as con:
         with transaction(con):
             made = audit.append(con, entries)
-        return copies.write(made)
+        return copies.write(made, wait=wait)
 
 
 def audit_look(

@@ -1,12 +1,15 @@
 """Settling what a dead process left: claims whose holder is gone are released, and a replay
 whose outcome is unknown is settled from Kafka, not guessed.
 
-A replayed message carries `dlq_topic`/`dlq_partition`/`dlq_offset` headers, so the pending
-topic read back from the claim's time (offsets_for_time) shows which of the interrupted
-replays landed: those are recorded as replayed (a `replays` row and an audit entry), the
-rest as not sent. While Kafka cannot be read the claims stay, marked unsettled, and a replay
-of those records is refused with that reason (preview.why_not). A resolve changes nothing
-until its transaction commits, so an interrupted one is simply released.
+A replayed message carries `dlq_topic`/`dlq_partition`/`dlq_offset` headers, so the topic it
+went to, read back from the claim's time (offsets_for_time), shows which of the interrupted
+replays landed. That topic is the record's DLQ's pending topic, or, for a DLQ replayed to
+"origin" (the envelope, foreign conventions), the origin topic the parse found in the record
+(its `origin_topic` column: where replay_formats sends it). Those that landed are recorded
+as replayed (a `replays` row and an audit entry), the rest as not sent. While Kafka cannot
+be read the claims stay, marked unsettled, and a replay of those records is refused with
+that reason (preview.why_not). A resolve changes nothing until its transaction commits, so
+an interrupted one is simply released.
 """
 
 from __future__ import annotations
@@ -24,7 +27,13 @@ from dashboard.actions.outcome_rows import REPLAY_COLUMNS
 from dashboard.actions.values import CLAIM_LEASE, RecordRef
 from dashboard.adapters import record_states
 from dashboard.adapters.db import Connection, Database, insert_rows, transaction
-from dashboard.adapters.kafka import BrokerUnreachable, KafkaGateway, Message, read_until_now
+from dashboard.adapters.kafka import (
+    BrokerUnreachable,
+    KafkaGateway,
+    Message,
+    TopicMissing,
+    read_until_now,
+)
 from dashboard.adapters.processes import holder_gone
 from dashboard.settings import Settings
 
@@ -45,6 +54,7 @@ class _Claim:
 
 @dataclass(frozen=True)
 class _Landed:
+    topic: str
     partition: int
     offset: int
 
@@ -55,21 +65,22 @@ def settle_interrupted(settings: Settings, kafka: KafkaGateway, copies: AuditCop
     db = Database.of(settings)
     with db.read() as con:
         gone = _gone_claims(con)
+        replays = [c for c in gone if c.action == "replay"]
+        targets = _targets(con, settings, replays)
     if not gone:
         return []
-    replays = [c for c in gone if c.action == "replay"]
     landed: dict[RecordRef, _Landed] | None = {}
     why_unknown = ""
     if replays:
         try:
-            landed = _landed(settings, kafka, replays)
+            landed = _landed(kafka, replays, targets)
         except BrokerUnreachable as exc:
             landed, why_unknown = None, str(exc)
     with db.write() as con:
         with transaction(con):
             still = {(c.ref, c.token) for c in _gone_claims(con)}
             settle = [c for c in gone if (c.ref, c.token) in still]
-            made = _settle(con, settle, landed, why_unknown, settings.pending_topic)
+            made = _settle(con, settle, landed, why_unknown)
         return copies.write(made)
 
 
@@ -82,19 +93,42 @@ def _gone_claims(con: Connection) -> list[_Claim]:
     return [c for c in claims if holder_gone(c.pid, c.host, c.claimed_at, CLAIM_LEASE)]
 
 
+def _targets(con: Connection, settings: Settings, claims: Sequence[_Claim]) -> dict[RecordRef, str]:
+    """The topic each claimed record's replay was sent to (none known: not replayable, so
+    not sent). Every claim is settled whatever DLQ it is of, so each by its own DLQ."""
+    targets: dict[RecordRef, str] = {}
+    for c in claims:
+        dlq = settings.dlq_by_topic(c.ref.topic) or settings.dlq()
+        if not dlq.replays_to_origin:
+            targets[c.ref] = dlq.replay_target
+            continue
+        row = con.execute(
+            'SELECT origin_topic FROM records WHERE topic = ? AND "partition" = ? AND "offset" = ?',
+            [c.ref.topic, c.ref.partition, c.ref.offset],
+        ).fetchone()
+        if row and row[0]:
+            targets[c.ref] = str(row[0])
+    return targets
+
+
 def _landed(
-    settings: Settings, kafka: KafkaGateway, claims: Sequence[_Claim]
+    kafka: KafkaGateway, claims: Sequence[_Claim], targets: dict[RecordRef, str]
 ) -> dict[RecordRef, _Landed]:
-    """Where on the pending topic each of `claims`' records landed since its claim."""
-    topic = settings.pending_topic
-    since = min(c.claimed_at for c in claims) - _CLOCK_MARGIN
-    starts = kafka.offsets_for_time(topic, kafka.partitions(topic), int(since.timestamp() * 1000))
-    wanted = {c.ref for c in claims}
+    """Where on its target topic each of `claims`' records landed since its claim."""
     found: dict[RecordRef, _Landed] = {}
-    for message in read_until_now(kafka, topic, starts):
-        ref = replayed_from(message)
-        if ref in wanted and ref not in found:
-            found[ref] = _Landed(message.partition() or 0, message.offset() or 0)
+    for topic in sorted(set(targets.values())):
+        mine = [c for c in claims if targets.get(c.ref) == topic]
+        since = min(c.claimed_at for c in mine) - _CLOCK_MARGIN
+        try:
+            parts = kafka.partitions(topic)
+        except TopicMissing:
+            continue  # an origin topic that does not exist received nothing
+        starts = kafka.offsets_for_time(topic, parts, int(since.timestamp() * 1000))
+        wanted = {c.ref for c in mine}
+        for message in read_until_now(kafka, topic, starts):
+            ref = replayed_from(message)
+            if ref in wanted and ref not in found:
+                found[ref] = _Landed(topic, message.partition() or 0, message.offset() or 0)
     return found
 
 
@@ -126,7 +160,6 @@ def _settle(
     claims: Sequence[_Claim],
     landed: dict[RecordRef, _Landed] | None,
     why_unknown: str,
-    pending_topic: str,
 ) -> list[audit.AuditEntry]:
     """Within the caller's transaction: audit and release what can be settled; mark the rest
     unsettled (audited once, when first found)."""
@@ -138,8 +171,8 @@ def _settle(
         details: dict[str, object] = {"interrupted_claim_at": c.claimed_at.isoformat()}
         if spot is not None:
             details.update(
-                settled=f"{said}: found on the pending topic, so it was sent",
-                pending_topic=pending_topic,
+                settled=f"{said}: found on {spot.topic}, so it was sent",
+                pending_topic=spot.topic,
                 pending_partition=spot.partition,
                 pending_offset=spot.offset,
             )
@@ -165,14 +198,14 @@ def _settle(
             release.append(c)
         elif landed is None:
             if c.token != UNSETTLED:
-                why = f"{said}: outcome unknown until the pending topic can be read ({why_unknown})"
+                why = f"{said}: outcome unknown until its target topic can be read ({why_unknown})"
                 entries.append(_entry(c, "failure", why))
                 unsettled.append(c)
         elif c.ref in landed:
             entries.append(_entry(c, "success", None, landed[c.ref], said))
             release.append(c)
         else:
-            why = f"{said}: not sent (not on the pending topic since the claim)"
+            why = f"{said}: not sent (not on its target topic since the claim)"
             entries.append(_entry(c, "failure", why))
             release.append(c)
     made = audit.append(con, entries)
@@ -181,7 +214,7 @@ def _settle(
     replayed = [
         [
             *(c.ref.topic, c.ref.partition, c.ref.offset, now, trace_ids.get(c.ref)),
-            *(c.actor, ids[c.ref], None, pending_topic, spot.partition, spot.offset, None),
+            *(c.actor, ids[c.ref], None, spot.topic, spot.partition, spot.offset, None),
         ]
         for c in release
         if landed and (spot := landed.get(c.ref)) is not None

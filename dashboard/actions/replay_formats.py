@@ -6,14 +6,18 @@
 - claimx-enrichment: the original task with retry_count 0, key trace_id, to its pending topic.
 - envelope: the original value, key and headers, byte for byte, to the original topic; the
   markers are extra headers only (the original value is not the dashboard's to change).
+- any, replayed to "origin": a foreign DLQ (Kafka Connect, Spring Kafka, Kafka Streams,
+  Karafka) keeps the failed message itself, its source named in headers: its value, key and
+  headers go back to that topic, without the headers the DLQ producer added (`origin_message`).
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import datetime
-from typing import Any
+from typing import Any, Final
 
 from dashboard.actions.replay_message import NotReplayable, ReplayMessage, build, check_url
 from dashboard.settings import DlqSettings
@@ -35,9 +39,12 @@ def build_for_dlq(
     new_url: str | None = None,
     new_file_type: str | None = None,
     new_blob_path: str | None = None,
+    key: bytes | None = None,
+    headers: Sequence[tuple[str, bytes | None]] = (),
 ) -> ReplayMessage:
     """The message that replays one record (of `dlq_topic`, read as `dlq`'s format), with
-    the topic it goes to."""
+    the topic it goes to. `key` and `headers` are the record's own: only a foreign DLQ's
+    replay to its origin sends them back."""
     markers = _Markers(dlq_topic, dlq_partition, dlq_offset, actor, replayed_at)
     if dlq.format == "envelope":
         if new_url or new_file_type or new_blob_path:
@@ -48,8 +55,10 @@ def build_for_dlq(
             raise NotReplayable("an enrichment task has no URL, file type or blob path")
         message = claimx_message(dlq.format, value, markers, new_url, new_file_type, new_blob_path)
         return replace(message, topic=dlq.replay_target)
-    if dlq.replays_to_origin:
-        raise NotReplayable(f"replay of {dlq.format} records to their origin is not supported yet")
+    if dlq.replays_to_origin:  # format "any": the headers name the origin
+        if new_url or new_file_type or new_blob_path:
+            raise NotReplayable("a message is replayed to its origin as it was: no new URL")
+        return origin_message(value, key, headers, markers)
     message = build(
         value,
         dlq_topic=dlq_topic,
@@ -169,5 +178,89 @@ def envelope_message(value: bytes | None, markers: _Markers) -> ReplayMessage:
         value=original.encode(),
         headers=kept + markers.headers(),
         task={"original_topic": topic, "original_key": key, "original_value": original},
+        topic=topic,
+    )
+
+
+# The header naming the source topic in each foreign DLQ convention, in the order parse.sql
+# tells them apart, and the prefix (or names) of the headers its DLQ producer adds.
+FOREIGN_CONVENTIONS: Final = (
+    ("Kafka Connect", "__connect.errors.topic", ("__connect.errors.",)),
+    ("Spring Kafka", "kafka_dlt-original-topic", ("kafka_dlt-",)),
+    ("Kafka Streams", "__streams.errors.topic", ("__streams.errors.",)),
+)
+# Karafka's dispatch headers are plain names, not a prefix.
+KARAFKA_HEADERS: Final = frozenset(
+    {
+        "source_topic",
+        "source_partition",
+        "source_offset",
+        "source_consumer_group",
+        "source_attempts",
+        "source_key",
+    }
+)
+MARKER_HEADERS: Final = frozenset({"replayed_from_dlq", "dlq_topic", "dlq_partition", "dlq_offset"})
+
+
+def origin_topic(
+    headers: Sequence[tuple[str, bytes | None]],
+) -> tuple[str, str, Callable[[str], bool]] | None:
+    """(convention, source topic, whether a header is one its DLQ producer adds) of a
+    foreign DLQ record, or None when no convention's headers are there. The last header of
+    a name counts, as in the clients and the parse."""
+    names = [name for name, _ in headers]
+    for convention, topic_header, prefixes in FOREIGN_CONVENTIONS:
+        if any(name.startswith(prefixes) for name in names):
+            return convention, _last_text(headers, topic_header), _prefixed(prefixes)
+    if "source_topic" in names and "source_offset" in names:
+        return "Karafka", _last_text(headers, "source_topic"), KARAFKA_HEADERS.__contains__
+    return None
+
+
+def _prefixed(prefixes: tuple[str, ...]) -> Callable[[str], bool]:
+    return lambda name: name.startswith(prefixes)
+
+
+def _last_text(headers: Sequence[tuple[str, bytes | None]], name: str) -> str:
+    found = [value for key, value in headers if key == name]
+    try:
+        return (found[-1] or b"").decode().strip() if found else ""
+    except UnicodeDecodeError:
+        return ""
+
+
+def origin_message(
+    value: bytes | None,
+    key: bytes | None,
+    headers: Sequence[tuple[str, bytes | None]],
+    markers: _Markers,
+) -> ReplayMessage:
+    """A foreign DLQ record back to the topic its headers name: its value, key and headers
+    byte for byte, plus the replay markers.
+
+    Left out: the headers the DLQ producer added (the convention's error headers: they
+    describe the failure, not the message, and that convention's DLQ producer would add
+    a second set on top of them should it fail again), and markers of an earlier replay
+    (the new ones replace them, so the message names one DLQ record). Everything else the
+    message carried goes back as it was. No partition is pinned: the origin's partitioner
+    places it by its key, as it placed the original."""
+    found = origin_topic(headers)
+    if found is None:
+        raise NotReplayable(
+            "the record names no origin topic (no Kafka Connect, Spring Kafka, Kafka Streams "
+            "or Karafka headers): there is nowhere to replay it to"
+        )
+    convention, topic, added = found
+    if not topic:
+        raise NotReplayable(f"the record's {convention} headers name no source topic")
+    if value is None:
+        raise NotReplayable("the record has no value (a tombstone is not replayed)")
+    kept = [(name, data) for name, data in headers if not (added(name) or name in MARKER_HEADERS)]
+    return ReplayMessage(
+        key=key,
+        value=value,
+        headers=[*kept, *markers.headers()],
+        task={"origin_topic": topic, "convention": convention, "value_bytes": len(value)},
         topic=topic,
     )

@@ -12,6 +12,7 @@ Every other field of the task, known or not, goes through untouched.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -26,7 +27,7 @@ class NotReplayable(Exception):
 class ReplayMessage:
     key: bytes | None  # None: an envelope's original message had no key
     value: bytes
-    headers: list[tuple[str, bytes]]
+    headers: Sequence[tuple[str, bytes | None]]  # None: a header without a value, kept so
     task: dict[str, Any]
     # Where it goes (replay_formats.build_for_dlq); None: the settings' pending topic.
     topic: str | None = None
@@ -71,7 +72,8 @@ def build(
         raise NotReplayable("the record's value is not JSON") from None
     if not isinstance(record, dict) or not isinstance(record.get("original_task"), dict):
         raise NotReplayable("the record holds no original_task object to replay")
-    task: dict[str, Any] = json.loads(json.dumps(record["original_task"]))  # a deep copy
+    # Parsed from the bytes just now, so the task is this call's own to change (no copy).
+    task: dict[str, Any] = record["original_task"]
     trace_id = task.get("trace_id") or record.get("trace_id")
     if not isinstance(trace_id, str) or not trace_id:
         raise NotReplayable("the task has no trace id to key the replay with")

@@ -47,6 +47,7 @@ from dashboard.actions.values import (
     Request,
 )
 from dashboard.adapters import record_states
+from dashboard.adapters.collector import cycle_collector_paused
 from dashboard.adapters.db import Connection, Database, insert_rows, transaction
 from dashboard.adapters.kafka import (
     BrokerUnreachable,
@@ -76,7 +77,7 @@ def execute(
     kafka = gateway or KafkaGateway(settings)
     bulk = len(request.refs) > 1 or request.selection is not None
     report = Report(request, uuid.uuid4().hex[:12] if bulk else None)
-    with closing(AuditCopies(settings)) as copies:
+    with closing(AuditCopies(settings)) as copies, cycle_collector_paused():
         return _run(settings, request, report, kafka, copies, progress, cancel)
 
 
@@ -130,7 +131,7 @@ def _run(
                 mark: BulkMark = "bulk-cancel" if report.cancelled else "bulk-finish"
                 runner.audit_only([bulk_entry(report, mark)])
         finally:
-            runner.release()
+            runner.release()  # after the audit topic acknowledged every entry
     if request.action == "resolve" and not request.dry_run and report.count("success"):
         partitions = {r.ref.partition for r in report.results if r.result == "success"}
         try:
@@ -170,6 +171,7 @@ class _Runner:
         self._per_record = not request.dry_run
         self._started = time.monotonic()
         self._sent = 0
+        self._dlqs: dict[str, DlqSettings] = {}  # topic -> its DLQ, looked up once
 
     def close(self) -> None:
         if self._sender is not None:
@@ -189,11 +191,24 @@ class _Runner:
         yield self._held
 
     def release(self) -> None:
-        self._held = None
-        self._stack.close()
+        try:
+            # Entries copied without waiting (see _copy) are acknowledged, or reported
+            # missing, before another process may append its own.
+            self.report.audit_missing += self.copies.flush()
+        finally:
+            self._held = None
+            self._stack.close()
+
+    def _copy(self, made: list[audit.AuditEntry]) -> None:
+        """Copy entries just committed. Unthrottled, the run holds the DuckDB file from start
+        to end, so the audit topic's acknowledgement is waited for once, at the end
+        (`release`), not chunk by chunk; at a velocity limit the file is let go after each
+        step, so each copy is acknowledged before it is."""
+        self.report.audit_missing += self.copies.write(made, wait=bool(self.request.rate))
 
     def audit_only(self, entries: list[audit.NewEntry]) -> None:
-        self.report.audit_missing += audit_only(self.connection(), self.copies, entries)
+        wait = bool(self.request.rate)  # see _copy
+        self.report.audit_missing += audit_only(self.connection(), self.copies, entries, wait=wait)
 
     # -- act -----------------------------------------------------------------------------
 
@@ -213,7 +228,7 @@ class _Runner:
                 claimed, refused = claim(con, self.request, refs, self.token)
                 refusals = [self._entry(c, "refused", error=why) for c, why in refused]
                 made = audit.append(con, refusals if self._per_record else [])
-            self.report.audit_missing += self.copies.write(made)
+            self._copy(made)
         self.report.results.extend(
             ItemResult(c.ref, c.trace_id, "refused", why) for c, why in refused
         )
@@ -253,6 +268,7 @@ class _Runner:
     def _replay(self, claimed: list[Candidate]) -> None:
         request = self.request
         values = self._values(claimed)
+        originals = self._key_and_headers(claimed)
         outcomes: dict[RecordRef, ItemResult] = {}
         pending: dict[RecordRef, tuple[Candidate, ReplayMessage]] = {}
         now = datetime.now(UTC)
@@ -269,6 +285,8 @@ class _Runner:
                     new_url=request.new_url,
                     new_file_type=request.new_file_type,
                     new_blob_path=request.new_blob_path,
+                    key=originals.get(c.ref, (None, []))[0],
+                    headers=originals.get(c.ref, (None, []))[1],
                 )
             except (NotReplayable, ValueError) as exc:
                 outcomes[c.ref] = ItemResult(c.ref, c.trace_id, "failure", str(exc))
@@ -285,7 +303,10 @@ class _Runner:
 
     def _dlq_of(self, topic: str) -> DlqSettings:
         """The DLQ a record belongs to: its format and replay target decide the message."""
-        return self.settings.dlq_by_topic(topic) or self.settings.dlq()
+        dlq = self._dlqs.get(topic)
+        if dlq is None:
+            dlq = self._dlqs[topic] = self.settings.dlq_by_topic(topic) or self.settings.dlq()
+        return dlq
 
     def _values(self, claimed: list[Candidate]) -> dict[RecordRef, bytes | None]:
         with self.connection() as con, wanted_refs(con, [c.ref for c in claimed]) as wanted:
@@ -294,6 +315,24 @@ class _Runner:
                 f'JOIN {wanted} w USING (topic, "partition", "offset")'
             ).fetchall()
         return {RecordRef(t, p, o): v for t, p, o, v in rows}
+
+    def _key_and_headers(
+        self, claimed: list[Candidate]
+    ) -> dict[RecordRef, tuple[bytes | None, list[tuple[str, bytes | None]]]]:
+        """The stored key and headers of the records replayed to the origin their headers
+        name (an "any" DLQ): the message goes back with them."""
+        refs = [c.ref for c in claimed if self._dlq_of(c.ref.topic).format == "any"]
+        if not refs:
+            return {}
+        with self.connection() as con, wanted_refs(con, refs) as wanted:
+            rows = con.execute(
+                'SELECT r.topic, r."partition", r."offset", r."key", r.headers FROM records r '
+                f'JOIN {wanted} w USING (topic, "partition", "offset")'
+            ).fetchall()
+        return {
+            RecordRef(t, p, o): (k, [(h["key"], h["value"]) for h in hs or []])
+            for t, p, o, k, hs in rows
+        }
 
     def _produce(
         self, pending: dict[RecordRef, tuple[Candidate, ReplayMessage]]
@@ -397,12 +436,14 @@ class _Runner:
         with self.connection() as con:
             with transaction(con):
                 made = audit.append(con, entries if self._per_record else [])
-                ids = {(e.partition, e.offset): e.audit_id for e in made}
-                inserted = rows(lambda ref: ids[(ref.partition, ref.offset)], datetime.now(UTC))
+                ids = {(e.topic, e.partition, e.offset): e.audit_id for e in made}
+                inserted = rows(
+                    lambda ref: ids[(ref.topic, ref.partition, ref.offset)], datetime.now(UTC)
+                )
                 insert_rows(con, table, columns, inserted)
                 record_states.refresh(con, inserted)  # rows begin with topic, partition, offset
                 unknown = [r.ref for r in (outcomes or {}).values() if r.detail.get(UNKNOWN)]
                 hold_unsettled(con, self.token, unknown)
                 release(con, self.token)
             # Copied while this process still holds the file: the copies get entries in order.
-            self.report.audit_missing += self.copies.write(made)
+            self._copy(made)

@@ -14,9 +14,15 @@ from dashboard.text.moments import EXAMPLES
 def settings_from(args: argparse.Namespace) -> Settings:
     """The settings, narrowed to the DLQ `--dlq` names (the first configured by default);
     `[kafka]` properties librdkafka does not know are refused here, naming them."""
+    return all_dlqs_settings(args).for_dlq(getattr(args, "dlq", None))
+
+
+def all_dlqs_settings(args: argparse.Namespace) -> Settings:
+    """The settings as loaded, for what covers every DLQ (metrics, alert rules): narrowed
+    ones carry the chosen DLQ's thresholds at the top level, where the others read theirs."""
     settings = load_settings(getattr(args, "config", None))
     check_properties(settings.kafka)
-    return settings.for_dlq(getattr(args, "dlq", None))
+    return settings
 
 
 MOMENT_HELP: Final = f"ISO date or time (UTC unless it says), or a time ago: {EXAMPLES}"

@@ -10,7 +10,7 @@ from types import FrameType
 
 from dashboard.adapters.db import DatabaseBusy
 from dashboard.adapters.kafka import BrokerUnreachable, TopicMissing
-from dashboard.cli.context import settings_from
+from dashboard.cli.context import all_dlqs_settings, settings_from
 from dashboard.cli.metrics_cmd import add_address_argument, serve
 from dashboard.cli.output import err, print_json
 from dashboard.settings import Settings
@@ -62,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
         err("dlq ingest: --follow needs a positive number of seconds")
         return 2
     if args.metrics_port is not None:
-        serve(settings, args.metrics_address, args.metrics_port)
+        serve(all_dlqs_settings(args), args.metrics_address, args.metrics_port)
     return _follow(settings, args)
 
 

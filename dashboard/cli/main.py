@@ -53,7 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--config",
         type=Path,
         metavar="PATH",
-        help="settings file (default: ./dlq.toml when present)",
+        help="settings file (default: $DLQ_CONFIG, else ./dlq.toml when present)",
     )
     parser.add_argument(
         "-v", "--verbose", action="store_true", help="also show the Kafka client's own log lines"

@@ -11,7 +11,7 @@ from types import FrameType
 
 from prometheus_client import start_http_server
 
-from dashboard.cli.context import settings_from
+from dashboard.cli.context import all_dlqs_settings
 from dashboard.cli.output import err
 from dashboard.exports.alert_rules import rules_yaml
 from dashboard.exports.metrics import registry_for
@@ -56,7 +56,7 @@ def serve(settings: Settings, address: str, port: int) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    settings = settings_from(args)
+    settings = all_dlqs_settings(args)  # every DLQ's metrics and rules
     if args.rules:
         print(rules_yaml(settings), end="")
         return 0

@@ -24,7 +24,7 @@ from dashboard.devtools.demo_shapes import (
 )
 from dashboard.settings import Settings
 
-__all__ = ["BURST_DOMAIN", "BURST_ERROR", "DemoRecord", "generate", "produce", "records_in_topic"]
+__all__ = ["BURST_DOMAIN", "BURST_ERROR", "DemoRecord", "generate", "produce", "records_in"]
 
 # The systematic burst: one domain, one error, in the last half hour, fast enough to put the
 # growth rate in the runbook's Critical band (> 10 per minute).
@@ -89,12 +89,11 @@ def _business_hours_offset(rng: random.Random, span_ms: int, now_ms: int) -> int
             return offset
 
 
-def records_in_topic(settings: Settings, gateway: KafkaGateway | None = None) -> int:
-    """How many records the DLQ topic holds now (0 when it does not exist)."""
-    kafka = gateway or KafkaGateway(settings)
-    if not kafka.topic_exists(settings.dlq_topic):
+def records_in(kafka: KafkaGateway, topic: str) -> int:
+    """How many records `topic` holds now (0 when it does not exist)."""
+    if not kafka.topic_exists(topic):
         return 0
-    marks = kafka.watermarks(settings.dlq_topic, kafka.partitions(settings.dlq_topic))
+    marks = kafka.watermarks(topic, kafka.partitions(topic))
     return sum(wm.high - wm.low for wm in marks.values())
 
 

@@ -40,13 +40,19 @@ def _ms(moment: datetime) -> int:
     return int(moment.timestamp() * 1000)
 
 
-def claimx_download(rng: random.Random, when: datetime) -> DemoRecord:
+def claimx_download(
+    rng: random.Random, when: datetime, failure: int | None = None, host: int | None = None
+) -> DemoRecord:
+    """A failed ClaimX media download; `failure` and `host` (indexes) fix what failed where,
+    for a burst."""
     trace_id = new_trace_id(rng)
     media_id = str(rng.randrange(10_000_000, 99_999_999))
     project_id = str(rng.randrange(100_000, 999_999))
     file_type, pattern = rng.choice(_CLAIMX_FILES)
-    url = presigned_url(rng, rng.choice(_CLAIMX_HOSTS), file_type)
-    category, retry_count = rng.choice(_CLAIMX_FAILURES)
+    server = rng.choice(_CLAIMX_HOSTS) if host is None else _CLAIMX_HOSTS[host]
+    url = presigned_url(rng, server, file_type)
+    failed = rng.choice(_CLAIMX_FAILURES) if failure is None else _CLAIMX_FAILURES[failure]
+    category, retry_count = failed
     task: dict[str, Any] = {
         "media_id": media_id,
         "project_id": project_id,
@@ -104,8 +110,12 @@ def claimx_enrichment(rng: random.Random, when: datetime) -> DemoRecord:
     )
 
 
-def envelope(rng: random.Random, when: datetime, offset: int | None = None) -> DemoRecord:
-    source, worker, error_type, category, message = rng.choice(_ENVELOPE_FAILURES)
+def envelope(
+    rng: random.Random, when: datetime, offset: int | None = None, failure: int | None = None
+) -> DemoRecord:
+    """A generic DLQ's envelope; `failure` (an index) fixes which worker failed how."""
+    chosen = rng.choice(_ENVELOPE_FAILURES) if failure is None else _ENVELOPE_FAILURES[failure]
+    source, worker, error_type, category, message = chosen
     original_offset = rng.randrange(0, 500_000) if offset is None else offset
     keyed = rng.random() < 0.9
     key = new_trace_id(rng) if keyed else None
@@ -144,6 +154,9 @@ def envelope(rng: random.Random, when: datetime, offset: int | None = None) -> D
         dlq_key, json.dumps(value).encode(), headers, _ms(when), f"envelope-{error_type}"
     )
 
+
+# The topics the envelope's failed messages were read from: a replay puts them back there.
+ENVELOPE_ORIGINS: tuple[str, ...] = tuple(sorted({f[0] for f in _ENVELOPE_FAILURES}))
 
 SHAPES: dict[str, Callable[[random.Random, datetime], DemoRecord]] = {
     "claimx-download": claimx_download,

@@ -7,6 +7,9 @@ Rates are per minute, as the runbook states its thresholds: `increase(x[5m]) / 5
 per-minute growth over the trailing window, which is what the dashboard compares (the
 pipeline's own rules compared the per-second `rate()` with per-minute numbers). Each expression
 takes `max by (topic)`, so two exporters of one snapshot raise one alert, not two.
+
+A DLQ with thresholds of its own (its [severity] or [[alerts]] in `[[dlqs]]`) gets a group of
+its own rules, selecting its topic; the group of the top-level rules leaves its topic out.
 """
 
 from __future__ import annotations
@@ -54,16 +57,20 @@ def duration(seconds: float) -> str:
     return f"{whole // 60}m" if whole % 60 == 0 else f"{whole}s"
 
 
-def expression(rule: AlertRule, settings: Settings, time_scale: float = 1.0) -> str:
+def expression(
+    rule: AlertRule, settings: Settings, time_scale: float = 1.0, selector: str = ""
+) -> str:
+    """The rule's PromQL; `selector`: label matchers narrowing the series (no braces)."""
+    labels = f"{{{selector}}}" if selector else ""
     if rule.kind == "size":
-        return f"max by (topic) ({BACKLOG_METRIC}) > {rule.threshold:g}"
+        return f"max by (topic) ({BACKLOG_METRIC}{labels}) > {rule.threshold:g}"
     seconds = max(1, round(settings.rules.rate_window_minutes * 60 * time_scale))
     per_minute = f"/ {seconds // 60}" if seconds % 60 == 0 else f"* 60 / {seconds}"
     # increase over the window divided by its minutes, rather than rate() * 60: the same
     # number, but whole counts stay exact, so exactly 10 a minute is not "> 10" (rate()'s
     # per-second division rounds 50 / 300 * 60 just above 10).
     return (
-        f"max by (topic) (increase({ENTERED}[{duration(seconds)}])) {per_minute}"
+        f"max by (topic) (increase({ENTERED}{labels}[{duration(seconds)}])) {per_minute}"
         f" > {rule.threshold:g}"
     )
 
@@ -79,7 +86,7 @@ def dashboard_link(rule: AlertRule, settings: Settings) -> str:
 
 
 def rule_document(
-    rule: AlertRule, settings: Settings, time_scale: float = 1.0
+    rule: AlertRule, settings: Settings, time_scale: float = 1.0, selector: str = ""
 ) -> dict[str, object]:
     step = runbook_step(rule, settings)
     if rule.kind == "size":
@@ -90,7 +97,7 @@ def rule_document(
         summary = "DLQ {{ $labels.topic }} growing at {{ $value | humanize }} records/min"
     return {
         "alert": rule.name,
-        "expr": expression(rule, settings, time_scale),
+        "expr": expression(rule, settings, time_scale, selector),
         "for": duration(rule.for_minutes * 60 * time_scale),
         "labels": {"severity": step.severity},
         "annotations": {
@@ -102,11 +109,41 @@ def rule_document(
     }
 
 
+@dataclass(frozen=True)
+class RuleGroup:
+    name: str
+    settings: Settings  # whose alerts and severity bands the group's rules take
+    selector: str  # PromQL label matchers (no braces); empty: every topic
+
+
+def rule_groups(settings: Settings) -> list[RuleGroup]:
+    """The top-level rules for every DLQ without thresholds of its own, then one group per
+    DLQ with its own. `settings` as loaded, not narrowed to one DLQ."""
+    own = [d for d in settings.dlq_list if d.severity is not None or d.alerts is not None]
+    others = ",".join(f"topic!={json.dumps(d.topic)}" for d in own)
+    groups = [RuleGroup(GROUP_NAME, settings, others)]
+    for dlq in own:
+        narrowed = settings.for_dlq(dlq.name)
+        groups.append(
+            RuleGroup(f"{GROUP_NAME}-{dlq.name}", narrowed, f"topic={json.dumps(dlq.topic)}")
+        )
+    return groups
+
+
 def rules_document(settings: Settings, time_scale: float = 1.0) -> dict[str, object]:
     """The rules file's content. `time_scale` shrinks every window and `for` duration (a
     test's quick variant of the same rules); thresholds stay as they are."""
-    rules = [rule_document(r, settings, time_scale) for r in settings.alerts]
-    return {"groups": [{"name": GROUP_NAME, "rules": rules}]}
+    return {
+        "groups": [
+            {
+                "name": g.name,
+                "rules": [
+                    rule_document(r, g.settings, time_scale, g.selector) for r in g.settings.alerts
+                ],
+            }
+            for g in rule_groups(settings)
+        ]
+    }
 
 
 HEADER: Final = (
@@ -118,13 +155,16 @@ HEADER: Final = (
 
 def rules_yaml(settings: Settings, time_scale: float = 1.0) -> str:
     """The rules file as YAML (strings JSON-quoted, which YAML reads as they are)."""
-    lines = [HEADER.rstrip("\n"), "groups:", f"  - name: {GROUP_NAME}", "    rules:"]
-    for rule in settings.alerts:
-        for i, (key, value) in enumerate(rule_document(rule, settings, time_scale).items()):
-            lead = "        " if i else "      - "
-            if isinstance(value, dict):
-                lines.append(f"{lead}{key}:")
-                lines += [f"          {k}: {json.dumps(v)}" for k, v in value.items()]
-            else:
-                lines.append(f"{lead}{key}: {json.dumps(value)}")
+    lines = [HEADER.rstrip("\n"), "groups:"]
+    for group in rule_groups(settings):
+        lines += [f"  - name: {group.name}", "    rules:"]
+        for rule in group.settings.alerts:
+            document = rule_document(rule, group.settings, time_scale, group.selector)
+            for i, (key, value) in enumerate(document.items()):
+                lead = "        " if i else "      - "
+                if isinstance(value, dict):
+                    lines.append(f"{lead}{key}:")
+                    lines += [f"          {k}: {json.dumps(v)}" for k, v in value.items()]
+                else:
+                    lines.append(f"{lead}{key}: {json.dumps(value)}")
     return "\n".join(lines) + "\n"

@@ -4,9 +4,10 @@ snapshot at every scrape (`dlq ingest --follow --metrics-port`, `dlq metrics`).
 Every value comes from the snapshot (dashboard.triage.monitoring), never from counting in
 this process, so a restarted exporter carries on from the snapshot's totals and two
 exporters of one snapshot report the same numbers (the alert rules take `max by (topic)`).
-Labels stay few: the topic, the state words, an action's result, how a record was resolved,
-an ingest run's status and the error category (the known ones, "none" and "other"); never
-trace ids, URLs or error text.
+Every configured DLQ is exported, each sample labelled with its `topic` and its `dlq` name
+(one name per topic, so the label adds no series). Labels stay few: the state words, an
+action's result, how a record was resolved, an ingest run's status and the error category
+(the known ones, "none" and "other"); never trace ids, URLs or error text.
 """
 
 from __future__ import annotations
@@ -158,23 +159,26 @@ def bounded(value: str | None, known: Iterable[str], *, none: str = OTHER) -> st
 
 
 class _Families:
-    """Metric families being filled, one per spec, in the order of METRICS."""
+    """Metric families being filled, one per spec, in the order of METRICS; the samples of
+    every DLQ go into the same families (a name may appear once in an exposition)."""
 
     def __init__(self) -> None:
         self.families: dict[str, CounterMetricFamily | GaugeMetricFamily] = {}
+        self.dlq = ""  # the `dlq` label of the samples being added
 
     def add(self, name: str, value: float, *labels: str) -> None:
+        """`labels` in the spec's order (the topic first); the DLQ's name goes after it."""
         family = self.families.get(name)
+        spec = _SPECS[name]
+        names = ("topic", "dlq", *spec.labels[1:]) if spec.labels else ()
         if family is None:
-            spec = _SPECS[name]
             if spec.kind == "counter":
-                family = CounterMetricFamily(
-                    name.removesuffix("_total"), spec.help, labels=spec.labels
-                )
+                family = CounterMetricFamily(name.removesuffix("_total"), spec.help, labels=names)
             else:
-                family = GaugeMetricFamily(name, spec.help, labels=spec.labels)
+                family = GaugeMetricFamily(name, spec.help, labels=names)
             self.families[name] = family
-        family.add_metric(list(labels), value)
+        values = [labels[0], self.dlq, *labels[1:]] if spec.labels else []
+        family.add_metric(values, value)
 
     def add_each(
         self, name: str, topic: str, counts: Mapping[str, int], known: Iterable[str]
@@ -190,10 +194,18 @@ class _Families:
 
 
 def families(
-    numbers: MonitoringNumbers, topic: str, settings: Settings, now: datetime
+    numbers: MonitoringNumbers,
+    topic: str,
+    settings: Settings,
+    now: datetime,
+    *,
+    dlq: str = "",
+    out: _Families | None = None,
 ) -> list[Metric]:
-    """The DLQ metric families of one topic, from what the snapshot says at `now`."""
-    out = _Families()
+    """The DLQ metric families of one topic (the DLQ `dlq`, with `settings` narrowed to it),
+    from what the snapshot says at `now`, added to `out`'s when given."""
+    out = out or _Families()
+    out.dlq = dlq
     size = numbers.size
     out.add("dlq_records_entered_total", numbers.entered, topic)
     out.add("dlq_records_ingested_total", numbers.ingested, topic)
@@ -244,21 +256,27 @@ class SnapshotCollector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         up = GaugeMetricFamily("dlq_snapshot_up", _SPECS["dlq_snapshot_up"].help)
-        topic = self.settings.dlq_topic
+        dlqs = self.settings.dlq_list
         try:
             with self.database.read() as con:
-                numbers = monitoring_numbers(con, topic)
+                numbers = [monitoring_numbers(con, dlq.topic) for dlq in dlqs]
         except (SnapshotMissing, DatabaseBusy):
             up.add_metric([], 0.0)
             yield up
             return
         up.add_metric([], 1.0)
         yield up
-        yield from families(numbers, topic, self.settings, datetime.now(UTC))
+        out = _Families()
+        now = datetime.now(UTC)
+        for dlq, counted in zip(dlqs, numbers, strict=True):
+            narrowed = self.settings.for_dlq(dlq.name)
+            families(counted, dlq.topic, narrowed, now, dlq=dlq.name, out=out)
+        yield from out.families.values()
 
 
 def registry_for(settings: Settings) -> CollectorRegistry:
-    """A registry holding only the DLQ metrics of `settings`' snapshot and topic."""
+    """A registry holding only the DLQ metrics of `settings`' snapshot, for every DLQ they
+    configure (`settings` as loaded, not narrowed to one DLQ: see cli.context)."""
     registry = CollectorRegistry(auto_describe=False)
     registry.register(SnapshotCollector(settings))
     return registry

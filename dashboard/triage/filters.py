@@ -26,6 +26,8 @@ from dashboard.triage.states import (
 )
 
 Params = dict[str, str | list[str]]
+# One DLQ's topic, or several (the pages' "all DLQs" choice).
+Topics = str | tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -114,10 +116,10 @@ class RecordFilter:
         ]
         return " ".join(parts) if parts else "all records"
 
-    def where(self, topic: str) -> tuple[str, dict[str, object]]:
-        """SQL conditions on `records` (its kept state included), with parameters."""
-        clauses = ["topic = $topic"]
-        params: dict[str, object] = {"topic": topic}
+    def where(self, topic: Topics) -> tuple[str, dict[str, object]]:
+        """SQL conditions on `records` (its kept state included), with parameters. `topic`:
+        one topic or several."""
+        clauses, params = _topic_clause(topic)
 
         def add(clause: str, **values: object) -> None:
             clauses.append(clause)
@@ -186,6 +188,14 @@ class RecordFilter:
         if self.states:
             add(choices_condition(self.states))
         return " AND ".join(clauses), params
+
+
+def _topic_clause(topic: Topics) -> tuple[list[str], dict[str, object]]:
+    if isinstance(topic, str):
+        return ["topic = $topic"], {"topic": topic}
+    if not topic:
+        raise ValueError("no topic to select records from")
+    return ["topic IN (SELECT unnest($topics))"], {"topics": list(topic)}
 
 
 IN_BACKLOG: Final = RecordFilter(states=(BACKLOG,))

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
 from dashboard.adapters.db import Connection
-from dashboard.triage.filters import RecordFilter
+from dashboard.triage.filters import RecordFilter, Topics
 from dashboard.triage.records import RecordRow, row_sql
 from dashboard.triage.states import records_with_details_sql
 
@@ -38,7 +38,7 @@ class SearchResult:
         return max(1, -(-self.total // self.page_size))
 
 
-def count(con: Connection, topic: str, flt: RecordFilter) -> int:
+def count(con: Connection, topic: Topics, flt: RecordFilter) -> int:
     """How many records the filter matches (what the Messages page's caption says)."""
     where, params = flt.where(topic)
     row = con.execute(f"SELECT count(*) FROM records r WHERE {where}", params).fetchone()
@@ -47,7 +47,7 @@ def count(con: Connection, topic: str, flt: RecordFilter) -> int:
 
 def search(
     con: Connection,
-    topic: str,
+    topic: Topics,
     flt: RecordFilter,
     sort: str = "time",
     descending: bool = True,

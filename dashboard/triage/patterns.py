@@ -17,7 +17,7 @@ import numpy as np
 
 from dashboard.adapters.db import Connection, transaction
 from dashboard.triage.dimensions import DIMENSIONS, NO_TEXT_LABEL, NONE_LABEL
-from dashboard.triage.filters import RecordFilter
+from dashboard.triage.filters import RecordFilter, Topics
 from dashboard.triage.runbook import RUNBOOK
 from dashboard.triage.runbook import RunbookPattern as RunbookPattern
 from dashboard.triage.sliding_peaks import busiest_windows
@@ -126,7 +126,7 @@ class Burst:
 
 
 def bursts(
-    con: Connection, topic: str, flt: RecordFilter, min_records: int, window_minutes: int
+    con: Connection, topic: Topics, flt: RecordFilter, min_records: int, window_minutes: int
 ) -> list[Burst]:
     """(signature, domain) pairs, and (category, domain) pairs of records without error text,
     with at least `min_records` records within `window_minutes` minutes at some point;
@@ -194,7 +194,7 @@ def _minute_time(epoch_minute: np.int64) -> datetime:
 
 def groups(
     con: Connection,
-    topic: str,
+    topic: Topics,
     flt: RecordFilter,
     dimension: str,
     burst_keys: list[tuple[str | None, str, str]],
@@ -264,7 +264,7 @@ def groups(
     return [Group(*row) for row in rows]
 
 
-def pattern_totals(con: Connection, topic: str, flt: RecordFilter) -> dict[str | None, int]:
+def pattern_totals(con: Connection, topic: Topics, flt: RecordFilter) -> dict[str | None, int]:
     """How many records of the selection each runbook pattern explains (None: no pattern)."""
     where, params = flt.where(topic)
     # Counted per signature first: the pattern rules then run once per signature.
@@ -283,7 +283,7 @@ def pattern_totals(con: Connection, topic: str, flt: RecordFilter) -> dict[str |
 
 
 def top_values(
-    con: Connection, topic: str, flt: RecordFilter, dimension: str, limit: int
+    con: Connection, topic: Topics, flt: RecordFilter, dimension: str, limit: int
 ) -> list[tuple[str | None, int]]:
     """The commonest values of `dimension` in the selection with their counts: `groups` without
     the pattern matching, for summaries (escalation pack, reports) that only need counts."""

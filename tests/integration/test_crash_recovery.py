@@ -17,6 +17,7 @@ import pytest
 from confluent_kafka import Producer
 
 from dashboard.actions import audit
+from dashboard.actions import run as run_module
 from dashboard.actions.audit_verify import verify_all
 from dashboard.actions.interrupted import replayed_from, settle_before_preview
 from dashboard.actions.run import execute
@@ -157,6 +158,24 @@ def test_a_bulk_replay_stops_once_kafka_stops_acknowledging(
     again = replay(settings, refs)
     assert again.count("success") == 20
     assert _sent_per_record(settings, gateway) == Counter(range(20))
+
+
+def test_a_bulk_of_several_chunks_leaves_the_audit_topic_complete_and_in_order(
+    kafka_settings: Settings, gateway: KafkaGateway, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Unthrottled, a bulk waits for the audit topic's acknowledgements once, at its end:
+    every entry of every chunk is still there, in id order, before the file is let go."""
+    monkeypatch.setattr(run_module, "UNTHROTTLED_CHUNK", 4)
+    _dlq(kafka_settings, gateway, 10)
+    report = replay(kafka_settings, [ref(kafka_settings, 0, i) for i in range(10)])
+    assert report.audit_missing == [] and report.count("success") == 10
+    check = verify_all(kafka_settings)
+    assert check.ok, check.lines
+    topic = kafka_settings.audit_topic_name
+    assert topic is not None
+    ids = [int(m.key() or b"0") for m in read_until_now(gateway, topic)]
+    # bulk-start, ten replays, bulk-finish, numbered from the table's first entry on.
+    assert len(ids) == 12 and ids == sorted(ids) == list(range(ids[0], ids[0] + 12))
 
 
 def test_the_audit_topic_witnesses_the_end_of_the_table_and_the_file(

@@ -23,7 +23,7 @@ import pytest
 from dashboard.adapters.kafka import KafkaGateway
 from dashboard.devtools.broker.launcher import free_port
 from dashboard.exports.alert_rules import rules_yaml
-from dashboard.settings import Settings
+from dashboard.settings import Settings, dlq_name_of
 from tests.conftest import REPO, settings_env
 from tests.kafka_helpers import produce_pipeline
 
@@ -146,10 +146,11 @@ def test_prometheus_sees_the_rapid_growth_alert_pending_then_firing(
     kafka_settings: Settings, gateway: KafkaGateway, prometheus: str, follower: str
 ) -> None:
     topic = kafka_settings.dlq_topic
+    labels = f'dlq="{dlq_name_of(topic)}",topic="{topic}"'  # in the exposition's order
     produce_pipeline(gateway, topic, 5)
     # The exporter reads the snapshot the follower writes; Prometheus stores what it serves.
     wait_for(
-        lambda: f'dlq_records_entered_total{{topic="{topic}"}} 5.0' in get_text(follower),
+        lambda: f"dlq_records_entered_total{{{labels}}} 5.0" in get_text(follower),
         "the follower to export the first records",
         30,
     )

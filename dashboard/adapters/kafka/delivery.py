@@ -59,6 +59,10 @@ class Sender:
         # Why this producer can send nothing more (a fatal error, e.g. a user without the
         # right to write: an idempotent producer then gets no producer id), in words.
         self.fatal: str | None = None
+        # Records sent and not yet reported on, insertion-ordered (the unacknowledged are
+        # reported in the order sent): (call, the caller's key) -> its report.
+        self._waiting: dict[tuple[int, Hashable], Callable[[Delivery], None]] = {}
+        self._calls = 0
 
     def send(
         self,
@@ -72,12 +76,25 @@ class Sender:
         A caller pacing or cancelling does it in `records`: sending stops when it ends.
         A fatal error (`fatal` says it in words) fails the record at hand and stops the
         sending: the rest of `records` is left untaken. Returns how many records were sent."""
-        waiting: dict[Key, None] = {}  # insertion-ordered: the unacknowledged come in order
+        sent = self.enqueue(topic, records, on_delivery)
+        self.wait()
+        return sent
+
+    def enqueue(
+        self,
+        topic: str,
+        records: Iterable[tuple[Key, OutgoingRecord]],
+        on_delivery: Callable[[Key, Delivery], None],
+    ) -> int:
+        """`send` without the wait: the reports come while later sends are made, and `wait`
+        (or the next `send`) waits for the rest. Records of one topic partition land in the
+        order they were enqueued (the producer is idempotent)."""
+        self._calls += 1
+        call = self._calls
 
         def reported(key: Key, err: KafkaError | None, msg: Message) -> None:
-            if key not in waiting:  # reported after this call gave up on it
+            if self._waiting.pop((call, key), None) is None:  # reported after a wait gave up
                 return
-            del waiting[key]
             if err is not None:
                 timed_out = err.code() in (KafkaError._MSG_TIMED_OUT, KafkaError._TIMED_OUT)
                 why = in_words(err, self._bootstrap)
@@ -89,26 +106,30 @@ class Sender:
 
         sent = 0
         for key, record in records:
-            waiting[key] = None
+            self._waiting[(call, key)] = partial(on_delivery, key)
             if self.fatal is None:
                 self._produce(topic, record, partial(reported, key))
             if self.fatal is not None:  # this record was not sent, nor will any after it be
-                del waiting[key]
+                del self._waiting[(call, key)]
                 on_delivery(key, Delivery("failed", error=self.fatal))
                 break
             sent += 1
             if sent % _POLL_EVERY == 0:
                 self._poll(0)
+        return sent
+
+    def wait(self) -> None:
+        """Wait for the report of every record enqueued; those with none in time are
+        reported "unacknowledged" (or failed, after a fatal error), in the order sent."""
         deadline = time.monotonic() + self.delivery_timeout + _REPORT_GRACE_SECONDS
-        while waiting and self.fatal is None and time.monotonic() < deadline:
+        while self._waiting and self.fatal is None and time.monotonic() < deadline:
             self._poll(0.1)
-        late = list(waiting)
-        waiting.clear()
-        for key in late:
+        late = list(self._waiting.values())
+        self._waiting.clear()
+        for report in late:
             # After a fatal error librdkafka sends nothing more of what was queued.
             failed = Delivery("failed", error=self.fatal) if self.fatal is not None else None
-            on_delivery(key, failed or Delivery("unacknowledged"))
-        return sent
+            report(failed or Delivery("unacknowledged"))
 
     def _poll(self, timeout: float) -> None:
         """Serve delivery reports; a fatal error (raised from poll) is kept in `fatal`."""

@@ -1,0 +1,48 @@
+"""Where an ingest run's time goes, phase by phase (consume, stage, parse, write, waits).
+
+Each phase is timed by the one thread that runs it (the reading thread: consume, stage,
+parse and waiting for the writer; the writer thread: insert, commit and waiting for work),
+so the two threads' sums each add up to about the run's wall time, and a phase that grows
+says which side holds the other up. The process's CPU time beside the wall time says how
+much of the two cores the run used. `dlq ingest --format json` reports them; the ingest
+bench records them with its figures.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+# Reading thread, then writer thread: the order the bench prints them in.
+READER_PHASES = ("consume", "stage", "parse", "wait_for_writer")
+WRITER_PHASES = ("insert", "commit", "wait_for_work")
+
+
+@dataclass
+class Phases:
+    seconds: dict[str, float] = field(default_factory=dict)
+    cpu_seconds: float = 0.0  # the process's CPU time (every thread, librdkafka's too)
+
+    def add(self, name: str, seconds: float) -> None:
+        # Each name is written by one thread only, so no lock is needed.
+        self.seconds[name] = self.seconds.get(name, 0.0) + seconds
+
+    @contextmanager
+    def timed(self, name: str) -> Iterator[None]:
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.add(name, time.perf_counter() - started)
+
+    def added(self, other: Phases) -> Phases:
+        total = Phases(dict(self.seconds), self.cpu_seconds + other.cpu_seconds)
+        for name, seconds in other.seconds.items():
+            total.add(name, seconds)
+        return total
+
+    def as_dict(self) -> dict[str, float]:
+        rounded = {name: round(s, 3) for name, s in self.seconds.items()}
+        return {**rounded, "cpu": round(self.cpu_seconds, 3)}

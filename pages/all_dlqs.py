@@ -1,0 +1,76 @@
+"""All DLQs: every configured DLQ at a glance, the most urgent first, each opening its own
+Overview (what `dlq dlqs` prints)."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+import streamlit as st
+
+from dashboard.triage.dlq_summary import summarize_all
+from pages import ui
+from pages.dlq_choice import DLQ_PARAM
+
+settings = ui.all_settings()
+
+st.title("All DLQs")
+st.caption(
+    "Every DLQ judged by its own severity bands and alert rules; the most severe first, then "
+    "the most firing alerts, then the largest backlog. A name opens that DLQ's Overview."
+)
+ui.refresh_button(settings)
+as_of = ui.snapshot_as_of(settings.for_dlq(None))  # one ingest run reads every DLQ
+rows = ui.cached(settings, summarize_all, settings, as_of)
+
+
+def overview_link(name: str) -> str:
+    """The DLQ's Overview: the root page with the DLQ in the URL (relative, so the app may
+    sit under a base path)."""
+    return "./?" + urlencode({DLQ_PARAM: name})
+
+
+def alerts_text(firing: tuple[str, ...], pending: tuple[str, ...]) -> str:
+    parts = [f"FIRING {', '.join(firing)}"] if firing else []
+    parts += [f"pending {', '.join(pending)}"] if pending else []
+    return "; ".join(parts) or "-"
+
+
+st.dataframe(
+    [
+        {
+            "DLQ": overview_link(r.name),
+            "severity": r.severity.label,
+            "alerts": alerts_text(r.firing, r.pending),
+            "backlog": r.backlog,
+            "last hour": r.entered_last_hour,
+            "topic": r.topic,
+            "format": r.format,
+            "replays to": r.replay_target,
+        }
+        for r in rows
+    ],
+    hide_index=True,
+    column_config={
+        "DLQ": st.column_config.LinkColumn(
+            "DLQ", display_text=rf"\?{DLQ_PARAM}=(.+)$", help="Opens the DLQ's Overview", width=90
+        ),
+        "severity": st.column_config.TextColumn("severity", width=80),
+        "alerts": ui.long_text("alerts", 150, "the DLQ's Overview"),
+        "backlog": st.column_config.NumberColumn("backlog", format="localized", width=80),
+        "last hour": st.column_config.NumberColumn(
+            "last hour", format="localized", width=80, help="Records that entered in the last hour"
+        ),
+        "topic": ui.long_text("topic", 170, "the DLQ's Overview"),
+        "format": st.column_config.TextColumn("format", width=115),
+        "replays to": ui.long_text("replays to", 150, "the DLQ's Overview"),
+    },
+)
+# The same, in this tab: the table's links open a new one.
+columns = st.columns(min(len(rows), 6) or 1)
+for i, r in enumerate(rows):
+    columns[i % len(columns)].page_link(
+        "pages/overview.py",
+        label=f"{r.name} overview",
+        icon=":material/monitoring:",
+        query_params={DLQ_PARAM: r.name},
+    )

@@ -1,0 +1,202 @@
+"""Several DLQs in the app (AppTest, a real snapshot file): the sidebar's DLQ selector kept in
+the URL, the All DLQs page, and the pages that work on one DLQ or across all of them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from dashboard.actions import audit
+from dashboard.adapters.db import Database
+from tests.snapshots import pipeline_record, write_snapshot
+from tests.test_app_pages import run_app
+
+NOW = datetime.now(UTC).replace(microsecond=0)
+XACT, CLAIMX, GENERIC = "xact.downloads.dlq", "claimx.downloads.dlq", "enrichment.pending.dlq"
+# name, topic, records, how long ago they arrived: the generic DLQ is the largest, over its
+# own, lower size line; xact's arrived in the last hour, none in the last 10 minutes.
+DLQS = (
+    ("xact", XACT, 6, timedelta(minutes=30)),
+    ("claimx", CLAIMX, 3, timedelta(days=3)),
+    ("generic", GENERIC, 12, timedelta(hours=3)),
+)
+CONFIG = f"""
+[[dlqs]]
+name = "xact"
+topic = "{XACT}"
+review_group = "xact-review"
+
+[[dlqs]]
+name = "claimx"
+topic = "{CLAIMX}"
+format = "claimx-download"
+review_group = "claimx-review"
+
+[[dlqs]]
+name = "generic"
+topic = "{GENERIC}"
+format = "envelope"
+replay_target = "origin"
+review_group = "generic-review"
+[dlqs.severity]
+size_review_above = 10
+"""
+
+
+@pytest.fixture(scope="module")
+def snapshot(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    db = tmp_path_factory.mktemp("dlqs") / "snapshot.duckdb"
+    for _, topic, count, ago in DLQS:
+        records = [
+            pipeline_record(0, i, NOW - ago - timedelta(minutes=i), topic=topic)
+            for i in range(count)
+        ]
+        write_snapshot(db, records, topic=topic)
+    return db
+
+
+@pytest.fixture(autouse=True)
+def configured(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, snapshot: Path) -> Iterator[None]:
+    (tmp_path / "dlq.toml").write_text(CONFIG)
+    monkeypatch.chdir(tmp_path)
+    for name in ("DLQ_TOPIC", "DLQ_PENDING_TOPIC", "DLQ_REVIEW_GROUP"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("DLQ_DB", str(snapshot))
+    monkeypatch.setenv("DLQ_AUDIT_LOG", str(tmp_path / "audit.jsonl"))
+    st.cache_resource.clear()
+    st.cache_data.clear()
+    yield
+    st.cache_resource.clear()
+    st.cache_data.clear()
+
+
+def app(page: str | None = None, **query: str) -> AppTest:
+    return run_app(page, **query)
+
+
+def texts(elements: object) -> list[str]:
+    return [str(e.value) for e in elements]  # type: ignore[attr-defined]
+
+
+def selector(at: AppTest) -> object:
+    return at.sidebar.selectbox(key="_dlq_selector")
+
+
+def test_the_url_chooses_the_dlq_and_every_page_sees_its_topic() -> None:
+    at = app(dlq="claimx")
+    assert selector(at).value == "claimx"  # type: ignore[attr-defined]
+    assert any(CLAIMX in t for t in texts(at.caption))  # the Overview's topic
+    assert any(f"Topic `{CLAIMX}`" in t for t in texts(at.sidebar.caption))
+    assert {m.label: m.value for m in at.metric}["Records in the topic"] == "3"
+
+    # Choosing another DLQ puts it in the URL.
+    selector(at).select("generic").run()  # type: ignore[attr-defined]
+    assert at.query_params["dlq"] == "generic"
+    assert any(GENERIC in t for t in texts(at.caption))
+
+    # A page switch that loses the URL's parameters keeps the choice (the session holds it).
+    del at.query_params["dlq"]
+    at.switch_page("pages/messages.py")
+    at.run()
+    assert any(t.startswith("12 records match") for t in texts(at.caption))
+    assert set(at.dataframe[0].value["record"].str.split(":").str[0]) == {GENERIC}
+
+
+def test_without_a_choice_the_first_configured_dlq_is_shown_and_put_in_the_url() -> None:
+    at = app()
+    assert selector(at).value == "xact"  # type: ignore[attr-defined]
+    assert at.query_params["dlq"] == "xact"
+    assert {m.label: m.value for m in at.metric}["Records in the topic"] == "6"
+
+
+def test_an_unknown_dlq_in_the_url_is_one_clear_line_naming_the_configured_ones() -> None:
+    at = app(dlq="nope")
+    errors = texts(at.error)
+    assert len(errors) == 1
+    assert "No DLQ named" in errors[0] and "nope" in errors[0]
+    assert "xact, claimx, generic" in errors[0]
+    assert not at.title  # no page under it, no figures of another DLQ
+
+
+def test_all_dlqs_lists_each_dlq_most_urgent_first_with_a_link_to_its_overview() -> None:
+    at = app("all_dlqs")
+    table = at.dataframe[0].value
+    # generic: 12 records over its own line of 10 (Warning); the others Normal, larger first.
+    assert list(table["DLQ"]) == ["./?dlq=generic", "./?dlq=xact", "./?dlq=claimx"]
+    assert list(table["severity"]) == ["Warning", "Normal", "Normal"]
+    assert list(table["backlog"]) == [12, 6, 3]
+    assert list(table["last hour"]) == [0, 6, 0]
+    assert list(table["format"]) == ["envelope", "xact-download", "claimx-download"]
+    assert list(table["replays to"]) == [
+        "origin",
+        "xact.downloads.pending",
+        "claimx.downloads.pending",
+    ]
+
+
+def test_across_all_dlqs_messages_and_patterns_span_every_topic_and_name_each_dlq() -> None:
+    messages = app("messages", dlq="all")
+    assert any(t.startswith("21 records match") for t in texts(messages.caption))
+    rows = messages.dataframe[0].value
+    assert set(rows["DLQ"]) == {"xact", "claimx", "generic"}
+    # Each record names its DLQ, and bulk actions wait for one DLQ to be picked.
+    topic_of = {name: topic for name, topic, _, _ in DLQS}
+    assert all(
+        record.startswith(topic_of[name] + ":")
+        for name, record in zip(rows["DLQ"], rows["record"], strict=True)
+    )
+    assert any("Bulk actions act on one DLQ at a time" in t for t in texts(messages.caption))
+
+    patterns = app("patterns", dlq="all")
+    groups = patterns.dataframe[-1].value
+    assert groups["records"].sum() == 21
+    assert groups["messages"].str.contains("dlq=all").all()
+
+
+def test_a_record_opened_across_all_dlqs_acts_through_its_own_dlq() -> None:
+    at = app("messages", dlq="all", record=f"{GENERIC}:0:3")
+    assert any(s.value == f"Record {GENERIC}:0:3" for s in at.subheader)
+    assert any("DLQ `generic` (envelope), replays to `origin`" in t for t in texts(at.caption))
+
+
+def test_a_one_dlq_page_asks_for_one_dlq_when_all_are_chosen() -> None:
+    at = app(dlq="all")
+    assert any("This page shows one DLQ at a time" in t for t in texts(at.info))
+    assert not at.metric
+
+
+def test_one_configured_dlq_needs_no_selector(tmp_path: Path) -> None:
+    (tmp_path / "dlq.toml").write_text("\n".join(CONFIG.split("\n")[:6]))
+    at = app()
+    assert not at.sidebar.selectbox
+    assert {m.label: m.value for m in at.metric}["Records in the topic"] == "6"
+
+
+def test_the_audit_shows_one_dlqs_entries_or_every_dlqs_named(snapshot: Path) -> None:
+    with Database(snapshot).write() as con:
+        con.execute("BEGIN TRANSACTION")
+        audit.append(
+            con,
+            [
+                audit.NewEntry("view", "ana", "success", topic=CLAIMX, partition=0, offset=1),
+                audit.NewEntry("view", "ana", "success", topic=GENERIC, partition=0, offset=2),
+                audit.NewEntry("bulk-start", "ana", "success", bulk_id="b-1", reason="INC-9"),
+            ],
+        )
+        con.execute("COMMIT")
+    one = run_app("audit", dlq="claimx")
+    rows = one.dataframe[0].value
+    # The DLQ's records' entries, and those of no record; no column naming one DLQ.
+    records = set(rows["record"].fillna("-"))
+    assert {"-", f"{CLAIMX}:0:1"} <= records
+    assert all(r == "-" or r.startswith(CLAIMX + ":") for r in records)
+    assert "DLQ" not in rows.columns
+
+    every = run_app("audit", dlq="all")
+    rows = every.dataframe[0].value
+    assert set(rows["DLQ"].fillna("-")) == {"-", "claimx", "generic"}
