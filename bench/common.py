@@ -5,7 +5,6 @@ benchmarks/runs/, from which `python -m bench.render` writes BENCHMARKS.md)."""
 from __future__ import annotations
 
 import json
-import multiprocessing
 import operator
 import os
 import platform
@@ -18,7 +17,6 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
-from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -34,7 +32,7 @@ SCHEMA: Final = 1
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from dashboard.adapters.kafka import KafkaGateway  # noqa: E402
+from dashboard.adapters.kafka import KafkaGateway, OutgoingRecord  # noqa: E402
 from dashboard.devtools import demo_data  # noqa: E402
 from dashboard.devtools.broker import launcher  # noqa: E402
 from dashboard.settings import Settings  # noqa: E402
@@ -69,9 +67,7 @@ def workspace(bootstrap: str | None) -> Iterator[Workspace]:
             shutil.rmtree(directory, ignore_errors=True)
 
 
-def demo_topic(
-    space: Workspace, label: str, records: int, partitions: int = 6, workers: int | None = None
-) -> Settings:
+def demo_topic(space: Workspace, label: str, records: int, partitions: int = 6) -> Settings:
     topic = f"bench.dlq.{label}.{uuid.uuid4().hex[:6]}"
     settings = Settings(
         bootstrap_servers=space.bootstrap,
@@ -81,26 +77,42 @@ def demo_topic(
         audit_log=space.directory / f"{label}-audit.jsonl",
     )
     started = time.monotonic()
-    KafkaGateway(settings).create_topic(topic, partitions)
-    # Generating demo records is pure Python: above a few million, two processes (two seeds,
-    # so no trace id repeats) fill the topic while the broker takes the rest of the machine.
-    workers = workers or (2 if records >= 2_000_000 else 1)
-    shares = [records // workers + (i < records % workers) for i in range(workers)]
-    if workers == 1:
-        demo_data.produce(settings, records, 14, partitions, seed=1)
-    else:
-        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-            done = [
-                pool.submit(demo_data.produce, settings, share, 14, partitions, seed)
-                for seed, share in enumerate(shares, start=1)
-            ]
-            for future in done:
-                future.result()
+    kafka = KafkaGateway(settings)
+    kafka.create_topic(topic, partitions)
+    kafka.create_topic(settings.pending_topic, partitions)
+    kafka.produce_all(topic, demo_records(records))
     print(
         f"produced {records:,} demo records into {topic} in {time.monotonic() - started:.1f}s",
         flush=True,
     )
     return settings
+
+
+# Generating a demo record is pure Python (~20-50 us each on this machine class): ten million
+# would take most of a run. Above this many, the topic repeats one pool of demo records, each
+# copy with trace ids of its own (the key and every occurrence in the value), so searches,
+# groupings and trace-id joins still see distinct records.
+POOL_RECORDS: Final = 1_000_000
+
+
+def demo_records(records: int) -> Iterator[OutgoingRecord]:
+    """`records` demo records as (key, value, headers, timestamp_ms)."""
+    pool = min(records, POOL_RECORDS)
+    generated = [
+        (r.key, r.value, r.headers, r.timestamp_ms) for r in demo_data.generate(pool, 14, seed=1)
+    ]
+    yield from generated
+    sent, copy = pool, 0
+    while sent < records:
+        copy += 1
+        mark = f"-{copy:03d}".encode()
+        for key, value, headers, timestamp_ms in generated[: records - sent]:
+            if key and value:
+                fresh = key + mark
+                value = value.replace(key, fresh)
+                key = fresh
+            yield key, value, headers, timestamp_ms
+        sent = min(records, sent + pool)
 
 
 def settings_env(settings: Settings) -> dict[str, str]:
