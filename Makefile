@@ -20,7 +20,7 @@ stop:  ## stop the demo's Kafka broker
 	.venv/bin/dlq broker stop
 
 bench:  ## benchmarks, recorded in benchmarks/runs/ (keep the test suite off the machine)
-	.venv/bin/python -m bench.ingest_bench
+	.venv/bin/python -m bench.ingest_bench --records 300000
 	.venv/bin/python -m bench.dashboard_bench
 	.venv/bin/python -m bench.actions_bench
 	.venv/bin/python -m bench.render
