@@ -183,6 +183,9 @@ DLQ_FORMATS: tuple[str, ...] = (
 # Connect/Spring/Streams/Karafka headers) rather than to one pending topic.
 REPLAY_TO_ORIGIN = "origin"
 # Where each shape's own consumer reads its tasks (dlq-other-formats.md).
+# The dashboard's DLQ selector offers this word (?dlq=all) for "every DLQ", so no DLQ is
+# called it.
+EVERY_DLQ = "all"
 DEFAULT_REPLAY_TARGETS: Mapping[str, str] = {
     "xact-download": "xact.downloads.pending",
     "claimx-download": "claimx.downloads.pending",
@@ -211,6 +214,16 @@ class DlqSettings(_Strict):
             fmt = data.get("format", "xact-download")
             return dict(data, replay_target=DEFAULT_REPLAY_TARGETS.get(fmt, REPLAY_TO_ORIGIN))
         return data
+
+    @field_validator("name")
+    @classmethod
+    def _name_is_not_the_selectors_every(cls, value: str) -> str:
+        if value.lower() == EVERY_DLQ:
+            raise ValueError(
+                f"a DLQ cannot be called {value!r}: the dashboard's DLQ selector uses "
+                f"{EVERY_DLQ!r} (?dlq={EVERY_DLQ}) for every DLQ; pick another name"
+            )
+        return value
 
     @property
     def replays_to_origin(self) -> bool:
