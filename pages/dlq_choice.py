@@ -77,7 +77,7 @@ def one_dlq_only() -> NoReturn:
         "across all of them.",
         icon=":material/filter_alt:",
     )
-    st.page_link("pages/all_dlqs.py", label="All DLQs", icon=":material/view_list:")
+    st.page_link("pages/all-dlqs.py", label="All DLQs", icon=":material/view_list:")
     st.stop()
 
 
