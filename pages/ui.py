@@ -39,6 +39,9 @@ def _route_through_entry_point(entry_point: bool) -> None:
     # so a server's first request to /<page> runs that page alone in legacy mode (no router,
     # no page config); only a call to st.navigation clears the flag, and the router is not
     # called on that run. A page run alone therefore clears it and reruns on the same URL.
+    # In that mode a URL finds its page by the file's name, so each page file is named like
+    # its url_path (pages/daily-review.py for /daily-review): a file that is not gets the
+    # entry point run instead, under a "Page not found" popup.
     from streamlit.runtime.pages_manager import PagesManager
 
     first_run = not st.session_state.get("_dlq_routed", False)
