@@ -25,7 +25,7 @@ navigation = st.navigation(
         "Triage": [
             # Every DLQ at a glance, first; Overview (one DLQ) stays the root page.
             *(
-                [page("pages/all_dlqs.py", "All DLQs", ":material/view_list:", "all-dlqs")]
+                [page("pages/all-dlqs.py", "All DLQs", ":material/view_list:", "all-dlqs")]
                 if several
                 else []
             ),
@@ -35,9 +35,9 @@ navigation = st.navigation(
             page("pages/escalation.py", "Escalation", ":material/campaign:", "escalation"),
         ],
         "Review": [
-            page("pages/daily_review.py", "Daily review", ":material/today:", "daily-review"),
+            page("pages/daily-review.py", "Daily review", ":material/today:", "daily-review"),
             page(
-                "pages/weekly_cleanup.py",
+                "pages/weekly-cleanup.py",
                 "Weekly cleanup",
                 ":material/date_range:",
                 "weekly-cleanup",

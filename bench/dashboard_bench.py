@@ -96,8 +96,8 @@ def page_queries(settings: Settings) -> dict[str, list[Callable[[], object]]]:
         ],
         # Issue 5's pages: each builds one object from several queries.
         "escalation": [on_db(escalation_pack.build, settings, now, "")],
-        "daily_review": [on_db(review.daily, settings, now)],
-        "weekly_cleanup": [on_db(review.weekly, settings, now)],
+        "daily-review": [on_db(review.daily, settings, now)],
+        "weekly-cleanup": [on_db(review.weekly, settings, now)],
         "reports": [on_db(reports.build, topic, now, 7)],
     }
 
@@ -150,8 +150,8 @@ PAGES = (
     "patterns",
     "messages",
     "escalation",
-    "daily_review",
-    "weekly_cleanup",
+    "daily-review",
+    "weekly-cleanup",
     "reports",
 )
 

@@ -9,10 +9,12 @@ and where it came from, so the CLI can stop with one clear line.
 
 from __future__ import annotations
 
+import fnmatch
 import ipaddress
 import os
+import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -183,6 +185,9 @@ DLQ_FORMATS: tuple[str, ...] = (
 # Connect/Spring/Streams/Karafka headers) rather than to one pending topic.
 REPLAY_TO_ORIGIN = "origin"
 # Where each shape's own consumer reads its tasks (dlq-other-formats.md).
+# The dashboard's DLQ selector offers this word (?dlq=all) for "every DLQ", so no DLQ is
+# called it.
+EVERY_DLQ = "all"
 DEFAULT_REPLAY_TARGETS: Mapping[str, str] = {
     "xact-download": "xact.downloads.pending",
     "claimx-download": "claimx.downloads.pending",
@@ -203,6 +208,8 @@ class DlqSettings(_Strict):
     # Unset: the top-level [severity] and [[alerts]] (the runbook's).
     severity: SeverityBands | None = None
     alerts: tuple[AlertRule, ...] | None = None
+    # Found by the top-level `discover` pattern, not configured (Settings.with_discovered).
+    discovered: bool = False
 
     @model_validator(mode="before")
     @classmethod
@@ -211,6 +218,16 @@ class DlqSettings(_Strict):
             fmt = data.get("format", "xact-download")
             return dict(data, replay_target=DEFAULT_REPLAY_TARGETS.get(fmt, REPLAY_TO_ORIGIN))
         return data
+
+    @field_validator("name")
+    @classmethod
+    def _name_is_not_the_selectors_every(cls, value: str) -> str:
+        if value.lower() == EVERY_DLQ:
+            raise ValueError(
+                f"a DLQ cannot be called {value!r}: the dashboard's DLQ selector uses "
+                f"{EVERY_DLQ!r} (?dlq={EVERY_DLQ}) for every DLQ; pick another name"
+            )
+        return value
 
     @property
     def replays_to_origin(self) -> bool:
@@ -279,6 +296,9 @@ class Settings(_Strict):
     monitoring: MonitoringSettings = MonitoringSettings()
     # Every DLQ the dashboard reads; empty: the one DLQ of dlq_topic/pending_topic/review_group.
     dlqs: tuple[DlqSettings, ...] = ()
+    # Topics matching this fnmatch pattern (e.g. "*.dlq") are read as "any"-format DLQs
+    # replayed to their origin until configured; empty: none.
+    discover: str = ""
 
     @model_validator(mode="before")
     @classmethod
@@ -311,7 +331,46 @@ class Settings(_Strict):
                 if key in seen:
                     raise ValueError(f"two DLQs have the {attribute} {key!r}")
                 seen.add(key)
+        if any(dlq.discovered for dlq in value):
+            raise ValueError("discovered is not set in a file: found DLQs are marked so")
         return value
+
+    def discovers(self, topic: str) -> bool:
+        """Whether `topic` is a DLQ `discover` finds: it matches, and is no configured DLQ,
+        no internal topic and not the audit topic."""
+        return (
+            bool(self.discover)
+            and fnmatch.fnmatchcase(topic, self.discover)
+            and self.dlq_by_topic(topic) is None
+            and not topic.startswith("_")
+            and topic != self.audit_topic_name
+        )
+
+    def with_discovered(self, topics: Iterable[str]) -> Settings:
+        """These settings with a DLQ of format "any" (replayed to the origin its records'
+        headers name, review group `<name>-review`) for each of `topics` `discover` finds."""
+        found = sorted({t for t in topics if self.discovers(t)})
+        if not found:
+            return self
+        names = {d.name.lower() for d in self.dlq_list} | {EVERY_DLQ}
+        added = []
+        for topic in found:
+            stem = re.sub(r"[^A-Za-z0-9._-]+", "-", dlq_name_of(topic)).strip("._-") or "dlq"
+            name, n = stem, 2
+            while name.lower() in names:
+                name, n = f"{stem}-{n}", n + 1
+            names.add(name.lower())
+            added.append(
+                DlqSettings(
+                    name=name,
+                    topic=topic,
+                    format="any",
+                    replay_target=REPLAY_TO_ORIGIN,
+                    review_group=f"{name}-review",
+                    discovered=True,
+                )
+            )
+        return self.model_copy(update={"dlqs": (*self.dlq_list, *added)})
 
     @property
     def dlq_list(self) -> tuple[DlqSettings, ...]:

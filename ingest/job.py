@@ -108,9 +108,12 @@ def ingest_once(
     """Bring the snapshot up to every configured DLQ topic's current end (or until
     `deadline`, a `time.monotonic()` value, or `stop`), then read the results topic.
 
-    A DLQ whose topic does not exist yet is skipped with a warning, unless none exists."""
+    A DLQ whose topic does not exist yet is skipped with a warning, unless none exists.
+    Topics `discover` matches are read too, as "any"-format DLQs."""
     started = time.monotonic()
     kafka = gateway or KafkaGateway(settings)
+    if settings.discover:
+        settings = settings.with_discovered(kafka.topic_names())
     summaries: list[IngestSummary] = []
     missing: list[TopicMissing] = []
     for dlq in settings.dlq_list:

@@ -13,7 +13,12 @@ from dataclasses import dataclass, field, replace
 import streamlit as st
 
 from dashboard.actions.identity import Identity
-from dashboard.actions.preview import count_confirmed, count_to_confirm
+from dashboard.actions.preview import (
+    candidates,
+    count_confirmed,
+    count_to_confirm,
+    replay_destination,
+)
 from dashboard.actions.run import execute
 from dashboard.actions.values import Preview, Progress, RecordRef, Refused, Report, Request
 from dashboard.settings import Settings
@@ -43,6 +48,14 @@ def single_dialog(
             f"{ui.plain(who.label)}; the review group `{settings.review_group}`'s offset moves "
             "only across records that are all resolved. Nothing is sent to Kafka's pending "
             "topic; the record stays in Kafka until retention removes it."
+        )
+    elif (dlq := settings.dlq_by_topic(ref.topic)) is not None and dlq.replays_to_origin:
+        with ui.database(settings).read() as con:
+            origins = [c.origin_topic for c in candidates(con, [ref]) if c.origin_topic]
+        st.markdown(
+            f"**Replay** record `{ref}` (trace id {trace}): its message goes back "
+            f"{replay_destination(settings, origins, code=True)} as it was, with the replay "
+            "markers as extra headers. The DLQ record stays until someone resolves it."
         )
     else:
         st.markdown(
@@ -158,7 +171,7 @@ def bulk_dialog(
     the preview (it was opened straight from a button, not from the bulk panel)."""
     verb = "Replay" if request.action == "replay" else "Resolve"
     where = (
-        f"to `{settings.pending_topic}`"
+        replay_destination(settings, plan.origins, code=True)
         if request.action == "replay"
         else f"(review group `{settings.review_group}`)"
     )

@@ -159,7 +159,7 @@ def bulk_panel(settings: Settings, who: Identity, flt: RecordFilter, total: int)
                 refs = matching(con, settings.dlq_topic, flt)
                 st.session_state["bulk_preview"] = (
                     refs,
-                    preview(con, action, refs, override),
+                    preview(con, action, refs, override, settings),
                     action,
                     override,
                 )

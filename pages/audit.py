@@ -11,6 +11,8 @@ from dashboard.actions import audit
 from dashboard.actions.audit_verify import verify_all
 from pages import actions_ui, ui
 
+AUDIT_ROWS = 5000  # the newest entries the page shows (the CSV holds the same)
+
 scope = ui.dlq_scope()
 settings = scope.settings
 who = actions_ui.page_identity(settings)
@@ -35,14 +37,18 @@ flt = audit.AuditFilter(
     since=datetime.combine(since, time.min, tzinfo=UTC) if since else None,
     until=datetime.combine(until, time.max, tzinfo=UTC) if until else None,
     trace_id=trace,
+    # One DLQ: its records' entries, and those of no record (a bulk action's summary, a reveal).
+    topics=() if scope.across_all else (settings.dlq_topic,),
 )
-newest = ui.cached(settings, audit.query, flt, 5000)
-# One DLQ: its records' entries, and those of no record (a bulk action's summary, a reveal).
-entries = [e for e in newest if scope.across_all or e.topic in (None, settings.dlq_topic)]
+entries = ui.cached(settings, audit.query, flt, AUDIT_ROWS)
 st.caption(
     f"{len(entries):,} entries"
     + ("" if scope.across_all else f" on DLQ `{scope.choice}`")
-    + (" (of the newest 5,000 across all DLQs)" if len(newest) == 5000 else "")
+    + (
+        f" (the newest {AUDIT_ROWS:,}; narrow the filters for older ones)"
+        if len(entries) == AUDIT_ROWS
+        else ""
+    )
 )
 # What an on-call reader scans first (result, action, bulk, record) leads; long text is cut
 # to its column and is whole in the CSV download.

@@ -8,12 +8,12 @@ from typing import Final, NoReturn
 
 import streamlit as st
 
-from dashboard.settings import Settings
+from dashboard.settings import EVERY_DLQ, Settings
 from dashboard.text.safe_text import markdown_text
 from dashboard.triage.filters import Topics
 
 DLQ_PARAM: Final = "dlq"
-ALL_DLQS: Final = "all"  # ?dlq=all: the pages that work across every DLQ do
+ALL_DLQS: Final = EVERY_DLQ  # ?dlq=all: the pages that work across every DLQ do
 _CHOICE: Final = "_dlq_choice"  # survives page switches, which drop the URL's parameters
 _WIDGET: Final = "_dlq_selector"
 
@@ -77,7 +77,7 @@ def one_dlq_only() -> NoReturn:
         "across all of them.",
         icon=":material/filter_alt:",
     )
-    st.page_link("pages/all_dlqs.py", label="All DLQs", icon=":material/view_list:")
+    st.page_link("pages/all-dlqs.py", label="All DLQs", icon=":material/view_list:")
     st.stop()
 
 

@@ -71,6 +71,6 @@ def incident_section(settings: Settings, as_of: datetime) -> None:
 def _open(settings: Settings, selection: RecordFilter) -> None:
     with ui.database(settings).read() as con:
         refs = matching(con, settings.dlq_topic, selection)
-        plan = preview(con, "replay", refs)
+        plan = preview(con, "replay", refs, settings=settings)
     st.session_state[_SCOPE] = (refs, plan, selection)
     st.session_state[PENDING] = {"kind": "incident"}

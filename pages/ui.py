@@ -17,6 +17,7 @@ from dashboard.exports import images
 from dashboard.exports.charts import PLOTLY_CONFIG
 from dashboard.settings import Settings, SettingsError, load_settings
 from dashboard.text.safe_text import markdown_text
+from dashboard.triage.dlq_summary import with_snapshot_dlqs
 from dashboard.triage.overview import Freshness, freshness
 from dashboard.triage.states import canonical
 from ingest.job import IngestError, ingest_once
@@ -39,6 +40,9 @@ def _route_through_entry_point(entry_point: bool) -> None:
     # so a server's first request to /<page> runs that page alone in legacy mode (no router,
     # no page config); only a call to st.navigation clears the flag, and the router is not
     # called on that run. A page run alone therefore clears it and reruns on the same URL.
+    # In that mode a URL finds its page by the file's name, so each page file is named like
+    # its url_path (pages/daily-review.py for /daily-review): a file that is not gets the
+    # entry point run instead, under a "Page not found" popup.
     from streamlit.runtime.pages_manager import PagesManager
 
     first_run = not st.session_state.get("_dlq_routed", False)
@@ -53,10 +57,23 @@ def all_settings(entry_point: bool = False) -> Settings:
     """The whole configuration, every DLQ in it (the entry point, the All DLQs page)."""
     _route_through_entry_point(entry_point)
     try:
-        return _settings()
+        settings = _settings()
     except SettingsError as exc:
         st.error(f"Bad setting: {exc}", icon=":material/settings:")
         st.stop()
+    if not settings.discover:
+        return settings
+    try:  # the DLQs `discover` found, as the snapshot holds them
+        found: Settings = _cached_call(
+            snapshot_version(settings),
+            settings,
+            "with_snapshot_dlqs",
+            (settings,),
+            with_snapshot_dlqs,
+        )
+    except (SnapshotMissing, DatabaseBusy):
+        return settings  # the pages say what is wrong with the snapshot
+    return found
 
 
 def app_settings(entry_point: bool = False) -> Settings:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from dashboard.exports.alert_rules import rule_document, rules_yaml
+from dashboard.exports.alert_rules import rule_document, rules_document, rules_yaml
 from dashboard.settings import DEFAULT_ALERTS, AlertRule, MonitoringSettings, Settings
 from dashboard.triage.alerts import evaluate, rate_samples, size_samples
 from dashboard.triage.overview import BacklogPoint, Bucket
@@ -23,6 +23,7 @@ from tests.conftest import REPO
 
 RULES_FILE = REPO / "monitoring" / "prometheus" / "dlq-alerts.yml"
 TOPIC = "xact.downloads.dlq"
+DLQ = "xact-downloads"  # the exporter's `dlq` label of TOPIC with the default settings
 T0 = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 DEFAULTS = Settings()
 RULES = {r.name: r for r in DEFAULT_ALERTS}
@@ -53,10 +54,10 @@ def test_the_rules_file_states_the_settings_thresholds_and_for_windows() -> None
     for name, expr, _, _ in found:
         if RULES[name].kind == "rate_per_min":  # per minute over the dashboard's window
             assert expr == (
-                f"max by (topic) (increase(dlq_records_entered_total[{window}m])) / {window}"
+                f"max by (topic, dlq) (increase(dlq_records_entered_total[{window}m])) / {window}"
             )
         else:
-            assert expr == "max by (topic) (dlq_backlog_records)"
+            assert expr == "max by (topic, dlq) (dlq_backlog_records)"
     assert re.findall(r'severity: "(\w+)"', text) == ["critical", "warning", "warning"]
 
 
@@ -125,7 +126,7 @@ def promtool_group(case: AlertCase) -> dict[str, object]:
         else [
             {
                 "labels": f'ALERTS{{alertname="{case.alert}",alertstate="{case.expected}",'
-                f'severity="{severity}",topic="{TOPIC}"}}',
+                f'dlq="{DLQ}",severity="{severity}",topic="{TOPIC}"}}',
                 "value": 1,
             }
         ]
@@ -134,7 +135,10 @@ def promtool_group(case: AlertCase) -> dict[str, object]:
         "name": case.id,
         "interval": "1m",
         "input_series": [
-            {"series": f'{series}{{topic="{TOPIC}"}}', "values": " ".join(map(str, totals))}
+            {
+                "series": f'{series}{{topic="{TOPIC}",dlq="{DLQ}"}}',
+                "values": " ".join(map(str, totals)),
+            }
         ],
         "promql_expr_test": [
             {
@@ -147,18 +151,24 @@ def promtool_group(case: AlertCase) -> dict[str, object]:
 
 
 def firing_with_annotations() -> dict[str, object]:
-    """One firing alert with its annotations rendered: the templates work."""
-    rule = rule_document(RULES["KafkaDLQGrowthRapid"], DEFAULTS)
-    annotations = dict(rule["annotations"])  # type: ignore[call-overload]
+    """One firing alert with its annotations rendered: the templates work, and the dashboard
+    link opens the alerting series' DLQ."""
+    rule = next(r for r in rules_document(DEFAULTS)["groups"][0]["rules"])  # type: ignore[index]
+    annotations = dict(rule["annotations"])
     annotations["summary"] = (
         annotations["summary"]
         .replace("{{ $labels.topic }}", TOPIC)
         .replace("{{ $value | humanize }}", "12")
     )
+    annotations["dashboard_url"] = annotations["dashboard_url"].replace("{{ $labels.dlq }}", DLQ)
+    assert annotations["dashboard_url"].endswith(f"&from=10m&dlq={DLQ}")
     return {
         "interval": "1m",
         "input_series": [
-            {"series": f'dlq_records_entered_total{{topic="{TOPIC}"}}', "values": "0+12x20"}
+            {
+                "series": f'dlq_records_entered_total{{topic="{TOPIC}",dlq="{DLQ}"}}',
+                "values": "0+12x20",
+            }
         ],
         "alert_rule_test": [
             {
@@ -166,7 +176,7 @@ def firing_with_annotations() -> dict[str, object]:
                 "eval_time": "12m",
                 "exp_alerts": [
                     {
-                        "exp_labels": {"severity": "critical", "topic": TOPIC},
+                        "exp_labels": {"severity": "critical", "topic": TOPIC, "dlq": DLQ},
                         "exp_annotations": annotations,
                     }
                 ],
@@ -229,33 +239,61 @@ def test_a_dlq_with_its_own_thresholds_gets_rules_of_its_own(tmp_path: Path) -> 
     assert found == [
         (
             "KafkaDLQGrowthRapid",
-            f"max by (topic) (increase(dlq_records_entered_total{{{others}}}[5m])) / 5 > 10",
+            f"max by (topic, dlq) (increase(dlq_records_entered_total{{{others}}}[5m])) / 5 > 10",
             "5m",
         ),
         (
             "KafkaDLQGrowthWarning",
-            f"max by (topic) (increase(dlq_records_entered_total{{{others}}}[5m])) / 5 > 5",
+            f"max by (topic, dlq) (increase(dlq_records_entered_total{{{others}}}[5m])) / 5 > 5",
             "10m",
         ),
         (
             "KafkaDLQSizeHigh",
-            f"max by (topic) (dlq_backlog_records{{{others}}}) > 1000",
+            f"max by (topic, dlq) (dlq_backlog_records{{{others}}}) > 1000",
             "30m",
         ),
         (
             "KafkaDLQGrowthRapid",
-            f"max by (topic) (increase(dlq_records_entered_total{{{claimx}}}[5m])) / 5 > 100",
+            f"max by (topic, dlq) (increase(dlq_records_entered_total{{{claimx}}}[5m])) / 5 > 100",
             "5m",
         ),
-        ("KafkaDLQSizeHigh", f"max by (topic) (dlq_backlog_records{{{claimx}}}) > 20000", "60m"),
+        (
+            "KafkaDLQSizeHigh",
+            f"max by (topic, dlq) (dlq_backlog_records{{{claimx}}}) > 20000",
+            "60m",
+        ),
     ]
     # The claimx DLQ's Critical band starts at 100 a minute: its rapid rule is critical.
     assert re.findall(r'severity: "(\w+)"', text) == [
         "critical", "warning", "warning", "critical", "warning"
     ]  # fmt: skip
     assert re.findall(r"- name: (\S+)", text) == ["dlq", "dlq-claimx"]
+    # Each alert's link opens its DLQ: the shared group's by the series' label, the claimx
+    # group's by its name.
+    links = re.findall(r'dashboard_url: "(.*)"', text)
+    assert [link.rsplit("&dlq=", 1)[1] for link in links] == [
+        "{{ $labels.dlq }}", "{{ $labels.dlq }}", "{{ $labels.dlq }}", "claimx", "claimx"
+    ]  # fmt: skip
+    assert links[3] == "http://127.0.0.1:8501/messages?states=backlog&from=10m&dlq=claimx"
     binary = promtool()
     rules = tmp_path / "rules.yml"
     rules.write_text(text)
     checked = subprocess.run([binary, "check", "rules", str(rules)], capture_output=True, text=True)
     assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+def test_one_dlq_with_thresholds_of_its_own_links_without_a_choice() -> None:
+    settings = Settings.model_validate(
+        {
+            "dlqs": [
+                {"name": "xact", "topic": TOPIC, "review_group": "g1",
+                 "severity": {"critical_above_per_min": 20}},
+            ]
+        }
+    )  # fmt: skip
+    links = re.findall(r'dashboard_url: "(.*)"', rules_yaml(settings))
+    assert links[3:] == [
+        "http://127.0.0.1:8501/messages?states=backlog&from=10m",
+        "http://127.0.0.1:8501/messages?states=backlog&from=15m",
+        "http://127.0.0.1:8501/messages?states=backlog",
+    ]

@@ -124,7 +124,7 @@ def test_an_unknown_dlq_in_the_url_is_one_clear_line_naming_the_configured_ones(
 
 
 def test_all_dlqs_lists_each_dlq_most_urgent_first_with_a_link_to_its_overview() -> None:
-    at = app("all_dlqs")
+    at = app("all-dlqs")
     table = at.dataframe[0].value
     # generic: 12 records over its own line of 10 (Warning); the others Normal, larger first.
     assert list(table["DLQ"]) == ["./?dlq=generic", "./?dlq=xact", "./?dlq=claimx"]

@@ -178,8 +178,8 @@ def test_a_missing_snapshot_says_how_to_make_one(
         "patterns",
         "messages",
         "escalation",
-        "daily_review",
-        "weekly_cleanup",
+        "daily-review",
+        "weekly-cleanup",
         "reports",
         "audit",
     )
@@ -262,7 +262,7 @@ def test_daily_review_walks_the_runbook_steps_with_counts(
     # Records age out of the window while the page runs: its count is the one at its own
     # moment, between the counts taken just before and just after it.
     before = count_sql(demo_db, last_day_sql)
-    at = app(demo_db, monkeypatch, "daily_review")
+    at = app(demo_db, monkeypatch, "daily-review")
     after = count_sql(demo_db, last_day_sql)
     assert [s.value for s in at.subheader] == [
         "1. Look at the trend",
@@ -286,7 +286,7 @@ def test_weekly_cleanup_counts_old_records_and_offers_guarded_bulk_actions(
     demo_db: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("DLQ_OPERATOR", "ana")
-    at = app(demo_db, monkeypatch, "weekly_cleanup")
+    at = app(demo_db, monkeypatch, "weekly-cleanup")
     old = count_sql(demo_db, "kafka_timestamp < date_trunc('minute', now()) - INTERVAL 7 DAY")
     assert 0 < old < 4000
     assert at.metric[0].value == f"{old:,}"

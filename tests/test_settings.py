@@ -135,3 +135,18 @@ def test_the_cli_stops_with_one_line_and_exit_code_2(tmp_path: Path) -> None:
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1
     assert lines[0].startswith("dlq: bad setting: setting severity.size_review_above (from ")
+
+
+@pytest.mark.parametrize("name", ["all", "ALL"])
+def test_a_dlq_cannot_be_called_all_the_selectors_every_dlq(tmp_path: Path, name: str) -> None:
+    (tmp_path / "dlq.toml").write_text(
+        f'[[dlqs]]\nname = "xact"\ntopic = "xact.downloads.dlq"\nreview_group = "g1"\n\n'
+        f'[[dlqs]]\nname = "{name}"\ntopic = "workers.dlq"\nformat = "envelope"\n'
+        f'review_group = "g2"\n'
+    )
+    with pytest.raises(SettingsError) as caught:
+        load_settings(environ={}, cwd=tmp_path)
+    message = str(caught.value)
+    assert message.startswith("setting dlqs.1.name (from ")
+    assert f"a DLQ cannot be called '{name}'" in message
+    assert "?dlq=all" in message

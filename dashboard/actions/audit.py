@@ -231,6 +231,9 @@ class AuditFilter:
     until: datetime | None = None
     trace_id: str = ""
     bulk_id: str = ""
+    # The DLQ topics whose records' entries are wanted, with the entries of no record (a bulk
+    # action's summary, a reveal), which belong to no one DLQ; empty: every entry.
+    topics: tuple[str, ...] = ()
 
     def where(self) -> tuple[str, list[Any]]:
         clauses: list[str] = ["TRUE"]
@@ -253,6 +256,9 @@ class AuditFilter:
         if self.bulk_id.strip():
             clauses.append("bulk_id = ?")
             params.append(self.bulk_id.strip())
+        if self.topics:
+            clauses.append(f"(topic IS NULL OR topic IN ({', '.join('?' for _ in self.topics)}))")
+            params.extend(self.topics)
         return " AND ".join(clauses), params
 
 

@@ -22,6 +22,7 @@ from dashboard.actions.preview import candidates, why_not
 from dashboard.actions.selection import wanted_refs
 from dashboard.actions.values import Candidate, RecordRef, Request
 from dashboard.adapters.db import Connection, insert_rows
+from dashboard.settings import Settings
 
 # The token of a claim whose holder is gone and whose replay's outcome is not known (pid 0).
 UNSETTLED: Final = "unsettled"
@@ -40,14 +41,19 @@ _CLAIM_COLUMNS: Final = (
 
 
 def claim(
-    con: Connection, request: Request, refs: Sequence[RecordRef], token: str
+    con: Connection,
+    request: Request,
+    refs: Sequence[RecordRef],
+    token: str,
+    settings: Settings | None = None,
 ) -> tuple[list[Candidate], list[tuple[Candidate, str]]]:
     """Within the caller's transaction: check each record and claim the eligible ones under
-    `token`. Returns the claimed records and the refused ones with why."""
+    `token`. Returns the claimed records and the refused ones with why (`settings`: as for
+    preview.why_not)."""
     claimed: list[Candidate] = []
     refused: list[tuple[Candidate, str]] = []
     for c in candidates(con, refs):
-        why = why_not(request.action, c, request.override)
+        why = why_not(request.action, c, request.override, settings)
         if why:
             refused.append((c, why))
         else:

@@ -6,15 +6,32 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from dashboard.actions.selection import wanted_refs
-from dashboard.actions.values import CLAIM_LEASE, Action, Candidate, Preview, RecordRef
+from dashboard.actions.values import (
+    CLAIM_LEASE,
+    NO_ORIGIN_TOPIC,
+    Action,
+    Candidate,
+    Preview,
+    RecordRef,
+)
 from dashboard.adapters.db import Connection
 from dashboard.adapters.processes import holder_gone
 from dashboard.settings import Settings
 from dashboard.triage.states import READY_TO_RESOLVE, REPLAYED_WAITING, records_with_details_sql
 
 
-def why_not(action: Action, c: Candidate, override: bool) -> str | None:
-    """Why `action` may not touch the record now; None when it may."""
+def replays_by_headers(settings: Settings | None, topic: str) -> bool:
+    """Whether the records of DLQ topic `topic` go back to the origin their headers name (an
+    "any" DLQ replayed to "origin"), so one that names none has nowhere to go."""
+    dlq = settings.dlq_by_topic(topic) if settings is not None else None
+    return dlq is not None and dlq.format == "any" and dlq.replays_to_origin
+
+
+def why_not(
+    action: Action, c: Candidate, override: bool, settings: Settings | None = None
+) -> str | None:
+    """Why `action` may not touch the record now; None when it may. `settings` (those as
+    loaded, naming every DLQ) tell which DLQ's records replay to their headers' origin."""
     if c.state is None:
         return "not in the snapshot"
     if c.claimed_by is not None and c.claimed_at is not None:
@@ -29,6 +46,8 @@ def why_not(action: Action, c: Candidate, override: bool) -> str | None:
     if action == "resolve":
         return "already resolved" if c.state == "resolved" else None
     if c.parse_error is not None:
+        if c.origin_topic is None and replays_by_headers(settings, c.ref.topic):
+            return f"{NO_ORIGIN_TOPIC} ({c.parse_error})"
         return f"unparseable, nothing to replay ({c.parse_error})"
     if override:
         return None
@@ -47,7 +66,8 @@ def candidates(con: Connection, refs: Sequence[RecordRef]) -> list[Candidate]:
             f"""
             SELECT w.topic, w."partition", w."offset", s.trace_id, s.state, s.replay_outcome,
                    s.replayed_at, s.parse_error, s.attachment_url, s.error_category,
-                   s.error_signature, s."domain", c.actor, c.claimed_at, c.pid, c.host
+                   s.error_signature, s."domain", c.actor, c.claimed_at, c.pid, c.host,
+                   s.origin_topic
             FROM {wanted} w
             LEFT JOIN {records_with_details_sql(f"SELECT * FROM {wanted}")} s
                 ON s.topic = w.topic AND s."partition" = w."partition" AND s."offset" = w."offset"
@@ -60,12 +80,17 @@ def candidates(con: Connection, refs: Sequence[RecordRef]) -> list[Candidate]:
 
 
 def preview(
-    con: Connection, action: Action, refs: Sequence[RecordRef], override: bool = False
+    con: Connection,
+    action: Action,
+    refs: Sequence[RecordRef],
+    override: bool = False,
+    settings: Settings | None = None,
 ) -> Preview:
-    """What `action` would do to `refs`: how many, which groups, samples, what it refuses."""
+    """What `action` would do to `refs`: how many, which groups, samples, what it refuses
+    (`settings`: as for why_not)."""
     found = candidates(con, refs)
-    eligible = [c for c in found if why_not(action, c, override) is None]
-    refused = [(c.ref, why) for c in found if (why := why_not(action, c, override))]
+    eligible = [c for c in found if why_not(action, c, override, settings) is None]
+    refused = [(c.ref, why) for c in found if (why := why_not(action, c, override, settings))]
 
     def top(values: Iterable[str | None]) -> list[tuple[str, int]]:
         counts: dict[str, int] = {}
@@ -81,7 +106,25 @@ def preview(
         by_signature=top(c.error_signature for c in eligible),
         by_domain=top(c.domain for c in eligible),
         samples=eligible[:5],
+        origins=tuple(sorted({c.origin_topic for c in eligible if c.origin_topic})),
     )
+
+
+def replay_destination(settings: Settings, origins: Sequence[str], code: bool = False) -> str:
+    """Where a replay of the DLQ of `settings` (narrowed to it) sends its records, in words:
+    its pending topic, or each record's original topic (`origins`, listed when few). `code`:
+    topic names in Markdown code spans."""
+
+    def name(topic: str) -> str:
+        return f"`{topic}`" if code else topic
+
+    dlq = settings.dlq_by_topic(settings.dlq_topic)
+    if dlq is None or not dlq.replays_to_origin:
+        return f"to {name(settings.pending_topic)}"
+    if not origins:
+        return "to each record's original topic"
+    listed = ", ".join(map(name, origins)) if len(origins) <= 3 else f"{len(origins)} topics"
+    return f"to each record's original topic ({listed})"
 
 
 # -- confirmation ----------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from datetime import datetime
 from typing import Any, Final
 
 from dashboard.actions.replay_message import NotReplayable, ReplayMessage, build, check_url
+from dashboard.actions.values import NO_ORIGIN_TOPIC
 from dashboard.settings import DlqSettings
 
 # The ClaimX download task's fields its worker cannot do without (all non-empty strings).
@@ -247,10 +248,7 @@ def origin_message(
     places it by its key, as it placed the original."""
     found = origin_topic(headers)
     if found is None:
-        raise NotReplayable(
-            "the record names no origin topic (no Kafka Connect, Spring Kafka, Kafka Streams "
-            "or Karafka headers): there is nowhere to replay it to"
-        )
+        raise NotReplayable(NO_ORIGIN_TOPIC)
     convention, topic, added = found
     if not topic:
         raise NotReplayable(f"the record's {convention} headers name no source topic")

@@ -225,7 +225,7 @@ class _Runner:
         """Check and claim in one transaction; refused records are audited right there."""
         with self.connection() as con:
             with transaction(con):
-                claimed, refused = claim(con, self.request, refs, self.token)
+                claimed, refused = claim(con, self.request, refs, self.token, self.settings)
                 refusals = [self._entry(c, "refused", error=why) for c, why in refused]
                 made = audit.append(con, refusals if self._per_record else [])
             self._copy(made)

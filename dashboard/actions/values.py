@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 from dashboard.actions.identity import Identity
 from dashboard.text.urls import mask_text
@@ -81,6 +81,14 @@ class Candidate:
     claimed_at: datetime | None
     claim_pid: int | None = None
     claim_host: str | None = None
+    origin_topic: str | None = None  # the topic its headers or envelope name as its source
+
+
+# Why a record of an "any" DLQ replayed to its origin cannot be: nothing names that origin.
+NO_ORIGIN_TOPIC: Final = (
+    "the record names no origin topic (no Kafka Connect, Spring Kafka, Kafka Streams "
+    "or Karafka headers): there is nowhere to replay it to"
+)
 
 
 @dataclass(frozen=True)
@@ -92,6 +100,7 @@ class Preview:
     by_signature: list[tuple[str, int]]
     by_domain: list[tuple[str, int]]
     samples: list[Candidate]
+    origins: tuple[str, ...] = ()  # the eligible records' original topics, sorted
 
     @property
     def total(self) -> int:

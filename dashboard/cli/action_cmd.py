@@ -17,7 +17,12 @@ from types import FrameType
 
 from dashboard.actions import identity
 from dashboard.actions.interrupted import settle_before_preview
-from dashboard.actions.preview import count_confirmed, count_to_confirm, preview
+from dashboard.actions.preview import (
+    count_confirmed,
+    count_to_confirm,
+    preview,
+    replay_destination,
+)
 from dashboard.actions.review_offsets import sync_review_group
 from dashboard.actions.run import execute
 from dashboard.actions.selection import find, matching, ready_to_resolve
@@ -125,7 +130,7 @@ def run(args: argparse.Namespace) -> int:
     for missing in settle_before_preview(settings):
         err(f"settling an interrupted action: {missing}")
     with Database.of(settings).read() as con:
-        plan = preview(con, args.action, refs, request.override)
+        plan = preview(con, args.action, refs, request.override, settings)
     _print_preview(settings, plan, request)
     if plan.eligible == 0:
         err("nothing to do")
@@ -179,7 +184,7 @@ def _select(
 def _print_preview(settings: Settings, plan: Preview, request: Request) -> None:
     verb = "Replay" if request.action == "replay" else "Resolve"
     target = (
-        f" to {settings.pending_topic}"
+        f" {replay_destination(settings, plan.origins)}"
         if request.action == "replay"
         else f" (review group {settings.review_group})"
     )

@@ -33,6 +33,12 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     listing.add_argument("--bulk", default="", help="bulk id")
     listing.add_argument("--limit", type=arguments.whole(1), default=100)
     listing.add_argument("--format", choices=["table", "json", "csv"], default="table")
+    listing.add_argument(
+        "--all-dlqs",
+        action="store_true",
+        help="entries of every DLQ's records, not only --dlq's (entries of no record, such as "
+        "a bulk action's summary, are shown either way)",
+    )
     verify = verbs.add_parser(
         "verify",
         help="check the hash chain and that the database, the log file and the audit topic "
@@ -62,6 +68,7 @@ def run(args: argparse.Namespace) -> int:
         until=args.until,
         trace_id=args.trace,
         bulk_id=args.bulk,
+        topics=() if args.all_dlqs else (settings.dlq_topic,),
     )
     with db.read() as con:
         entries = audit.query(con, flt, args.limit)

@@ -4,11 +4,14 @@ time options are read."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 from typing import Final
 
+from dashboard.adapters.db import Database, SnapshotMissing
 from dashboard.adapters.kafka.properties import check_properties
 from dashboard.settings import Settings, load_settings
 from dashboard.text.moments import EXAMPLES
+from dashboard.triage.dlq_summary import with_snapshot_dlqs
 
 
 def settings_from(args: argparse.Namespace) -> Settings:
@@ -22,6 +25,9 @@ def all_dlqs_settings(args: argparse.Namespace) -> Settings:
     ones carry the chosen DLQ's thresholds at the top level, where the others read theirs."""
     settings = load_settings(getattr(args, "config", None))
     check_properties(settings.kafka)
+    if settings.discover:  # the DLQs `discover` found, as the snapshot holds them
+        with contextlib.suppress(SnapshotMissing), Database.of(settings).read() as con:
+            settings = with_snapshot_dlqs(con, settings)
     return settings
 
 

@@ -36,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
             [20, 30, 18, 26, 9, 9, 9],
             [
                 [
-                    printable(r.name),
+                    printable(r.name) + (" (discovered)" if r.discovered else ""),
                     printable(r.topic),
                     r.format,
                     printable(r.replay_target),

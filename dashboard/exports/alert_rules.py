@@ -6,7 +6,8 @@ two agree: monitoring/prometheus/dlq-alerts.yml is this module's output for the 
 Rates are per minute, as the runbook states its thresholds: `increase(x[5m]) / 5`, the average
 per-minute growth over the trailing window, which is what the dashboard compares (the
 pipeline's own rules compared the per-second `rate()` with per-minute numbers). Each expression
-takes `max by (topic)`, so two exporters of one snapshot raise one alert, not two.
+takes `max by (topic, dlq)`, so two exporters of one snapshot raise one alert, not two, and the
+alert keeps the exporter's `dlq` label (the DLQ's name), which its dashboard link opens.
 
 A DLQ with thresholds of its own (its [severity] or [[alerts]] in `[[dlqs]]`) gets a group of
 its own rules, selecting its topic; the group of the top-level rules leaves its topic out.
@@ -23,6 +24,9 @@ from dashboard.settings import AlertRule, Settings
 from dashboard.triage.states import BACKLOG
 
 GROUP_NAME: Final = "dlq"
+# The dashboard's ?dlq= of an alert of the shared group: the DLQ the alerting series is of,
+# filled in by Prometheus (DLQ names are URL-safe: settings allow letters, digits, ._-).
+DLQ_LABEL_TEMPLATE: Final = "{{ $labels.dlq }}"
 ENTERED: Final = "dlq_records_entered_total"
 BACKLOG_METRIC: Final = "dlq_backlog_records"
 
@@ -63,30 +67,36 @@ def expression(
     """The rule's PromQL; `selector`: label matchers narrowing the series (no braces)."""
     labels = f"{{{selector}}}" if selector else ""
     if rule.kind == "size":
-        return f"max by (topic) ({BACKLOG_METRIC}{labels}) > {rule.threshold:g}"
+        return f"max by (topic, dlq) ({BACKLOG_METRIC}{labels}) > {rule.threshold:g}"
     seconds = max(1, round(settings.rules.rate_window_minutes * 60 * time_scale))
     per_minute = f"/ {seconds // 60}" if seconds % 60 == 0 else f"* 60 / {seconds}"
     # increase over the window divided by its minutes, rather than rate() * 60: the same
     # number, but whole counts stay exact, so exactly 10 a minute is not "> 10" (rate()'s
     # per-second division rounds 50 / 300 * 60 just above 10).
     return (
-        f"max by (topic) (increase({ENTERED}{labels}[{duration(seconds)}])) {per_minute}"
+        f"max by (topic, dlq) (increase({ENTERED}{labels}[{duration(seconds)}])) {per_minute}"
         f" > {rule.threshold:g}"
     )
 
 
-def dashboard_link(rule: AlertRule, settings: Settings) -> str:
+def dashboard_link(rule: AlertRule, settings: Settings, dlq: str | None = None) -> str:
     """The Messages page on the records the alert is about: the backlog, and for a growth
-    alert those that arrived within its window and `for` duration."""
+    alert those that arrived within its window and `for` duration; of the DLQ `dlq` (a name
+    or DLQ_LABEL_TEMPLATE, added as it is so Prometheus's template survives), if given."""
     params = {"states": BACKLOG}
     if rule.kind == "rate_per_min":
         minutes = rule.for_minutes + settings.rules.rate_window_minutes
         params["from"] = f"{minutes:g}m"
-    return f"{settings.monitoring.dashboard_url.rstrip('/')}/messages?{urlencode(params)}"
+    choice = f"&dlq={dlq}" if dlq else ""
+    return f"{settings.monitoring.dashboard_url.rstrip('/')}/messages?{urlencode(params)}{choice}"
 
 
 def rule_document(
-    rule: AlertRule, settings: Settings, time_scale: float = 1.0, selector: str = ""
+    rule: AlertRule,
+    settings: Settings,
+    time_scale: float = 1.0,
+    selector: str = "",
+    dlq: str | None = None,
 ) -> dict[str, object]:
     step = runbook_step(rule, settings)
     if rule.kind == "size":
@@ -103,7 +113,7 @@ def rule_document(
         "annotations": {
             "summary": f"{summary} ({condition})",
             "description": f"Runbook: {step.action}. The dashboard link lists the records.",
-            "dashboard_url": dashboard_link(rule, settings),
+            "dashboard_url": dashboard_link(rule, settings, dlq),
             "runbook_url": f"{settings.monitoring.runbook_url}#{step.section}",
         },
     }
@@ -114,18 +124,30 @@ class RuleGroup:
     name: str
     settings: Settings  # whose alerts and severity bands the group's rules take
     selector: str  # PromQL label matchers (no braces); empty: every topic
+    dlq: str | None = None  # the dashboard links' ?dlq=; None: none
 
 
 def rule_groups(settings: Settings) -> list[RuleGroup]:
     """The top-level rules for every DLQ without thresholds of its own, then one group per
-    DLQ with its own. `settings` as loaded, not narrowed to one DLQ."""
+    DLQ with its own. `settings` as loaded, not narrowed to one DLQ.
+
+    The shared group's links always name the alerting series' DLQ by its label: the rules
+    file generated for the defaults also serves configurations of several DLQs (the compose
+    demo's), and with one DLQ the dashboard takes its own name as well as none. A group of
+    one DLQ names it when there are others to choose from."""
     own = [d for d in settings.dlq_list if d.severity is not None or d.alerts is not None]
     others = ",".join(f"topic!={json.dumps(d.topic)}" for d in own)
-    groups = [RuleGroup(GROUP_NAME, settings, others)]
+    groups = [RuleGroup(GROUP_NAME, settings, others, DLQ_LABEL_TEMPLATE)]
+    several = len(settings.dlq_list) > 1
     for dlq in own:
         narrowed = settings.for_dlq(dlq.name)
         groups.append(
-            RuleGroup(f"{GROUP_NAME}-{dlq.name}", narrowed, f"topic={json.dumps(dlq.topic)}")
+            RuleGroup(
+                f"{GROUP_NAME}-{dlq.name}",
+                narrowed,
+                f"topic={json.dumps(dlq.topic)}",
+                dlq.name if several else None,
+            )
         )
     return groups
 
@@ -138,7 +160,8 @@ def rules_document(settings: Settings, time_scale: float = 1.0) -> dict[str, obj
             {
                 "name": g.name,
                 "rules": [
-                    rule_document(r, g.settings, time_scale, g.selector) for r in g.settings.alerts
+                    rule_document(r, g.settings, time_scale, g.selector, g.dlq)
+                    for r in g.settings.alerts
                 ],
             }
             for g in rule_groups(settings)
@@ -159,7 +182,7 @@ def rules_yaml(settings: Settings, time_scale: float = 1.0) -> str:
     for group in rule_groups(settings):
         lines += [f"  - name: {group.name}", "    rules:"]
         for rule in group.settings.alerts:
-            document = rule_document(rule, group.settings, time_scale, group.selector)
+            document = rule_document(rule, group.settings, time_scale, group.selector, group.dlq)
             for i, (key, value) in enumerate(document.items()):
                 lead = "        " if i else "      - "
                 if isinstance(value, dict):

@@ -44,6 +44,7 @@ class DlqSummary:
     severity: severity.Level
     firing: tuple[str, ...]  # names of the alerts firing now
     pending: tuple[str, ...]
+    discovered: bool = False  # found by the `discover` pattern, not configured
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -57,7 +58,22 @@ class DlqSummary:
             "severity": self.severity.label,
             "firing": list(self.firing),
             "pending": list(self.pending),
+            "discovered": self.discovered,
         }
+
+
+def snapshot_topics(con: Connection) -> list[str]:
+    """Every topic the snapshot has read from."""
+    rows = con.execute(
+        "SELECT topic FROM ingest_positions UNION SELECT topic FROM ingest_runs ORDER BY 1"
+    ).fetchall()
+    return [str(r[0]) for r in rows]
+
+
+def with_snapshot_dlqs(con: Connection, settings: Settings) -> Settings:
+    """`settings` with the DLQs the ingest found by `discover` (read into the snapshot, not
+    configured), so the dashboard and the CLI show them until they are configured."""
+    return settings.with_discovered(snapshot_topics(con)) if settings.discover else settings
 
 
 def summarize_all(con: Connection, settings: Settings, as_of: datetime) -> list[DlqSummary]:
@@ -86,6 +102,7 @@ def summarize_all(con: Connection, settings: Settings, as_of: datetime) -> list[
                 severity=severity_now(con, one, as_of).current.level,
                 firing=tuple(s.rule.name for s in statuses if s.state == "firing"),
                 pending=tuple(s.rule.name for s in statuses if s.state == "pending"),
+                discovered=dlq.discovered,
             )
         )
     return sorted(rows, key=lambda r: (-r.severity, -len(r.firing), -r.backlog, r.name))

@@ -63,10 +63,7 @@ def test_all_dlqs_lists_three_dlqs_and_opens_each_overview(
     }
     page = browser_page
     with running_app(env, tmp_path / "app.log") as url:
-        # The server's first session opens the root: a first request to a hyphenated page path
-        # meets Streamlit's pages-folder mode (see ui._route_through_entry_point).
-        page.goto(url)
-        wait_for_app(page)
+        # The server's first request (test_first_visit_in_chromium.py checks that one alone).
         page.goto(f"{url}/all-dlqs")
         wait_for_app(page)
         assert page.get_by_text("Page not found").count() == 0

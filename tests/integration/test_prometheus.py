@@ -188,7 +188,10 @@ def test_prometheus_sees_the_rapid_growth_alert_pending_then_firing(
         "alertname": "KafkaDLQGrowthRapid",
         "severity": "critical",
         "topic": topic,
+        "dlq": dlq_name_of(topic),
     }
     assert float(alert["value"]) > 10  # records per minute
-    assert alert["annotations"]["dashboard_url"].endswith("/messages?states=backlog&from=10m")
+    assert alert["annotations"]["dashboard_url"].endswith(
+        f"/messages?states=backlog&from=10m&dlq={dlq_name_of(topic)}"
+    )
     assert "records/min" in alert["annotations"]["summary"]

@@ -79,3 +79,25 @@ def test_a_missing_topic_is_skipped_with_a_warning(
     summary = ingest_once(settings)
     assert summary.records == 50
     assert any("absent" in w for w in summary.warnings)
+
+
+def test_topics_the_discover_pattern_matches_are_read_as_any_dlqs(
+    kafka_settings: Settings, gateway: KafkaGateway
+) -> None:
+    xact = dlq(kafka_settings, "xact", "xact-download")
+    produce_demo(gateway, xact["topic"], 20)
+    found = f"{kafka_settings.dlq_topic}.orders.dlq"  # not configured; the pattern matches it
+    produce_shape(gateway, found, "envelope", 30)
+    produce_shape(gateway, f"{kafka_settings.dlq_topic}.orders.pending", "envelope", 5)
+    settings = with_dlqs(kafka_settings, xact).model_copy(
+        update={"discover": f"{kafka_settings.dlq_topic}.*.dlq"}
+    )
+    summary = ingest_once(settings)
+    assert [s.topic for s in summary.per_dlq] == [xact["topic"], found]
+    assert summary.records == 50
+    assert stored(settings, found) == kafka_positions(gateway, found)
+    with Database(settings.db).read() as con:
+        (fmt,) = con.execute(
+            "SELECT DISTINCT dlq_format FROM records WHERE topic = ?", [found]
+        ).fetchone() or (None,)
+    assert fmt == "any"

@@ -222,6 +222,10 @@ class KafkaGateway:
             )
         return sorted(described.partitions)
 
+    def topic_names(self) -> list[str]:
+        """Every topic the broker lists (those the user may describe), sorted."""
+        return sorted(self._cluster_metadata().topics)
+
     def topic_exists(self, topic: str) -> bool:
         try:
             self.partitions(topic)

@@ -21,6 +21,11 @@ st.caption(
 ui.refresh_button(settings)
 as_of = ui.snapshot_as_of(settings.for_dlq(None))  # one ingest run reads every DLQ
 rows = ui.cached(settings, summarize_all, settings, as_of)
+if any(r.discovered for r in rows):
+    st.caption(
+        f"Formats marked discovered: topics matching `{ui.plain(settings.discover)}`, read as "
+        "`any` (replayed to the origin their headers name) until configured in `[[dlqs]]`."
+    )
 
 
 def overview_link(name: str) -> str:
@@ -44,7 +49,7 @@ st.dataframe(
             "backlog": r.backlog,
             "last hour": r.entered_last_hour,
             "topic": r.topic,
-            "format": r.format,
+            "format": f"{r.format} (discovered)" if r.discovered else r.format,
             "replays to": r.replay_target,
         }
         for r in rows
