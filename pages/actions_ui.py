@@ -19,7 +19,7 @@ from dashboard.actions.values import Action, RecordRef, Request
 from dashboard.adapters.db import Database
 from dashboard.settings import Settings
 from dashboard.triage.filters import RecordFilter
-from pages import ui
+from pages import dlq_choice, ui
 from pages.action_dialogs import (
     PENDING,
     BulkJob,
@@ -300,7 +300,9 @@ def outcome_note(columns: dict[str, Any], topic: str) -> None:
             f"Replay failed: after the replay at {when:%Y-%m-%d %H:%M} UTC{times} its "
             f"trace id landed in the DLQ again as {again} (an escalation criterion)."
         )
-        st.page_link("pages/messages.py", label=f"Open {again}", query_params={"record": again})
+        dlq_choice.page_link(
+            "pages/messages.py", label=f"Open {again}", query_params={"record": again}
+        )
     elif outcome == "succeeded":
         st.success(
             f"Replayed at {when:%Y-%m-%d %H:%M} UTC{times}; the results topic reports "

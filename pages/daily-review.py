@@ -9,7 +9,7 @@ import streamlit as st
 from dashboard.exports import report_formats
 from dashboard.triage import review, states
 from dashboard.triage.patterns import RUNBOOK_PATTERNS
-from pages import actions_ui, ui
+from pages import actions_ui, dlq_choice, ui
 
 settings = ui.app_settings()
 who = actions_ui.page_identity(settings)
@@ -32,13 +32,13 @@ ui.metric_with_change(
 )
 b.metric("Backlog now", f"{day.backlog:,}", help=states.help_text(states.BACKLOG))
 c.metric("Systematic bursts today", len(day.bursts))
-st.page_link(
+dlq_choice.page_link(
     "pages/overview.py", label="Growth against the severity bands", icon=":material/monitoring:"
 )
 
 st.subheader("2. List recent records", anchor=False)
 st.write(f"{report.total:,} records arrived since {now - timedelta(days=1):%Y-%m-%d %H:%M} UTC.")
-st.page_link(
+dlq_choice.page_link(
     "pages/messages.py",
     label=f"Records that arrived since {since} 00:00 UTC",
     icon=":material/search:",
@@ -96,15 +96,21 @@ for column, category, runbook_says, link, icon in (
     column.metric(
         f"{category.capitalize()}, in the backlog", f"{waiting:,}", help=f"Runbook: {runbook_says}"
     )
-    column.page_link(
+    dlq_choice.page_link(
         "pages/messages.py",
+        container=column,
         label=link,
         icon=icon,
         query_params={"category": category, "states": states.BACKLOG},
     )
 c.metric("Other categories, in the backlog", f"{day.other_backlog:,}")
 if day.bursts:
-    c.page_link("pages/escalation.py", label="Systematic: escalate", icon=":material/campaign:")
+    dlq_choice.page_link(
+        "pages/escalation.py",
+        container=c,
+        label="Systematic: escalate",
+        icon=":material/campaign:",
+    )
 
 st.subheader("5. Note trends", anchor=False)
 st.dataframe(

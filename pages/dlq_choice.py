@@ -4,7 +4,7 @@ for the pages that work across every DLQ)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Final, NoReturn
+from typing import Any, Final, NoReturn
 
 import streamlit as st
 
@@ -68,6 +68,22 @@ def chosen_dlq(settings: Settings) -> str:
     if len(valid) > 1:
         valid.append(ALL_DLQS)
     return choice if choice in valid else valid[0]
+
+
+def page_link(
+    page: str,
+    *,
+    container: Any = None,
+    query_params: dict[str, str] | None = None,
+    **options: Any,
+) -> None:
+    """`st.page_link` (or `container.page_link`) that keeps the chosen DLQ in the link, so a
+    link opened in a new tab shows the same DLQ as this one."""
+    params = dict(query_params or {})
+    choice = st.session_state.get(_CHOICE)
+    if choice is not None and DLQ_PARAM not in params:
+        params[DLQ_PARAM] = choice
+    (container or st).page_link(page, query_params=params or None, **options)
 
 
 def one_dlq_only() -> NoReturn:

@@ -11,7 +11,7 @@ from dashboard.text.moments import short_age
 from dashboard.triage import alerts, escalation, overview, runbook, severity, states
 from dashboard.triage.dlq_summary import severity_now
 from dashboard.triage.states import BACKLOG, BACKLOG_STATES, RESOLVED
-from pages import ui
+from pages import dlq_choice, ui
 from pages.incident_panel import incident_section
 
 settings = ui.app_settings()
@@ -191,7 +191,7 @@ for criterion in ui.cached(settings, escalation.check, settings, as_of):
             st.dataframe(criterion.evidence[:200], hide_index=True)
             for flt in criterion.evidence_filters[:5]:
                 label = ui.plain(", ".join(f"{k}={v}" for k, v in flt.items()))
-                st.page_link(
+                dlq_choice.page_link(
                     "pages/messages.py",
                     label=f"Messages where {label}",
                     icon=":material/search:",

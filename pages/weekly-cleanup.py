@@ -10,7 +10,7 @@ import streamlit as st
 from dashboard.exports import report_formats
 from dashboard.triage import review, states
 from dashboard.triage.dimensions import NO_TEXT_LABEL
-from pages import actions_ui, ui
+from pages import actions_ui, dlq_choice, ui
 
 settings = ui.app_settings()
 who = actions_ui.page_identity(settings)
@@ -46,7 +46,7 @@ b.dataframe(
 # Messages filters by whole days, so the link opens the whole days before the cutoff's day
 # (a subset of the records above; the bulk actions below use the exact cutoff).
 last_whole_day = (week.cutoff - timedelta(days=1)).date()
-st.page_link(
+dlq_choice.page_link(
     "pages/messages.py",
     label=f"Open the backlog up to {last_whole_day} in Messages",
     icon=":material/search:",
@@ -84,6 +84,10 @@ c[1].download_button(
     "text/csv",
     icon=":material/download:",
 )
-c[2].page_link(
-    "pages/reports.py", label="HTML with charts", icon=":material/html:", query_params={"days": "7"}
+dlq_choice.page_link(
+    "pages/reports.py",
+    container=c[2],
+    label="HTML with charts",
+    icon=":material/html:",
+    query_params={"days": "7"},
 )

@@ -200,3 +200,12 @@ def test_the_audit_shows_one_dlqs_entries_or_every_dlqs_named(snapshot: Path) ->
     every = run_app("audit", dlq="all")
     rows = every.dataframe[0].value
     assert set(rows["DLQ"].fillna("-")) == {"-", "claimx", "generic"}
+
+
+def test_links_between_pages_keep_the_chosen_dlq() -> None:
+    """A link opened in a new tab has no session behind it: the DLQ must be in its URL."""
+    at = app("daily-review", dlq="claimx")
+    links = [e.proto for e in at.get("page_link")]
+    assert links, "the daily review links to the pages of its steps"
+    for link in links:
+        assert "dlq=claimx" in link.query_string, (link.page, link.query_string)
