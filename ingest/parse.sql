@@ -287,6 +287,7 @@ SELECT
          ELSE dlq_url_extension(r_url) END AS file_type,
     j[10] AS assignment_id,
     r_domain AS "domain",
+    dlq_url_folder(r_url) AS url_folder,  -- dashboard.adapters.url_folders
     NULL::VARCHAR AS error_signature,  -- ingest.parse.with_signatures
     fc.topic AS origin_topic,
     try_cast(fc.part AS INTEGER) AS origin_partition,

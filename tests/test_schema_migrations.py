@@ -35,8 +35,12 @@ def compression(con: duckdb.DuckDBPyConnection, column: str) -> set[str]:
     return {row[0] for row in rows}
 
 
-# The columns 0005 adds: a snapshot of an earlier version has none of them.
+# The parsed columns migrations add: a snapshot of an earlier version has none of them.
 COLUMNS_OF_0005 = ("dlq_format", "media_id", "project_id", "consumer_group", "worker")
+PARSED_COLUMNS_ADDED = {
+    "0005_records_dlq_formats": COLUMNS_OF_0005,
+    "0007_records_url_folder": ("url_folder",),
+}
 
 
 def as_released_before(patched: pytest.MonkeyPatch, migration: str) -> tuple[schema.Migration, ...]:
@@ -48,13 +52,19 @@ def as_released_before(patched: pytest.MonkeyPatch, migration: str) -> tuple[sch
     if "0006_records_kept_state" not in {m.name for m in released}:
         for hook in ("mark_resolved_below", "after_ingest", "refresh", "after_results"):
             patched.setattr(record_states, hook, lambda *a, **k: None)  # no state column yet
-    if "0005_records_dlq_formats" not in {m.name for m in released}:
+    later = [
+        column
+        for name, columns in PARSED_COLUMNS_ADDED.items()
+        if name not in {m.name for m in released}
+        for column in columns
+    ]
+    if later:
         write_parsed = store.write_parsed
 
         def without_new_columns(
             con: duckdb.DuckDBPyConnection, run_id: int, topic: str, parsed: pa.Table, **kw: Any
         ) -> store.BatchResult:
-            return write_parsed(con, run_id, topic, parsed.drop_columns(COLUMNS_OF_0005), **kw)
+            return write_parsed(con, run_id, topic, parsed.drop_columns(later), **kw)
 
         patched.setattr(store, "write_parsed", without_new_columns)
     return released

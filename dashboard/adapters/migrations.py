@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass
 
 from dashboard.adapters.record_states import OPEN, refresh_sql
+from dashboard.adapters.url_folders import URL_FOLDER_MACROS
 
 
 @dataclass(frozen=True)
@@ -240,6 +241,14 @@ ALTER TABLE records ADD COLUMN replay_outcome VARCHAR;
 };
 """
 
+# Each record's URL folder, kept for the reports' URL grouping (dashboard.adapters.url_folders):
+# the ingest fills it as it parses; the back-fill computes it once for the records before.
+RECORDS_URL_FOLDER = f"""
+{URL_FOLDER_MACROS}
+ALTER TABLE records ADD COLUMN url_folder VARCHAR;
+UPDATE records SET url_folder = dlq_url_folder(attachment_url) WHERE attachment_url IS NOT NULL;
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration("0001_records_and_ingest_state", RECORDS),
     Migration("0002_resolutions", RESOLUTIONS),
@@ -247,4 +256,5 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration("0004_records_attachment_url_zstd", RECORDS_URLS_ZSTD),
     Migration("0005_records_dlq_formats", RECORDS_DLQ_FORMATS),
     Migration("0006_records_kept_state", RECORDS_KEPT_STATE),
+    Migration("0007_records_url_folder", RECORDS_URL_FOLDER),
 )
