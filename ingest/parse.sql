@@ -274,6 +274,9 @@ SELECT
     END AS parse_warnings,
     record_format,
     r_trace_id AS trace_id,
+    -- dashboard.adapters.trace_landings.TRACE_HASH_SQL
+    CASE WHEN r_parse_error IS NULL AND r_trace_id IS NOT NULL
+         THEN md5_number_lower(r_trace_id) END AS trace_hash,
     r_url AS attachment_url,
     r_retry_count AS retry_count,
     r_category AS error_category,

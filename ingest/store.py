@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 
 import pyarrow as pa
 
-from dashboard.adapters import record_states
+from dashboard.adapters import record_states, trace_landings
 from dashboard.adapters.db import Connection, insert_rows, register, transaction
 from dashboard.adapters.kafka import PartitionOffsets
 from dashboard.adapters.processes import process_alive
@@ -167,6 +167,7 @@ def write_parsed(
                         [partition, offset],
                     )
             record_states.after_ingest(con, topic, "new_rows", committed or {})
+            trace_landings.after_ingest(con, topic, "new_rows")
             # The batch's own next offsets and the partition ends, in one statement (each
             # statement costs milliseconds, and this runs once per transaction).
             positions = next_offsets(parsed)

@@ -10,7 +10,7 @@ import pyarrow as pa
 import pytest
 
 from dashboard.adapters import migrations as schema
-from dashboard.adapters import record_states
+from dashboard.adapters import record_states, trace_landings
 from dashboard.adapters.db import Database
 from ingest import store
 from tests.snapshots import demo_records, write_snapshot
@@ -40,6 +40,7 @@ COLUMNS_OF_0005 = ("dlq_format", "media_id", "project_id", "consumer_group", "wo
 PARSED_COLUMNS_ADDED = {
     "0005_records_dlq_formats": COLUMNS_OF_0005,
     "0007_records_url_folder": ("url_folder",),
+    "0008_records_trace_landings": ("trace_hash",),
 }
 
 
@@ -49,6 +50,8 @@ def as_released_before(patched: pytest.MonkeyPatch, migration: str) -> tuple[sch
     names = [m.name for m in schema.MIGRATIONS]
     released = schema.MIGRATIONS[: names.index(migration)]
     patched.setattr("dashboard.adapters.db.MIGRATIONS", released)
+    if "0008_records_trace_landings" not in {m.name for m in released}:
+        patched.setattr(trace_landings, "after_ingest", lambda *a, **k: None)
     if "0006_records_kept_state" not in {m.name for m in released}:
         for hook in ("mark_resolved_below", "after_ingest", "refresh", "after_results"):
             patched.setattr(record_states, hook, lambda *a, **k: None)  # no state column yet
