@@ -22,7 +22,6 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from dashboard.adapters import url_folders
 from dashboard.adapters.db import Connection, Relation, register, scratch_connection
 from dashboard.adapters.kafka import Message
 
@@ -133,7 +132,6 @@ def numbered(staged: pa.Table) -> pa.Table:
 
 def install_macros(con: Connection) -> None:
     con.execute(_sql("macros.sql"))
-    url_folders.install(con)
 
 
 class BatchParser:

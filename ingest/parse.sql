@@ -274,9 +274,6 @@ SELECT
     END AS parse_warnings,
     record_format,
     r_trace_id AS trace_id,
-    -- dashboard.adapters.trace_landings.TRACE_HASH_SQL
-    CASE WHEN r_parse_error IS NULL AND r_trace_id IS NOT NULL
-         THEN md5_number_lower(r_trace_id) END AS trace_hash,
     r_url AS attachment_url,
     r_retry_count AS retry_count,
     r_category AS error_category,
@@ -290,7 +287,6 @@ SELECT
          ELSE dlq_url_extension(r_url) END AS file_type,
     j[10] AS assignment_id,
     r_domain AS "domain",
-    dlq_url_folder(r_url) AS url_folder,  -- dashboard.adapters.url_folders
     NULL::VARCHAR AS error_signature,  -- ingest.parse.with_signatures
     fc.topic AS origin_topic,
     try_cast(fc.part AS INTEGER) AS origin_partition,

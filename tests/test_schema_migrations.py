@@ -37,10 +37,11 @@ def compression(con: duckdb.DuckDBPyConnection, column: str) -> set[str]:
 
 # The parsed columns migrations add: a snapshot of an earlier version has none of them.
 COLUMNS_OF_0005 = ("dlq_format", "media_id", "project_id", "consumer_group", "worker")
-PARSED_COLUMNS_ADDED = {
-    "0005_records_dlq_formats": COLUMNS_OF_0005,
-    "0007_records_url_folder": ("url_folder",),
-    "0008_records_trace_landings": ("trace_hash",),
+PARSED_COLUMNS_ADDED = {"0005_records_dlq_formats": COLUMNS_OF_0005}
+# The columns later migrations add that the ingest computes as it inserts.
+INSERTED_COLUMNS_ADDED = {
+    "0007_records_url_folder": "url_folder",
+    "0008_records_trace_landings": "trace_hash",
 }
 
 
@@ -50,6 +51,16 @@ def as_released_before(patched: pytest.MonkeyPatch, migration: str) -> tuple[sch
     names = [m.name for m in schema.MIGRATIONS]
     released = schema.MIGRATIONS[: names.index(migration)]
     patched.setattr("dashboard.adapters.db.MIGRATIONS", released)
+    names_released = {m.name for m in released}
+    patched.setattr(
+        store,
+        "KEPT_AT_INSERT",
+        {
+            column: sql
+            for column, sql in store.KEPT_AT_INSERT.items()
+            if all(c != column or m in names_released for m, c in INSERTED_COLUMNS_ADDED.items())
+        },
+    )
     if "0008_records_trace_landings" not in {m.name for m in released}:
         patched.setattr(trace_landings, "after_ingest", lambda *a, **k: None)
     if "0006_records_kept_state" not in {m.name for m in released}:

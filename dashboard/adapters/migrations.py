@@ -243,7 +243,7 @@ ALTER TABLE records ADD COLUMN replay_outcome VARCHAR;
 """
 
 # Each record's URL folder, kept for the reports' URL grouping (dashboard.adapters.url_folders):
-# the ingest fills it as it parses; the back-fill computes it once for the records before.
+# the ingest fills it as it inserts; the back-fill computes it once for the records before.
 RECORDS_URL_FOLDER = f"""
 {URL_FOLDER_MACROS}
 ALTER TABLE records ADD COLUMN url_folder VARCHAR;

@@ -4,7 +4,7 @@ outside the dashboard (the runbook's CLI) leaves no trace but the second landing
 criterion looks at every record, not only at the dashboard's replays.
 
 Kept where it changes instead of grouping every trace id per query: `records.trace_hash` (a
-64-bit hash of the trace id, set by the parse for readable records with one) and
+64-bit hash of the trace id, set as the ingest inserts readable records with one) and
 `records.trace_repeated` (another readable record of the topic has the same hash), brought
 up to date by the ingest in the transaction that adds records (`after_ingest`). Grouping on
 the hash keeps the ingest's look-up on fixed-width keys; a collision only flags a pair of
@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING, Final
 if TYPE_CHECKING:  # db imports the migrations, which import this module
     from dashboard.adapters.db import Connection
 
-# The parse's expression (ingest/parse.sql), also the back-fill's: NULL where the criterion
-# does not look (unreadable records, no trace id).
+# The ingest's expression (ingest.store.KEPT_AT_INSERT), also the back-fill's: NULL where
+# the criterion does not look (unreadable records, no trace id).
 TRACE_HASH_SQL: Final = (
     "CASE WHEN {parse_error} IS NULL AND {trace_id} IS NOT NULL "
     "THEN md5_number_lower({trace_id}) END"
@@ -52,6 +52,9 @@ def derived_sql() -> str:
     )"""
 
 
+_NEW_HASH: Final = TRACE_HASH_SQL.format(parse_error="n.parse_error", trace_id="n.trace_id")
+
+
 def after_ingest(con: Connection, topic: str, new_rows: str) -> None:
     """Within the ingest's transaction: `new_rows` (records of `topic` just inserted, not
     flagged) may repeat each other's trace ids or earlier records'. One scan of the topic's
@@ -63,8 +66,7 @@ def after_ingest(con: Connection, topic: str, new_rows: str) -> None:
                 SELECT rowid AS rid, trace_repeated,
                        count(*) OVER (PARTITION BY trace_hash) AS landings
                 FROM records
-                WHERE topic = $topic AND trace_hash IN
-                    (SELECT n.trace_hash FROM {new_rows} n WHERE n.trace_hash IS NOT NULL)
+                WHERE topic = $topic AND trace_hash IN (SELECT {_NEW_HASH} FROM {new_rows} n)
             ) WHERE landings > 1 AND NOT trace_repeated
         ) hit
         WHERE records.rowid = hit.rid

@@ -1,6 +1,7 @@
 """Each record's URL folder (`records.url_folder`), for grouping URLs in reports: computed
-once per record, by the ingest as it parses (vectorised over the batch) and by migration
-0007 for the records stored before, instead of by every report over every record.
+once per record, by the ingest as it inserts the batch (ingest.store.KEPT_AT_INSERT,
+vectorised) and by migration 0007 for the records stored before, instead of by every report
+over every record.
 
 Every record's URL is unique (its file name, often a claim or attachment id in the path), so
 the folder is the URL's scheme, host and path without the query, the fragment and the file
