@@ -11,11 +11,21 @@ from datetime import UTC, datetime
 
 import pyarrow as pa
 
-from dashboard.adapters import record_states
+from dashboard.adapters import record_states, trace_landings, url_folders
 from dashboard.adapters.db import Connection, insert_rows, register, transaction
 from dashboard.adapters.kafka import PartitionOffsets
 from dashboard.adapters.processes import process_alive
 from ingest.phases import Phases
+
+# Columns kept per record that the parse does not give, computed as the rows are inserted:
+# on the writer thread, which waits for the parsing thread part of each run
+# (docs/ingest-design.md), not in the parse, the ingest's limit.
+KEPT_AT_INSERT: dict[str, str] = {
+    "url_folder": "dlq_url_folder(attachment_url)",
+    "trace_hash": trace_landings.TRACE_HASH_SQL.format(
+        parse_error="parse_error", trace_id="trace_id"
+    ),
+}
 
 
 @dataclass(frozen=True)
@@ -136,6 +146,7 @@ def write_parsed(
     (as the run found it) were resolved before the dashboard saw them, and are recorded so.
     """
     started = time.perf_counter()
+    url_folders.install(con)
     register(con, "parsed_batch", parsed)
     try:
         with transaction(con):
@@ -148,10 +159,11 @@ def write_parsed(
             )
             # No RETURNING: it would keep DuckDB from writing a large batch straight to
             # the table. The insert reports its row count; the run counts the rest at its end.
+            kept = "".join(f", {sql} AS {column}" for column, sql in KEPT_AT_INSERT.items())
             counted = con.execute(
                 # By name: columns added by later migrations come last in the table.
                 "INSERT INTO records BY NAME SELECT new_rows.*, ? AS ingest_run_id, "
-                "now() AS ingested_at FROM new_rows",
+                f"now() AS ingested_at{kept} FROM new_rows",
                 [run_id],
             ).fetchone()
             inserted = int(counted[0]) if counted else 0
@@ -167,6 +179,7 @@ def write_parsed(
                         [partition, offset],
                     )
             record_states.after_ingest(con, topic, "new_rows", committed or {})
+            trace_landings.after_ingest(con, topic, "new_rows")
             # The batch's own next offsets and the partition ends, in one statement (each
             # statement costs milliseconds, and this runs once per transaction).
             positions = next_offsets(parsed)

@@ -15,11 +15,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from dashboard.actions.outcome_rows import REPLAY_COLUMNS, RESOLUTION_COLUMNS
-from dashboard.adapters import migrations as schema
 from dashboard.adapters import record_states
 from dashboard.adapters.db import Connection, Database, insert_rows, transaction
 from ingest.parse import RawRecord
 from tests.snapshots import TOPIC, pipeline_record, write_snapshot
+from tests.test_schema_migrations import as_released_before
 
 START = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 PARTITIONS = 2
@@ -196,13 +196,9 @@ def test_the_migration_keeps_the_state_derived_from_an_earlier_snapshot(
 ) -> None:
     """A snapshot written before 0006, with resolutions, replays and a returned trace id, gets
     the state each record had."""
-    names = [m.name for m in schema.MIGRATIONS]
-    before = schema.MIGRATIONS[: names.index("0006_records_kept_state")]
     path = tmp_path / "snapshot.duckdb"
     with monkeypatch.context() as patched:
-        patched.setattr("dashboard.adapters.db.MIGRATIONS", before)
-        for hook in ("mark_resolved_below", "after_ingest", "refresh", "after_results"):
-            patched.setattr(record_states, hook, lambda *a, **k: None)
+        as_released_before(patched, "0006_records_kept_state")
         world = World(Database(path))
         world.ingest([(0, 1, 60), (0, 3, 60), (1, 5, 60), (1, 7, 60)])
         world.replay(0)

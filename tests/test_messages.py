@@ -76,6 +76,24 @@ def test_pages_and_sorting(tmp_path: Path) -> None:
     assert beyond.page == 3 and [r.offset for r in beyond.rows] == [2, 1, 0]
 
 
+def test_a_text_search_counts_its_matches_on_every_page(tmp_path: Path) -> None:
+    """A text search counts its matches in the page's own query: the same total, on a page
+    within the matches and on one beyond them."""
+    db = tmp_path / "s.duckdb"
+    urls = [f"https://h.example.com/{'hit' if i % 3 else 'miss'}/{i}.pdf" for i in range(30)]
+    write_snapshot(
+        db, [pipeline_record(0, i, T0 + timedelta(minutes=i), url=u) for i, u in enumerate(urls)]
+    )
+    hits = RecordFilter(url="/HIT/")
+    with Database(db).read() as con:
+        first = search(con, TOPIC, hits, "offset", False, 1, 8)
+        beyond = search(con, TOPIC, hits, "offset", False, 5, 8)
+    assert (first.total, first.pages) == (20, 3)
+    assert [r.offset for r in first.rows] == [1, 2, 4, 5, 7, 8, 10, 11]
+    assert (beyond.total, beyond.page) == (20, 3)
+    assert [r.offset for r in beyond.rows] == [25, 26, 28, 29]
+
+
 def test_a_record_in_full_with_its_history_and_masked_secrets(varied: Path) -> None:
     with Database(varied).read() as con:
         detail = record_detail(con, TOPIC, 0, 1)

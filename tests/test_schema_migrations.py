@@ -10,7 +10,7 @@ import pyarrow as pa
 import pytest
 
 from dashboard.adapters import migrations as schema
-from dashboard.adapters import record_states
+from dashboard.adapters import record_states, trace_landings
 from dashboard.adapters.db import Database
 from ingest import store
 from tests.snapshots import demo_records, write_snapshot
@@ -35,8 +35,14 @@ def compression(con: duckdb.DuckDBPyConnection, column: str) -> set[str]:
     return {row[0] for row in rows}
 
 
-# The columns 0005 adds: a snapshot of an earlier version has none of them.
+# The parsed columns migrations add: a snapshot of an earlier version has none of them.
 COLUMNS_OF_0005 = ("dlq_format", "media_id", "project_id", "consumer_group", "worker")
+PARSED_COLUMNS_ADDED = {"0005_records_dlq_formats": COLUMNS_OF_0005}
+# The columns later migrations add that the ingest computes as it inserts.
+INSERTED_COLUMNS_ADDED = {
+    "0007_records_url_folder": "url_folder",
+    "0008_records_trace_landings": "trace_hash",
+}
 
 
 def as_released_before(patched: pytest.MonkeyPatch, migration: str) -> tuple[schema.Migration, ...]:
@@ -45,16 +51,34 @@ def as_released_before(patched: pytest.MonkeyPatch, migration: str) -> tuple[sch
     names = [m.name for m in schema.MIGRATIONS]
     released = schema.MIGRATIONS[: names.index(migration)]
     patched.setattr("dashboard.adapters.db.MIGRATIONS", released)
+    names_released = {m.name for m in released}
+    patched.setattr(
+        store,
+        "KEPT_AT_INSERT",
+        {
+            column: sql
+            for column, sql in store.KEPT_AT_INSERT.items()
+            if all(c != column or m in names_released for m, c in INSERTED_COLUMNS_ADDED.items())
+        },
+    )
+    if "0008_records_trace_landings" not in {m.name for m in released}:
+        patched.setattr(trace_landings, "after_ingest", lambda *a, **k: None)
     if "0006_records_kept_state" not in {m.name for m in released}:
         for hook in ("mark_resolved_below", "after_ingest", "refresh", "after_results"):
             patched.setattr(record_states, hook, lambda *a, **k: None)  # no state column yet
-    if "0005_records_dlq_formats" not in {m.name for m in released}:
+    later = [
+        column
+        for name, columns in PARSED_COLUMNS_ADDED.items()
+        if name not in {m.name for m in released}
+        for column in columns
+    ]
+    if later:
         write_parsed = store.write_parsed
 
         def without_new_columns(
             con: duckdb.DuckDBPyConnection, run_id: int, topic: str, parsed: pa.Table, **kw: Any
         ) -> store.BatchResult:
-            return write_parsed(con, run_id, topic, parsed.drop_columns(COLUMNS_OF_0005), **kw)
+            return write_parsed(con, run_id, topic, parsed.drop_columns(later), **kw)
 
         patched.setattr(store, "write_parsed", without_new_columns)
     return released

@@ -10,6 +10,8 @@ import re
 from dataclasses import dataclass
 
 from dashboard.adapters.record_states import OPEN, refresh_sql
+from dashboard.adapters.trace_landings import MARK_ALL_SQL, TRACE_HASH_SQL
+from dashboard.adapters.url_folders import URL_FOLDER_MACROS
 
 
 @dataclass(frozen=True)
@@ -240,6 +242,25 @@ ALTER TABLE records ADD COLUMN replay_outcome VARCHAR;
 };
 """
 
+# Each record's URL folder, kept for the reports' URL grouping (dashboard.adapters.url_folders):
+# the ingest fills it as it inserts; the back-fill computes it once for the records before.
+RECORDS_URL_FOLDER = f"""
+{URL_FOLDER_MACROS}
+ALTER TABLE records ADD COLUMN url_folder VARCHAR;
+UPDATE records SET url_folder = dlq_url_folder(attachment_url) WHERE attachment_url IS NOT NULL;
+"""
+
+# Which records share their trace id with another (dashboard.adapters.trace_landings): the
+# escalation's replay failures, kept by the ingest instead of grouping every trace id.
+RECORDS_TRACE_LANDINGS = f"""
+ALTER TABLE records ADD COLUMN trace_hash UBIGINT;
+ALTER TABLE records ADD COLUMN trace_repeated BOOLEAN DEFAULT false;
+UPDATE records SET trace_hash = {
+    TRACE_HASH_SQL.format(parse_error="parse_error", trace_id="trace_id")
+};
+{MARK_ALL_SQL};
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration("0001_records_and_ingest_state", RECORDS),
     Migration("0002_resolutions", RESOLUTIONS),
@@ -247,4 +268,6 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration("0004_records_attachment_url_zstd", RECORDS_URLS_ZSTD),
     Migration("0005_records_dlq_formats", RECORDS_DLQ_FORMATS),
     Migration("0006_records_kept_state", RECORDS_KEPT_STATE),
+    Migration("0007_records_url_folder", RECORDS_URL_FOLDER),
+    Migration("0008_records_trace_landings", RECORDS_TRACE_LANDINGS),
 )

@@ -138,26 +138,19 @@ def _unknown(con: Connection, settings: Settings, _now: datetime) -> Criterion:
 
 def _replay_failures(con: Connection, settings: Settings, _now: datetime) -> Criterion:
     """A trace id that lands in the DLQ more than once was replayed and failed again."""
-    topic = settings.dlq_topic
-    # Trace ids are grouped on a 64-bit hash first (fixed-width keys), then on the text of
-    # the few that repeat; a hash collision only lets a pair of trace ids through to the
-    # second grouping, which drops it.
+    # The records sharing a trace id with another are kept flagged where they are ingested
+    # (dashboard.adapters.trace_landings); only those are grouped, on the trace id's text
+    # (a hash collision flags a pair the grouping drops).
     rows = con.execute(
         """
-        WITH repeated AS (
-            SELECT hash(trace_id) AS h FROM records
-            WHERE topic = $topic AND trace_id IS NOT NULL AND parse_error IS NULL
-            GROUP BY h HAVING count(*) > 1
-        )
         SELECT trace_id, count(*) AS landings, min(kafka_timestamp), max(kafka_timestamp),
                count(*) OVER () AS trace_ids
         FROM records
-        WHERE topic = $topic AND trace_id IS NOT NULL AND parse_error IS NULL
-            AND hash(trace_id) IN (SELECT h FROM repeated)
+        WHERE topic = $topic AND trace_repeated
         GROUP BY trace_id HAVING count(*) > 1
         ORDER BY max(kafka_timestamp) DESC LIMIT 500
         """,
-        {"topic": topic},
+        {"topic": settings.dlq_topic},
     ).fetchall()
     count = int(rows[0][4]) if rows else 0
     return Criterion(

@@ -67,6 +67,22 @@ class RecordFilter:
             object.__setattr__(self, "states", canonical(self.states))
             choices_condition(self.states)  # refuses an unknown state here, not at the query
 
+    @property
+    def searches_text(self) -> bool:
+        """Whether it looks for text inside every record (trace ids, URLs, domains, error
+        text, headers): a condition that costs more per record than reading columns."""
+        return any(
+            value.strip()
+            for value in (
+                self.trace,
+                self.url,
+                self.domain,
+                self.error,
+                self.header_key,
+                self.header_value,
+            )
+        )
+
     # -- built from ---------------------------------------------------------------------
 
     @classmethod

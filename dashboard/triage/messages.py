@@ -59,32 +59,41 @@ def search(
     direction = "DESC" if descending else "ASC"
     order_by = ", ".join(f"{col.strip()} {direction} NULLS LAST" for col in order.split(","))
 
-    def fetch(page: int) -> list[RecordRow]:
+    # A text search is evaluated once: the page's query counts the matches too. Otherwise
+    # the count is a query of its own: counting beside the page would hold every match
+    # (all records, with no filter) where the count alone streams.
+    counted = flt.searches_text
+
+    def fetch(page: int) -> tuple[list[RecordRow], int | None]:
         # The page's row ids first, from the filtered and sorted columns alone, then its
         # columns for those rows only: sorting with the long text columns (URLs, error
         # messages) along would read them for every matching record.
+        total = "count(*) OVER ()" if counted else "NULL"
         rows = con.execute(
             f"""
             WITH page AS (
-                SELECT rowid AS rid FROM records r WHERE {where}
+                SELECT rowid AS rid, {total} AS total FROM records r WHERE {where}
                 ORDER BY {order_by}, "partition", "offset"
                 LIMIT $limit OFFSET $skip
             )
-            SELECT {row_sql()} FROM records r WHERE r.rowid IN (SELECT rid FROM page)
+            SELECT {row_sql()}, (SELECT max(total) FROM page) FROM records r
+            WHERE r.rowid IN (SELECT rid FROM page)
             ORDER BY {order_by}, "partition", "offset"
             """,
             {**params, "limit": page_size, "skip": (page - 1) * page_size},
         ).fetchall()
-        return [RecordRow(*row) for row in rows]
+        found = int(rows[0][-1]) if rows and rows[0][-1] is not None else None
+        return [RecordRow(*row[:-1]) for row in rows], found
 
-    rows = fetch(max(1, page))
+    rows, total = fetch(max(1, page))
     if page <= 1 and len(rows) < page_size:
         return SearchResult(rows, len(rows), 1, page_size)  # the first page holds them all
-    total = count(con, topic, flt)
+    if total is None:
+        total = count(con, topic, flt)
     last_page = max(1, -(-total // page_size))
     if page > last_page:
         page = last_page
-        rows = fetch(page)
+        rows, _ = fetch(page)
     return SearchResult(rows, total, max(1, page), page_size)
 
 

@@ -194,13 +194,17 @@ class FlowBucket:
 # open from its arrival to its first replay, replayed and waiting from there to its outcome,
 # then in its outcome's state; every span ends when the record leaves Kafka's backlog
 # (resolved, or deleted by retention). Records resolved before the dashboard first saw them
-# have no trustworthy times and are left out.
+# have no trustworthy times and are left out. Most records are open and in Kafka: their kept
+# state says their one span runs from their arrival on, so they are counted as arrivals
+# (`_OPEN_ARRIVALS_SQL`) and only the others' spans are built, from their resolution and
+# replays.
 _STATE_SPANS_SQL: Final = f"""
 WITH r AS (
     SELECT kafka_timestamp AS arrived, first_replayed_at, outcome_at, replay_outcome,
            least(resolved_at, gone_from_kafka_at) AS left_at
     FROM {records_with_details_sql()} x
     WHERE topic = $topic AND kafka_timestamp IS NOT NULL
+      AND NOT coalesce(state = '{OPEN}' AND {IN_KAFKA}, false)
       AND coalesce(resolution_source, '') <> 'before-dashboard'
 ),
 spans AS (
@@ -218,6 +222,19 @@ SELECT layer, since, until FROM spans
 WHERE since IS NOT NULL AND (until IS NULL OR until > since)
 """
 
+# The open records still in Kafka as +n events: one before `$first` (at their earliest
+# arrival) and one per bucket (at its start), instead of one per record.
+_OPEN_ARRIVALS_SQL: Final = f"""
+SELECT '{OPEN}' AS layer, coalesce(bucket, min(kafka_timestamp)) AS event_at, count(*) AS delta
+FROM (
+    SELECT kafka_timestamp, CASE WHEN kafka_timestamp >= $first
+        THEN time_bucket(to_minutes($minutes), kafka_timestamp, $first) END AS bucket
+    FROM records
+    WHERE topic = $topic AND kafka_timestamp < $end AND state = '{OPEN}' AND {IN_KAFKA}
+)
+GROUP BY bucket
+"""
+
 
 def backlog_history(
     con: Connection, topic: str, start: datetime, end: datetime, bucket_minutes: int
@@ -225,6 +242,7 @@ def backlog_history(
     """The backlog at the end of each bucket, by state, rebuilt from each record's arrival,
     replays, replay outcome, resolution and deletion by retention."""
     first = floor_to(start, bucket_minutes)
+    pivot = ", ".join(f"coalesce(sum(n) FILTER (WHERE layer = '{w}'), 0)" for w in BACKLOG_STATES)
     rows = con.execute(
         f"""
         WITH spans AS ({_STATE_SPANS_SQL}),
@@ -232,6 +250,8 @@ def backlog_history(
             SELECT layer, since AS event_at, 1 AS delta FROM spans
             UNION ALL
             SELECT layer, until, -1 FROM spans WHERE until IS NOT NULL
+            UNION ALL
+            {_OPEN_ARRIVALS_SQL}
         ),
         layers AS (SELECT unnest($layers) AS layer),
         base AS (
@@ -245,14 +265,18 @@ def backlog_history(
         buckets AS (
             SELECT unnest(generate_series($first, $end, to_minutes($minutes))) AS bucket
         ),
-        grid AS (SELECT bucket, layer FROM buckets, layers WHERE bucket < $end)
-        SELECT g.bucket + to_minutes($minutes) AS bucket_end, g.layer,
-               coalesce(b.n, 0)
-               + sum(coalesce(m.n, 0)) OVER (PARTITION BY g.layer ORDER BY g.bucket) AS n
-        FROM grid g
-        LEFT JOIN moves m USING (bucket, layer)
-        LEFT JOIN base b ON b.layer = g.layer
-        ORDER BY bucket_end
+        grid AS (SELECT bucket, layer FROM buckets, layers WHERE bucket < $end),
+        running AS (
+            SELECT g.bucket + to_minutes($minutes) AS bucket_end, g.layer,
+                   coalesce(b.n, 0)
+                   + sum(coalesce(m.n, 0)) OVER (PARTITION BY g.layer ORDER BY g.bucket) AS n
+            FROM grid g
+            LEFT JOIN moves m USING (bucket, layer)
+            LEFT JOIN base b ON b.layer = g.layer
+        )
+        -- One row per bucket, a column per state in STATES' order (resolved: 0): a day of
+        -- minutes is thousands of buckets, each a point to build.
+        SELECT bucket_end, {pivot}, 0 FROM running GROUP BY bucket_end ORDER BY bucket_end
         """,
         {
             "topic": topic,
@@ -262,10 +286,7 @@ def backlog_history(
             "layers": list(BACKLOG_STATES),
         },
     ).fetchall()
-    by_end: dict[datetime, dict[str, int]] = {}
-    for at, layer, n in rows:
-        by_end.setdefault(at, {})[str(layer)] = int(n)
-    return [BacklogPoint(min(at, end), StateCounts.of_words(c)) for at, c in by_end.items()]
+    return [BacklogPoint(min(at, end), StateCounts(*(int(n) for n in c))) for at, *c in rows]
 
 
 def flow(

@@ -66,21 +66,6 @@ class DlqReport:
         return (self.end - self.start).total_seconds() / 86400
 
 
-# A URL's host and folder, for grouping: every record's URL is unique (its file name, often a
-# claim or attachment id in the path), so the file name is dropped and a path segment of four
-# or more characters with a digit in it shows as {id}; "v2" or "api" stay.
-URL_FOLDER_SQL: Final = """
-CASE WHEN attachment_url IS NULL THEN NULL ELSE (
-    WITH base AS (SELECT split_part(split_part(attachment_url, '?', 1), '#', 1) AS url),
-    parts AS (SELECT regexp_extract(url, '^[^:/?#]+://[^/?#]*') AS origin, url FROM base)
-    SELECT CASE WHEN origin = '' THEN '(not a URL)' ELSE origin || array_to_string(list_transform(
-        string_split(regexp_replace(substr(url, length(origin) + 1), '[^/]*$', ''), '/'),
-        lambda s: CASE WHEN length(s) >= 4 AND regexp_matches(s, '[0-9]') THEN '{id}' ELSE s END
-    ), '/') END FROM parts
-) END
-"""
-
-
 def build(con: Connection, topic: str, end: datetime, days: int) -> DlqReport:
     start = end - timedelta(days=days)
     before = start - timedelta(days=days)
@@ -160,7 +145,7 @@ def build(con: Connection, topic: str, end: datetime, days: int) -> DlqReport:
         unparseable=unparseable,
         categories=categories,
         top_domains=grouped('"domain"'),
-        top_urls=[Count(mask_url(c.label), c.count, c.previous) for c in grouped(URL_FOLDER_SQL)],
+        top_urls=[Count(mask_url(c.label), c.count, c.previous) for c in grouped("url_folder")],
         top_signatures=grouped("error_signature", none_label=NO_TEXT_LABEL),
         replayed=sum(a.count for a in action_counts if a.action == "replayed"),
         resolved=sum(a.count for a in action_counts if a.action == "resolved"),

@@ -1,0 +1,75 @@
+"""Which records share their trace id with another record of their topic: the runbook's
+"Replay failures (messages return to DLQ immediately)" escalation criterion. A replay made
+outside the dashboard (the runbook's CLI) leaves no trace but the second landing, so the
+criterion looks at every record, not only at the dashboard's replays.
+
+Kept where it changes instead of grouping every trace id per query: `records.trace_hash` (a
+64-bit hash of the trace id, set as the ingest inserts readable records with one) and
+`records.trace_repeated` (another readable record of the topic has the same hash), brought
+up to date by the ingest in the transaction that adds records (`after_ingest`). Grouping on
+the hash keeps the ingest's look-up on fixed-width keys; a collision only flags a pair of
+records whose trace ids differ, which the criterion's grouping on the text drops. The hash is
+MD5's (its lower 64 bits), not DuckDB's own `hash`, which may change between versions: hashes
+kept by one version must match those the next one computes.
+`derived_sql` computes the flag for every record, for the test that the kept one equals it.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Final
+
+if TYPE_CHECKING:  # db imports the migrations, which import this module
+    from dashboard.adapters.db import Connection
+
+# The ingest's expression (ingest.store.KEPT_AT_INSERT), also the back-fill's: NULL where
+# the criterion does not look (unreadable records, no trace id).
+TRACE_HASH_SQL: Final = (
+    "CASE WHEN {parse_error} IS NULL AND {trace_id} IS NOT NULL "
+    "THEN md5_number_lower({trace_id}) END"
+)
+
+
+# (topic, trace_hash) pairs held by more than one record.
+_REPEATED_SQL: Final = """
+SELECT topic, trace_hash FROM records WHERE trace_hash IS NOT NULL
+GROUP BY topic, trace_hash HAVING count(*) > 1
+"""
+
+# Flags every record of a repeated pair: the back-fill's, over every record.
+MARK_ALL_SQL: Final = f"""
+UPDATE records SET trace_repeated = true
+WHERE NOT trace_repeated AND (topic, trace_hash) IN ({_REPEATED_SQL})
+"""
+
+
+def derived_sql() -> str:
+    """Every record's `trace_repeated` as derived from all records (`derived_repeated`)."""
+    return f"""(
+        SELECT r.topic, r."partition", r."offset", r.trace_repeated,
+               coalesce((r.topic, r.trace_hash) IN ({_REPEATED_SQL}), false)
+                   AS derived_repeated
+        FROM records r
+    )"""
+
+
+_NEW_HASH: Final = TRACE_HASH_SQL.format(parse_error="n.parse_error", trace_id="n.trace_id")
+
+
+def after_ingest(con: Connection, topic: str, new_rows: str) -> None:
+    """Within the ingest's transaction: `new_rows` (records of `topic` just inserted, not
+    flagged) may repeat each other's trace ids or earlier records'. One scan of the topic's
+    hashes finds the records sharing one with the batch; those are flagged by row id."""
+    con.execute(
+        f"""
+        UPDATE records SET trace_repeated = true FROM (
+            SELECT rid FROM (
+                SELECT rowid AS rid, trace_repeated,
+                       count(*) OVER (PARTITION BY trace_hash) AS landings
+                FROM records
+                WHERE topic = $topic AND trace_hash IN (SELECT {_NEW_HASH} FROM {new_rows} n)
+            ) WHERE landings > 1 AND NOT trace_repeated
+        ) hit
+        WHERE records.rowid = hit.rid
+        """,
+        {"topic": topic},
+    )

@@ -1,0 +1,83 @@
+"""Records sharing a trace id with another (dashboard.adapters.trace_landings): kept by the
+ingest and by migration 0008, always equal to the flag derived from every record, and what
+the escalation's replay-failures criterion reports."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from dashboard.adapters import trace_landings
+from dashboard.adapters.db import Connection, Database
+from dashboard.settings import Settings
+from dashboard.triage import escalation
+from ingest.parse import RawRecord
+from tests.snapshots import TOPIC, VARIED_AT, demo_records, pipeline_record, write_snapshot
+from tests.test_schema_migrations import as_released_before
+
+OTHER = "claimx.downloads.dlq"
+
+
+def record(partition: int, offset: int, trace: str, topic: str = TOPIC) -> RawRecord:
+    at = VARIED_AT + timedelta(minutes=offset)
+    return pipeline_record(partition, offset, at, trace_id=trace, topic=topic)
+
+
+def mismatches(con: Connection) -> list[tuple[object, ...]]:
+    return con.execute(
+        f"SELECT * FROM {trace_landings.derived_sql()} WHERE trace_repeated <> derived_repeated"
+    ).fetchall()
+
+
+def flagged(con: Connection) -> list[tuple[object, ...]]:
+    return con.execute(
+        'SELECT topic, "partition", "offset" FROM records WHERE trace_repeated ORDER BY ALL'
+    ).fetchall()
+
+
+def test_each_ingest_flags_repeats_within_its_batch_and_with_earlier_records(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "s.duckdb"
+    write_snapshot(path, [record(0, 0, "a"), record(0, 1, "b"), record(0, 2, "b")])
+    # Later: "a" lands again; "c" once; an unreadable record keyed "a" is not a landing;
+    # "b" in another DLQ's topic is another topic's.
+    poison = RawRecord(0, 4, b"\xff not json", b"a", [], 0, topic=TOPIC)
+    write_snapshot(path, [record(0, 3, "a"), poison, record(1, 0, "c")])
+    write_snapshot(path, [record(0, 0, "b", topic=OTHER)], topic=OTHER)
+    with Database(path).read() as con:
+        assert mismatches(con) == []
+        assert flagged(con) == [(TOPIC, 0, 0), (TOPIC, 0, 1), (TOPIC, 0, 2), (TOPIC, 0, 3)]
+
+
+def test_the_criterion_reports_each_trace_id_landing_again(tmp_path: Path) -> None:
+    path = tmp_path / "s.duckdb"
+    write_snapshot(path, [record(0, 0, "a"), record(0, 1, "b"), record(0, 2, "b")])
+    write_snapshot(path, [record(0, 3, "a"), record(0, 4, "b")])
+    with Database(path).read() as con:
+        found = escalation.CRITERIA[3](con, Settings(), VARIED_AT + timedelta(hours=1))
+    assert found.key == "replay_failures" and found.met
+    assert [(e["trace id"], e["landings"]) for e in found.evidence] == [("b", 3), ("a", 2)]
+    assert found.summary == "2 trace ids landed in the DLQ again"
+
+
+def test_the_migration_flags_what_the_ingest_would_have(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    before, now = tmp_path / "before.duckdb", tmp_path / "now.duckdb"
+    records = demo_records(3_000)  # replayed-and-failed trace ids and poison records among them
+    with monkeypatch.context() as patched:
+        as_released_before(patched, "0008_records_trace_landings")
+        write_snapshot(before, records[:2_000])
+        write_snapshot(before, records[2_000:])
+    write_snapshot(now, records[:2_000])
+    write_snapshot(now, records[2_000:])
+    query = 'SELECT "partition", "offset", trace_hash, trace_repeated FROM records ORDER BY ALL'
+    with Database(before).write() as migrated:  # brings the file forward
+        assert mismatches(migrated) == []
+        kept = migrated.execute(query).fetchall()
+    with Database(now).read() as ingested:
+        assert kept == ingested.execute(query).fetchall()
+    assert 0 < sum(repeated for *_, repeated in kept) < len(kept)
