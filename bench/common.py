@@ -271,6 +271,8 @@ class Recording:
 
     parameters: dict[str, int | float | str]
     figures: list[Figure] = field(default_factory=list)
+    # A scale run's size ("1M"): keys become "1M.<key>" and labels "<label> @ 1M".
+    scope: str = ""
 
     def add(
         self,
@@ -282,6 +284,8 @@ class Recording:
         note: str = "",
     ) -> Figure:
         """One figure: printed now, written with the run at the end."""
+        if self.scope:
+            key, label = f"{self.scope}.{key}", f"{label} @ {self.scope}"
         figure = Figure(key, label, value, unit, Target(*target) if target else None, note)
         self.figures.append(figure)
         print(figure_line(figure), flush=True)

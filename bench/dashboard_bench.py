@@ -31,7 +31,6 @@ from typing import Any
 
 from bench.common import (
     REPO,
-    Comparison,
     Recording,
     Workspace,
     demo_topic,
@@ -215,15 +214,8 @@ def measure_size(record: Recording, space: Workspace, records: int) -> None:
     full = records <= FULL_TARGETS_UP_TO
     repeat = 7 if full else 3
 
-    def add(
-        key: str,
-        label: str,
-        value: float,
-        unit: str,
-        target: tuple[Comparison, float] | None = None,
-        note: str = "",
-    ) -> None:
-        record.add(f"{size}.{key}", f"{label} @ {size}", value, unit, target, note)
+    record.scope = size
+    add = record.add
 
     print(f"\n== {records:,} records ({size}) ==", flush=True)
     settings = demo_topic(space, f"dash{size}", records)
