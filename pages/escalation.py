@@ -10,13 +10,18 @@ from dashboard.exports.file_names import export_name
 from dashboard.text.moments import parse_moment
 from dashboard.triage import runbook, states
 from dashboard.triage.severity import Level
-from pages import actions_ui, ui
+from pages import across_all, actions_ui, ui
 
-settings = ui.app_settings()
+scope = ui.dlq_scope()  # across all DLQs: the pack of each urgent DLQ (pages/across_all.py)
+settings = scope.settings
 who = actions_ui.page_identity(settings)
 fresh = ui.snapshot_freshness(settings)
 as_of = ui.as_of(fresh)
 HEADINGS = runbook.RUNBOOK.pack
+if scope.across_all:
+    st.markdown(f"#### {ui.plain(HEADINGS.title)}: all DLQs")
+    across_all.escalation(scope, as_of)
+    st.stop()
 # The incident window starts where the data says (an alert, a burst) unless someone says when.
 chosen = st.session_state.get("escalation_since", "").strip()
 since = None
