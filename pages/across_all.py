@@ -4,7 +4,9 @@ bulk actions stay on each DLQ's own review page (one review group, one replay ta
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
+from typing import Any
 
 import streamlit as st
 
@@ -74,7 +76,7 @@ def report(scope: DlqScope, days: int, now: datetime) -> None:
 
 
 def _images(
-    figures: dict[str, dict[str, object]], size: tuple[int, int]
+    figures: Mapping[str, Mapping[str, Any]], size: tuple[int, int]
 ) -> tuple[dict[str, dict[str, bytes]], str | None]:
     """Every DLQ's charts as PNGs; the first problem, if any (no Chromium: no images)."""
     pngs: dict[str, dict[str, bytes]] = {}
