@@ -19,13 +19,15 @@ from dashboard.settings import load_settings
 from dashboard.triage import across_dlqs
 from tests.test_dlq_summary import BUSY, CONFIG, NOW, QUIET, two_dlqs  # noqa: F401
 
+LATER = NOW + timedelta(minutes=1)  # a period ends before its end: NOW's records in it
+
 
 def test_the_report_has_each_dlqs_section_most_urgent_first_and_the_totals(
     two_dlqs: Path,  # noqa: F811
 ) -> None:
     settings = load_settings(two_dlqs)
     with Database.of(settings).read() as con:
-        whole = across_dlqs.report_all(con, settings, NOW, 7)
+        whole = across_dlqs.report_all(con, settings, LATER, 7)
     # busy (Warning: over its own size line) before quiet, though configured after it.
     assert [(s.name, s.report.topic, s.report.total) for s in whole.sections] == [
         ("busy", BUSY, 40),
@@ -96,7 +98,7 @@ def test_the_reviews_give_each_dlqs_figures_by_its_own_settings(
 ) -> None:
     settings = load_settings(two_dlqs)
     with Database.of(settings).read() as con:
-        days = across_dlqs.daily_all(con, settings, NOW)
+        days = across_dlqs.daily_all(con, settings, LATER)
         weeks = across_dlqs.weekly_all(con, settings, NOW + timedelta(days=8))
     assert [(r.summary.name, r.day.backlog, r.day.report.total) for r in days] == [
         ("busy", 40, 40),
