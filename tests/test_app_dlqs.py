@@ -167,11 +167,12 @@ def test_a_record_opened_across_all_dlqs_acts_through_its_own_dlq() -> None:
 def test_the_overview_asks_for_one_dlq_when_all_are_chosen() -> None:
     at = app(dlq="all")  # All DLQs is its across-all view
     assert any("This page shows one DLQ at a time" in t for t in texts(at.info))
-    assert [e.proto.page for e in at.get("page_link")] == ["pages/all-dlqs.py"]
+    assert [e.proto.page for e in at.get("page_link")] == ["all-dlqs"]
     assert not at.metric
 
 
 def links_to(at: AppTest, page: str) -> list[str]:
+    """The query strings of the links to `page` (its url path, e.g. "daily-review")."""
     return [e.proto.query_string for e in at.get("page_link") if e.proto.page == page]
 
 
@@ -182,7 +183,7 @@ def test_the_report_across_all_dlqs_has_a_row_and_a_link_per_dlq_and_one_file() 
     assert list(table["DLQ"]) == ["generic", "xact", "claimx"]  # the All DLQs order
     assert list(table["records"]) == [12, 6, 3]
     assert any("21 records entered the DLQs" in t for t in texts(at.markdown))
-    assert links_to(at, "pages/reports.py") == [
+    assert links_to(at, "reports") == [
         f"dlq={name}&days=7" for name in ("generic", "xact", "claimx")
     ]
     assert len(at.get("download_button")) == 3  # Markdown, JSON, CSV; HTML once prepared
@@ -194,7 +195,7 @@ def test_the_escalation_pack_across_all_dlqs_holds_the_urgent_ones() -> None:
     table = at.dataframe[0].value
     assert list(table["DLQ"]) == ["generic"]  # the one at Warning
     assert list(table["severity"]) == ["Warning"]
-    assert links_to(at, "pages/escalation.py") == ["dlq=generic"]
+    assert links_to(at, "escalation") == ["dlq=generic"]
 
 
 @pytest.mark.parametrize(
@@ -212,7 +213,7 @@ def test_the_reviews_across_all_dlqs_link_each_dlqs_own_review(
     table = at.dataframe[0].value
     assert list(table["DLQ"]) == ["generic", "xact", "claimx"]
     assert list(table[column]) == values
-    assert links_to(at, f"pages/{page}.py") == [f"dlq={n}" for n in ("generic", "xact", "claimx")]
+    assert links_to(at, page) == [f"dlq={n}" for n in ("generic", "xact", "claimx")]
     # The bulk actions stay on each DLQ's own page: no action button here.
     assert not [b for b in at.button if "Replay" in b.label or "Resolve" in b.label]
 
