@@ -13,9 +13,8 @@ import streamlit as st
 from dashboard.exports import across_dlqs as exports
 from dashboard.exports import escalation_pack, report_formats
 from dashboard.exports.file_names import export_name
-from dashboard.text.moments import parse_moment
 from dashboard.triage import across_dlqs, runbook
-from pages import dlq_choice, ui
+from pages import dlq_choice, escalation_ui, ui
 from pages.dlq_choice import DlqScope
 
 
@@ -89,13 +88,7 @@ def _images(
 
 def escalation(scope: DlqScope, as_of: datetime) -> None:
     every, settings = scope.every, scope.settings
-    chosen = st.session_state.get("escalation_since", "").strip()
-    since = None
-    if chosen:
-        try:
-            since = parse_moment(chosen, as_of)
-        except ValueError as exc:
-            st.warning(f"Incident start not understood ({ui.plain(str(exc))}); using each DLQ's.")
+    since = escalation_ui.incident_since(as_of, "using each DLQ's own")
     named = ui.cached(settings, exports.packs, every, as_of, "", since)
     st.caption(
         f"As of {as_of:%Y-%m-%d %H:%M} UTC: the pack of every DLQ at Warning or worse (of "
@@ -123,7 +116,7 @@ def escalation(scope: DlqScope, as_of: datetime) -> None:
     since_box, notes_box = st.columns([1, 3])
     since_box.text_input(
         "Incident from (UTC)",
-        key="escalation_since",
+        key=escalation_ui.SINCE_KEY,
         help="Where every DLQ's incident sections start: a date and time, or 2h, 1d ago. "
         "Empty: each DLQ's own start (its first pending alert or burst).",
     )
@@ -138,16 +131,7 @@ def escalation(scope: DlqScope, as_of: datetime) -> None:
                 problem,
                 export_name("escalation", "all-dlqs", as_of),
             )
-    files = st.session_state.get("escalation_files_all")
-    if files:
-        html_file, zip_file, problem, name = files
-        if problem:
-            st.warning(ui.plain(problem))
-        a, b = st.columns(2)
-        a.download_button("Download HTML (one file)", html_file, f"{name}.html", "text/html")
-        b.download_button(
-            "Download Markdown + PNG (zip)", zip_file, f"{name}.zip", "application/zip"
-        )
+    escalation_ui.downloads("escalation_files_all")
 
 
 REFUSED = (
