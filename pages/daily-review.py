@@ -9,13 +9,17 @@ import streamlit as st
 from dashboard.exports import report_formats
 from dashboard.triage import review, states
 from dashboard.triage.patterns import RUNBOOK_PATTERNS
-from pages import actions_ui, dlq_choice, ui
+from pages import across_all, actions_ui, dlq_choice, ui
 
-settings = ui.app_settings()
+scope = ui.dlq_scope()  # across all DLQs: each DLQ's figures (pages/across_all.py)
+settings = scope.settings
 who = actions_ui.page_identity(settings)
 
 st.title("Daily DLQ review")
 now = ui.snapshot_as_of(settings)
+if scope.across_all:
+    across_all.daily(scope, now)
+    st.stop()
 day = ui.cached(settings, review.daily, settings, now)
 report = day.report
 since = (now - timedelta(days=1)).date().isoformat()

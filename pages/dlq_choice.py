@@ -41,7 +41,7 @@ def choose_dlq(settings: Settings) -> str | None:
             key=_WIDGET,
             on_change=_selector_changed,
             help="Kept in the URL (?dlq=), so a link or a reload opens the same DLQ. "
-            "All DLQs: Patterns, Messages and Audit across every DLQ.",
+            "All DLQs: every page but Overview across every DLQ.",
         )
         if known and asked != choice:
             st.query_params[DLQ_PARAM] = choice
@@ -89,8 +89,8 @@ def page_link(
 def one_dlq_only() -> NoReturn:
     st.info(
         "This page shows one DLQ at a time: pick one in the sidebar's DLQ selector. "
-        "Every DLQ at a glance is on the All DLQs page; Patterns, Messages and Audit work "
-        "across all of them.",
+        "Every DLQ at a glance is on the All DLQs page; the other pages work across all "
+        "of them.",
         icon=":material/filter_alt:",
     )
     st.page_link("pages/all-dlqs.py", label="All DLQs", icon=":material/view_list:")

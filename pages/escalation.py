@@ -7,24 +7,22 @@ import streamlit as st
 
 from dashboard.exports import escalation_pack
 from dashboard.exports.file_names import export_name
-from dashboard.text.moments import parse_moment
 from dashboard.triage import runbook, states
 from dashboard.triage.severity import Level
-from pages import actions_ui, ui
+from pages import across_all, actions_ui, escalation_ui, ui
 
-settings = ui.app_settings()
+scope = ui.dlq_scope()  # across all DLQs: the pack of each urgent DLQ (pages/across_all.py)
+settings = scope.settings
 who = actions_ui.page_identity(settings)
 fresh = ui.snapshot_freshness(settings)
 as_of = ui.as_of(fresh)
 HEADINGS = runbook.RUNBOOK.pack
+if scope.across_all:
+    st.markdown(f"#### {ui.plain(HEADINGS.title)}: all DLQs")
+    across_all.escalation(scope, as_of)
+    st.stop()
 # The incident window starts where the data says (an alert, a burst) unless someone says when.
-chosen = st.session_state.get("escalation_since", "").strip()
-since = None
-if chosen:
-    try:
-        since = parse_moment(chosen, as_of)
-    except ValueError as exc:
-        st.warning(f"Incident start not understood ({ui.plain(str(exc))}); using the default.")
+since = escalation_ui.incident_since(as_of, "using the default")
 pack = ui.cached(settings, escalation_pack.build, settings, as_of, "", since)
 
 # Fit the screen the runbook asks for (a 1400x900 screenshot): less padding above.
@@ -126,7 +124,7 @@ with right:
 since_box, notes_box = st.columns([1, 3])
 since_box.text_input(
     "Incident from (UTC)",
-    key="escalation_since",
+    key=escalation_ui.SINCE_KEY,
     placeholder=f"{pack.window.start:%Y-%m-%d %H:%M}",
     help="Where the incident sections start: a date and time, or 2h, 1d ago. Empty: "
     "from the first pending alert or the burst's first record.",
@@ -149,23 +147,4 @@ if st.button("Prepare the escalation pack", icon=":material/package_2:"):
             problem,
             export_name("escalation", settings.dlq_topic, as_of),
         )
-files = st.session_state.get("escalation_files")
-if files:
-    html_file, zip_file, problem, name = files
-    if problem:
-        st.warning(ui.plain(problem))
-    a, b = st.columns(2)
-    a.download_button(
-        "Download HTML (one file)",
-        html_file,
-        f"{name}.html",
-        "text/html",
-        icon=":material/download:",
-    )
-    b.download_button(
-        "Download Markdown + PNG (zip)",
-        zip_file,
-        f"{name}.zip",
-        "application/zip",
-        icon=":material/download:",
-    )
+escalation_ui.downloads("escalation_files")

@@ -9,9 +9,10 @@ import streamlit as st
 from dashboard.exports import report_formats
 from dashboard.exports.file_names import export_name
 from dashboard.triage import reports
-from pages import actions_ui, ui
+from pages import across_all, actions_ui, ui
 
-settings = ui.app_settings()
+scope = ui.dlq_scope()  # across all DLQs: a section per DLQ (pages/across_all.py)
+settings = scope.settings
 who = actions_ui.page_identity(settings)
 
 st.title("DLQ report")
@@ -21,6 +22,9 @@ days = int(
     days_box.number_input("Days", min_value=1, max_value=90, value=7, step=1, key="days", bind=q)
 )
 now = ui.snapshot_as_of(settings)
+if scope.across_all:
+    across_all.report(scope, days, now)
+    st.stop()
 report = ui.cached(settings, reports.build, settings.dlq_topic, now, days)
 st.caption(
     f"{report.start:%Y-%m-%d %H:%M} to {report.end:%Y-%m-%d %H:%M} UTC, compared with "

@@ -90,7 +90,7 @@ def app_settings(entry_point: bool = False) -> Settings:
 
 
 def dlq_scope() -> DlqScope:
-    """For a page that works on one DLQ or across every DLQ (Patterns, Messages, Audit)."""
+    """For a page that works on one DLQ or across every DLQ (every page but Overview)."""
     every = all_settings()
     choice = chosen_dlq(every)
     one = every.for_dlq(None if choice == ALL_DLQS else choice)

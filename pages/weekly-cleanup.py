@@ -10,13 +10,17 @@ import streamlit as st
 from dashboard.exports import report_formats
 from dashboard.triage import review, states
 from dashboard.triage.dimensions import NO_TEXT_LABEL
-from pages import actions_ui, dlq_choice, ui
+from pages import across_all, actions_ui, dlq_choice, ui
 
-settings = ui.app_settings()
+scope = ui.dlq_scope()  # across all DLQs: each DLQ's figures (pages/across_all.py)
+settings = scope.settings
 who = actions_ui.page_identity(settings)
 
 st.title("Weekly DLQ cleanup")
 now = ui.snapshot_as_of(settings)
+if scope.across_all:
+    across_all.weekly(scope, now)
+    st.stop()
 week = ui.cached(settings, review.weekly, settings, now)
 actions_ui.last_report()
 

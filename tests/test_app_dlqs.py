@@ -164,10 +164,58 @@ def test_a_record_opened_across_all_dlqs_acts_through_its_own_dlq() -> None:
     assert any("DLQ `generic` (envelope), replays to `origin`" in t for t in texts(at.caption))
 
 
-def test_a_one_dlq_page_asks_for_one_dlq_when_all_are_chosen() -> None:
-    at = app(dlq="all")
+def test_the_overview_asks_for_one_dlq_when_all_are_chosen() -> None:
+    at = app(dlq="all")  # All DLQs is its across-all view
     assert any("This page shows one DLQ at a time" in t for t in texts(at.info))
+    assert [e.proto.page for e in at.get("page_link")] == ["all-dlqs"]
     assert not at.metric
+
+
+def links_to(at: AppTest, page: str) -> list[str]:
+    """The query strings of the links to `page` (its url path, e.g. "daily-review")."""
+    return [e.proto.query_string for e in at.get("page_link") if e.proto.page == page]
+
+
+def test_the_report_across_all_dlqs_has_a_row_and_a_link_per_dlq_and_one_file() -> None:
+    at = app("reports", dlq="all")
+    assert not at.info  # not refused
+    table = at.dataframe[0].value
+    assert list(table["DLQ"]) == ["generic", "xact", "claimx"]  # the All DLQs order
+    assert list(table["records"]) == [12, 6, 3]
+    assert any("21 records entered the DLQs" in t for t in texts(at.markdown))
+    assert links_to(at, "reports") == [
+        f"dlq={name}&days=7" for name in ("generic", "xact", "claimx")
+    ]
+    assert len(at.get("download_button")) == 3  # Markdown, JSON, CSV; HTML once prepared
+
+
+def test_the_escalation_pack_across_all_dlqs_holds_the_urgent_ones() -> None:
+    at = app("escalation", dlq="all")
+    assert not at.info
+    table = at.dataframe[0].value
+    assert list(table["DLQ"]) == ["generic"]  # the one at Warning
+    assert list(table["severity"]) == ["Warning"]
+    assert links_to(at, "escalation") == ["dlq=generic"]
+
+
+@pytest.mark.parametrize(
+    ("page", "column", "values"),
+    [
+        ("daily-review", "backlog", [12, 6, 3]),
+        ("weekly-cleanup", "backlog over 7 days", [0, 0, 0]),
+    ],
+)
+def test_the_reviews_across_all_dlqs_link_each_dlqs_own_review(
+    page: str, column: str, values: list[int]
+) -> None:
+    at = app(page, dlq="all")
+    assert not at.info
+    table = at.dataframe[0].value
+    assert list(table["DLQ"]) == ["generic", "xact", "claimx"]
+    assert list(table[column]) == values
+    assert links_to(at, page) == [f"dlq={n}" for n in ("generic", "xact", "claimx")]
+    # The bulk actions stay on each DLQ's own page: no action button here.
+    assert not [b for b in at.button if "Replay" in b.label or "Resolve" in b.label]
 
 
 def test_one_configured_dlq_needs_no_selector(tmp_path: Path) -> None:

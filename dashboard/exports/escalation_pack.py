@@ -250,6 +250,11 @@ def to_markdown(pack: EscalationPack, image_names: Mapping[str, str] | None = No
 
 
 def to_html(pack: EscalationPack, images: Mapping[str, bytes] | None = None) -> str:
+    return page(f"{runbook.RUNBOOK.pack.title} {pack.topic}", html_body(pack, images))
+
+
+def html_body(pack: EscalationPack, images: Mapping[str, bytes] | None = None) -> str:
+    """The pack's HTML, headed by one <h1>, to put in a page (alone, or among others)."""
     s, h = pack.severity, runbook.RUNBOOK.pack
 
     def rows(items: list[tuple[str, str]]) -> str:
@@ -303,7 +308,7 @@ def to_html(pack: EscalationPack, images: Mapping[str, bytes] | None = None) -> 
     if pack.action_records:
         parts.append("<h2>Appendix: every record acted on</h2>")
         parts.append(items(_appendix(pack), ""))
-    return page(f"{h.title} {pack.topic}", "\n".join(parts))
+    return "\n".join(parts)
 
 
 def markdown_zip(pack: EscalationPack, images: Mapping[str, bytes]) -> bytes:

@@ -174,6 +174,11 @@ def figures(report: DlqReport) -> dict[str, go.Figure]:
 
 def to_html(report: DlqReport, images: Mapping[str, bytes] | None = None) -> str:
     """One self-contained HTML file: styles inline, charts as data: PNG images."""
+    return page(f"DLQ report {report.topic}", html_body(report, images))
+
+
+def html_body(report: DlqReport, images: Mapping[str, bytes] | None = None) -> str:
+    """The report's HTML, headed by one <h1>, to put in a page (alone, or among others)."""
 
     def table(headers: list[str], rows: list[list[Any]]) -> str:
         head = "".join(f"<th>{html_text(h)}</th>" for h in headers)
@@ -245,7 +250,7 @@ def to_html(report: DlqReport, images: Mapping[str, bytes] | None = None) -> str
             [[c.label, f"{c.count:,}"] for c in report.stale_by_signature],
         )
     )
-    return page(f"DLQ report {report.topic}", "\n".join(parts))
+    return "\n".join(parts)
 
 
 STYLE = """
