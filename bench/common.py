@@ -88,8 +88,8 @@ def demo_topic(space: Workspace, label: str, records: int, partitions: int = 6) 
     return settings
 
 
-# Generating a demo record is pure Python (~20-50 us each on this machine class): ten million
-# would take most of a run. Above this many, the topic repeats one pool of demo records, each
+# Generating demo records is pure Python, record by record: ten million would take most of a
+# run. Above this many, the topic repeats one pool of demo records, each
 # copy with trace ids of its own (the key and every occurrence in the value), so searches,
 # groupings and trace-id joins still see distinct records.
 POOL_RECORDS: Final = 1_000_000

@@ -14,7 +14,7 @@ Targets up to 1M records (issues 3 and 18): page queries < 200 ms median; AppTes
 every AppTest page run and every search < 3 s. BENCHMARKS.md shows the sizes side by side.
 The figures are printed and recorded (bench.common.recording) in benchmarks/runs/.
 Usage: python -m bench.dashboard_bench [--records N[,N...]] [--bootstrap HOST:PORT]
-(from the repo root; 10M records need ~15 GB of disk for the broker and the snapshot)
+(from the repo root; the broker's log and the snapshot of the largest size must fit on disk)
 """
 
 from __future__ import annotations
