@@ -10,7 +10,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
-from dashboard.adapters.db import Connection
+from dashboard.adapters.db import Connection, transaction
 from dashboard.triage.filters import RecordFilter, Topics
 from dashboard.triage.records import RecordRow, row_sql
 from dashboard.triage.states import records_with_details_sql
@@ -59,31 +59,41 @@ def search(
     direction = "DESC" if descending else "ASC"
     order_by = ", ".join(f"{col.strip()} {direction} NULLS LAST" for col in order.split(","))
 
-    # A text search is evaluated once: the page's query counts the matches too. Otherwise
-    # the count is a query of its own: counting beside the page would hold every match
-    # (all records, with no filter) where the count alone streams.
+    # A text search is evaluated once: its matches (row ids and sort columns) are kept for
+    # the statement, counted and paged from there. Otherwise the count is a query of its
+    # own: keeping the matches of a broad filter (every record) would hold them all where
+    # the count alone streams. No window count: it serializes the filtering scan.
     counted = flt.searches_text
+    keys = ", ".join(
+        dict.fromkeys([*(c.strip() for c in order.split(",")), '"partition"', '"offset"'])
+    )
+    sorted_page = f'ORDER BY {order_by}, "partition", "offset" LIMIT $limit OFFSET $skip'
+    if counted:
+        page_sql = f"""
+            WITH matches AS MATERIALIZED (
+                SELECT rowid AS rid, {keys} FROM records r WHERE {where}
+            )
+            SELECT rid, (SELECT count(*) FROM matches) FROM matches {sorted_page}"""
+    else:
+        page_sql = f"SELECT rowid, NULL FROM records r WHERE {where} {sorted_page}"
 
     def fetch(page: int) -> tuple[list[RecordRow], int | None]:
         # The page's row ids first, from the filtered and sorted columns alone, then its
-        # columns for those rows only: sorting with the long text columns (URLs, error
-        # messages) along would read them for every matching record.
-        total = "count(*) OVER ()" if counted else "NULL"
-        rows = con.execute(
-            f"""
-            WITH page AS (
-                SELECT rowid AS rid, {total} AS total FROM records r WHERE {where}
-                ORDER BY {order_by}, "partition", "offset"
-                LIMIT $limit OFFSET $skip
-            )
-            SELECT {row_sql()}, (SELECT max(total) FROM page) FROM records r
-            WHERE r.rowid IN (SELECT rid FROM page)
-            ORDER BY {order_by}, "partition", "offset"
-            """,
-            {**params, "limit": page_size, "skip": (page - 1) * page_size},
-        ).fetchall()
-        found = int(rows[0][-1]) if rows and rows[0][-1] is not None else None
-        return [RecordRow(*row[:-1]) for row in rows], found
+        # columns for those rows only, by row id: sorting with the long text columns (URLs,
+        # error messages) along would read them for every matching record, and a join on
+        # the row ids reads every column of every record. One transaction: one snapshot.
+        with transaction(con):
+            found = con.execute(
+                page_sql, {**params, "limit": page_size, "skip": (page - 1) * page_size}
+            ).fetchall()
+            rows = con.execute(
+                f"""SELECT {row_sql()} FROM records r
+                    WHERE rowid IN (SELECT unnest($rowids))
+                    ORDER BY {order_by}, "partition", "offset" """,
+                {"rowids": [rid for rid, _ in found]},
+            ).fetchall()
+        total = int(found[0][1]) if found and found[0][1] is not None else None
+        return [RecordRow(*row) for row in rows], total
 
     rows, total = fetch(max(1, page))
     if page <= 1 and len(rows) < page_size:
