@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, NoReturn, TypeVar
@@ -11,7 +10,6 @@ import streamlit as st
 from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_run_ctx
 
 from dashboard.adapters.db import Database, DatabaseBusy, SnapshotMissing
-from dashboard.adapters.kafka import BrokerUnreachable, KafkaGateway, TopicMissing
 from dashboard.adapters.kafka.properties import check_properties
 from dashboard.exports import images
 from dashboard.exports.charts import PLOTLY_CONFIG
@@ -20,7 +18,7 @@ from dashboard.text.safe_text import markdown_text
 from dashboard.triage.dlq_summary import with_snapshot_dlqs
 from dashboard.triage.overview import Freshness, freshness
 from dashboard.triage.states import canonical
-from ingest.job import IngestError, ingest_once
+from ingest.refresh import refresh_within
 from pages.dlq_choice import ALL_DLQS, DlqScope, chosen_dlq, one_dlq_only
 
 T = TypeVar("T")
@@ -263,8 +261,12 @@ def plain(text: str) -> str:
     return markdown_text(text)
 
 
+# Someone waits on the page while it runs.
+REFRESH_BUTTON_SECONDS = 15.0
+
+
 def refresh_button(settings: Settings) -> None:
-    """Copy what is new on the DLQ topic into the snapshot now (bounded to 15 seconds)."""
+    """Copy what is new on the DLQ topic into the snapshot now, within a time limit."""
     if not st.button(
         "Refresh from Kafka",
         icon=":material/refresh:",
@@ -272,14 +274,11 @@ def refresh_button(settings: Settings) -> None:
     ):
         return
     with st.spinner("Reading new DLQ records..."):
-        try:
-            summary = ingest_once(
-                settings, gateway=KafkaGateway(settings, timeout=10), deadline=time.monotonic() + 15
-            )
-        except (BrokerUnreachable, TopicMissing, IngestError, DatabaseBusy) as exc:
-            st.error(f"Could not refresh: {exc}", icon=":material/cloud_off:")
-            return
-    st.toast(summary.line())
+        done = refresh_within(settings, REFRESH_BUTTON_SECONDS)
+    if done.summary is None:
+        st.error(f"Could not refresh: {done.failure}", icon=":material/cloud_off:")
+        return
+    st.toast(done.summary.line())
 
 
 def metric_with_change(

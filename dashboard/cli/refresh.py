@@ -4,14 +4,11 @@ when Kafka cannot be read they go on with the snapshot as it was, and say so."""
 from __future__ import annotations
 
 import argparse
-import time
 
-from dashboard.adapters.db import DatabaseBusy
-from dashboard.adapters.kafka import BrokerUnreachable, KafkaGateway, TopicMissing
 from dashboard.cli import arguments
 from dashboard.cli.output import err
 from dashboard.settings import Settings
-from ingest.job import IngestError, ingest_once
+from ingest.refresh import refresh_within
 
 
 def add_refresh_options(parser: argparse.ArgumentParser) -> None:
@@ -35,18 +32,11 @@ def refresh_unless_asked_not_to(settings: Settings, args: argparse.Namespace) ->
 
 def refresh(settings: Settings, timeout_ms: int) -> None:
     """Incremental ingest bounded by `timeout_ms`; on failure the snapshot is used as is."""
-    seconds = timeout_ms / 1000
-    try:
-        summary = ingest_once(
-            settings,
-            gateway=KafkaGateway(settings, timeout=min(seconds, 10.0)),
-            deadline=time.monotonic() + seconds,
-        )
-    except (BrokerUnreachable, TopicMissing, DatabaseBusy, IngestError) as exc:
-        err(f"warning: could not refresh the snapshot ({exc}); showing it as it was")
-        return
-    if summary.behind:
+    done = refresh_within(settings, timeout_ms / 1000)
+    if done.summary is None:
+        err(f"warning: could not refresh the snapshot ({done.failure}); showing it as it was")
+    elif done.summary.behind:
         err(
-            f"warning: the refresh stopped after {timeout_ms} ms, {summary.behind:,} records "
+            f"warning: the refresh stopped after {timeout_ms} ms, {done.summary.behind:,} records "
             "short of the end; raise --timeout or run `dlq ingest`"
         )
