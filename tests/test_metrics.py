@@ -7,8 +7,9 @@ import urllib.request
 from datetime import timedelta
 from pathlib import Path
 
-from prometheus_client import generate_latest
+from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
+from prometheus_client.samples import Sample
 
 from dashboard.adapters.db import Database
 from dashboard.cli.metrics_cmd import serve
@@ -19,6 +20,7 @@ from dashboard.triage.overview import dlq_size
 from tests.snapshots import (
     TOPIC,
     VARIED_AT,
+    RawRecord,
     add_replay,
     pipeline_record,
     write_snapshot,
@@ -149,3 +151,27 @@ def test_every_configured_dlq_is_exported_with_its_topic_and_name(tmp_path: Path
     # One family per metric, every DLQ's samples in it (a repeated name breaks the scrape).
     assert text.count("# TYPE dlq_backlog_records gauge") == 1
     assert "dlq_snapshot_up 1.0" in text
+
+
+def test_a_dlq_discovered_after_the_exporter_started_is_scraped(tmp_path: Path) -> None:
+    db = tmp_path / "s.duckdb"
+    write_snapshot(db, [pipeline_record(0, 0, VARIED_AT)])
+    settings = Settings(db=db, discover="*.dlq")
+    registry = registry_for(settings)  # a follower's, from its start
+    assert not any(s.labels.get("dlq") == "orders" for s in _samples(registry))
+    write_snapshot(
+        db,
+        [RawRecord(0, i, b"not json", topic="orders.dlq") for i in range(3)],
+        topic="orders.dlq",
+        formats={"orders.dlq": "any"},
+    )
+    backlog = {
+        s.labels["dlq"]: s.value for s in _samples(registry) if s.name == "dlq_backlog_records"
+    }
+    assert backlog["orders"] == 3
+    assert backlog[settings.dlq_list[0].name] == 1
+
+
+def _samples(registry: CollectorRegistry) -> list[Sample]:
+    text = generate_latest(registry).decode()
+    return [s for family in text_string_to_metric_families(text) for s in family.samples]

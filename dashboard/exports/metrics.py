@@ -23,6 +23,7 @@ from prometheus_client.registry import Collector, CollectorRegistry
 from dashboard.actions.audit import RESULTS
 from dashboard.adapters.db import Database, DatabaseBusy, SnapshotMissing
 from dashboard.settings import Settings
+from dashboard.triage.dlq_summary import with_snapshot_dlqs
 from dashboard.triage.monitoring import MonitoringNumbers, monitoring_numbers
 from dashboard.triage.states import STATES
 
@@ -256,9 +257,12 @@ class SnapshotCollector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         up = GaugeMetricFamily("dlq_snapshot_up", _SPECS["dlq_snapshot_up"].help)
-        dlqs = self.settings.dlq_list
         try:
             with self.database.read() as con:
+                # A follower runs for months: a DLQ `discover` finds after it started is
+                # scraped from the ingest that first reads it on.
+                settings = with_snapshot_dlqs(con, self.settings)
+                dlqs = settings.dlq_list
                 numbers = [monitoring_numbers(con, dlq.topic) for dlq in dlqs]
         except (SnapshotMissing, DatabaseBusy):
             up.add_metric([], 0.0)
@@ -269,7 +273,7 @@ class SnapshotCollector(Collector):
         out = _Families()
         now = datetime.now(UTC)
         for dlq, counted in zip(dlqs, numbers, strict=True):
-            narrowed = self.settings.for_dlq(dlq.name)
+            narrowed = settings.for_dlq(dlq.name)
             families(counted, dlq.topic, narrowed, now, dlq=dlq.name, out=out)
         yield from out.families.values()
 
