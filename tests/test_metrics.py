@@ -17,10 +17,10 @@ from dashboard.devtools.broker.launcher import free_port
 from dashboard.exports.metrics import METRIC_NAMES, registry_for
 from dashboard.settings import Settings
 from dashboard.triage.overview import dlq_size
+from ingest.parse import RawRecord
 from tests.snapshots import (
     TOPIC,
     VARIED_AT,
-    RawRecord,
     add_replay,
     pipeline_record,
     write_snapshot,
