@@ -19,6 +19,7 @@ from dashboard.actions.preview import (
     count_to_confirm,
     replay_destination,
 )
+from dashboard.actions.replay_formats import replay_key_field
 from dashboard.actions.run import execute
 from dashboard.actions.values import Preview, Progress, RecordRef, Refused, Report, Request
 from dashboard.settings import Settings
@@ -58,11 +59,12 @@ def single_dialog(
             "markers as extra headers. The DLQ record stays until someone resolves it."
         )
     else:
+        keyed_by = replay_key_field(dlq.format if dlq is not None else "").replace("_", " ")
         st.markdown(
             f"**Replay** record `{ref}` (trace id {trace}): its original task goes to "
             f"`{settings.pending_topic}` with retry count 0, `replayed_from_dlq: true` and the "
-            "DLQ partition and offset in its metadata, keyed by the trace id. The DLQ record "
-            "stays until someone resolves it."
+            f"DLQ partition and offset in its metadata, keyed by the {keyed_by}. The DLQ "
+            "record stays until someone resolves it."
         )
     new_url = None
     if kind == "replay-new-url":

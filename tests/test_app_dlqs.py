@@ -257,3 +257,16 @@ def test_links_between_pages_keep_the_chosen_dlq() -> None:
     assert links, "the daily review links to the pages of its steps"
     for link in links:
         assert "dlq=claimx" in link.query_string, (link.page, link.query_string)
+
+
+@pytest.mark.parametrize(
+    ("dlq", "topic", "keyed_by"), [("xact", XACT, "trace id"), ("claimx", CLAIMX, "media id")]
+)
+def test_a_replay_dialog_says_what_the_replayed_task_is_keyed_by(
+    dlq: str, topic: str, keyed_by: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DLQ_OPERATOR", "ana")
+    at = app("messages", dlq=dlq, record=f"{topic}:0:1")
+    next(b for b in at.button if b.label == "Replay…").click().run()
+    said = " ".join(texts(at.markdown))
+    assert f"keyed by the {keyed_by}." in said

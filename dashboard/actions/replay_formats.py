@@ -28,6 +28,11 @@ CLAIMX_DOWNLOAD_REQUIRED = ("media_id", "project_id", "download_url", "blob_path
 CLAIMX_ENRICHMENT_REQUIRED = ("trace_id", "event_type", "project_id")
 
 
+def replay_key_field(dlq_format: str) -> str:
+    """The task field a replayed task is keyed by: what its consumer partitions on."""
+    return "media_id" if dlq_format == "claimx-download" else "trace_id"
+
+
 def build_for_dlq(
     dlq: DlqSettings,
     value: bytes | None,
@@ -146,7 +151,7 @@ def claimx_message(
         task["file_type"] = new_file_type
     if new_blob_path:
         task["blob_path"] = new_blob_path
-    key = task["media_id"] if download else task["trace_id"]
+    key = task[replay_key_field(dlq_format)]
     trace_id = task.get("trace_id") or record.get("trace_id")
     headers = [("trace_id", str(trace_id).encode())] if trace_id else []
     return ReplayMessage(
