@@ -191,7 +191,8 @@ CREATE TABLE replay_results (
 def rebuild_table(migration_sql: str, table: str, old_column: str, new_column: str) -> str:
     """SQL that rebuilds `table`, as an earlier migration created it, with one part of its
     definition (a column's, a constraint) changed, keeping its rows and other constraints:
-    DuckDB can change neither a column's compression nor a constraint in place. Derived from the released migration's text, which never changes."""
+    DuckDB can change neither a column's compression nor a constraint in place. Derived
+    from the released migration's text, which never changes."""
     found = re.search(rf"^CREATE TABLE {table} \(\n.*?^\);$", migration_sql, re.M | re.S)
     if found is None or found.group(0).count(old_column) != 1:
         raise ValueError(f"no single {old_column!r} in the CREATE TABLE {table} given")
