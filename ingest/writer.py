@@ -68,9 +68,11 @@ class TransactionWriter:
         self._hold = hold_seconds
         self._pending: list[pa.Table] = []
         self._pending_ends: dict[int, int] = {}
-        # One parsed transaction waits while another is written: the reader then parses
-        # the next, and no more than three transactions' records are held at once.
+        # One parsed transaction waits while another is written. The reader parses the next
+        # only once the writer has taken that one (`_parse_slot`): the parse's working memory
+        # never adds to two whole transactions waiting and one being written.
         self._queue: queue.Queue[tuple[pa.Table, dict[int, int]] | None] = queue.Queue(1)
+        self._parse_slot = threading.Semaphore(1)
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="dlq-ingest-writer", daemon=True)
         self._parser = BatchParser(formats={plan.topic: plan.dlq_format})
@@ -129,13 +131,13 @@ class TransactionWriter:
         self._pending_ends = {}
 
     def _hand_over(self, transaction: pa.Table, ends: dict[int, int]) -> None:
+        with self._phases.timed("wait_for_writer"):
+            while not self._parse_slot.acquire(timeout=0.2):
+                self.check()
         with self._phases.timed("parse"):
             item = (self._parser.parse(transaction), ends)
-        waiting = time.perf_counter()
-        try:
+        with self._phases.timed("wait_for_writer"):
             self._put(item)
-        finally:
-            self._phases.add("wait_for_writer", time.perf_counter() - waiting)
 
     def _put(self, item: tuple[pa.Table, dict[int, int]]) -> None:
         while True:
@@ -148,7 +150,9 @@ class TransactionWriter:
 
     def _waited_for(self) -> tuple[pa.Table, dict[int, int]] | None:
         with self._phases.timed("wait_for_work"):
-            return self._queue.get()
+            item = self._queue.get()
+        self._parse_slot.release()
+        return item
 
     def _run(self) -> None:
         stack = ExitStack()

@@ -104,10 +104,10 @@ def test_0004_rebuilds_records_with_zstd_urls_keeping_rows_and_constraints(
         width = len(columns)  # later migrations add columns at the end
         assert [row[:width] for row in con.execute(ROWS).fetchall()] == before
         assert con.execute(COLUMNS).fetchall()[:width] == columns
-        assert con.execute(CONSTRAINTS).fetchall() == constraints
-        # The primary key still refuses a second copy of a record.
-        with pytest.raises(duckdb.ConstraintException):
-            con.execute("INSERT INTO records SELECT * FROM records LIMIT 1")
+        # Every constraint but the primary key (which 0009 drops).
+        assert con.execute(CONSTRAINTS).fetchall() == [
+            c for c in constraints if c[0] != "PRIMARY KEY"
+        ]
         con.execute("CHECKPOINT")
         assert compression(con, "attachment_url") == {"ZSTD"}
         assert compression(con, "value") == {"ZSTD"}
@@ -155,3 +155,44 @@ def test_0005_adds_the_other_formats_columns_keeping_rows(
             "count(*) FILTER (dlq_format = 'xact-download') FROM records"
         ).fetchone()
     assert counts == (500, 100)
+
+
+DEFAULTS = (
+    "SELECT column_name, column_default FROM duckdb_columns() "
+    "WHERE table_name = 'records' ORDER BY column_index"
+)
+
+
+def test_0009_drops_the_records_primary_key_keeping_rows_order_columns_and_compression(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "s.duckdb"
+    records = demo_records(3_000)
+    with monkeypatch.context() as patched:
+        as_released_before(patched, "0009_records_without_primary_key")
+        write_snapshot(path, records[:2_000])
+    in_order = "SELECT * FROM records ORDER BY rowid"
+    with duckdb.connect(str(path)) as con:
+        before = con.execute(in_order).fetchall()
+        columns, defaults = con.execute(COLUMNS).fetchall(), con.execute(DEFAULTS).fetchall()
+        constraints = con.execute(CONSTRAINTS).fetchall()
+    assert ("PRIMARY KEY", 'PRIMARY KEY(topic, "partition", "offset")') in constraints
+
+    with Database(path).write() as con:
+        assert con.execute(in_order).fetchall() == before
+        assert con.execute(COLUMNS).fetchall() == columns
+        assert con.execute(DEFAULTS).fetchall() == defaults
+        assert con.execute(CONSTRAINTS).fetchall() == [
+            c for c in constraints if c[0] != "PRIMARY KEY"
+        ]
+        con.execute("CHECKPOINT")
+        assert compression(con, "attachment_url") == {"ZSTD"}
+        assert compression(con, "value") == {"ZSTD"}
+    # Later runs, the first finding records already stored among the new: each stored once.
+    write_snapshot(path, records[1_500:2_500])
+    write_snapshot(path, records[2_500:])
+    with Database(path).read() as con:
+        counts = con.execute(
+            'SELECT count(*), count(DISTINCT (topic, "partition", "offset")) FROM records'
+        ).fetchone()
+    assert counts == (3_000, 3_000)

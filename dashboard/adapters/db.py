@@ -92,10 +92,12 @@ class Database:
                 # Memory stays bounded while a large backlog is written (DuckDB would otherwise
                 # buffer several row groups per thread, up to a fifth of the machine's memory).
                 con.execute(f"SET memory_limit = '{WRITER_MEMORY_LIMIT}'")
-                con.execute("SET preserve_insertion_order = false")
                 if self.writer_threads is not None:
                     con.execute(f"SET threads = {int(self.writer_threads)}")
+                # Migrations may set their own (a rebuild keeps the rows' order): this
+                # connection's writes need none.
                 apply_migrations(con, MIGRATIONS)
+                con.execute("SET preserve_insertion_order = false")
                 yield con
             finally:
                 con.close()

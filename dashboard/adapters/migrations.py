@@ -189,9 +189,10 @@ CREATE TABLE replay_results (
 
 
 def rebuild_table(migration_sql: str, table: str, old_column: str, new_column: str) -> str:
-    """SQL that rebuilds `table`, as an earlier migration created it, with one column's
-    definition changed, keeping its rows and constraints: DuckDB cannot change a column's
-    compression in place. Derived from the released migration's text, which never changes."""
+    """SQL that rebuilds `table`, as an earlier migration created it, with one part of its
+    definition (a column's, a constraint) changed, keeping its rows and other constraints:
+    DuckDB can change neither a column's compression nor a constraint in place. Derived
+    from the released migration's text, which never changes."""
     found = re.search(rf"^CREATE TABLE {table} \(\n.*?^\);$", migration_sql, re.M | re.S)
     if found is None or found.group(0).count(old_column) != 1:
         raise ValueError(f"no single {old_column!r} in the CREATE TABLE {table} given")
@@ -261,6 +262,33 @@ UPDATE records SET trace_hash = {
 {MARK_ALL_SQL};
 """
 
+
+# The columns migrations 0005-0008 added to `records` (at the end, in this order).
+_RECORDS_COLUMNS_ADDED = f"""    dlq_format         VARCHAR,
+    media_id           VARCHAR,
+    project_id         VARCHAR,
+    consumer_group     VARCHAR,
+    worker             VARCHAR,
+    state              VARCHAR DEFAULT '{OPEN}',
+    replay_outcome     VARCHAR,
+    url_folder         VARCHAR,
+    trace_hash         UBIGINT,
+    trace_repeated     BOOLEAN DEFAULT false
+"""
+
+# Records without their primary key. DuckDB keeps a primary key's index whole in memory and
+# updates it with every insert: the ingest's memory and its writer's time grew with the
+# snapshot. A record is still stored once: the ingest skips rows below the partition's
+# stored position, read and advanced in the same transaction as the insert (ingest.store).
+# Rebuilds the table once (DuckDB cannot drop a constraint) with every column as migrations
+# 0004-0008 left it (defaults and compression), copying the rows in their order.
+RECORDS_WITHOUT_PRIMARY_KEY = "SET preserve_insertion_order = true;\n" + rebuild_table(
+    RECORDS,
+    "records",
+    '    PRIMARY KEY (topic, "partition", "offset")\n',
+    _RECORDS_COLUMNS_ADDED,
+).replace("attachment_url     VARCHAR,", "attachment_url     VARCHAR USING COMPRESSION zstd,", 1)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration("0001_records_and_ingest_state", RECORDS),
     Migration("0002_resolutions", RESOLUTIONS),
@@ -270,4 +298,5 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration("0006_records_kept_state", RECORDS_KEPT_STATE),
     Migration("0007_records_url_folder", RECORDS_URL_FOLDER),
     Migration("0008_records_trace_landings", RECORDS_TRACE_LANDINGS),
+    Migration("0009_records_without_primary_key", RECORDS_WITHOUT_PRIMARY_KEY),
 )
