@@ -280,8 +280,8 @@ def backlog_history(
         moved = moves.get(at)
         if moved is not None:
             running = [a + b for a, b in zip(running, moved, strict=True)]
-        # Resolved records are outside the backlog: 0.
-        points.append(BacklogPoint(min(at + step, end), StateCounts(*running, 0)))
+        # The backlog's states in STATES' order; resolved records are outside it (0).
+        points.append(BacklogPoint(min(at + step, end), StateCounts(*running)))
     return points
 
 
