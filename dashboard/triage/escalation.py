@@ -139,32 +139,16 @@ def _unknown(con: Connection, settings: Settings, _now: datetime) -> Criterion:
 def _replay_failures(con: Connection, settings: Settings, _now: datetime) -> Criterion:
     """A trace id that lands in the DLQ more than once was replayed and failed again."""
     # The records sharing a trace id with another are kept flagged where they are ingested
-    # (dashboard.adapters.trace_landings); only those are grouped, on the fixed-width hash
-    # first. A hash holding one trace id (its least equals its greatest) is that trace id's
-    # group; only a hash shared by different trace ids (a collision) is grouped again on
-    # the text, so the result is the grouping on the trace id's text.
+    # (dashboard.adapters.trace_landings); only those are grouped, on the trace id's text
+    # (a hash collision flags a pair the grouping drops).
     rows = con.execute(
         """
-        WITH flagged AS (
-            SELECT trace_hash, trace_id, kafka_timestamp FROM records
-            WHERE topic = $topic AND trace_repeated
-        ),
-        by_hash AS (
-            SELECT trace_hash, min(trace_id) AS lo, max(trace_id) AS hi, count(*) AS landings,
-                   min(kafka_timestamp) AS first_at, max(kafka_timestamp) AS last_at
-            FROM flagged GROUP BY trace_hash
-        ),
-        groups AS (
-            SELECT lo AS trace_id, landings, first_at, last_at FROM by_hash WHERE lo = hi
-            UNION ALL
-            SELECT trace_id, count(*), min(kafka_timestamp), max(kafka_timestamp)
-            FROM flagged
-            WHERE trace_hash IN (SELECT trace_hash FROM by_hash WHERE lo <> hi)
-            GROUP BY trace_id
-        )
-        SELECT trace_id, landings, first_at, last_at, count(*) OVER () AS trace_ids
-        FROM groups WHERE landings > 1
-        ORDER BY last_at DESC LIMIT 500
+        SELECT trace_id, count(*) AS landings, min(kafka_timestamp), max(kafka_timestamp),
+               count(*) OVER () AS trace_ids
+        FROM records
+        WHERE topic = $topic AND trace_repeated
+        GROUP BY trace_id HAVING count(*) > 1
+        ORDER BY max(kafka_timestamp) DESC LIMIT 500
         """,
         {"topic": settings.dlq_topic},
     ).fetchall()

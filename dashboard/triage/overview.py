@@ -77,50 +77,53 @@ def freshness(con: Connection, topic: str, now: datetime, stale_after: timedelta
 
 
 def dlq_size(con: Connection, topic: str) -> DlqSize:
-    # One scan of the topic's records gives every count, per partition; the (small)
-    # watermarks are joined here. Records of a partition without watermarks still count
-    # as gone or unparseable.
-    by_state = ", ".join(
-        f"count(*) FILTER (WHERE state = '{word}' AND {IN_KAFKA})" for word in STATES
+    by_state = ",\n".join(
+        f"count(*) FILTER (WHERE state = '{word}') AS \"{word}\"" for word in STATES
     )
-    held = con.execute(
-        f"""
-        SELECT "partition", count(*) FILTER (WHERE {IN_KAFKA}),
-               count(*) FILTER (WHERE NOT {IN_KAFKA}),
-               count(*) FILTER (WHERE {choices_condition((BACKLOG,))} AND parse_error IS NOT NULL),
-               {by_state}
-        FROM records r WHERE topic = $topic GROUP BY "partition"
-        """,
-        {"topic": topic},
-    ).fetchall()
-    by_partition = {int(p): [int(n) for n in counts] for p, *counts in held}
     rows = con.execute(
         f"""
-        SELECT "partition", low_offset, high_offset, committed_offset, taken_at
-        FROM ({LATEST_WATERMARKS_SQL}) w WHERE topic = $topic ORDER BY "partition"
+        WITH w AS ({LATEST_WATERMARKS_SQL}),
+        s AS (
+            SELECT "partition", {by_state}, count(*) AS held
+            FROM records r
+            WHERE topic = $topic AND {IN_KAFKA}
+            GROUP BY "partition"
+        )
+        SELECT w."partition", w.low_offset, w.high_offset, w.committed_offset, w.taken_at,
+               coalesce(s.held, 0), {", ".join(f'coalesce(s."{w}", 0)' for w in STATES)}
+        FROM w LEFT JOIN s USING ("partition")
+        WHERE w.topic = $topic
+        ORDER BY w."partition"
         """,
         {"topic": topic},
     ).fetchall()
-    partitions = []
-    for p, low, high, committed, _ in rows:
-        in_kafka, _gone, _unparseable, *counts = by_partition.get(p, [0] * (3 + len(STATES)))
-        partitions.append(
-            PartitionSize(
-                partition=p,
-                low=low,
-                high=high,
-                committed=committed,
-                in_topic=high - low,
-                states=StateCounts(*counts),
-                not_ingested=max(0, (high - low) - in_kafka),
-            )
+    partitions = [
+        PartitionSize(
+            partition=p,
+            low=low,
+            high=high,
+            committed=committed,
+            in_topic=high - low,
+            states=StateCounts(*(int(n) for n in counts)),
+            not_ingested=max(0, (high - low) - held),
         )
+        for p, low, high, committed, _, held, *counts in rows
+    ]
+    extra = con.execute(
+        f"""
+        SELECT count(*) FILTER (WHERE NOT {IN_KAFKA}),
+               count(*) FILTER (WHERE {choices_condition((BACKLOG,))} AND parse_error IS NOT NULL)
+        FROM records r WHERE topic = $topic
+        """,
+        {"topic": topic},
+    ).fetchone()
+    gone, unparseable = (int(extra[0]), int(extra[1])) if extra else (0, 0)
     return DlqSize(
         in_topic=sum(p.in_topic for p in partitions),
         states=sum((p.states for p in partitions), StateCounts()),
         not_ingested=sum(p.not_ingested for p in partitions),
-        gone=sum(c[1] for c in by_partition.values()),
-        unparseable=sum(c[2] for c in by_partition.values()),
+        gone=gone,
+        unparseable=unparseable,
         partitions=partitions,
         watermarks_at=max((r[4] for r in rows), default=None),
     )
