@@ -286,13 +286,15 @@ def window_and_bursts(
     since: datetime | None = None,
 ) -> tuple[IncidentWindow, list[Burst]]:
     """The incident window (`since` until `now` when given, else `incident_window`) and the
-    bursts in it, from one read of the records: the window starts at an alert's start, a
-    burst of the last day or `since`, each covered by the read; only the fallback to the
-    oldest record in the backlog may need a read of its own."""
+    bursts in it, from one read of the records: the window starts at a growth alert's start,
+    a burst of the last day or `since`, each covered by the read; only a window started by
+    a size alert or by the oldest record in the backlog needs a read of its own."""
     rules = settings.rules
     day = now - INCIDENT_LOOKBACK
-    starts = [day, *(s.active_since for s in statuses if s.active_since is not None)]
-    covered = since if since is not None else min(starts)
+    # A size alert starts the window only when nothing else does: its start (often days
+    # back) is left to a read of its own rather than widening the common one.
+    growth = [s.active_since for s in statuses if s.active_since and s.rule.kind != "size"]
+    covered = since if since is not None else min([day, *growth])
 
     def among(events: dict[str, Any], start: datetime) -> list[Burst]:
         return bursts_among(
