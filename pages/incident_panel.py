@@ -11,7 +11,7 @@ from dashboard.actions.preview import preview
 from dashboard.actions.selection import matching
 from dashboard.actions.values import Request
 from dashboard.settings import Settings
-from dashboard.triage import incident
+from dashboard.triage import incident, overview
 from dashboard.triage.filters import RecordFilter
 from pages import actions_ui, ui
 from pages.action_dialogs import PENDING, bulk_dialog
@@ -25,7 +25,17 @@ def incident_section(settings: Settings, as_of: datetime) -> None:
     actions_ui.last_report()
     if st.session_state.get("bulk_job") is not None:
         actions_ui.bulk_progress()
-    found = ui.cached(settings, incident.current, settings, as_of)
+    # The arrivals and backlog per minute are the Overview's own alert queries (same
+    # arguments, so one cache entry serves both).
+    start = as_of - incident.LOOKBACK
+    topic = settings.dlq_topic
+    found = incident.of(
+        settings,
+        as_of,
+        ui.cached(settings, incident.open_bursts, settings, as_of),
+        ui.cached(settings, overview.arrivals, topic, start, as_of, 1),
+        ui.cached(settings, overview.backlog_history, topic, start, as_of, 1),
+    )
     if found is None:
         return
     with st.container(border=True):

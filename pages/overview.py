@@ -9,7 +9,7 @@ import streamlit as st
 from dashboard.exports import charts
 from dashboard.text.moments import short_age
 from dashboard.triage import alerts, escalation, overview, runbook, severity, states
-from dashboard.triage.dlq_summary import severity_now
+from dashboard.triage.dlq_summary import growth_now, severity_of
 from dashboard.triage.states import BACKLOG, BACKLOG_STATES, RESOLVED
 from pages import dlq_choice, ui
 from pages.incident_panel import incident_section
@@ -29,7 +29,8 @@ if size.in_topic == 0 and size.backlog == 0:
 
 # -- severity -------------------------------------------------------------------------------
 window = settings.rules.rate_window_minutes
-now_severity = ui.cached(settings, severity_now, settings, as_of)
+growth_severity = ui.cached(settings, growth_now, settings, as_of)
+now_severity = severity_of(growth_severity, size.backlog, settings)
 rate, size_severity, current = now_severity.growth, now_severity.size, now_severity.current
 
 severity_box = {

@@ -109,6 +109,21 @@ class World:
             )
             record_states.after_results(con, [trace])
 
+    def play(self, step: tuple[object, ...]) -> None:
+        """One step of `steps`, then the clock moves on."""
+        kind, *args = step
+        if kind == "ingest":
+            self.ingest(args[0])  # type: ignore[arg-type]
+        elif kind == "replay":
+            self.replay(int(args[0]))  # type: ignore[call-overload]
+        elif kind == "resolve":
+            self.resolve(int(args[0]))  # type: ignore[call-overload]
+        elif kind == "review":
+            self.review_group_moves(int(args[0]), int(args[1]))  # type: ignore[call-overload]
+        elif kind == "result":
+            self.result(int(args[0]), bool(args[1]), int(args[2]))  # type: ignore[call-overload]
+        self.now += timedelta(seconds=int(args[0]) if kind == "wait" else 1)  # type: ignore[call-overload]
+
     def _as_the_actions_do(
         self, table: str, columns: tuple[str, ...], rows: list[list[object]]
     ) -> None:
@@ -150,18 +165,7 @@ def test_kept_state_equals_the_derived_one_after_every_step(
     db = Database(tmp_path_factory.mktemp("kept") / "snapshot.duckdb")
     world = World(db)
     for step in sequence:
-        kind, *args = step
-        if kind == "ingest":
-            world.ingest(args[0])  # type: ignore[arg-type]
-        elif kind == "replay":
-            world.replay(int(args[0]))  # type: ignore[call-overload]
-        elif kind == "resolve":
-            world.resolve(int(args[0]))  # type: ignore[call-overload]
-        elif kind == "review":
-            world.review_group_moves(int(args[0]), int(args[1]))  # type: ignore[call-overload]
-        elif kind == "result":
-            world.result(int(args[0]), bool(args[1]), int(args[2]))  # type: ignore[call-overload]
-        world.now += timedelta(seconds=int(args[0]) if kind == "wait" else 1)  # type: ignore[call-overload]
+        world.play(step)
         with db.read() as con:
             assert mismatches(con) == [], f"after {step}"
 

@@ -93,11 +93,7 @@ def build(
     size = overview.dlq_size(con, topic)
     size_severity = classify_size(size.backlog, settings.severity)
     statuses = escalation.alert_states(con, settings, as_of)
-    window = (
-        escalation.IncidentWindow(since, as_of, "chosen")
-        if since is not None
-        else escalation.incident_window(con, settings, as_of, statuses)
-    )
+    window, window_bursts = escalation.window_and_bursts(con, settings, as_of, statuses, since)
     scope = RecordFilter(since=window.start, until=window.end)
     signatures = top_values(con, topic, scope, "error_signature", 5)
     sample_ref, sample = _sample(con, topic, scope, signatures)
@@ -118,7 +114,7 @@ def build(
         size=size,
         alert_states=statuses,
         criteria=escalation.check(con, settings, as_of),
-        bursts=escalation.recent_bursts(con, settings, window.start, window.end),
+        bursts=window_bursts,
         window_records=overview.count_between(con, topic, window.start, window.end),
         top_signatures=[(mask_text(s) if s else NO_TEXT_LABEL, n) for s, n in signatures],
         top_domains=[(d or NONE_LABEL, n) for d, n in top_values(con, topic, scope, "domain", 5)],

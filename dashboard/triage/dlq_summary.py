@@ -23,12 +23,23 @@ class SeverityNow:
 
 def severity_now(con: Connection, settings: Settings, as_of: datetime) -> SeverityNow:
     """Growth over the last 10 minutes and the rule's window, size from the backlog."""
+    backlog = overview.dlq_size(con, settings.dlq_topic).backlog
+    return severity_of(growth_now(con, settings, as_of), backlog, settings)
+
+
+def growth_now(con: Connection, settings: Settings, as_of: datetime) -> severity.Severity:
+    """The growth severity: records over the last 10 minutes and over the rule's window."""
     topic = settings.dlq_topic
     window = settings.rules.rate_window_minutes
     last_10 = count_between(con, topic, as_of - timedelta(minutes=10), as_of)
     last_window = count_between(con, topic, as_of - timedelta(minutes=window), as_of)
-    growth = severity.classify_rate(last_10, last_window / window, settings.severity)
-    size = severity.classify_size(overview.dlq_size(con, topic).backlog, settings.severity)
+    return severity.classify_rate(last_10, last_window / window, settings.severity)
+
+
+def severity_of(growth: severity.Severity, backlog: int, settings: Settings) -> SeverityNow:
+    """The severity from the growth's and the backlog's (a page that has the size already
+    need not count it again)."""
+    size = severity.classify_size(backlog, settings.severity)
     return SeverityNow(growth, size, severity.overall(growth, size))
 
 

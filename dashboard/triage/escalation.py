@@ -8,12 +8,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Final
 
-from dashboard.adapters.db import Connection
+from dashboard.adapters.db import Connection, transaction
 from dashboard.settings import Settings
 from dashboard.triage import alerts, runbook
 from dashboard.triage.filters import IN_BACKLOG, RecordFilter
-from dashboard.triage.overview import arrivals, backlog_history
-from dashboard.triage.patterns import Burst, bursts, pattern_case_sql
+from dashboard.triage.overview import arrivals, backlog_history, floor_to
+from dashboard.triage.patterns import Burst, burst_events, bursts, bursts_among, pattern_case_sql
 
 # How far back an incident's start is looked for (alerts evaluated, bursts searched).
 INCIDENT_LOOKBACK: Final = timedelta(hours=24)
@@ -199,23 +199,29 @@ def alert_states(con: Connection, settings: Settings, now: datetime) -> list[ale
     from the first record, so its "since" is exact, or `since_before_window` says plainly it
     began before the data starts."""
     topic = settings.dlq_topic
+    day = now - INCIDENT_LOOKBACK
+    first = con.execute("SELECT min(kafka_timestamp) FROM records WHERE topic = ?", [topic])
+    found = first.fetchone()
+    earliest = found[0] if found is not None and found[0] is not None else None
+    # One query each over the widest span either evaluation needs, sliced per evaluation:
+    # minute buckets sit on the same edges whatever the span's start, and each backlog point
+    # counts every move before it, so a slice equals the query over the slice.
+    start = min(day, earliest) if earliest is not None else day
+    per_minute = arrivals(con, topic, start, now, 1)
+    backlog = backlog_history(con, topic, start, now, 1)
 
-    def evaluate(start: datetime) -> list[alerts.AlertStatus]:
+    def evaluate(since: datetime) -> list[alerts.AlertStatus]:
+        edge = floor_to(since, 1)
         return alerts.evaluate_all(
             settings.alerts,
-            arrivals(con, topic, start, now, 1),
-            backlog_history(con, topic, start, now, 1),
+            [b for b in per_minute if b.start >= edge],
+            [p for p in backlog if p.at > edge],
             settings.rules.rate_window_minutes,
         )
 
-    day = now - INCIDENT_LOOKBACK
     statuses = evaluate(day)
-    if any(s.since_before_window for s in statuses):
-        first = con.execute(
-            "SELECT min(kafka_timestamp) FROM records WHERE topic = ?", [topic]
-        ).fetchone()
-        if first is not None and first[0] is not None and first[0] < day:
-            statuses = evaluate(first[0])
+    if any(s.since_before_window for s in statuses) and earliest is not None and earliest < day:
+        statuses = evaluate(earliest)
     return statuses
 
 
@@ -238,6 +244,7 @@ def incident_window(
     settings: Settings,
     now: datetime,
     statuses: list[alerts.AlertStatus] | None = None,
+    day_bursts: list[Burst] | None = None,
 ) -> IncidentWindow:
     """From the first pending (or firing) growth alert or the first record of the most recent
     systematic burst, whichever is earlier, until `now`. A size alert alone starts it only
@@ -250,7 +257,11 @@ def incident_window(
         if status.active_since is not None:
             held = (status.active_since, f"{status.rule.name} held (now {status.state})")
             (size_starts if status.rule.kind == "size" else starts).append(held)
-    found = recent_bursts(con, settings, now - INCIDENT_LOOKBACK, now)
+    found = (
+        day_bursts
+        if day_bursts is not None
+        else recent_bursts(con, settings, now - INCIDENT_LOOKBACK, now)
+    )
     if found:
         latest = max(found, key=lambda b: b.last_seen)
         where = f" from {latest.domain}" if latest.domain else ""
@@ -265,3 +276,38 @@ def incident_window(
     if oldest is not None and oldest[0] is not None and oldest[0] < now:
         return IncidentWindow(oldest[0], now, "no alert or burst: the oldest record in the backlog")
     return IncidentWindow(now - INCIDENT_LOOKBACK, now, "no alert, burst or record in the backlog")
+
+
+def window_and_bursts(
+    con: Connection,
+    settings: Settings,
+    now: datetime,
+    statuses: list[alerts.AlertStatus],
+    since: datetime | None = None,
+) -> tuple[IncidentWindow, list[Burst]]:
+    """The incident window (`since` until `now` when given, else `incident_window`) and the
+    bursts in it, from one read of the records: the window starts at a growth alert's start,
+    a burst of the last day or `since`, each covered by the read; only a window started by
+    a size alert or by the oldest record in the backlog needs a read of its own."""
+    rules = settings.rules
+    day = now - INCIDENT_LOOKBACK
+    # A size alert starts the window only when nothing else does: its start (often days
+    # back) is left to a read of its own rather than widening the common one.
+    growth = [s.active_since for s in statuses if s.active_since and s.rule.kind != "size"]
+    covered = since if since is not None else min([day, *growth])
+
+    def among(events: dict[str, Any], start: datetime) -> list[Burst]:
+        return bursts_among(
+            con, events, (start, now), rules.systematic_min_records, rules.systematic_window_minutes
+        )
+
+    with transaction(con):
+        events = burst_events(con, settings.dlq_topic, RecordFilter(since=covered, until=now))
+        window = (
+            IncidentWindow(since, now, "chosen")
+            if since is not None
+            else incident_window(con, settings, now, statuses, among(events, day))
+        )
+        if window.start >= covered:
+            return window, among(events, window.start)
+    return window, recent_bursts(con, settings, window.start, window.end)

@@ -103,16 +103,43 @@ def current(con: Connection, settings: Settings, as_of: datetime) -> Incident | 
     """The incident on the configured topic as of `as_of`: bursts among the open
     records of the last day, and the runbook's alerts evaluated over the same day."""
     topic = settings.dlq_topic
-    rules = settings.rules
     start = as_of - LOOKBACK
-    scanned = RecordFilter(states=OPEN_RECORDS.states, since=start)
-    found = patterns.bursts(
-        con, topic, scanned, rules.systematic_min_records, rules.systematic_window_minutes
-    )
-    statuses = alerts.evaluate_all(
-        settings.alerts,
+    return of(
+        settings,
+        as_of,
+        open_bursts(con, settings, as_of),
         overview.arrivals(con, topic, start, as_of, 1),
         overview.backlog_history(con, topic, start, as_of, 1),
-        rules.rate_window_minutes,
     )
-    return summarize(found, statuses, scanned, as_of, rules.systematic_window_minutes)
+
+
+def _scanned(as_of: datetime) -> RecordFilter:
+    return RecordFilter(states=OPEN_RECORDS.states, since=as_of - LOOKBACK)
+
+
+def open_bursts(con: Connection, settings: Settings, as_of: datetime) -> list[patterns.Burst]:
+    """The systematic bursts among the open records of the last day."""
+    rules = settings.rules
+    return patterns.bursts(
+        con,
+        settings.dlq_topic,
+        _scanned(as_of),
+        rules.systematic_min_records,
+        rules.systematic_window_minutes,
+    )
+
+
+def of(
+    settings: Settings,
+    as_of: datetime,
+    found: Sequence[Burst],
+    per_minute: Sequence[overview.Bucket],
+    backlog_per_minute: Sequence[overview.BacklogPoint],
+) -> Incident | None:
+    """`current` from its parts (`open_bursts`, and arrivals and the backlog per minute over
+    the last day), for a page that has them already."""
+    rules = settings.rules
+    statuses = alerts.evaluate_all(
+        settings.alerts, per_minute, backlog_per_minute, rules.rate_window_minutes
+    )
+    return summarize(found, statuses, _scanned(as_of), as_of, rules.systematic_window_minutes)

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Final
 
 from dashboard.adapters.db import Connection
+from dashboard.adapters.record_states import replay_outcomes_sql
 from dashboard.triage.states import (
     BACKLOG,
     BACKLOG_STATES,
@@ -20,7 +21,6 @@ from dashboard.triage.states import (
     STATES,
     StateCounts,
     choices_condition,
-    records_with_details_sql,
 )
 
 
@@ -142,25 +142,26 @@ def arrivals(
     """Records entering the DLQ (by their Kafka timestamp) per bucket, empty buckets
     included, from `start` (rounded down to a bucket) up to `end`."""
     first = floor_to(start, bucket_minutes)
+    # Only the buckets holding records come back; the empty ones are filled in here, so a
+    # long span of minutes costs no join in SQL.
     rows = con.execute(
         """
-        WITH buckets AS (
-            SELECT unnest(generate_series($first, $end, to_minutes($minutes))) AS bucket
-        ),
-        counts AS (
-            SELECT time_bucket(to_minutes($minutes), kafka_timestamp, $first) AS bucket,
-                   count(*) AS n
-            FROM records
-            WHERE topic = $topic AND kafka_timestamp >= $first AND kafka_timestamp < $end
-            GROUP BY ALL
-        )
-        SELECT bucket, coalesce(n, 0) FROM buckets LEFT JOIN counts USING (bucket)
-        WHERE bucket < $end
-        ORDER BY bucket
+        SELECT time_bucket(to_minutes($minutes), kafka_timestamp, $first) AS bucket, count(*)
+        FROM records
+        WHERE topic = $topic AND kafka_timestamp >= $first AND kafka_timestamp < $end
+        GROUP BY ALL
         """,
         {"topic": topic, "first": first, "end": end, "minutes": bucket_minutes},
     ).fetchall()
-    return [Bucket(at, int(n)) for at, n in rows]
+    counts = {at: int(n) for at, n in rows}
+    return [Bucket(at, counts.get(at, 0)) for at in bucket_starts(first, end, bucket_minutes)]
+
+
+def bucket_starts(first: datetime, end: datetime, bucket_minutes: int) -> list[datetime]:
+    """The starts of the buckets from `first` (already on a bucket's edge) before `end`."""
+    step = timedelta(minutes=bucket_minutes)
+    count = max(0, -((first - end) // step))
+    return [first + i * step for i in range(count)]
 
 
 def count_between(con: Connection, topic: str, start: datetime, end: datetime) -> int:
@@ -197,15 +198,24 @@ class FlowBucket:
 # have no trustworthy times and are left out. Most records are open and in Kafka: their kept
 # state says their one span runs from their arrival on, so they are counted as arrivals
 # (`_OPEN_ARRIVALS_SQL`) and only the others' spans are built, from their resolution and
-# replays.
+# replays: the records are narrowed on their kept state before the (small) resolutions and
+# replay outcomes are joined to them.
 _STATE_SPANS_SQL: Final = f"""
 WITH r AS (
-    SELECT kafka_timestamp AS arrived, first_replayed_at, outcome_at, replay_outcome,
-           least(resolved_at, gone_from_kafka_at) AS left_at
-    FROM {records_with_details_sql()} x
-    WHERE topic = $topic AND kafka_timestamp IS NOT NULL
-      AND NOT coalesce(state = '{OPEN}' AND {IN_KAFKA}, false)
-      AND coalesce(resolution_source, '') <> 'before-dashboard'
+    SELECT x.kafka_timestamp AS arrived, rp.first_replayed_at, rp.outcome_at,
+           x.replay_outcome, least(res.resolved_at, x.gone_from_kafka_at) AS left_at
+    FROM (
+        SELECT topic, "partition", "offset", kafka_timestamp, replay_outcome,
+               gone_from_kafka_at
+        FROM records
+        WHERE topic = $topic AND kafka_timestamp IS NOT NULL
+          AND NOT coalesce(state = '{OPEN}' AND {IN_KAFKA}, false)
+    ) x
+    LEFT JOIN resolutions res ON res.topic = x.topic
+        AND res."partition" = x."partition" AND res."offset" = x."offset"
+    LEFT JOIN ({replay_outcomes_sql()}) rp ON rp.topic = x.topic
+        AND rp."partition" = x."partition" AND rp."offset" = x."offset"
+    WHERE coalesce(res.source, '') <> 'before-dashboard'
 ),
 spans AS (
     SELECT '{OPEN}' AS layer, arrived AS since, least(first_replayed_at, left_at) AS until
@@ -222,17 +232,15 @@ SELECT layer, since, until FROM spans
 WHERE since IS NOT NULL AND (until IS NULL OR until > since)
 """
 
-# The open records still in Kafka as +n events: one before `$first` (at their earliest
-# arrival) and one per bucket (at its start), instead of one per record.
+# The open records still in Kafka, counted per bucket (NULL: before `$first`) instead of
+# one event per record.
 _OPEN_ARRIVALS_SQL: Final = f"""
-SELECT '{OPEN}' AS layer, coalesce(bucket, min(kafka_timestamp)) AS event_at, count(*) AS delta
-FROM (
-    SELECT kafka_timestamp, CASE WHEN kafka_timestamp >= $first
-        THEN time_bucket(to_minutes($minutes), kafka_timestamp, $first) END AS bucket
-    FROM records
-    WHERE topic = $topic AND kafka_timestamp < $end AND state = '{OPEN}' AND {IN_KAFKA}
-)
-GROUP BY bucket
+SELECT '{OPEN}' AS layer, CASE WHEN kafka_timestamp >= $first
+    THEN time_bucket(to_minutes($minutes), kafka_timestamp, $first) END AS bucket,
+    count(*) AS n
+FROM records
+WHERE topic = $topic AND kafka_timestamp < $end AND state = '{OPEN}' AND {IN_KAFKA}
+GROUP BY ALL
 """
 
 
@@ -242,7 +250,8 @@ def backlog_history(
     """The backlog at the end of each bucket, by state, rebuilt from each record's arrival,
     replays, replay outcome, resolution and deletion by retention."""
     first = floor_to(start, bucket_minutes)
-    pivot = ", ".join(f"coalesce(sum(n) FILTER (WHERE layer = '{w}'), 0)" for w in BACKLOG_STATES)
+    # SQL sums the moves per state and bucket (NULL: every move before `first`); the
+    # running totals over the buckets, empty ones included, are summed here.
     rows = con.execute(
         f"""
         WITH spans AS ({_STATE_SPANS_SQL}),
@@ -250,43 +259,33 @@ def backlog_history(
             SELECT layer, since AS event_at, 1 AS delta FROM spans
             UNION ALL
             SELECT layer, until, -1 FROM spans WHERE until IS NOT NULL
-            UNION ALL
-            {_OPEN_ARRIVALS_SQL}
-        ),
-        layers AS (SELECT unnest($layers) AS layer),
-        base AS (
-            SELECT layer, sum(delta) AS n FROM events WHERE event_at < $first GROUP BY layer
-        ),
-        moves AS (
-            SELECT layer, time_bucket(to_minutes($minutes), event_at, $first) AS bucket,
-                   sum(delta) AS n
-            FROM events WHERE event_at >= $first AND event_at < $end GROUP BY ALL
-        ),
-        buckets AS (
-            SELECT unnest(generate_series($first, $end, to_minutes($minutes))) AS bucket
-        ),
-        grid AS (SELECT bucket, layer FROM buckets, layers WHERE bucket < $end),
-        running AS (
-            SELECT g.bucket + to_minutes($minutes) AS bucket_end, g.layer,
-                   coalesce(b.n, 0)
-                   + sum(coalesce(m.n, 0)) OVER (PARTITION BY g.layer ORDER BY g.bucket) AS n
-            FROM grid g
-            LEFT JOIN moves m USING (bucket, layer)
-            LEFT JOIN base b ON b.layer = g.layer
         )
-        -- One row per bucket, a column per state in STATES' order (resolved: 0): a day of
-        -- minutes is thousands of buckets, each a point to build.
-        SELECT bucket_end, {pivot}, 0 FROM running GROUP BY bucket_end ORDER BY bucket_end
+        SELECT layer, CASE WHEN event_at >= $first
+                   THEN time_bucket(to_minutes($minutes), event_at, $first) END AS bucket,
+               sum(delta) AS n
+        FROM events WHERE event_at < $end GROUP BY ALL
+        UNION ALL
+        {_OPEN_ARRIVALS_SQL}
         """,
-        {
-            "topic": topic,
-            "first": first,
-            "end": end,
-            "minutes": bucket_minutes,
-            "layers": list(BACKLOG_STATES),
-        },
+        {"topic": topic, "first": first, "end": end, "minutes": bucket_minutes},
     ).fetchall()
-    return [BacklogPoint(min(at, end), StateCounts(*(int(n) for n in c))) for at, *c in rows]
+    layers = {word: i for i, word in enumerate(BACKLOG_STATES)}
+    running = [0] * len(BACKLOG_STATES)
+    moves: dict[datetime, list[int]] = {}
+    for layer, bucket, n in rows:
+        if bucket is None:
+            running[layers[layer]] += int(n)
+        else:
+            moves.setdefault(bucket, [0] * len(BACKLOG_STATES))[layers[layer]] += int(n)
+    step = timedelta(minutes=bucket_minutes)
+    points = []
+    for at in bucket_starts(first, end, bucket_minutes):
+        moved = moves.get(at)
+        if moved is not None:
+            running = [a + b for a, b in zip(running, moved, strict=True)]
+        # The backlog's states in STATES' order; resolved records are outside it (0).
+        points.append(BacklogPoint(min(at + step, end), StateCounts(*running)))
+    return points
 
 
 def flow(
