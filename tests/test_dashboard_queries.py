@@ -174,7 +174,14 @@ def test_a_systematic_burst_is_found_in_the_data(tmp_path: Path) -> None:
         assert found[0].peak == 60
 
 
-def test_a_burst_peaking_twice_reports_its_first_peak_and_its_own_text(tmp_path: Path) -> None:
+@pytest.mark.parametrize("counted_in_sql", [False, True])
+def test_a_burst_peaking_twice_reports_its_first_peak_and_its_own_text(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, counted_in_sql: bool
+) -> None:
+    # Both ways of handing the records over: one row each, or counted per pair and minute
+    # (what a snapshot of millions of records takes).
+    if counted_in_sql:
+        monkeypatch.setattr(patterns, "COUNT_PER_MINUTE_ABOVE", -1)
     db = tmp_path / "s.duckdb"
     first = burst_records(60, 5, T0 + timedelta(hours=3))  # last record at +4 min 55 s
     again = burst_records(60, 5, T0 + timedelta(hours=8), first_offset=100)
@@ -286,3 +293,16 @@ def test_escalation_criteria_against_known_data(tmp_path: Path) -> None:
         "replay_failures": False,
         "business_critical": None,
     }
+
+
+def test_bursts_counted_per_minute_in_sql_equal_those_from_every_record(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = tmp_path / "s.duckdb"
+    write_snapshot(db, demo_records(3000, now=T0))
+    for con in read(db):
+        each = patterns.bursts(con, TOPIC, IN_BACKLOG, min_records=20, window_minutes=10)
+        monkeypatch.setattr(patterns, "COUNT_PER_MINUTE_ABOVE", -1)
+        counted = patterns.bursts(con, TOPIC, IN_BACKLOG, min_records=20, window_minutes=10)
+    assert each  # the demo's bursts
+    assert counted == each

@@ -8,12 +8,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Final
 
-from dashboard.adapters.db import Connection, transaction
+from dashboard.adapters.db import Connection
 from dashboard.settings import Settings
 from dashboard.triage import alerts, runbook
 from dashboard.triage.filters import IN_BACKLOG, RecordFilter
 from dashboard.triage.overview import arrivals, backlog_history, floor_to
-from dashboard.triage.patterns import Burst, burst_events, bursts, bursts_among, pattern_case_sql
+from dashboard.triage.patterns import Burst, bursts, pattern_case_sql
 
 # How far back an incident's start is looked for (alerts evaluated, bursts searched).
 INCIDENT_LOOKBACK: Final = timedelta(hours=24)
@@ -286,28 +286,10 @@ def window_and_bursts(
     since: datetime | None = None,
 ) -> tuple[IncidentWindow, list[Burst]]:
     """The incident window (`since` until `now` when given, else `incident_window`) and the
-    bursts in it, from one read of the records: the window starts at a growth alert's start,
-    a burst of the last day or `since`, each covered by the read; only a window started by
-    a size alert or by the oldest record in the backlog needs a read of its own."""
-    rules = settings.rules
-    day = now - INCIDENT_LOOKBACK
-    # A size alert starts the window only when nothing else does: its start (often days
-    # back) is left to a read of its own rather than widening the common one.
-    growth = [s.active_since for s in statuses if s.active_since and s.rule.kind != "size"]
-    covered = since if since is not None else min([day, *growth])
-
-    def among(events: dict[str, Any], start: datetime) -> list[Burst]:
-        return bursts_among(
-            con, events, (start, now), rules.systematic_min_records, rules.systematic_window_minutes
-        )
-
-    with transaction(con):
-        events = burst_events(con, settings.dlq_topic, RecordFilter(since=covered, until=now))
-        window = (
-            IncidentWindow(since, now, "chosen")
-            if since is not None
-            else incident_window(con, settings, now, statuses, among(events, day))
-        )
-        if window.start >= covered:
-            return window, among(events, window.start)
+    systematic bursts in it."""
+    window = (
+        IncidentWindow(since, now, "chosen")
+        if since is not None
+        else incident_window(con, settings, now, statuses)
+    )
     return window, recent_bursts(con, settings, window.start, window.end)

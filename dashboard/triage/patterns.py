@@ -11,10 +11,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any, Final
+from typing import Final
 
 import numpy as np
-import numpy.typing as npt
 
 from dashboard.adapters.db import Connection, transaction
 from dashboard.triage.dimensions import DIMENSIONS, NO_TEXT_LABEL, NONE_LABEL
@@ -126,94 +125,62 @@ class Burst:
         )
 
 
+# Counting per (pair, minute) in SQL costs a hash aggregate over the cells; handing over
+# every record costs numpy work per record. The first pays once records far outnumber the
+# cells they fall in (a day has 1,440 minutes per pair), as in a large snapshot.
+COUNT_PER_MINUTE_ABOVE: Final = 3_000_000
+
+
+def _snapshot_records(con: Connection) -> int:
+    """How many records the snapshot holds, from DuckDB's table statistics (no scan)."""
+    row = con.execute(
+        "SELECT estimated_size FROM duckdb_tables() "
+        "WHERE table_name = 'records' AND database_name = current_database()"
+    ).fetchone()
+    return int(row[0]) if row and row[0] is not None else 0
+
+
 def bursts(
     con: Connection, topic: Topics, flt: RecordFilter, min_records: int, window_minutes: int
 ) -> list[Burst]:
     """(signature, domain) pairs, and (category, domain) pairs of records without error text,
     with at least `min_records` records within `window_minutes` minutes at some point;
     `peak_at` is the first minute it peaked."""
-    return bursts_in_spans(con, topic, flt, [(flt.since, flt.until)], min_records, window_minutes)[
-        0
-    ]
-
-
-Span = tuple[datetime | None, datetime | None]  # [since, until); None: unbounded
-
-
-def bursts_in_spans(
-    con: Connection,
-    topic: Topics,
-    flt: RecordFilter,
-    spans: list[Span],
-    min_records: int,
-    window_minutes: int,
-) -> list[list[Burst]]:
-    """`bursts` of `flt` narrowed to each of `spans` (its own since and until replaced), in
-    order: one read of the records covering them all."""
-    starts = [since for since, _ in spans]
-    ends = [until for _, until in spans]
-    wide = replace(
-        flt,
-        since=None if None in starts else min(s for s in starts if s is not None),
-        until=None if None in ends else max(u for u in ends if u is not None),
-    )
-    # The one transaction keeps the rowids the events carry valid for the names' look-up.
-    with transaction(con):
-        events = burst_events(con, topic, wide)
-        return [bursts_among(con, events, span, min_records, window_minutes) for span in spans]
-
-
-def burst_events(con: Connection, topic: Topics, flt: RecordFilter) -> dict[str, npt.NDArray[Any]]:
-    """One hash, one time and one rowid per record `flt` selects: what `bursts_among` scans.
-    Names come from one sample record per pair found, by rowid, so the caller keeps the
-    events and the look-ups in one transaction."""
     where, params = flt.where(topic)
-    # SQL hands over one hash and one time per record and the sliding window runs in numpy
+    # SQL hands over one hash and one minute per record, or per (pair, minute) with its
+    # count in a large snapshot, and the sliding window runs in numpy
     # (dashboard.triage.sliding_peaks), so no window function sorts every record. The
     # category is part of the key only without a signature: a signature already names the
-    # failure, whatever category a pipeline version gave it.
-    events: dict[str, npt.NDArray[Any]] = con.execute(
-        f"""
-        SELECT hash(error_signature,
-                    CASE WHEN error_signature IS NULL THEN coalesce(error_category, '') END,
-                    coalesce("domain", '')) AS k,
-               epoch_us(kafka_timestamp) AS at_us, rowid AS rid
-        FROM records r
-        WHERE {where} AND kafka_timestamp IS NOT NULL
-        """,
-        params,
-    ).fetchnumpy()
-    return events
-
-
-def bursts_among(
-    con: Connection,
-    events: dict[str, npt.NDArray[Any]],
-    span: Span,
-    min_records: int,
-    window_minutes: int,
-) -> list[Burst]:
-    """The bursts among `events` (from `burst_events`, in the same transaction) inside
-    `span`: what `bursts` finds in the selection narrowed to it."""
-    at_us = events["at_us"]
-    inside = np.ones(len(at_us), dtype=bool)
-    since, until = span
-    if since is not None:
-        inside &= at_us >= _epoch_us(since)
-    if until is not None:
-        inside &= at_us < _epoch_us(until)
-    keys, rids = events["k"][inside], events["rid"][inside]
-    found = busiest_windows(keys, at_us[inside] // 60_000_000, window_minutes)
-    hits = [int(i) for i in np.flatnonzero(found.peak >= min_records)]
-    samples = [int(rids[found.first_index[i]]) for i in hits]
-    names = {
-        rowid: (signature, category, domain)
-        for rowid, signature, category, domain in con.execute(
-            'SELECT rowid, error_signature, error_category, "domain" FROM records '
-            "WHERE rowid IN (SELECT unnest($rowids))",
-            {"rowids": samples},
-        ).fetchall()
-    }
+    # failure, whatever category a pipeline version gave it. A pair's names come from one
+    # of its records, by rowid: one transaction keeps the rowids valid for that look-up.
+    with transaction(con):
+        counted = _snapshot_records(con) > COUNT_PER_MINUTE_ABOVE
+        per = "count(*) AS n, min(rowid) AS rid" if counted else "rowid AS rid"
+        cells = con.execute(
+            f"""
+            SELECT hash(error_signature,
+                        CASE WHEN error_signature IS NULL THEN coalesce(error_category, '') END,
+                        coalesce("domain", '')) AS k,
+                   floor(epoch_us(kafka_timestamp) / 60000000)::BIGINT AS minute, {per}
+            FROM records r
+            WHERE {where} AND kafka_timestamp IS NOT NULL
+            {"GROUP BY ALL" if counted else ""}
+            """,
+            params,
+        ).fetchnumpy()
+        found = busiest_windows(
+            cells["k"], cells["minute"], window_minutes, counts=cells["n"] if counted else None
+        )
+        hits = [int(i) for i in np.flatnonzero(found.peak >= min_records)]
+        samples = [int(cells["rid"][found.first_index[i]]) for i in hits]
+        names = {
+            rowid: (signature, category, domain)
+            for rowid, signature, category, domain in con.execute(
+                'SELECT rowid, error_signature, error_category, "domain" FROM records '
+                "WHERE rowid IN (SELECT unnest($rowids))",
+                {"rowids": samples},
+            ).fetchall()
+        }
     found_bursts = [
         Burst(
             signature=names[sample][0],
@@ -240,11 +207,6 @@ def bursts_among(
         )
     )
     return found_bursts
-
-
-def _epoch_us(moment: datetime) -> int:
-    """`moment` in epoch microseconds, as DuckDB's epoch_us gives a timestamp."""
-    return (moment - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1)
 
 
 def _minute_time(epoch_minute: np.int64) -> datetime:

@@ -38,18 +38,21 @@ def busiest_windows(
     minutes: npt.ArrayLike,
     window: int,
     *,
+    counts: npt.ArrayLike | None = None,
     max_grid_cells: int = MAX_GRID_CELLS,
 ) -> KeyPeaks:
     """For each key, the most events within any `window` consecutive minutes.
 
-    `keys[i]` and `minutes[i]` describe one event; minutes are integers (e.g. epoch
-    minutes). A window of `window` minutes ending at minute t covers t - window + 1 .. t.
+    `keys[i]` and `minutes[i]` describe one event, or `counts[i]` events when given (events
+    counted per key and minute); minutes are integers (e.g. epoch minutes). A window of
+    `window` minutes ending at minute t covers t - window + 1 .. t.
     """
     if window < 1:
         raise ValueError("window must be at least one minute")
     minute = np.asarray(minutes, dtype=np.int64)
-    if len(keys) != len(minute):
-        raise ValueError("keys and minutes differ in length")
+    weight = np.ones(len(minute), np.int64) if counts is None else np.asarray(counts, np.int64)
+    if not len(keys) == len(minute) == len(weight):
+        raise ValueError("keys, minutes and counts differ in length")
     if len(minute) == 0:
         empty = np.zeros(0, np.int64)
         return KeyPeaks(np.zeros(0, np.uint64), empty, empty, empty, empty, empty, empty)
@@ -63,18 +66,21 @@ def busiest_windows(
     span = int(minute.max()) - low + 1
     offsets = minute - low
     if len(distinct) * span <= max_grid_cells:
-        found = _on_grid(codes, offsets, len(distinct), span, window)
+        found = _on_grid(codes, offsets, weight, len(distinct), span, window)
     else:
-        found = _sorted(codes, offsets, span, window)
+        found = _sorted(codes, offsets, weight, span, window)
     peak, peak_at, total, first, last = found
     return KeyPeaks(distinct, peak, peak_at + low, total, first + low, last + low, first_index)
 
 
 def _on_grid(
-    codes: Int64s, offsets: Int64s, key_count: int, span: int, window: int
+    codes: Int64s, offsets: Int64s, weight: Int64s, key_count: int, span: int, window: int
 ) -> tuple[Int64s, Int64s, Int64s, Int64s, Int64s]:
-    counts = np.bincount(codes * span + offsets, minlength=key_count * span).reshape(
-        key_count, span
+    # bincount adds weights as floats: exact for any count below 2**53.
+    counts = (
+        np.bincount(codes * span + offsets, weights=weight, minlength=key_count * span)
+        .astype(np.int64)
+        .reshape(key_count, span)
     )
     cumulative = np.cumsum(counts, axis=1)
     in_window = cumulative.copy()
@@ -90,14 +96,16 @@ def _on_grid(
 
 
 def _sorted(
-    codes: Int64s, offsets: Int64s, span: int, window: int
+    codes: Int64s, offsets: Int64s, weight: Int64s, span: int, window: int
 ) -> tuple[Int64s, Int64s, Int64s, Int64s, Int64s]:
     # One integer per (key, minute), keys `stride` apart so no window reaches the previous key.
     stride = span + window
-    cells = np.sort(codes * stride + offsets)
+    unsorted = codes * stride + offsets
+    order = np.argsort(unsorted, kind="stable")
+    cells = unsorted[order]
     starts = np.flatnonzero(np.diff(cells, prepend=-1))
     cell = cells[starts]
-    per_cell = np.diff(np.append(starts, len(cells)))
+    per_cell = np.add.reduceat(weight[order], starts)
     cumulative = np.concatenate(([0], np.cumsum(per_cell)))
     window_start = np.searchsorted(cell, cell - (window - 1), side="left")
     in_window = cumulative[1:] - cumulative[window_start]
