@@ -22,10 +22,12 @@ if TYPE_CHECKING:  # db imports the migrations, which import this module
     from dashboard.adapters.db import Connection
 
 # The ingest's expression (ingest.store.KEPT_AT_INSERT), also the back-fill's: NULL where
-# the criterion does not look (unreadable records, no trace id).
+# the criterion does not look (unreadable records, no trace id). The value is DuckDB's
+# md5_number_lower (hashes kept before must still match), taken from md5_number by a shift:
+# md5_number_lower is a macro that goes through a 128-character bit string for every row.
 TRACE_HASH_SQL: Final = (
     "CASE WHEN {parse_error} IS NULL AND {trace_id} IS NOT NULL "
-    "THEN md5_number_lower({trace_id}) END"
+    "THEN (md5_number({trace_id}) >> 64)::UBIGINT END"
 )
 
 
