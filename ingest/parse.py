@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 from itertools import accumulate
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pyarrow as pa
@@ -239,9 +239,12 @@ def binary_array(items: Sequence[bytes | None]) -> pa.Array:
     count = len(items)
     # Without a NULL (the usual batch), C-level len and join do it all.
     has_null = None in items
-    lengths = map(_len_or_zero, items) if has_null else map(len, items)  # type: ignore[arg-type]
+    present = cast(Sequence[bytes], items)
+    if has_null:
+        present = [item for item in items if item is not None]
+    lengths = map(_len_or_zero, items) if has_null else map(len, present)
     offsets = array("q", accumulate(lengths, initial=0))
-    data = b"".join([item for item in items if item] if has_null else items)  # type: ignore[arg-type]
+    data = b"".join(present)
     validity = None
     if has_null:
         # A BooleanArray's data buffer is a bitmap with 1 for True: the validity bitmap.
