@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 from itertools import accumulate
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pyarrow as pa
@@ -237,10 +237,16 @@ def binary_array(items: Sequence[bytes | None]) -> pa.Array:
     """A large_binary Arrow array built from one joined buffer, rather than pa.array() on a
     list of bytes, which copies and checks element by element."""
     count = len(items)
-    offsets = array("q", accumulate(map(_len_or_zero, items), initial=0))
-    data = b"".join([item for item in items if item])
+    # Without a NULL (the usual batch), C-level len and join do it all.
+    has_null = None in items
+    present = cast(Sequence[bytes], items)
+    if has_null:
+        present = [item for item in items if item is not None]
+    lengths = map(_len_or_zero, items) if has_null else map(len, present)
+    offsets = array("q", accumulate(lengths, initial=0))
+    data = b"".join(present)
     validity = None
-    if None in items:
+    if has_null:
         # A BooleanArray's data buffer is a bitmap with 1 for True: the validity bitmap.
         validity = pa.array([item is not None for item in items], pa.bool_()).buffers()[1]
     return pa.Array.from_buffers(
@@ -257,15 +263,23 @@ def value_columns(values: Sequence[bytes | None]) -> tuple[pa.Array, pa.Array]:
     is not UTF-8 (or is NULL).
 
     The parse reads values as text; DuckDB's decode() would check and copy every value (a
-    second copy of each transaction's values in fresh memory). Here the check is
-    Python's: `isascii()` for the usual value, a strict decode only for the rest. DuckDB
+    second copy of each transaction's values in fresh memory). Here the check is Arrow's
+    over the whole column, and only where that fails Python's per value: `isascii()`, then
+    a strict decode. DuckDB
     must never be handed a VARCHAR that is not UTF-8, and Python's decoder is the strict one
     (it refuses surrogates and overlong forms)."""
     binary = binary_array(values)
-    readable = [value is not None and (value.isascii() or _is_utf8(value)) for value in values]
-    validity = pa.array(readable, pa.bool_()).buffers()[1]
-    _, offsets, data = binary.buffers()
+    validity, offsets, data = binary.buffers()
     text = pa.Array.from_buffers(pa.large_string(), len(binary), [validity, offsets, data])
+    try:
+        # Arrow's check of the whole column at once, as strict as Python's decoder (it
+        # refuses surrogates, overlong forms and code points past U+10FFFF too): the usual
+        # batch is all UTF-8, and only a batch holding an exception is checked value by value.
+        text.validate(full=True)
+    except pa.ArrowInvalid:
+        readable = [value is not None and (value.isascii() or _is_utf8(value)) for value in values]
+        validity = pa.array(readable, pa.bool_()).buffers()[1]
+        text = pa.Array.from_buffers(pa.large_string(), len(binary), [validity, offsets, data])
     return binary, text
 
 

@@ -134,6 +134,7 @@ def write_parsed(
     ends: Mapping[int, int] | None = None,
     committed: Mapping[int, int | None] | None = None,
     phases: Phases | None = None,
+    prepared: bool = False,
 ) -> BatchResult:
     """Insert a parsed batch (from ingest.parse.BatchParser) and advance the positions, in
     one transaction.
@@ -144,9 +145,12 @@ def write_parsed(
     offsets but are never delivered); it is written with the batch that holds the records
     before that end, never ahead of them. Rows below the review group's `committed` offset
     (as the run found it) were resolved before the dashboard saw them, and are recorded so.
+    `prepared`: `prepare` has run on `con` (a writer keeping its connection across
+    transactions prepares it once).
     """
     started = time.perf_counter()
-    url_folders.install(con)
+    if not prepared:
+        prepare(con)
     register(con, "parsed_batch", parsed)
     try:
         with transaction(con):
@@ -179,7 +183,7 @@ def write_parsed(
                         [partition, offset],
                     )
             record_states.after_ingest(con, topic, "new_rows", committed or {})
-            trace_landings.after_ingest(con, topic, "new_rows")
+            trace_landings.after_ingest(con, topic, run_id)
             # The batch's own next offsets and the partition ends, in one statement (each
             # statement costs milliseconds, and this runs once per transaction).
             positions = next_offsets(parsed)
@@ -198,6 +202,12 @@ def write_parsed(
         phases.add("insert", inserted_at - started)
         phases.add("commit", time.perf_counter() - inserted_at)
     return BatchResult(inserted, stored_positions(con, topic))
+
+
+def prepare(con: Connection) -> None:
+    """Make `con` ready for `write_parsed`: the macros its insert uses (temporary, so once
+    per connection)."""
+    url_folders.install(con)
 
 
 def set_positions(con: Connection, topic: str, positions: Mapping[int, int]) -> None:

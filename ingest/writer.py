@@ -165,9 +165,10 @@ class TransactionWriter:
                 del item
                 if con is None:
                     con = stack.enter_context(self._db.write())
+                    store.prepare(con)
                     opened = time.monotonic()
                 store.write_parsed(
-                    con, plan.run_id, plan.topic, parsed, ends, plan.committed, self._phases
+                    con, plan.run_id, plan.topic, parsed, ends, plan.committed, self._phases, True
                 )
                 del parsed  # freed before waiting for the next: three transactions at most
                 if time.monotonic() - opened >= self._hold:

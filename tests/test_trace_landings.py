@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from dashboard.adapters import trace_landings
@@ -81,3 +82,17 @@ def test_the_migration_flags_what_the_ingest_would_have(
     with Database(now).read() as ingested:
         assert kept == ingested.execute(query).fetchall()
     assert 0 < sum(repeated for *_, repeated in kept) < len(kept)
+
+
+def test_the_kept_hash_is_md5_number_lower_so_hashes_kept_before_still_match() -> None:
+    # Snapshots written before the expression was rewritten hold md5_number_lower's values.
+    traces = ["evt-0edf5eef95b1", "", " ", "é", "😀 trace", "x" * 500, "a\x00b"]
+    traces += [f"evt-{n:012x}" for n in range(0, 2**40, 2**40 // 5_000)]
+    sql = trace_landings.TRACE_HASH_SQL.format(parse_error="NULL", trace_id="t")
+    with duckdb.connect() as con:
+        rows = con.execute(
+            f"SELECT t, {sql} AS kept, md5_number_lower(t) AS reference "
+            "FROM (SELECT unnest(?::VARCHAR[]) AS t) WHERE kept IS DISTINCT FROM reference",
+            [traces],
+        ).fetchall()
+    assert rows == []

@@ -22,10 +22,12 @@ if TYPE_CHECKING:  # db imports the migrations, which import this module
     from dashboard.adapters.db import Connection
 
 # The ingest's expression (ingest.store.KEPT_AT_INSERT), also the back-fill's: NULL where
-# the criterion does not look (unreadable records, no trace id).
+# the criterion does not look (unreadable records, no trace id). The value is DuckDB's
+# md5_number_lower (hashes kept before must still match), taken from md5_number by a shift:
+# md5_number_lower is a macro that goes through a 128-character bit string for every row.
 TRACE_HASH_SQL: Final = (
     "CASE WHEN {parse_error} IS NULL AND {trace_id} IS NOT NULL "
-    "THEN md5_number_lower({trace_id}) END"
+    "THEN (md5_number({trace_id}) >> 64)::UBIGINT END"
 )
 
 
@@ -52,24 +54,27 @@ def derived_sql() -> str:
     )"""
 
 
-_NEW_HASH: Final = TRACE_HASH_SQL.format(parse_error="n.parse_error", trace_id="n.trace_id")
-
-
-def after_ingest(con: Connection, topic: str, new_rows: str) -> None:
-    """Within the ingest's transaction: `new_rows` (records of `topic` just inserted, not
-    flagged) may repeat each other's trace ids or earlier records'. One scan of the topic's
-    hashes finds the records sharing one with the batch; those are flagged by row id."""
+def after_ingest(con: Connection, topic: str, run_id: int) -> None:
+    """Within the ingest's transaction, after its insert: the records of `topic` it just
+    inserted (run `run_id`, `ingested_at` the transaction's start, `now()`), not flagged, may
+    repeat each other's trace ids or earlier records'. Their hashes are read back as the
+    insert kept them, not computed again. One scan of the topic's hashes finds the records
+    sharing one with them; those are flagged by row id. Should an earlier transaction of
+    the run share that start, its hashes are looked up too: every record of a repeated
+    hash is flagged whichever rows the look-up starts from."""
     con.execute(
-        f"""
+        """
         UPDATE records SET trace_repeated = true FROM (
             SELECT rid FROM (
                 SELECT rowid AS rid, trace_repeated,
                        count(*) OVER (PARTITION BY trace_hash) AS landings
                 FROM records
-                WHERE topic = $topic AND trace_hash IN (SELECT {_NEW_HASH} FROM {new_rows} n)
+                WHERE topic = $topic AND trace_hash IN (
+                    SELECT trace_hash FROM records
+                    WHERE ingest_run_id = $run_id AND ingested_at = now())
             ) WHERE landings > 1 AND NOT trace_repeated
         ) hit
         WHERE records.rowid = hit.rid
         """,
-        {"topic": topic},
+        {"topic": topic, "run_id": run_id},
     )
