@@ -258,9 +258,9 @@ def counted_between(low: int, high: int) -> set[str]:
 def test_daily_review_walks_the_runbook_steps_with_counts(
     demo_db: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    last_day_sql = "kafka_timestamp >= now() - INTERVAL 1 DAY"
+    last_day_sql = "kafka_timestamp >= date_trunc('minute', now()) - INTERVAL 1 DAY"
     # Records age out of the window while the page runs: its count is the one at its own
-    # moment, between the counts taken just before and just after it.
+    # moment (a whole minute, as the page's), between the counts just before and after it.
     before = count_sql(demo_db, last_day_sql)
     at = app(demo_db, monkeypatch, "daily-review")
     after = count_sql(demo_db, last_day_sql)
