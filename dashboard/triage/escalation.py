@@ -244,7 +244,6 @@ def incident_window(
     settings: Settings,
     now: datetime,
     statuses: list[alerts.AlertStatus] | None = None,
-    day_bursts: list[Burst] | None = None,
 ) -> IncidentWindow:
     """From the first pending (or firing) growth alert or the first record of the most recent
     systematic burst, whichever is earlier, until `now`. A size alert alone starts it only
@@ -257,11 +256,7 @@ def incident_window(
         if status.active_since is not None:
             held = (status.active_since, f"{status.rule.name} held (now {status.state})")
             (size_starts if status.rule.kind == "size" else starts).append(held)
-    found = (
-        day_bursts
-        if day_bursts is not None
-        else recent_bursts(con, settings, now - INCIDENT_LOOKBACK, now)
-    )
+    found = recent_bursts(con, settings, now - INCIDENT_LOOKBACK, now)
     if found:
         latest = max(found, key=lambda b: b.last_seen)
         where = f" from {latest.domain}" if latest.domain else ""

@@ -55,18 +55,16 @@ def search(
     page_size: int = 50,
 ) -> SearchResult:
     where, params = flt.where(topic)
-    order = SORT_COLUMNS[sort]
+    sort_columns = [column.strip() for column in SORT_COLUMNS[sort].split(",")]
     direction = "DESC" if descending else "ASC"
-    order_by = ", ".join(f"{col.strip()} {direction} NULLS LAST" for col in order.split(","))
+    order_by = ", ".join(f"{column} {direction} NULLS LAST" for column in sort_columns)
 
     # A text search is evaluated once: its matches (row ids and sort columns) are kept for
     # the statement, counted and paged from there. Otherwise the count is a query of its
     # own: keeping the matches of a broad filter (every record) would hold them all where
     # the count alone streams. No window count: it serializes the filtering scan.
     counted = flt.searches_text
-    keys = ", ".join(
-        dict.fromkeys([*(c.strip() for c in order.split(",")), '"partition"', '"offset"'])
-    )
+    keys = ", ".join(dict.fromkeys([*sort_columns, '"partition"', '"offset"']))
     sorted_page = f'ORDER BY {order_by}, "partition", "offset" LIMIT $limit OFFSET $skip'
     if counted:
         page_sql = f"""
