@@ -13,6 +13,9 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from dashboard.adapters.db import Database
+from dashboard.settings import DashboardRules
+from dashboard.triage.overview import freshness
+from pages import ui
 from tests.conftest import REPO
 from tests.snapshots import TOPIC, demo_records, write_snapshot
 
@@ -249,6 +252,21 @@ def test_escalation_page_holds_the_pack_and_downloads_it(
     assert any("Incident from 2026-01-01 00:00 UTC" in c for c in texts(at.caption))
 
 
+def page_moment(db: Path) -> datetime:
+    """The moment a page opened now describes (`ui.as_of`): the next whole minute, or the last
+    ingest once the snapshot is stale, as it becomes while this module runs."""
+    stale_after = timedelta(seconds=DashboardRules().stale_after_seconds)
+    with Database(db).read() as con:
+        return ui.as_of(freshness(con, TOPIC, ui.now_minute(), stale_after))
+
+
+def counted_for_page(db: Path, days: int) -> int:
+    """Records of the page's last `days`, over the window the page itself uses."""
+    moment = page_moment(db)
+    since = moment - timedelta(days=days)
+    return count_sql(db, "kafka_timestamp >= ? AND kafka_timestamp < ?", since, moment)
+
+
 def counted_between(low: int, high: int) -> set[str]:
     """The counts a page may show, formatted, when the window's count went from `high`
     (before the page ran) to `low` (after it)."""
@@ -258,12 +276,11 @@ def counted_between(low: int, high: int) -> set[str]:
 def test_daily_review_walks_the_runbook_steps_with_counts(
     demo_db: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    last_day_sql = "kafka_timestamp >= date_trunc('minute', now()) - INTERVAL 1 DAY"
     # Records age out of the window while the page runs: its count is the one at its own
-    # moment (a whole minute, as the page's), between the counts just before and after it.
-    before = count_sql(demo_db, last_day_sql)
+    # moment, between the counts over its window just before and just after it ran.
+    before = counted_for_page(demo_db, 1)
     at = app(demo_db, monkeypatch, "daily-review")
-    after = count_sql(demo_db, last_day_sql)
+    after = counted_for_page(demo_db, 1)
     assert [s.value for s in at.subheader] == [
         "1. Look at the trend",
         "2. List recent records",
@@ -286,10 +303,14 @@ def test_weekly_cleanup_counts_old_records_and_offers_guarded_bulk_actions(
     demo_db: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("DLQ_OPERATOR", "ana")
+    older_than_a_week = "kafka_timestamp < ?"
+    before = count_sql(demo_db, older_than_a_week, page_moment(demo_db) - timedelta(days=7))
     at = app(demo_db, monkeypatch, "weekly-cleanup")
-    old = count_sql(demo_db, "kafka_timestamp < date_trunc('minute', now()) - INTERVAL 7 DAY")
-    assert 0 < old < 4000
-    assert at.metric[0].value == f"{old:,}"
+    after = count_sql(demo_db, older_than_a_week, page_moment(demo_db) - timedelta(days=7))
+    # Records age into "older than a week" while the page runs: its count lies between.
+    assert 0 < before <= after < 4000
+    assert at.metric[0].value in counted_between(before, after)
+    old = int(at.metric[0].value.replace(",", ""))
     by_signature = at.dataframe[0].value
     assert by_signature["records"].sum() == old
     # The bulk actions are the guarded ones of the Messages page, over exactly these records.
@@ -303,18 +324,16 @@ def test_weekly_cleanup_counts_old_records_and_offers_guarded_bulk_actions(
 def test_reports_page_counts_the_period_and_follows_the_days(
     demo_db: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    week_sql = "kafka_timestamp >= date_trunc('minute', now()) - INTERVAL 7 DAY"
-    week_before = count_sql(demo_db, week_sql)
+    week_before = counted_for_page(demo_db, 7)
     at = app(demo_db, monkeypatch, "reports")
-    week = count_sql(demo_db, week_sql)
+    week = counted_for_page(demo_db, 7)
     # A minute may turn while the page runs, and records age out of the week with it.
     assert {m.label: m.value for m in at.metric}["Records"] in counted_between(week, week_before)
     assert len(at.get("download_button")) == 3
-    day_sql = "kafka_timestamp >= date_trunc('minute', now()) - INTERVAL 1 DAY"
-    before = count_sql(demo_db, day_sql)
+    before = counted_for_page(demo_db, 1)
     at.number_input(key="days").set_value(1).run()
     assert not at.exception
-    day = count_sql(demo_db, day_sql)
+    day = counted_for_page(demo_db, 1)
     # The page counts at its own moment (records age out meanwhile): see counted_between.
     assert {m.label: m.value for m in at.metric}["Records"] in counted_between(day, before)
     assert day < week
