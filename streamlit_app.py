@@ -49,8 +49,9 @@ navigation = st.navigation(
         ],
     }
 )
-choice = choose_dlq(settings)  # in the sidebar, above the footer
-ui.sidebar_footer(settings, choice)
-if choice is None:  # the URL names no configured DLQ: said in one line, nothing else shown
-    st.stop()
-navigation.run()
+with ui.reads_of_this_run():
+    choice = choose_dlq(settings)  # in the sidebar, above the footer
+    ui.sidebar_footer(settings, choice)
+    if choice is None:  # the URL names no configured DLQ: said in one line, nothing else shown
+        st.stop()
+    navigation.run()

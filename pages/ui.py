@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, NoReturn, TypeVar
 
 import streamlit as st
 from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_run_ctx
 
-from dashboard.adapters.db import Database, DatabaseBusy, SnapshotMissing
+from dashboard.adapters.db import Database, DatabaseBusy, SnapshotMissing, one_read_connection
 from dashboard.adapters.kafka.properties import check_properties
 from dashboard.exports import images
 from dashboard.exports.charts import PLOTLY_CONFIG
@@ -124,6 +125,12 @@ def _forget_initial_param(name: str) -> None:
     initial = getattr(getattr(state, "query_params", None), "_initial_query_params", None)
     if isinstance(initial, dict):
         initial.pop(name, None)
+
+
+def reads_of_this_run() -> AbstractContextManager[None]:
+    """The script run's queries share one snapshot connection, opened by the first query
+    the cache misses and closed when the run ends (or before an action writes)."""
+    return one_read_connection()
 
 
 def database(settings: Settings) -> Database:

@@ -8,6 +8,9 @@ and an open that meets another process's lock is retried until `lock_timeout` ru
 Inside one process DuckDB shares a database instance between connections of the same
 configuration but refuses a read-write connection while a read-only one is open (and the
 reverse), so a readers-writer lock keeps the two kinds apart between threads.
+
+A unit of work made of many reads (a dashboard page run) may share one read connection:
+see `one_read_connection`.
 """
 
 from __future__ import annotations
@@ -85,6 +88,9 @@ class Database:
     @contextmanager
     def write(self) -> Iterator[Connection]:
         """A read-write connection on a migrated schema; closed when the block ends."""
+        run = getattr(_THIS_THREAD, "run", None)
+        if run is not None:
+            run.close()  # DuckDB refuses a writer beside this thread's shared reader
         with _PROCESS_LOCK.exclusive():
             self.path.parent.mkdir(parents=True, exist_ok=True)
             con = self._open(read_only=False)
@@ -111,6 +117,11 @@ class Database:
             with self.write():  # brings a file written by an older version up to date
                 pass
             _MIGRATED.add(self.path)
+        run = getattr(_THIS_THREAD, "run", None)
+        if run is not None and run.path in (None, self.path):
+            with run.reading(self) as con:
+                yield con
+            return
         with _PROCESS_LOCK.shared():
             con = self._open(read_only=True)
             try:
@@ -228,6 +239,67 @@ def first_line(exc: BaseException) -> str:
 
 
 _MIGRATED: set[Path] = set()
+
+
+class _SharedRead:
+    """The read-only connection a thread's reads share inside `one_read_connection`."""
+
+    def __init__(self) -> None:
+        self.path: Path | None = None
+        self._con: Connection | None = None
+        self._lock = contextlib.ExitStack()
+        self._readers = 0
+
+    @contextmanager
+    def reading(self, db: Database) -> Iterator[Connection]:
+        if self._con is None:
+            self._lock.enter_context(_PROCESS_LOCK.shared())
+            try:
+                self._con = db._open(read_only=True)
+            except BaseException:
+                self._lock.close()
+                raise
+            self.path = db.path
+        self._readers += 1
+        try:
+            yield self._con
+        finally:
+            self._readers -= 1
+
+    def close(self) -> None:
+        if self._readers:
+            # Would wait for itself for ever: the block's reader is this thread.
+            raise RuntimeError("write inside a read block: finish the read first")
+        con, self._con, self.path = self._con, None, None
+        try:
+            if con is not None:
+                con.close()
+        finally:
+            self._lock.close()
+
+
+_THIS_THREAD = threading.local()
+
+
+@contextmanager
+def one_read_connection() -> Iterator[None]:
+    """Inside this block, this thread's reads share one read-only connection, opened by the
+    first read and closed when the block ends, or before this thread writes (a read after
+    the write opens it again and sees the write). Every new connection loads the catalog
+    again and starts with an empty buffer pool: a dashboard page of a dozen queries on a
+    large snapshot spends a large part of its run on that. Other processes' writers wait for
+    the block as for any reader, so it must span one unit of work (a page run), never idle
+    time."""
+    if getattr(_THIS_THREAD, "run", None) is not None:
+        yield  # nested: the outer block's connection serves
+        return
+    run = _SharedRead()
+    _THIS_THREAD.run = run
+    try:
+        yield
+    finally:
+        _THIS_THREAD.run = None
+        run.close()
 
 
 @contextmanager
