@@ -51,25 +51,16 @@ CREATE OR REPLACE TEMP MACRO dlq_url_extension(u) AS
 -- a credential outside a URL (name=value, URL-encoded once or more) becomes <secret>.
 -- HTTP status codes are kept ("HTTP 404", "(410)", "503 Service Unavailable"): they are
 -- what tells an expired URL from an outage. § marks a kept number until the last step.
-CREATE OR REPLACE TEMP MACRO dlq_error_signature(msg) AS
+-- The steps after the URLs, credentials and timestamps (SIGNATURE_STEPS in ingest/parse.py
+-- runs those first, each only on texts with a character it needs): `m` is `msg` after them.
+CREATE OR REPLACE TEMP MACRO dlq_error_signature_rest(msg, m) AS
     CASE WHEN msg IS NULL OR trim(msg) = '' THEN NULL ELSE
     left(trim(regexp_replace(replace(
         regexp_replace(                                                    -- numbers
         regexp_replace(                                                    -- ids
         regexp_replace(                                                    -- status codes
         regexp_replace(                                                    -- paths
-        regexp_replace(                                                    -- hex ids, uuids
-        regexp_replace(                                                    -- timestamps
-        regexp_replace(                                                    -- credentials
-        regexp_replace(                                                    -- (encoded too)
-        regexp_replace(msg,                                                -- urls
-            '[A-Za-z][A-Za-z0-9+.-]*://[^\s"''<>]+', '<url>', 'g'),
-            '(?i)([?&;]|%(?:25)*(?:3F|26|3B))(x\-amz\-security\-token|sharedaccesssignature|x\-goog\-credential|x\-amz\-credential|x\-goog\-signature|x\-amz\-signature|awsaccesskeyid|googleaccessid|refresh_token|key\-pair\-id|client_secret|access_token|signature|id_token|password|api\-key|api_key|passwd|secret|apikey|policy|token|sktid|skoid|code|auth|sks|key|skt|skv|ske|jwt|sig|pwd|sv|se)(=|%(?:25)*3D)[^\s"''<>&;]*',
-            '\1\2=<secret>', 'g'),
-            '(?i)(^|[^A-Za-z0-9_%-])(x\-amz\-security\-token|sharedaccesssignature|x\-goog\-credential|x\-amz\-credential|x\-goog\-signature|x\-amz\-signature|awsaccesskeyid|googleaccessid|refresh_token|key\-pair\-id|client_secret|access_token|signature|id_token|password|api\-key|api_key|passwd|secret|apikey|policy|token|sktid|skoid|code|auth|sks|key|skt|skv|ske|jwt|sig|pwd|sv|se)(%(?:25)*3D)[^\s"''<>&;]*',
-            '\1\2=<secret>', 'g'),
-            '[0-9]{4}-[0-9]{2}-[0-9]{2}(?:[T ][0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]+)?)?(?:Z|[+-][0-9]{2}:?[0-9]{2})?)?',
-            '<time>', 'g'),
+        regexp_replace(m,                                                  -- hex ids, uuids
             '\b[0-9a-fA-F]{8}(?:-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}\b|\b[0-9a-fA-F]{8,}\b', '<id>', 'g'),
             '(^|[\s(\[''"=:,])(?:/[\w.~%@+-]+)+/?|\b[A-Za-z]:\\[^\s"'']+|\b[\w.-]+(?:/[\w.~%-]+){2,}',
             '\1<path>', 'g'),

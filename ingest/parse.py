@@ -71,11 +71,15 @@ def parse_select_sql() -> str:
     return _sql("parse.sql")
 
 
-# One error signature per distinct message of a batch: a batch repeats few distinct texts,
-# and the signature's regular expressions are among the parse's costliest steps. The
-# signatures go back to the rows in Arrow, because a join would lose the rows' order and
-# restoring it takes a sort.
-SIGNATURES_SQL = "SELECT dlq_error_signature(message) AS signature FROM messages"
+def signatures_sql() -> str:
+    """The SELECT that turns the relation `messages` (column `message`) into one error
+    signature each, in order.
+
+    One signature per distinct message of a batch: a batch repeats few distinct texts, and
+    the signature's regular expressions are among the parse's costliest steps. The
+    signatures go back to the rows in Arrow, because a join would lose the rows' order and
+    restoring it takes a sort."""
+    return _sql("signatures.sql")
 
 
 RAW_COLUMNS = ("key", "headers", "value")
@@ -180,7 +184,7 @@ class BatchParser:
         register(con, "messages", pa.table({"message": distinct}))
         try:
             if self._signatures is None:
-                self._signatures = con.sql(SIGNATURES_SQL)
+                self._signatures = con.sql(signatures_sql())
             signatures = self._signatures.to_arrow_table()["signature"]
         finally:
             con.unregister("messages")
