@@ -155,6 +155,9 @@ def test_the_backlog_history_and_arrivals_equal_the_earlier_queries(
         assert overview.arrivals(con, TOPIC, start, end, minutes) == _derived_arrivals(
             con, TOPIC, start, end, minutes
         )
+        assert overview.flow(con, TOPIC, start, end, minutes) == _derived_flow(
+            con, TOPIC, start, end, minutes
+        )
         # A later window starts from the moves before it.
         later = START + timedelta(seconds=61)
         assert overview.backlog_history(con, TOPIC, later, end, minutes) == derived_backlog_history(
@@ -184,3 +187,39 @@ def _derived_arrivals(
         {"topic": topic, "first": first, "end": end, "minutes": minutes},
     ).fetchall()
     return [overview.Bucket(at, int(n)) for at, n in rows]
+
+
+def _derived_flow(
+    con: Connection, topic: str, start: datetime, end: datetime, minutes: int
+) -> list[overview.FlowBucket]:
+    """The in/out panel as an earlier version built it (calendar buckets, filled in SQL)."""
+    first = floor_to(start, minutes)
+    rows = con.execute(
+        """
+        WITH events AS (
+            SELECT kafka_timestamp AS event_at, 'entering' AS kind FROM records
+            WHERE topic = $topic
+            UNION ALL
+            SELECT replayed_at, 'replayed' FROM replays WHERE topic = $topic
+            UNION ALL
+            SELECT resolved_at, 'resolved' FROM resolutions
+            WHERE topic = $topic AND source <> 'before-dashboard'
+        ),
+        counts AS (
+            SELECT time_bucket(to_minutes($minutes), event_at, $first) AS bucket,
+                   count(*) FILTER (WHERE kind = 'entering') AS entering,
+                   count(*) FILTER (WHERE kind = 'replayed') AS replayed,
+                   count(*) FILTER (WHERE kind = 'resolved') AS resolved
+            FROM events WHERE event_at >= $first AND event_at < $end GROUP BY ALL
+        ),
+        buckets AS (
+            SELECT unnest(generate_series($first, $end, to_minutes($minutes))) AS bucket
+        )
+        SELECT bucket, coalesce(entering, 0), coalesce(replayed, 0), coalesce(resolved, 0)
+        FROM buckets LEFT JOIN counts USING (bucket)
+        WHERE bucket < $end
+        ORDER BY bucket
+        """,
+        {"topic": topic, "first": first, "end": end, "minutes": minutes},
+    ).fetchall()
+    return [overview.FlowBucket(at, int(a), int(b), int(c)) for at, a, b, c in rows]

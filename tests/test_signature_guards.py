@@ -43,7 +43,8 @@ def signatures(sql: str, messages: list[str | None]) -> list[str | None]:
     try:
         install_macros(con)
         register(con, "messages", pa.table({"message": pa.array(messages, pa.string())}))
-        return con.sql(sql).to_arrow_table()["signature"].to_pylist()
+        found: list[str | None] = con.sql(sql).to_arrow_table()["signature"].to_pylist()
+        return found
     finally:
         con.close()
 
