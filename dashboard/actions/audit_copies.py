@@ -38,8 +38,12 @@ AUDIT_TOPIC_TIMEOUT_SECONDS: Final = 10.0
 AUDIT_TOPIC_CONFIG: Final = {"retention.ms": "-1", "cleanup.policy": "delete"}
 
 
+# One encoder for every entry copied, not one per json.dumps call.
+_ENTRY_JSON: Final = json.JSONEncoder(sort_keys=True)
+
+
 def entry_json(entry: AuditEntry) -> str:
-    return json.dumps(entry.as_json(), sort_keys=True, ensure_ascii=True)
+    return _ENTRY_JSON.encode(entry.as_json())
 
 
 def entry_from_json(text: str | bytes) -> AuditEntry:

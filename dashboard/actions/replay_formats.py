@@ -65,7 +65,7 @@ def build_for_dlq(
         if new_url or new_file_type or new_blob_path:
             raise NotReplayable("a message is replayed to its origin as it was: no new URL")
         return origin_message(value, key, headers, markers)
-    message = build(
+    return build(
         value,
         dlq_topic=dlq_topic,
         dlq_partition=dlq_partition,
@@ -75,8 +75,8 @@ def build_for_dlq(
         new_url=new_url,
         new_file_type=new_file_type,
         new_blob_path=new_blob_path,
+        topic=dlq.replay_target,
     )
-    return replace(message, topic=dlq.replay_target)
 
 
 class _Markers:

@@ -15,7 +15,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Final
 from urllib.parse import urlsplit
 
 
@@ -35,6 +35,9 @@ class ReplayMessage:
 
 # Presigned URLs run to a couple of thousand characters; browsers and S3 stop near 8 KB.
 MAX_URL_CHARS = 8_192
+# The task's JSON as the pipeline writes it (UTF-8, not escaped); one encoder for every
+# message, not one per json.dumps call.
+TASK_JSON: Final = json.JSONEncoder(ensure_ascii=False)
 
 
 def check_url(url: str) -> str:
@@ -63,7 +66,9 @@ def build(
     new_url: str | None = None,
     new_file_type: str | None = None,
     new_blob_path: str | None = None,
+    topic: str | None = None,
 ) -> ReplayMessage:
+    """The replay of one xact download DLQ record, to `topic` (None: the pending topic)."""
     if value is None:
         raise NotReplayable("the record has no value (tombstone)")
     try:
@@ -103,7 +108,7 @@ def build(
         task["blob_path"] = new_blob_path
     return ReplayMessage(
         key=trace_id.encode(),
-        value=json.dumps(task, ensure_ascii=False).encode(),
+        value=TASK_JSON.encode(task).encode(),
         headers=[
             ("trace_id", trace_id.encode()),
             ("replayed_from_dlq", b"true"),
@@ -112,4 +117,5 @@ def build(
             ("dlq_offset", str(dlq_offset).encode()),
         ],
         task=task,
+        topic=topic,
     )
