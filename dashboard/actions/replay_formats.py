@@ -19,7 +19,13 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any, Final
 
-from dashboard.actions.replay_message import NotReplayable, ReplayMessage, build, check_url
+from dashboard.actions.replay_message import (
+    NotReplayable,
+    ReplayMessage,
+    build,
+    check_url,
+    moment_text,
+)
 from dashboard.actions.values import NO_ORIGIN_TOPIC
 from dashboard.settings import DlqSettings
 
@@ -95,7 +101,7 @@ class _Markers:
             "dlq_partition": self.partition,
             "dlq_offset": self.offset,
             "replayed_by": self.actor,
-            "replayed_at": self.replayed_at.isoformat(),
+            "replayed_at": moment_text(self.replayed_at),
         }
 
     def headers(self) -> list[tuple[str, bytes]]:

@@ -11,6 +11,7 @@ Every other field of the task, known or not, goes through untouched.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -38,6 +39,11 @@ MAX_URL_CHARS = 8_192
 # The task's JSON as the pipeline writes it (UTF-8, not escaped); one encoder for every
 # message, not one per json.dumps call.
 TASK_JSON: Final = json.JSONEncoder(ensure_ascii=False)
+
+
+@functools.lru_cache(maxsize=16)  # a chunk's messages share their moment
+def moment_text(moment: datetime) -> str:
+    return moment.isoformat()
 
 
 def check_url(url: str) -> str:
@@ -96,7 +102,7 @@ def build(
             "dlq_partition": dlq_partition,
             "dlq_offset": dlq_offset,
             "replayed_by": actor,
-            "replayed_at": replayed_at.isoformat(),
+            "replayed_at": moment_text(replayed_at),
         }
     )
     task["metadata"] = metadata

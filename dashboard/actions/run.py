@@ -80,7 +80,7 @@ def execute(
     kafka = gateway or KafkaGateway(settings)
     bulk = len(request.refs) > 1 or request.selection is not None
     report = Report(request, uuid.uuid4().hex[:12] if bulk else None)
-    with closing(AuditCopies(settings)) as copies, cycle_collector_paused():
+    with closing(AuditCopies(settings, kafka)) as copies, cycle_collector_paused():
         return _run(settings, request, report, kafka, copies, progress, cancel)
 
 
@@ -176,6 +176,10 @@ class _Runner:
         self.cancelled = False
         self.token = uuid.uuid4().hex
         self._sender: Sender | None = None
+        if request.action == "replay" and not request.dry_run:
+            # Made now, so the producer connects and gets its producer id (idempotence)
+            # while the first chunk is claimed and built.
+            self._sender = kafka.sender(settings.actions.delivery_timeout_seconds)
         self._held: Connection | None = None
         self._stack = ExitStack()
         # The audit entry for what this request did to one record (a dry run has none).
@@ -355,10 +359,9 @@ class _Runner:
         }
 
     def _send(self, chunk: ReplayChunk) -> None:
-        if self._sender is None:
-            self._sender = self.kafka.sender(self.settings.actions.delivery_timeout_seconds)
-        pending_topic = self.settings.pending_topic
-        send_chunk(self._sender, chunk, pending_topic, self._pace, lambda: self.cancelled)
+        if self._sender is not None:  # a replay that is not a dry run has one
+            pending_topic = self.settings.pending_topic
+            send_chunk(self._sender, chunk, pending_topic, self._pace, lambda: self.cancelled)
 
     def _await(self, chunk: ReplayChunk) -> None:
         if self._sender is not None and chunk.pending:
