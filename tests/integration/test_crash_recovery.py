@@ -160,6 +160,34 @@ def test_a_bulk_replay_stops_once_kafka_stops_acknowledging(
     assert _sent_per_record(settings, gateway) == Counter(range(20))
 
 
+def test_an_unthrottled_bulk_stops_before_sending_the_chunk_claimed_meanwhile(
+    kafka_settings: Settings, gateway: KafkaGateway, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Unthrottled, the second chunk is claimed while the first one's sends are in flight;
+    once the first is not acknowledged, the second is released unsent, not attempted."""
+    monkeypatch.setattr(run_module, "UNTHROTTLED_CHUNK", 5)
+    _dlq(kafka_settings, gateway, 20)
+    settings = kafka_settings.model_copy(
+        update={
+            "actions": kafka_settings.actions.model_copy(update={"delivery_timeout_seconds": 2.0})
+        }
+    )
+    silent = _SilentBrokerGateway(settings, f"127.0.0.1:{_free_port(set())}")
+    refs = [ref(settings, 0, i) for i in range(20)]
+
+    report = execute(settings, Request("replay", refs, ANA, "INC-11"), gateway=silent)
+    assert report.stopped and "Kafka stopped acknowledging" in report.stopped
+    assert (len(report.results), report.not_attempted) == (5, 15)
+    assert {r.ref.offset for r in report.results} == set(range(5))
+    # Only the sent chunk's claims stay, to be settled; the chunk claimed meanwhile is free.
+    assert sorted(o for o, t, _p in _claims(settings) if t == "unsettled") == list(range(5))
+    assert len(_claims(settings)) == 5
+    assert settle_before_preview(settings) == []
+    again = replay(settings, refs)
+    assert again.count("success") == 20
+    assert _sent_per_record(settings, gateway) == Counter(range(20))
+
+
 def test_a_bulk_of_several_chunks_leaves_the_audit_topic_complete_and_in_order(
     kafka_settings: Settings, gateway: KafkaGateway, monkeypatch: pytest.MonkeyPatch
 ) -> None:
