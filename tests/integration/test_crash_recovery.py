@@ -130,16 +130,24 @@ class _SilentBrokerGateway(KafkaGateway):
         return Producer(config)
 
 
-def test_a_bulk_replay_stops_once_kafka_stops_acknowledging(
-    kafka_settings: Settings, gateway: KafkaGateway
-) -> None:
-    _dlq(kafka_settings, gateway, 20)
+def _silent_after_setup(
+    kafka_settings: Settings, gateway: KafkaGateway, count: int
+) -> tuple[Settings, _SilentBrokerGateway]:
+    """A DLQ of `count` records; settings with a 2 s delivery timeout and a gateway whose
+    producer no broker answers."""
+    _dlq(kafka_settings, gateway, count)
     settings = kafka_settings.model_copy(
         update={
             "actions": kafka_settings.actions.model_copy(update={"delivery_timeout_seconds": 2.0})
         }
     )
-    silent = _SilentBrokerGateway(settings, f"127.0.0.1:{_free_port(set())}")
+    return settings, _SilentBrokerGateway(settings, f"127.0.0.1:{_free_port(set())}")
+
+
+def test_a_bulk_replay_stops_once_kafka_stops_acknowledging(
+    kafka_settings: Settings, gateway: KafkaGateway
+) -> None:
+    settings, silent = _silent_after_setup(kafka_settings, gateway, 20)
     refs = [ref(settings, 0, i) for i in range(20)]
     started = time.monotonic()
 
@@ -166,13 +174,7 @@ def test_an_unthrottled_bulk_stops_before_sending_the_chunk_claimed_meanwhile(
     """Unthrottled, the second chunk is claimed while the first one's sends are in flight;
     once the first is not acknowledged, the second is released unsent, not attempted."""
     monkeypatch.setattr(run_module, "UNTHROTTLED_CHUNK", 5)
-    _dlq(kafka_settings, gateway, 20)
-    settings = kafka_settings.model_copy(
-        update={
-            "actions": kafka_settings.actions.model_copy(update={"delivery_timeout_seconds": 2.0})
-        }
-    )
-    silent = _SilentBrokerGateway(settings, f"127.0.0.1:{_free_port(set())}")
+    settings, silent = _silent_after_setup(kafka_settings, gateway, 20)
     refs = [ref(settings, 0, i) for i in range(20)]
 
     report = execute(settings, Request("replay", refs, ANA, "INC-11"), gateway=silent)
