@@ -2,7 +2,10 @@
 
 On one broker, in one run: 10,000 DLQ records are produced and ingested; then
   1. `dlq`'s bulk replay of all of them, unthrottled: each claimed, built, sent, acknowledged
-     by the broker (idempotent producer, acks=all), recorded and audited;
+     by the broker (idempotent producer, acks=all), recorded and audited. As `dlq replay`
+     and the page do, the selection is previewed first, untimed: the preview's first Arrow
+     conversion makes pyarrow import pandas (a few tenths of a second, once per process),
+     which a replay run never pays itself;
   2. a plain confluent-kafka producer (the same idempotent, acks=all configuration) sending
      the same 10,000 messages and waiting for every acknowledgement.
 Target: bulk replay rate / plain producer rate >= 0.25.
@@ -25,6 +28,7 @@ from datetime import UTC, datetime
 
 from bench.common import RUNS, ingest, recording, workspace
 from dashboard.actions.identity import Identity
+from dashboard.actions.preview import preview
 from dashboard.actions.replay_message import build
 from dashboard.actions.run import execute
 from dashboard.actions.selection import matching
@@ -107,6 +111,8 @@ def main() -> None:
         with Database.of(settings).read() as con:
             refs = matching(con, topic, RecordFilter())
         assert len(refs) == n
+        with Database.of(settings).read() as con:
+            assert preview(con, "replay", refs, settings=settings).eligible == n
 
         profiler = cProfile.Profile() if args.profile else None
         started = time.perf_counter()

@@ -14,6 +14,7 @@ it does not hand out working presigned links.
 from __future__ import annotations
 
 import csv
+import functools
 import hashlib
 import io
 import json
@@ -103,11 +104,17 @@ _BODY_FIELDS: Final = tuple(c for c in COLUMNS if c != "hash")
 _SQL_COLUMNS: Final = ", ".join(f'"{c}"' for c in COLUMNS)
 
 
+# The canonical JSON a hash covers, and an entry's details; made once, not per json.dumps
+# call (a bulk seals thousands of entries).
+_CANONICAL_JSON: Final = json.JSONEncoder(sort_keys=True, separators=(",", ":"))
+_DETAILS_JSON: Final = json.JSONEncoder(sort_keys=True, separators=(",", ":"), default=str)
+
+
 def _hash_of(body: dict[str, Any]) -> str:
-    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    return hashlib.sha256(_CANONICAL_JSON.encode(body).encode()).hexdigest()
 
 
+@functools.lru_cache(maxsize=64)  # the entries of one append share their moment
 def _timestamp(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="microseconds")
 
@@ -142,9 +149,7 @@ def append(
             "bulk_id": entry.bulk_id,
             "old_url": mask_url(entry.old_url) if entry.old_url else None,
             "new_url": mask_url(entry.new_url) if entry.new_url else None,
-            "details": json.dumps(
-                entry.details, sort_keys=True, separators=(",", ":"), default=str
-            ),
+            "details": _DETAILS_JSON.encode(entry.details),
             "prev_hash": prev_hash,
         }
         prev_hash = _hash_of(body)

@@ -38,8 +38,12 @@ AUDIT_TOPIC_TIMEOUT_SECONDS: Final = 10.0
 AUDIT_TOPIC_CONFIG: Final = {"retention.ms": "-1", "cleanup.policy": "delete"}
 
 
+# One encoder for every entry copied, not one per json.dumps call.
+_ENTRY_JSON: Final = json.JSONEncoder(sort_keys=True)
+
+
 def entry_json(entry: AuditEntry) -> str:
-    return json.dumps(entry.as_json(), sort_keys=True, ensure_ascii=True)
+    return _ENTRY_JSON.encode(entry.as_json())
 
 
 def entry_from_json(text: str | bytes) -> AuditEntry:
@@ -106,8 +110,11 @@ class AuditCopies:
     """Writes committed entries to the log file and the audit topic, and says where they
     could not be written."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, metadata: KafkaGateway | None = None) -> None:
+        """`metadata`: a gateway to the same cluster the caller has connected already, asked
+        whether the audit topic exists instead of connecting another admin client."""
         self.settings = settings
+        self._metadata = metadata
         self._gateway: KafkaGateway | None = None
         self._sender: Sender | None = None
         # Entries the audit topic refused or did not acknowledge, not yet reported: id, why.
@@ -166,10 +173,11 @@ class AuditCopies:
     def _enqueue(self, topic: str, entries: Sequence[AuditEntry], texts: Sequence[str]) -> None:
         if self._sender is None:
             gateway = KafkaGateway(self.settings, timeout=AUDIT_TOPIC_TIMEOUT_SECONDS)
+            admin = self._metadata or gateway
             try:
-                gateway.partitions(topic)
+                admin.partitions(topic)
             except TopicMissing:
-                gateway.create_topic(topic, 1, -1, AUDIT_TOPIC_CONFIG)
+                admin.create_topic(topic, 1, -1, AUDIT_TOPIC_CONFIG)
             self._gateway = gateway
             self._sender = gateway.sender(AUDIT_TOPIC_TIMEOUT_SECONDS)
 

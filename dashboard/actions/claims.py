@@ -59,6 +59,7 @@ def claim(
         else:
             claimed.append(c)
     moment = datetime.now(UTC)
+    pid, host = os.getpid(), socket.gethostname()
     insert_rows(
         con,
         "action_claims",
@@ -72,8 +73,8 @@ def claim(
                 request.identity.label,
                 moment,
                 token,
-                os.getpid(),
-                socket.gethostname(),
+                pid,
+                host,
             ]
             for c in claimed
         ],

@@ -1,5 +1,6 @@
-"""The rows a run writes for what it did: a `resolutions` row per record resolved, a
-`replays` row per replay the broker acknowledged, each pointing at its audit entry."""
+"""What a run makes of what it did: each replay's outcome from its delivery report, and the
+rows it writes, a `resolutions` row per record resolved and a `replays` row per replay the
+broker acknowledged, each pointing at its audit entry."""
 
 from __future__ import annotations
 
@@ -8,6 +9,10 @@ from datetime import datetime
 from typing import Final
 
 from dashboard.actions.values import Candidate, ItemResult, RecordRef, Request
+from dashboard.adapters.kafka import Delivery
+
+# A replay's detail flag: sent, never acknowledged, so it may or may not have landed.
+UNKNOWN: Final = "outcome_unknown"
 
 # A record's audit entry id, within the transaction that appended the entries.
 AuditIds = Callable[[RecordRef], int]
@@ -82,3 +87,22 @@ def replay_rows(
         for ref, r in outcomes.items()
         if r.result == "success"
     ]
+
+
+def delivery_result(c: Candidate, delivery: Delivery, timeout: float) -> ItemResult:
+    """A replay's outcome from its delivery report (`timeout`: the delivery timeout)."""
+    if delivery.status == "delivered":
+        detail = {
+            "pending_topic": delivery.topic,
+            "pending_partition": delivery.partition,
+            "pending_offset": delivery.offset,
+        }
+        return ItemResult(c.ref, c.trace_id, "success", detail=detail)
+    if delivery.status == "failed" and not delivery.timed_out:
+        return ItemResult(c.ref, c.trace_id, "failure", f"not delivered: {delivery.error}")
+    # It may still have landed: its claim stays until the pending topic says.
+    why = (
+        f"no acknowledgement from Kafka within {timeout:g}s: outcome unknown, "
+        "settled from the pending topic at the next action"
+    )
+    return ItemResult(c.ref, c.trace_id, "failure", why, detail={UNKNOWN: True})

@@ -19,7 +19,13 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any, Final
 
-from dashboard.actions.replay_message import NotReplayable, ReplayMessage, build, check_url
+from dashboard.actions.replay_message import (
+    NotReplayable,
+    ReplayMessage,
+    build,
+    check_url,
+    moment_text,
+)
 from dashboard.actions.values import NO_ORIGIN_TOPIC
 from dashboard.settings import DlqSettings
 
@@ -65,7 +71,7 @@ def build_for_dlq(
         if new_url or new_file_type or new_blob_path:
             raise NotReplayable("a message is replayed to its origin as it was: no new URL")
         return origin_message(value, key, headers, markers)
-    message = build(
+    return build(
         value,
         dlq_topic=dlq_topic,
         dlq_partition=dlq_partition,
@@ -75,8 +81,8 @@ def build_for_dlq(
         new_url=new_url,
         new_file_type=new_file_type,
         new_blob_path=new_blob_path,
+        topic=dlq.replay_target,
     )
-    return replace(message, topic=dlq.replay_target)
 
 
 class _Markers:
@@ -95,7 +101,7 @@ class _Markers:
             "dlq_partition": self.partition,
             "dlq_offset": self.offset,
             "replayed_by": self.actor,
-            "replayed_at": self.replayed_at.isoformat(),
+            "replayed_at": moment_text(self.replayed_at),
         }
 
     def headers(self) -> list[tuple[str, bytes]]:

@@ -11,11 +11,12 @@ Every other field of the task, known or not, goes through untouched.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Final
 from urllib.parse import urlsplit
 
 
@@ -35,6 +36,14 @@ class ReplayMessage:
 
 # Presigned URLs run to a couple of thousand characters; browsers and S3 stop near 8 KB.
 MAX_URL_CHARS = 8_192
+# The task's JSON as the pipeline writes it (UTF-8, not escaped); one encoder for every
+# message, not one per json.dumps call.
+TASK_JSON: Final = json.JSONEncoder(ensure_ascii=False)
+
+
+@functools.lru_cache(maxsize=16)  # a chunk's messages share their moment
+def moment_text(moment: datetime) -> str:
+    return moment.isoformat()
 
 
 def check_url(url: str) -> str:
@@ -63,7 +72,9 @@ def build(
     new_url: str | None = None,
     new_file_type: str | None = None,
     new_blob_path: str | None = None,
+    topic: str | None = None,
 ) -> ReplayMessage:
+    """The replay of one xact download DLQ record, to `topic` (None: the pending topic)."""
     if value is None:
         raise NotReplayable("the record has no value (tombstone)")
     try:
@@ -91,7 +102,7 @@ def build(
             "dlq_partition": dlq_partition,
             "dlq_offset": dlq_offset,
             "replayed_by": actor,
-            "replayed_at": replayed_at.isoformat(),
+            "replayed_at": moment_text(replayed_at),
         }
     )
     task["metadata"] = metadata
@@ -103,7 +114,7 @@ def build(
         task["blob_path"] = new_blob_path
     return ReplayMessage(
         key=trace_id.encode(),
-        value=json.dumps(task, ensure_ascii=False).encode(),
+        value=TASK_JSON.encode(task).encode(),
         headers=[
             ("trace_id", trace_id.encode()),
             ("replayed_from_dlq", b"true"),
@@ -112,4 +123,5 @@ def build(
             ("dlq_offset", str(dlq_offset).encode()),
         ],
         task=task,
+        topic=topic,
     )

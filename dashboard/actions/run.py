@@ -1,9 +1,10 @@
 """Running an action: chunk by chunk, claim the eligible records, replay (send, wait for the
 broker's acknowledgement) or resolve them, and record each outcome with its audit entry and
-the claim's release in one transaction; then move the review group's offsets."""
+the claims' release in one transaction; then move the review group's offsets."""
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 import uuid
@@ -29,12 +30,18 @@ from dashboard.actions.interrupted import settle_interrupted
 from dashboard.actions.outcome_rows import (
     REPLAY_COLUMNS,
     RESOLUTION_COLUMNS,
+    UNKNOWN,
     AuditIds,
     replay_rows,
     resolution_rows,
 )
-from dashboard.actions.replay_formats import build_for_dlq
-from dashboard.actions.replay_message import NotReplayable, ReplayMessage
+from dashboard.actions.replay_chunks import (
+    Original,
+    ReplayChunk,
+    build_chunk,
+    send_chunk,
+    settle_chunk,
+)
 from dashboard.actions.review_offsets import move_review_group
 from dashboard.actions.selection import wanted_refs
 from dashboard.actions.values import (
@@ -51,15 +58,11 @@ from dashboard.adapters.collector import cycle_collector_paused
 from dashboard.adapters.db import Connection, Database, insert_rows, transaction
 from dashboard.adapters.kafka import (
     BrokerUnreachable,
-    Delivery,
     KafkaGateway,
-    OutgoingRecord,
     Sender,
 )
 from dashboard.settings import DlqSettings, Settings
 
-# A replay's detail flag: sent, never acknowledged, so it may or may not have landed.
-UNKNOWN: Final = "outcome_unknown"
 # Records handled per DuckDB transaction when no velocity limit applies.
 UNTHROTTLED_CHUNK: Final = 5000
 
@@ -77,7 +80,7 @@ def execute(
     kafka = gateway or KafkaGateway(settings)
     bulk = len(request.refs) > 1 or request.selection is not None
     report = Report(request, uuid.uuid4().hex[:12] if bulk else None)
-    with closing(AuditCopies(settings)) as copies, cycle_collector_paused():
+    with closing(AuditCopies(settings, kafka)) as copies, cycle_collector_paused():
         return _run(settings, request, report, kafka, copies, progress, cancel)
 
 
@@ -122,6 +125,15 @@ def _run(
                 break
             if report.stopped:
                 break
+        runner.finish()  # the chunk still in flight: its acknowledgements, its record
+        if progress is not None and runner.finished_late:
+            progress(report.progress())
+    except BaseException:
+        # Its messages were sent: they are recorded if the database still takes them (else
+        # their claims are settled from the pending topic once this process is gone).
+        with contextlib.suppress(Exception):
+            runner.finish()
+        raise
     finally:
         runner.close()
         try:
@@ -164,6 +176,10 @@ class _Runner:
         self.cancelled = False
         self.token = uuid.uuid4().hex
         self._sender: Sender | None = None
+        if request.action == "replay" and not request.dry_run:
+            # Made now, so the producer connects and gets its producer id (idempotence)
+            # while the first chunk is claimed and built.
+            self._sender = kafka.sender(settings.actions.delivery_timeout_seconds)
         self._held: Connection | None = None
         self._stack = ExitStack()
         # The audit entry for what this request did to one record (a dry run has none).
@@ -172,6 +188,9 @@ class _Runner:
         self._started = time.monotonic()
         self._sent = 0
         self._dlqs: dict[str, DlqSettings] = {}  # topic -> its DLQ, looked up once
+        self._chunks = 0
+        self._in_flight: ReplayChunk | None = None  # sent, not yet acknowledged and recorded
+        self.finished_late = False  # `finish` recorded a chunk
 
     def close(self) -> None:
         if self._sender is not None:
@@ -213,19 +232,50 @@ class _Runner:
     # -- act -----------------------------------------------------------------------------
 
     def run_chunk(self, refs: Sequence[RecordRef]) -> None:
-        claimed = self._claim(refs)
+        """Claim `refs` and act on them. Unthrottled, a chunk of replays is left in flight:
+        its acknowledgements come in while the next chunk is claimed and built, and it is
+        recorded while the next one is sent (`finish` records the last one)."""
+        self._chunks += 1
+        token = f"{self.token}.{self._chunks}"  # one per chunk: two may be claimed at once
+        claimed = self._claim(refs, token)
         if not claimed:
             return
         if self.request.action == "resolve":
-            self._resolve(claimed)
+            self._resolve(claimed, token)
+            return
+        chunk = self._prepare(claimed, token)
+        previous, self._in_flight = self._in_flight, None
+        if previous is not None:
+            self._await(previous)
+            if self.report.stopped:  # Kafka stopped acknowledging: this chunk is not sent
+                self._record_replays(previous)
+                self._unclaim(chunk)
+                return
+        if chunk.pending:
+            self._send(chunk)
+        if previous is not None:
+            self._record_replays(previous)
+        if self.request.rate or not chunk.pending:
+            # At a velocity limit each chunk is recorded before the next is claimed.
+            self._await(chunk)
+            self._record_replays(chunk)
         else:
-            self._replay(claimed)
+            self._in_flight = chunk
 
-    def _claim(self, refs: Sequence[RecordRef]) -> list[Candidate]:
+    def finish(self) -> None:
+        """Wait for the chunk still in flight and record it (after the last chunk, a cancel
+        or a stop)."""
+        chunk, self._in_flight = self._in_flight, None
+        self.finished_late = chunk is not None
+        if chunk is not None:
+            self._await(chunk)
+            self._record_replays(chunk)
+
+    def _claim(self, refs: Sequence[RecordRef], token: str) -> list[Candidate]:
         """Check and claim in one transaction; refused records are audited right there."""
         with self.connection() as con:
             with transaction(con):
-                claimed, refused = claim(con, self.request, refs, self.token, self.settings)
+                claimed, refused = claim(con, self.request, refs, token, self.settings)
                 refusals = [self._entry(c, "refused", error=why) for c, why in refused]
                 made = audit.append(con, refusals if self._per_record else [])
             self._copy(made)
@@ -233,6 +283,11 @@ class _Runner:
             ItemResult(c.ref, c.trace_id, "refused", why) for c, why in refused
         )
         return claimed
+
+    def _unclaim(self, chunk: ReplayChunk) -> None:
+        """Release the claims of a chunk that was claimed and never sent."""
+        with self.connection() as con, transaction(con):
+            release(con, chunk.token)
 
     def _pace(self) -> bool:
         """Wait for the velocity limit; False when the operator cancelled meanwhile."""
@@ -248,7 +303,7 @@ class _Runner:
         self._sent += 1
         return True
 
-    def _resolve(self, claimed: list[Candidate]) -> None:
+    def _resolve(self, claimed: list[Candidate], token: str) -> None:
         done: list[Candidate] = []
         for candidate in claimed:
             if not self._pace():
@@ -258,6 +313,7 @@ class _Runner:
         request = self.request
         resolved = [] if request.dry_run else done  # a dry run is audited, not recorded
         self._commit(
+            token,
             [self._entry(c, result) for c in done],
             "resolutions",
             RESOLUTION_COLUMNS,
@@ -265,41 +321,11 @@ class _Runner:
         )
         self.report.results.extend(ItemResult(c.ref, c.trace_id, result) for c in done)
 
-    def _replay(self, claimed: list[Candidate]) -> None:
-        request = self.request
+    def _prepare(self, claimed: list[Candidate], token: str) -> ReplayChunk:
         values = self._values(claimed)
         originals = self._key_and_headers(claimed)
-        outcomes: dict[RecordRef, ItemResult] = {}
-        pending: dict[RecordRef, tuple[Candidate, ReplayMessage]] = {}
         now = datetime.now(UTC)
-        for c in claimed:
-            try:
-                message = build_for_dlq(
-                    self._dlq_of(c.ref.topic),
-                    values.get(c.ref),
-                    dlq_topic=c.ref.topic,
-                    dlq_partition=c.ref.partition,
-                    dlq_offset=c.ref.offset,
-                    actor=request.identity.label,
-                    replayed_at=now,
-                    new_url=request.new_url,
-                    new_file_type=request.new_file_type,
-                    new_blob_path=request.new_blob_path,
-                    key=originals.get(c.ref, (None, []))[0],
-                    headers=originals.get(c.ref, (None, []))[1],
-                )
-            except (NotReplayable, ValueError) as exc:
-                outcomes[c.ref] = ItemResult(c.ref, c.trace_id, "failure", str(exc))
-                continue
-            if request.dry_run:
-                outcomes[c.ref] = ItemResult(
-                    c.ref, c.trace_id, "dry-run", detail={"task": message.task}
-                )
-            else:
-                pending[c.ref] = (c, message)
-        if pending:
-            outcomes.update(self._produce(pending))
-        self._record_replays(claimed, outcomes)
+        return build_chunk(self.request, token, claimed, self._dlq_of, values, originals, now)
 
     def _dlq_of(self, topic: str) -> DlqSettings:
         """The DLQ a record belongs to: its format and replay target decide the message."""
@@ -316,9 +342,7 @@ class _Runner:
             ).fetchall()
         return {RecordRef(t, p, o): v for t, p, o, v in rows}
 
-    def _key_and_headers(
-        self, claimed: list[Candidate]
-    ) -> dict[RecordRef, tuple[bytes | None, list[tuple[str, bytes | None]]]]:
+    def _key_and_headers(self, claimed: list[Candidate]) -> dict[RecordRef, Original]:
         """The stored key and headers of the records replayed to the origin their headers
         name (an "any" DLQ): the message goes back with them."""
         refs = [c.ref for c in claimed if self._dlq_of(c.ref.topic).format == "any"]
@@ -334,73 +358,20 @@ class _Runner:
             for t, p, o, k, hs in rows
         }
 
-    def _produce(
-        self, pending: dict[RecordRef, tuple[Candidate, ReplayMessage]]
-    ) -> dict[RecordRef, ItemResult]:
-        """Send at the velocity limit and wait for every acknowledgement; a replay not
-        acknowledged is a failure. Records left unsent by a cancel get no result."""
-        timeout = self.settings.actions.delivery_timeout_seconds
-        if self._sender is None:
-            self._sender = self.kafka.sender(timeout)
-        deliveries: dict[RecordRef, Delivery] = {}
+    def _send(self, chunk: ReplayChunk) -> None:
+        if self._sender is not None:  # a replay that is not a dry run has one
+            pending_topic = self.settings.pending_topic
+            send_chunk(self._sender, chunk, pending_topic, self._pace, lambda: self.cancelled)
 
-        def paced(
-            items: dict[RecordRef, tuple[Candidate, ReplayMessage]],
-        ) -> Iterator[tuple[RecordRef, OutgoingRecord]]:
-            for ref, (_c, message) in items.items():
-                if not self._pace():
-                    return
-                yield ref, (message.key, message.value, message.headers, 0)
+    def _await(self, chunk: ReplayChunk) -> None:
+        if self._sender is not None and chunk.pending:
+            stopped = settle_chunk(self._sender, chunk, self.cancelled)
+            self.report.stopped = self.report.stopped or stopped
 
-        # Most DLQs replay to one topic; an envelope's records each to their original one.
-        by_topic: dict[str, dict[RecordRef, tuple[Candidate, ReplayMessage]]] = {}
-        for ref, item in pending.items():
-            target = item[1].topic or self.settings.pending_topic
-            by_topic.setdefault(target, {})[ref] = item
-        for target, items in by_topic.items():
-            if self.report.stopped or self.cancelled:
-                break
-            self._sender.send(target, paced(items), deliveries.__setitem__)
-        unanswered = [d for d in deliveries.values() if d.status == "unacknowledged" or d.timed_out]
-        if unanswered:
-            # Kafka stopped acknowledging: every further chunk would only wait out the timeout.
-            self.report.stopped = (
-                f"Kafka stopped acknowledging ({len(unanswered):,} sends not acknowledged "
-                f"within {timeout:g}s)"
-            )
-        results: dict[RecordRef, ItemResult] = {}
-        fatal = self._sender.fatal  # the producer can send nothing (e.g. not authorized)
-        for ref, (c, _message) in pending.items():
-            delivery = deliveries.get(ref)
-            if delivery is None and fatal is not None and not self.cancelled:
-                delivery = Delivery("failed", error=fatal)
-            if delivery is None:
-                continue
-            if delivery.status == "delivered":
-                detail = {
-                    "pending_topic": delivery.topic,
-                    "pending_partition": delivery.partition,
-                    "pending_offset": delivery.offset,
-                }
-                results[ref] = ItemResult(ref, c.trace_id, "success", detail=detail)
-            elif delivery.status == "failed" and not delivery.timed_out:
-                why = f"not delivered: {delivery.error}"
-                results[ref] = ItemResult(ref, c.trace_id, "failure", why)
-            else:
-                # It may still have landed: its claim stays until the pending topic says.
-                why = (
-                    f"no acknowledgement from Kafka within {timeout:g}s: outcome unknown, "
-                    "settled from the pending topic at the next action"
-                )
-                detail = {UNKNOWN: True}
-                results[ref] = ItemResult(ref, c.trace_id, "failure", why, detail=detail)
-        return results
-
-    def _record_replays(
-        self, claimed: list[Candidate], outcomes: dict[RecordRef, ItemResult]
-    ) -> None:
+    def _record_replays(self, chunk: ReplayChunk) -> None:
         request = self.request
-        by_ref = {c.ref: c for c in claimed}
+        outcomes = chunk.outcomes
+        by_ref = {c.ref: c for c in chunk.claimed}
         entries = [
             self._entry(
                 by_ref[ref],
@@ -414,6 +385,7 @@ class _Runner:
 
         bulk_id = self.report.bulk_id
         self._commit(
+            chunk.token,
             entries,
             "replays",
             REPLAY_COLUMNS,
@@ -424,6 +396,7 @@ class _Runner:
 
     def _commit(
         self,
+        token: str,
         entries: list[audit.NewEntry],
         table: str,
         columns: Sequence[str],
@@ -431,7 +404,7 @@ class _Runner:
         outcomes: Mapping[RecordRef, ItemResult] | None = None,
     ) -> None:
         """In one transaction: audit `entries`, insert into `table` the rows `rows` makes
-        from each record's audit entry id and the moment, and release this run's claims;
+        from each record's audit entry id and the moment, and release the chunk's claims;
         then append the entries to the JSON-lines log."""
         with self.connection() as con:
             with transaction(con):
@@ -443,7 +416,7 @@ class _Runner:
                 insert_rows(con, table, columns, inserted)
                 record_states.refresh(con, inserted)  # rows begin with topic, partition, offset
                 unknown = [r.ref for r in (outcomes or {}).values() if r.detail.get(UNKNOWN)]
-                hold_unsettled(con, self.token, unknown)
-                release(con, self.token)
+                hold_unsettled(con, token, unknown)
+                release(con, token)
             # Copied while this process still holds the file: the copies get entries in order.
             self._copy(made)

@@ -130,16 +130,24 @@ class _SilentBrokerGateway(KafkaGateway):
         return Producer(config)
 
 
-def test_a_bulk_replay_stops_once_kafka_stops_acknowledging(
-    kafka_settings: Settings, gateway: KafkaGateway
-) -> None:
-    _dlq(kafka_settings, gateway, 20)
+def _silent_after_setup(
+    kafka_settings: Settings, gateway: KafkaGateway, count: int
+) -> tuple[Settings, _SilentBrokerGateway]:
+    """A DLQ of `count` records; settings with a 2 s delivery timeout and a gateway whose
+    producer no broker answers."""
+    _dlq(kafka_settings, gateway, count)
     settings = kafka_settings.model_copy(
         update={
             "actions": kafka_settings.actions.model_copy(update={"delivery_timeout_seconds": 2.0})
         }
     )
-    silent = _SilentBrokerGateway(settings, f"127.0.0.1:{_free_port(set())}")
+    return settings, _SilentBrokerGateway(settings, f"127.0.0.1:{_free_port(set())}")
+
+
+def test_a_bulk_replay_stops_once_kafka_stops_acknowledging(
+    kafka_settings: Settings, gateway: KafkaGateway
+) -> None:
+    settings, silent = _silent_after_setup(kafka_settings, gateway, 20)
     refs = [ref(settings, 0, i) for i in range(20)]
     started = time.monotonic()
 
@@ -155,6 +163,28 @@ def test_a_bulk_replay_stops_once_kafka_stops_acknowledging(
     assert sorted(t for _o, t, _p in _claims(settings)) == ["unsettled"] * 5
     assert settle_before_preview(settings) == []
     assert _claims(settings) == []
+    again = replay(settings, refs)
+    assert again.count("success") == 20
+    assert _sent_per_record(settings, gateway) == Counter(range(20))
+
+
+def test_an_unthrottled_bulk_stops_before_sending_the_chunk_claimed_meanwhile(
+    kafka_settings: Settings, gateway: KafkaGateway, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Unthrottled, the second chunk is claimed while the first one's sends are in flight;
+    once the first is not acknowledged, the second is released unsent, not attempted."""
+    monkeypatch.setattr(run_module, "UNTHROTTLED_CHUNK", 5)
+    settings, silent = _silent_after_setup(kafka_settings, gateway, 20)
+    refs = [ref(settings, 0, i) for i in range(20)]
+
+    report = execute(settings, Request("replay", refs, ANA, "INC-11"), gateway=silent)
+    assert report.stopped and "Kafka stopped acknowledging" in report.stopped
+    assert (len(report.results), report.not_attempted) == (5, 15)
+    assert {r.ref.offset for r in report.results} == set(range(5))
+    # Only the sent chunk's claims stay, to be settled; the chunk claimed meanwhile is free.
+    assert sorted(o for o, t, _p in _claims(settings) if t == "unsettled") == list(range(5))
+    assert len(_claims(settings)) == 5
+    assert settle_before_preview(settings) == []
     again = replay(settings, refs)
     assert again.count("success") == 20
     assert _sent_per_record(settings, gateway) == Counter(range(20))

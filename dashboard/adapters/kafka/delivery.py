@@ -60,8 +60,8 @@ class Sender:
         # right to write: an idempotent producer then gets no producer id), in words.
         self.fatal: str | None = None
         # Records sent and not yet reported on, insertion-ordered (the unacknowledged are
-        # reported in the order sent): (call, the caller's key) -> its report.
-        self._waiting: dict[tuple[int, Hashable], Callable[[Delivery], None]] = {}
+        # reported in the order sent): (call, the caller's key) -> the caller's on_delivery.
+        self._waiting: dict[tuple[int, Hashable], Callable[[Any, Delivery], None]] = {}
         self._calls = 0
 
     def send(
@@ -105,12 +105,13 @@ class Sender:
                 )
 
         sent = 0
+        waiting = self._waiting
         for key, record in records:
-            self._waiting[(call, key)] = partial(on_delivery, key)
+            waiting[(call, key)] = on_delivery
             if self.fatal is None:
                 self._produce(topic, record, partial(reported, key))
             if self.fatal is not None:  # this record was not sent, nor will any after it be
-                del self._waiting[(call, key)]
+                del waiting[(call, key)]
                 on_delivery(key, Delivery("failed", error=self.fatal))
                 break
             sent += 1
@@ -124,12 +125,12 @@ class Sender:
         deadline = time.monotonic() + self.delivery_timeout + _REPORT_GRACE_SECONDS
         while self._waiting and self.fatal is None and time.monotonic() < deadline:
             self._poll(0.1)
-        late = list(self._waiting.values())
+        late = list(self._waiting.items())
         self._waiting.clear()
-        for report in late:
+        for (_call, key), report in late:
             # After a fatal error librdkafka sends nothing more of what was queued.
             failed = Delivery("failed", error=self.fatal) if self.fatal is not None else None
-            report(failed or Delivery("unacknowledged"))
+            report(key, failed or Delivery("unacknowledged"))
 
     def _poll(self, timeout: float) -> None:
         """Serve delivery reports; a fatal error (raised from poll) is kept in `fatal`."""
@@ -145,7 +146,10 @@ class Sender:
         reported: Callable[[KafkaError | None, Message], None],
     ) -> None:
         record_key, value, headers, timestamp_ms = record
-        header_list: list[tuple[str, str | bytes | None]] = [(k, v) for k, v in headers]
+        # confluent-kafka takes a list (or None: no headers), not any sequence.
+        header_list: list[tuple[str, str | bytes | None]] | None = (
+            list(headers) if headers else None
+        )
         while True:
             try:
                 self._producer.produce(
