@@ -39,19 +39,22 @@ def busiest_windows(
     window: int,
     *,
     counts: npt.ArrayLike | None = None,
+    at_least: int = 1,
     max_grid_cells: int = MAX_GRID_CELLS,
 ) -> KeyPeaks:
-    """For each key, the most events within any `window` consecutive minutes.
+    """For each key whose busiest window may hold `at_least` events, the most events within
+    any `window` consecutive minutes.
 
-    `keys[i]` and `minutes[i]` describe one event, or `counts[i]` events when given (events
-    counted per key and minute); minutes are integers (e.g. epoch minutes). A window of
-    `window` minutes ending at minute t covers t - window + 1 .. t.
+    `keys[i]` and `minutes[i]` describe one event, or `counts[i]` (at least one) events when
+    given (events counted per key and minute); minutes are integers (e.g. epoch minutes). A
+    window of `window` minutes ending at minute t covers t - window + 1 .. t. Every key
+    whose peak reaches `at_least` is in the result; some below it may be too.
     """
     if window < 1:
         raise ValueError("window must be at least one minute")
     minute = np.asarray(minutes, dtype=np.int64)
-    weight = np.ones(len(minute), np.int64) if counts is None else np.asarray(counts, np.int64)
-    if not len(keys) == len(minute) == len(weight):
+    weight = None if counts is None else np.asarray(counts, np.int64)
+    if not len(keys) == len(minute) == (len(minute) if weight is None else len(weight)):
         raise ValueError("keys, minutes and counts differ in length")
     if len(minute) == 0:
         empty = np.zeros(0, np.int64)
@@ -62,6 +65,19 @@ def busiest_windows(
     distinct = encoded.dictionary.to_numpy()
     first_index = np.full(len(distinct), len(codes), np.int64)
     np.minimum.at(first_index, codes, np.arange(len(codes), dtype=np.int64))
+    if at_least > 1:
+        chosen = _may_reach(codes, minute, weight, len(distinct), window, at_least)
+        if len(chosen) < len(distinct):
+            renumbered = np.full(len(distinct), -1, np.int64)
+            renumbered[chosen] = np.arange(len(chosen))
+            kept = renumbered[codes]
+            inside = kept >= 0
+            codes, minute = kept[inside], minute[inside]
+            weight = None if weight is None else weight[inside]
+            distinct, first_index = distinct[chosen], first_index[chosen]
+            if len(codes) == 0:
+                empty = np.zeros(0, np.int64)
+                return KeyPeaks(distinct, empty, empty, empty, empty, empty, empty)
     low = int(minute.min())
     span = int(minute.max()) - low + 1
     offsets = minute - low
@@ -73,15 +89,32 @@ def busiest_windows(
     return KeyPeaks(distinct, peak, peak_at + low, total, first + low, last + low, first_index)
 
 
+def _may_reach(
+    codes: Int64s, minute: Int64s, weight: Int64s | None, key_count: int, window: int, at_least: int
+) -> Int64s:
+    """The codes of the keys whose busiest window may hold `at_least` events: a window of
+    `window` minutes lies within two consecutive blocks of `window` minutes, so a key with
+    no two neighbouring blocks holding `at_least` together cannot reach it. The blocks are
+    `window` times fewer cells than the minutes: the minute grid is left to those keys."""
+    block = minute // window
+    low = int(block.min())
+    blocks = int(block.max()) - low + 2  # one empty block after the last: its neighbour
+    per_block = np.bincount(
+        codes * blocks + (block - low), weights=weight, minlength=key_count * blocks
+    ).reshape(key_count, blocks)
+    pairs = per_block[:, :-1] + per_block[:, 1:]
+    return np.flatnonzero(pairs.max(axis=1) >= at_least)
+
+
 def _on_grid(
-    codes: Int64s, offsets: Int64s, weight: Int64s, key_count: int, span: int, window: int
+    codes: Int64s, offsets: Int64s, weight: Int64s | None, key_count: int, span: int, window: int
 ) -> tuple[Int64s, Int64s, Int64s, Int64s, Int64s]:
-    # bincount adds weights as floats: exact for any count below 2**53.
-    counts = (
-        np.bincount(codes * span + offsets, weights=weight, minlength=key_count * span)
-        .astype(np.int64)
-        .reshape(key_count, span)
-    )
+    cells = codes * span + offsets
+    if weight is None:  # one event each: counted as integers, no float pass
+        counts = np.bincount(cells, minlength=key_count * span).astype(np.int64, copy=False)
+    else:  # bincount adds weights as floats: exact for any count below 2**53.
+        counts = np.bincount(cells, weights=weight, minlength=key_count * span).astype(np.int64)
+    counts = counts.reshape(key_count, span)
     cumulative = np.cumsum(counts, axis=1)
     in_window = cumulative.copy()
     in_window[:, window:] -= cumulative[:, :-window]
@@ -96,8 +129,10 @@ def _on_grid(
 
 
 def _sorted(
-    codes: Int64s, offsets: Int64s, weight: Int64s, span: int, window: int
+    codes: Int64s, offsets: Int64s, weight: Int64s | None, span: int, window: int
 ) -> tuple[Int64s, Int64s, Int64s, Int64s, Int64s]:
+    if weight is None:
+        weight = np.ones(len(codes), np.int64)
     # One integer per (key, minute), keys `stride` apart so no window reaches the previous key.
     stride = span + window
     unsorted = codes * stride + offsets
