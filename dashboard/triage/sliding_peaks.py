@@ -65,42 +65,50 @@ def busiest_windows(
     distinct = encoded.dictionary.to_numpy()
     first_index = np.full(len(distinct), len(codes), np.int64)
     np.minimum.at(first_index, codes, np.arange(len(codes), dtype=np.int64))
-    if at_least > 1:
-        chosen = _may_reach(codes, minute, weight, len(distinct), window, at_least)
-        if len(chosen) < len(distinct):
-            renumbered = np.full(len(distinct), -1, np.int64)
-            renumbered[chosen] = np.arange(len(chosen))
-            kept = renumbered[codes]
-            inside = kept >= 0
-            codes, minute = kept[inside], minute[inside]
-            weight = None if weight is None else weight[inside]
-            distinct, first_index = distinct[chosen], first_index[chosen]
-            if len(codes) == 0:
-                empty = np.zeros(0, np.int64)
-                return KeyPeaks(distinct, empty, empty, empty, empty, empty, empty)
     low = int(minute.min())
     span = int(minute.max()) - low + 1
     offsets = minute - low
-    if len(distinct) * span <= max_grid_cells:
-        found = _on_grid(codes, offsets, weight, len(distinct), span, window)
+    key_count = len(distinct)
+    if at_least > 1:
+        chosen = _may_reach(codes, offsets, weight, key_count, window, at_least)
+        if len(chosen) == 0:
+            empty = np.zeros(0, np.int64)
+            return KeyPeaks(distinct[chosen], empty, empty, empty, empty, empty, empty)
+        if len(chosen) < key_count:
+            distinct, first_index = distinct[chosen], first_index[chosen]
+            # The other keys' events share one row after the chosen keys', dropped below:
+            # cheaper than taking them out of every array.
+            renumbered = np.full(key_count, len(chosen), np.int64)
+            renumbered[chosen] = np.arange(len(chosen))
+            codes, key_count = renumbered[codes], len(chosen) + 1
+    if key_count * span <= max_grid_cells:
+        found = _on_grid(codes, offsets, weight, key_count, span, window)
     else:
+        inside = codes < len(distinct)  # the sort wants every code it sees to be a key
+        if not inside.all():
+            codes, offsets = codes[inside], offsets[inside]
+            weight = None if weight is None else weight[inside]
         found = _sorted(codes, offsets, weight, span, window)
-    peak, peak_at, total, first, last = found
+    peak, peak_at, total, first, last = (part[: len(distinct)] for part in found)
     return KeyPeaks(distinct, peak, peak_at + low, total, first + low, last + low, first_index)
 
 
 def _may_reach(
-    codes: Int64s, minute: Int64s, weight: Int64s | None, key_count: int, window: int, at_least: int
+    codes: Int64s,
+    offsets: Int64s,
+    weight: Int64s | None,
+    key_count: int,
+    window: int,
+    at_least: int,
 ) -> Int64s:
     """The codes of the keys whose busiest window may hold `at_least` events: a window of
     `window` minutes lies within two consecutive blocks of `window` minutes, so a key with
     no two neighbouring blocks holding `at_least` together cannot reach it. The blocks are
     `window` times fewer cells than the minutes: the minute grid is left to those keys."""
-    block = minute // window
-    low = int(block.min())
-    blocks = int(block.max()) - low + 2  # one empty block after the last: its neighbour
+    block = offsets // window
+    blocks = int(block.max()) + 2  # one empty block after the last: its neighbour
     per_block = np.bincount(
-        codes * blocks + (block - low), weights=weight, minlength=key_count * blocks
+        codes * blocks + block, weights=weight, minlength=key_count * blocks
     ).reshape(key_count, blocks)
     pairs = per_block[:, :-1] + per_block[:, 1:]
     return np.flatnonzero(pairs.max(axis=1) >= at_least)
