@@ -68,61 +68,64 @@ def busiest_windows(
     low = int(minute.min())
     span = int(minute.max()) - low + 1
     offsets = minute - low
-    key_count = len(distinct)
-    if at_least > 1:
-        chosen = _may_reach(codes, offsets, weight, key_count, window, at_least)
-        if len(chosen) == 0:
-            empty = np.zeros(0, np.int64)
-            return KeyPeaks(distinct[chosen], empty, empty, empty, empty, empty, empty)
-        if len(chosen) < key_count:
-            distinct, first_index = distinct[chosen], first_index[chosen]
-            # The other keys' events share one row after the chosen keys', dropped below:
-            # cheaper than taking them out of every array.
-            renumbered = np.full(key_count, len(chosen), np.int64)
-            renumbered[chosen] = np.arange(len(chosen))
-            codes, key_count = renumbered[codes], len(chosen) + 1
-    if key_count * span <= max_grid_cells:
-        found = _on_grid(codes, offsets, weight, key_count, span, window)
+    if len(distinct) * span <= max_grid_cells:
+        counts = _minute_counts(codes, offsets, weight, len(distinct), span)
+        if at_least > 1:
+            chosen = _may_reach(_per_block(counts, window), at_least)
+            distinct, first_index, counts = distinct[chosen], first_index[chosen], counts[chosen]
+        found = _on_grid(counts, window)
     else:
-        inside = codes < len(distinct)  # the sort wants every code it sees to be a key
-        if not inside.all():
-            codes, offsets = codes[inside], offsets[inside]
-            weight = None if weight is None else weight[inside]
+        if at_least > 1:
+            block = offsets // window
+            blocks = int(block.max()) + 1
+            per_block = np.bincount(
+                codes * blocks + block, weights=weight, minlength=len(distinct) * blocks
+            ).reshape(len(distinct), blocks)
+            chosen = _may_reach(per_block.astype(np.int64), at_least)
+            if len(chosen) < len(distinct):
+                renumbered = np.full(len(distinct), -1, np.int64)
+                renumbered[chosen] = np.arange(len(chosen))
+                kept = renumbered[codes]
+                inside = kept >= 0
+                codes, offsets = kept[inside], offsets[inside]
+                weight = None if weight is None else weight[inside]
+                distinct, first_index = distinct[chosen], first_index[chosen]
+            if len(chosen) == 0:
+                return KeyPeaks(distinct, *(np.zeros(0, np.int64),) * 6)
         found = _sorted(codes, offsets, weight, span, window)
-    peak, peak_at, total, first, last = (part[: len(distinct)] for part in found)
+    peak, peak_at, total, first, last = found
     return KeyPeaks(distinct, peak, peak_at + low, total, first + low, last + low, first_index)
 
 
-def _may_reach(
-    codes: Int64s,
-    offsets: Int64s,
-    weight: Int64s | None,
-    key_count: int,
-    window: int,
-    at_least: int,
-) -> Int64s:
-    """The codes of the keys whose busiest window may hold `at_least` events: a window of
-    `window` minutes lies within two consecutive blocks of `window` minutes, so a key with
-    no two neighbouring blocks holding `at_least` together cannot reach it. The blocks are
-    `window` times fewer cells than the minutes: the minute grid is left to those keys."""
-    block = offsets // window
-    blocks = int(block.max()) + 2  # one empty block after the last: its neighbour
-    per_block = np.bincount(
-        codes * blocks + block, weights=weight, minlength=key_count * blocks
-    ).reshape(key_count, blocks)
+def _may_reach(per_block: Int64s, at_least: int) -> Int64s:
+    """The keys (rows of events per block of `window` minutes) whose busiest window may hold
+    `at_least` events: a window lies within two neighbouring blocks, so a key with no two
+    neighbouring blocks holding `at_least` together cannot reach it. The blocks are
+    `window` times fewer than the minutes: the minutes are left to the keys that may."""
+    last_alone = per_block[:, -1:]  # the last block has no neighbour after it
     pairs = per_block[:, :-1] + per_block[:, 1:]
-    return np.flatnonzero(pairs.max(axis=1) >= at_least)
+    return np.flatnonzero(np.maximum(pairs.max(axis=1, initial=0), last_alone[:, 0]) >= at_least)
 
 
-def _on_grid(
-    codes: Int64s, offsets: Int64s, weight: Int64s | None, key_count: int, span: int, window: int
-) -> tuple[Int64s, Int64s, Int64s, Int64s, Int64s]:
+def _per_block(counts: Int64s, window: int) -> Int64s:
+    """Events per key and block of `window` minutes, from events per key and minute."""
+    return np.add.reduceat(counts, np.arange(0, counts.shape[1], window), axis=1)
+
+
+def _minute_counts(
+    codes: Int64s, offsets: Int64s, weight: Int64s | None, key_count: int, span: int
+) -> Int64s:
+    """Events per key (row) and minute (column)."""
     cells = codes * span + offsets
     if weight is None:  # one event each: counted as integers, no float pass
         counts = np.bincount(cells, minlength=key_count * span).astype(np.int64, copy=False)
     else:  # bincount adds weights as floats: exact for any count below 2**53.
         counts = np.bincount(cells, weights=weight, minlength=key_count * span).astype(np.int64)
-    counts = counts.reshape(key_count, span)
+    return counts.reshape(key_count, span)
+
+
+def _on_grid(counts: Int64s, window: int) -> tuple[Int64s, Int64s, Int64s, Int64s, Int64s]:
+    span = counts.shape[1]
     cumulative = np.cumsum(counts, axis=1)
     in_window = cumulative.copy()
     in_window[:, window:] -= cumulative[:, :-window]
