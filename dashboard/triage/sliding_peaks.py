@@ -3,6 +3,8 @@
 Counting in a key x minute grid needs no sort of the events, which a RANGE window over
 (key, minute) groups in SQL does. When the grid would be large (many keys over a long span)
 a sort-based path gives the same answer with memory that follows the number of events.
+A caller that wants only the keys peaking at some threshold (the burst scan) says so: keys
+that cannot reach it, judged on blocks of `window` minutes, are left out before the windows.
 """
 
 from __future__ import annotations
