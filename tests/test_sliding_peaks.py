@@ -120,3 +120,41 @@ def test_events_counted_per_key_and_minute_give_the_same_windows(
     # Everything but where a key is first seen, which is a cell of that key here.
     assert {k: v[:5] for k, v in found.items()} == {k: v[:5] for k, v in expected.items()}
     assert all(cells[v[5]][0] == k for k, v in found.items())
+
+
+# Dense events, and a threshold at or next to one key's own peak: the pre-selection by
+# blocks of `window` minutes is tested where a window straddles two blocks.
+dense_events = st.lists(st.tuples(keys_strategy, st.integers(0, 40)), min_size=1, max_size=200)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    events=dense_events,
+    window=st.integers(1, 15),
+    pick=st.integers(0, 4),
+    slack=st.integers(-1, 1),
+    grid=st.sampled_from([10**9, 0]),
+    counted=st.booleans(),
+)
+def test_keys_that_may_reach_a_peak_are_kept_whole(
+    events: list[Event], window: int, pick: int, slack: int, grid: int, counted: bool
+) -> None:
+    # The burst scan asks only for keys peaking at `at_least` or more: every such key is
+    # there with all its figures, whether events come one by one or counted per minute.
+    expected = by_brute_force(events, window)
+    peaks = sorted(v[0] for v in expected.values())
+    at_least = max(1, peaks[pick % len(peaks)] + slack)
+    per_cell = Counter(events)
+    cells = list(per_cell) if counted else events
+    keys = np.array([k for k, _ in cells], dtype=np.uint64)
+    minutes = np.array([m for _, m in cells], dtype=np.int64)
+    counts = np.array([per_cell[c] for c in cells], dtype=np.int64) if counted else None
+    found = as_dict(
+        busiest_windows(
+            keys, minutes, window, counts=counts, at_least=at_least, max_grid_cells=grid
+        )
+    )
+    every = as_dict(busiest_windows(keys, minutes, window, counts=counts))
+    assert {k for k, v in expected.items() if v[0] >= at_least} <= found.keys()
+    assert {k: v[:5] for k, v in found.items()} == {k: expected[k][:5] for k in found}
+    assert {k: v[5] for k, v in found.items()} == {k: every[k][5] for k in found}

@@ -133,11 +133,11 @@ COUNT_PER_MINUTE_ABOVE: Final = 3_000_000
 
 def _snapshot_records(con: Connection) -> int:
     """How many records the snapshot holds, from DuckDB's table statistics (no scan)."""
-    row = con.execute(
+    rows = con.execute(
         "SELECT estimated_size FROM duckdb_tables() "
         "WHERE table_name = 'records' AND database_name = current_database()"
-    ).fetchone()
-    return int(row[0]) if row and row[0] is not None else 0
+    ).fetchall()
+    return int(rows[0][0]) if rows and rows[0][0] is not None else 0
 
 
 def bursts(
@@ -156,7 +156,8 @@ def bursts(
     with transaction(con):
         counted = _snapshot_records(con) > COUNT_PER_MINUTE_ABOVE
         per = "count(*) AS n, min(rowid) AS rid" if counted else "rowid AS rid"
-        cells = con.execute(
+        # Arrow hands the columns over whole; fetchnumpy converts them chunk by chunk.
+        cells = con.sql(
             f"""
             SELECT hash(error_signature,
                         CASE WHEN error_signature IS NULL THEN coalesce(error_category, '') END,
@@ -166,13 +167,20 @@ def bursts(
             WHERE {where} AND kafka_timestamp IS NOT NULL
             {"GROUP BY ALL" if counted else ""}
             """,
-            params,
-        ).fetchnumpy()
+            params=params,
+        ).to_arrow_table()
+        assert cells is not None
+        column = {name: cells[name].to_numpy() for name in cells.column_names}
         found = busiest_windows(
-            cells["k"], cells["minute"], window_minutes, counts=cells["n"] if counted else None
+            column["k"],
+            column["minute"],
+            window_minutes,
+            counts=column.get("n"),
+            # Counted cells are already few: the pre-selection of keys pays on records.
+            at_least=1 if counted else min_records,
         )
         hits = [int(i) for i in np.flatnonzero(found.peak >= min_records)]
-        samples = [int(cells["rid"][found.first_index[i]]) for i in hits]
+        samples = [int(column["rid"][found.first_index[i]]) for i in hits]
         names = {
             rowid: (signature, category, domain)
             for rowid, signature, category, domain in con.execute(
