@@ -29,12 +29,13 @@ def incident_section(settings: Settings, as_of: datetime) -> None:
     # arguments, so one cache entry serves both).
     start = as_of - incident.LOOKBACK
     topic = settings.dlq_topic
+    backlog, per_minute = ui.cached(settings, overview.backlog_and_arrivals, topic, start, as_of, 1)
     found = incident.of(
         settings,
         as_of,
         ui.cached(settings, incident.open_bursts, settings, as_of),
-        ui.cached(settings, overview.arrivals, topic, start, as_of, 1),
-        ui.cached(settings, overview.backlog_history, topic, start, as_of, 1),
+        per_minute,
+        backlog,
     )
     if found is None:
         return

@@ -102,9 +102,10 @@ with ui.reads_of_this_run():
     # -- alerts ---------------------------------------------------------------------------------
     st.subheader("Alerts")
     lookback = timedelta(hours=24)
-    per_minute = ui.cached(settings, overview.arrivals, topic, as_of - lookback, as_of, 1)
-    day_start = as_of - lookback
-    backlog_minutes = ui.cached(settings, overview.backlog_history, topic, day_start, as_of, 1)
+    # The incident panel's own query (same arguments: one cache entry serves both).
+    backlog_minutes, per_minute = ui.cached(
+        settings, overview.backlog_and_arrivals, topic, as_of - lookback, as_of, 1
+    )
     statuses = alerts.evaluate_all(settings.alerts, per_minute, backlog_minutes, window)
 
     st.dataframe(

@@ -155,6 +155,11 @@ def test_the_backlog_history_and_arrivals_equal_the_earlier_queries(
         assert overview.arrivals(con, TOPIC, start, end, minutes) == _derived_arrivals(
             con, TOPIC, start, end, minutes
         )
+        # Both from one pass, as the alerts read them.
+        assert overview.backlog_and_arrivals(con, TOPIC, start, end, minutes) == (
+            derived_backlog_history(con, TOPIC, start, end, minutes),
+            _derived_arrivals(con, TOPIC, start, end, minutes),
+        )
         assert overview.flow(con, TOPIC, start, end, minutes) == _derived_flow(
             con, TOPIC, start, end, minutes
         )

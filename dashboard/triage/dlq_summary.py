@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from dashboard.adapters.db import Connection
 from dashboard.settings import Settings
 from dashboard.triage import alerts, overview, severity
-from dashboard.triage.overview import arrivals, backlog_history, count_between
+from dashboard.triage.overview import backlog_and_arrivals, count_between
 
 
 @dataclass(frozen=True)
@@ -95,11 +95,9 @@ def summarize_all(con: Connection, settings: Settings, as_of: datetime) -> list[
     for dlq in settings.dlq_list:
         one = settings.for_dlq(dlq.name)
         size = overview.dlq_size(con, dlq.topic)
+        backlog, per_minute = backlog_and_arrivals(con, dlq.topic, day, as_of, 1)
         statuses = alerts.evaluate_all(
-            one.alerts,
-            arrivals(con, dlq.topic, day, as_of, 1),
-            backlog_history(con, dlq.topic, day, as_of, 1),
-            one.rules.rate_window_minutes,
+            one.alerts, per_minute, backlog, one.rules.rate_window_minutes
         )
         rows.append(
             DlqSummary(

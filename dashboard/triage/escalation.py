@@ -12,7 +12,7 @@ from dashboard.adapters.db import Connection
 from dashboard.settings import Settings
 from dashboard.triage import alerts, runbook
 from dashboard.triage.filters import IN_BACKLOG, RecordFilter
-from dashboard.triage.overview import arrivals, backlog_history, floor_to
+from dashboard.triage.overview import arrivals, backlog_and_arrivals, floor_to
 from dashboard.triage.patterns import Burst, bursts, pattern_case_sql
 
 # How far back an incident's start is looked for (alerts evaluated, bursts searched).
@@ -207,8 +207,7 @@ def alert_states(con: Connection, settings: Settings, now: datetime) -> list[ale
     # minute buckets sit on the same edges whatever the span's start, and each backlog point
     # counts every move before it, so a slice equals the query over the slice.
     start = min(day, earliest) if earliest is not None else day
-    per_minute = arrivals(con, topic, start, now, 1)
-    backlog = backlog_history(con, topic, start, now, 1)
+    backlog, per_minute = backlog_and_arrivals(con, topic, start, now, 1)
 
     def evaluate(since: datetime) -> list[alerts.AlertStatus]:
         edge = floor_to(since, 1)

@@ -103,14 +103,8 @@ def current(con: Connection, settings: Settings, as_of: datetime) -> Incident | 
     """The incident on the configured topic as of `as_of`: bursts among the open
     records of the last day, and the runbook's alerts evaluated over the same day."""
     topic = settings.dlq_topic
-    start = as_of - LOOKBACK
-    return of(
-        settings,
-        as_of,
-        open_bursts(con, settings, as_of),
-        overview.arrivals(con, topic, start, as_of, 1),
-        overview.backlog_history(con, topic, start, as_of, 1),
-    )
+    backlog, per_minute = overview.backlog_and_arrivals(con, topic, as_of - LOOKBACK, as_of, 1)
+    return of(settings, as_of, open_bursts(con, settings, as_of), per_minute, backlog)
 
 
 def _scanned(as_of: datetime) -> RecordFilter:

@@ -252,13 +252,13 @@ WHERE since IS NOT NULL AND (until IS NULL OR until > since)
 """
 
 # The open records still in Kafka, counted per bucket (NULL: before `$first`) instead of
-# one event per record.
+# one event per record; in the same pass, every record arriving in each bucket.
 _OPEN_ARRIVALS_SQL: Final = f"""
 SELECT '{OPEN}' AS layer, CASE WHEN kafka_timestamp >= $first
     THEN {bucket_sql("kafka_timestamp")} END AS bucket,
-    count(*) AS n
+    count(*) FILTER (WHERE state = '{OPEN}' AND {IN_KAFKA}) AS n, count(*) AS arrived
 FROM records
-WHERE topic = $topic AND kafka_timestamp < $end AND state = '{OPEN}' AND {IN_KAFKA}
+WHERE topic = $topic AND kafka_timestamp < $end
 GROUP BY ALL
 """
 
@@ -268,6 +268,14 @@ def backlog_history(
 ) -> list[BacklogPoint]:
     """The backlog at the end of each bucket, by state, rebuilt from each record's arrival,
     replays, replay outcome, resolution and deletion by retention."""
+    return backlog_and_arrivals(con, topic, start, end, bucket_minutes)[0]
+
+
+def backlog_and_arrivals(
+    con: Connection, topic: str, start: datetime, end: datetime, bucket_minutes: int
+) -> tuple[list[BacklogPoint], list[Bucket]]:
+    """`backlog_history` and `arrivals` over one span, from one pass over the records (the
+    alerts need both, over every record when one has held for long)."""
     first = floor_to(start, bucket_minutes)
     # SQL sums the moves per state and bucket (NULL: every move before `first`); the
     # running totals over the buckets, empty ones included, are summed here.
@@ -281,7 +289,7 @@ def backlog_history(
         )
         SELECT layer, CASE WHEN event_at >= $first
                    THEN {bucket_sql("event_at")} END AS bucket,
-               sum(delta) AS n
+               sum(delta) AS n, 0 AS arrived
         FROM events WHERE event_at < $end GROUP BY ALL
         UNION ALL
         {_OPEN_ARRIVALS_SQL}
@@ -291,20 +299,23 @@ def backlog_history(
     layers = {word: i for i, word in enumerate(BACKLOG_STATES)}
     running = [0] * len(BACKLOG_STATES)
     moves: dict[int, list[int]] = {}
-    for layer, bucket, n in rows:
+    arrived: dict[int, int] = {}
+    for layer, bucket, n, entered in rows:
         if bucket is None:
             running[layers[layer]] += int(n)
         else:
             moves.setdefault(int(bucket), [0] * len(BACKLOG_STATES))[layers[layer]] += int(n)
+            arrived[int(bucket)] = arrived.get(int(bucket), 0) + int(entered)
     step = timedelta(minutes=bucket_minutes)
-    points = []
+    points, buckets = [], []
     for i, at in enumerate(bucket_starts(first, end, bucket_minutes)):
         moved = moves.get(i)
         if moved is not None:
             running = [a + b for a, b in zip(running, moved, strict=True)]
         # The backlog's states in STATES' order; resolved records are outside it (0).
         points.append(BacklogPoint(min(at + step, end), StateCounts(*running)))
-    return points
+        buckets.append(Bucket(at, arrived.get(i, 0)))
+    return points, buckets
 
 
 def flow(
