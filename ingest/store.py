@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 
 import pyarrow as pa
 
-from dashboard.adapters import record_states, trace_landings, url_folders
+from dashboard.adapters import failure_pairs, record_states, trace_landings, url_folders
 from dashboard.adapters.db import Connection, insert_rows, register, transaction
 from dashboard.adapters.kafka import PartitionOffsets
 from dashboard.adapters.processes import process_alive
@@ -25,6 +25,7 @@ KEPT_AT_INSERT: dict[str, str] = {
     "trace_hash": trace_landings.TRACE_HASH_SQL.format(
         parse_error="parse_error", trace_id="trace_id"
     ),
+    "pair_hash": failure_pairs.RECORD_PAIR_HASH_SQL,
 }
 
 

@@ -62,7 +62,7 @@ def stored_rows(db_path: Path) -> list[dict[str, Any]]:
             # Not parsed: written by the ingest (some computed as it inserts, see
             # ingest.store.KEPT_AT_INSERT) and kept by the actions and the ingest.
             "SELECT * EXCLUDE (ingest_run_id, ingested_at, gone_from_kafka_at, state, "
-            "replay_outcome, url_folder, trace_hash, trace_repeated) FROM records "
+            "replay_outcome, url_folder, trace_hash, trace_repeated, pair_hash) FROM records "
             'ORDER BY "partition", "offset"'
         )
         names = [d[0] for d in cursor.description]

@@ -306,3 +306,46 @@ def test_bursts_counted_per_minute_in_sql_equal_those_from_every_record(
         counted = patterns.bursts(con, TOPIC, IN_BACKLOG, min_records=20, window_minutes=10)
     assert each  # the demo's bursts
     assert counted == each
+
+
+def test_size_counts_unparseable_and_gone_records_as_the_filters_do(tmp_path: Path) -> None:
+    db = tmp_path / "s.duckdb"
+    records = demo_records(2_000, partitions=2)  # poison records among them
+    # Resolved before the dashboard (below the group's offsets) and gone (below the low mark).
+    write_snapshot(db, records[:1_000], committed={0: 300, 1: 200})
+    write_snapshot(db, records[1_000:], committed={0: 300, 1: 200}, low={0: 100, 1: 50})
+    for con in read(db):
+        size = overview.dlq_size(con, TOPIC)
+        where, params = IN_BACKLOG.where(TOPIC)
+        expected = con.execute(
+            "SELECT count(*) FILTER (WHERE parse_error IS NOT NULL AND " + where + "), "
+            "count(*) FILTER (WHERE gone_from_kafka_at IS NOT NULL), "
+            "count(*) FILTER (WHERE " + where + ") FROM records r",
+            params,
+        ).fetchone()
+        assert (size.unparseable, size.gone, size.backlog) == expected
+        assert size.unparseable > 0 and size.gone == 150
+
+
+def test_same_error_counts_per_pair_as_one_grouping_over_every_record_would(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "s.duckdb"
+    write_snapshot(db, demo_records(3_000))  # signatures over several domains, no URL too
+    settings = Settings(dlq_topic=TOPIC)
+    settings = settings.model_copy(
+        update={"escalation": settings.escalation.model_copy(update={"same_error_above": 20})}
+    )
+    for con in read(db):
+        found = escalation.check(con, settings, datetime.now(UTC))
+        where, params = IN_BACKLOG.where(TOPIC)
+        expected = con.execute(
+            'SELECT error_signature, count(*) AS n, count(DISTINCT "domain") FROM records r '
+            f"WHERE {where} AND error_signature IS NOT NULL GROUP BY error_signature "
+            "HAVING count(*) > 20 ORDER BY n DESC, error_signature",
+            params,
+        ).fetchall()
+    same = next(c for c in found if c.key == "same_error")
+    got = [(e["error signature"], e["in the backlog"], e["domains"]) for e in same.evidence]
+    assert got == expected
+    assert len(expected) > 3 and any(d > 1 for *_, d in expected)

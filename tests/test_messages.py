@@ -11,6 +11,7 @@ from dashboard.adapters.db import Database
 from dashboard.triage.filters import RecordFilter
 from dashboard.triage.messages import record_detail, search
 from dashboard.triage.views import raw_value, view_sections
+from ingest.parse import RawRecord
 from tests.snapshots import TOPIC, VARIED_AT, pipeline_record, write_snapshot, write_varied
 
 T0 = VARIED_AT
@@ -112,3 +113,25 @@ def test_a_record_in_full_with_its_history_and_masked_secrets(varied: Path) -> N
     assert broken_errors["Parse error"] == "value is not valid UTF-8"
     assert broken_errors["Error"] == "no error text recorded"
     assert raw_value(broken) == "\\xff not json"
+
+
+def test_history_holds_every_landing_of_the_trace_id_readable_or_not(tmp_path: Path) -> None:
+    path = tmp_path / "s.duckdb"
+    at = VARIED_AT
+    write_snapshot(
+        path,
+        [
+            pipeline_record(0, 0, at, trace_id="evt-x"),
+            pipeline_record(0, 1, at + timedelta(minutes=1), trace_id="evt-y"),
+            pipeline_record(0, 2, at + timedelta(minutes=2), trace_id="evt-x"),
+            # Unreadable: its trace id comes from the key, and it keeps no trace hash.
+            RawRecord(0, 3, b"\xff not json", b"evt-x", [], 0, topic=TOPIC),
+            pipeline_record(1, 0, at + timedelta(minutes=3), trace_id="evt-x"),
+        ],
+    )
+    with Database(path).read() as con:
+        detail = record_detail(con, TOPIC, 0, 0)
+        unreadable = record_detail(con, TOPIC, 0, 3)
+    assert detail is not None and unreadable is not None
+    assert [f"{h.partition}:{h.offset}" for h in detail.history] == ["0:3", "0:2", "1:0"]
+    assert [f"{h.partition}:{h.offset}" for h in unreadable.history] == ["0:0", "0:2", "1:0"]

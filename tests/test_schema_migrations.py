@@ -42,6 +42,7 @@ PARSED_COLUMNS_ADDED = {"0005_records_dlq_formats": COLUMNS_OF_0005}
 INSERTED_COLUMNS_ADDED = {
     "0007_records_url_folder": "url_folder",
     "0008_records_trace_landings": "trace_hash",
+    "0010_records_pair_hash": "pair_hash",
 }
 
 
@@ -178,10 +179,11 @@ def test_0009_drops_the_records_primary_key_keeping_rows_order_columns_and_compr
         constraints = con.execute(CONSTRAINTS).fetchall()
     assert ("PRIMARY KEY", 'PRIMARY KEY(topic, "partition", "offset")') in constraints
 
-    with Database(path).write() as con:
-        assert con.execute(in_order).fetchall() == before
-        assert con.execute(COLUMNS).fetchall() == columns
-        assert con.execute(DEFAULTS).fetchall() == defaults
+    with Database(path).write() as con:  # later migrations add columns after these
+        width = len(columns)
+        assert [row[:width] for row in con.execute(in_order).fetchall()] == before
+        assert con.execute(COLUMNS).fetchall()[:width] == columns
+        assert con.execute(DEFAULTS).fetchall()[:width] == defaults
         assert con.execute(CONSTRAINTS).fetchall() == [
             c for c in constraints if c[0] != "PRIMARY KEY"
         ]

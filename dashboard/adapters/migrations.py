@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from dashboard.adapters.failure_pairs import RECORD_PAIR_HASH_SQL
 from dashboard.adapters.record_states import OPEN, refresh_sql
 from dashboard.adapters.trace_landings import MARK_ALL_SQL, TRACE_HASH_SQL
 from dashboard.adapters.url_folders import URL_FOLDER_MACROS
@@ -289,6 +290,13 @@ RECORDS_WITHOUT_PRIMARY_KEY = "SET preserve_insertion_order = true;\n" + rebuild
     _RECORDS_COLUMNS_ADDED,
 ).replace("attachment_url     VARCHAR,", "attachment_url     VARCHAR USING COMPRESSION zstd,", 1)
 
+# Each record's failure pair as one hash (dashboard.adapters.failure_pairs): the burst scan's
+# key, kept by the ingest instead of hashing three text columns of every record per scan.
+RECORDS_PAIR_HASH = f"""
+ALTER TABLE records ADD COLUMN pair_hash UBIGINT;
+UPDATE records SET pair_hash = {RECORD_PAIR_HASH_SQL};
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration("0001_records_and_ingest_state", RECORDS),
     Migration("0002_resolutions", RESOLUTIONS),
@@ -299,4 +307,5 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration("0007_records_url_folder", RECORDS_URL_FOLDER),
     Migration("0008_records_trace_landings", RECORDS_TRACE_LANDINGS),
     Migration("0009_records_without_primary_key", RECORDS_WITHOUT_PRIMARY_KEY),
+    Migration("0010_records_pair_hash", RECORDS_PAIR_HASH),
 )

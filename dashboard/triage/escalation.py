@@ -13,7 +13,7 @@ from dashboard.settings import Settings
 from dashboard.triage import alerts, runbook
 from dashboard.triage.filters import IN_BACKLOG, RecordFilter
 from dashboard.triage.overview import arrivals, backlog_and_arrivals, floor_to
-from dashboard.triage.patterns import Burst, bursts, pattern_case_sql
+from dashboard.triage.patterns import Burst, bursts, pattern_case_sql, signatures_by_domain
 
 # How far back an incident's start is looked for (alerts evaluated, bursts searched).
 INCIDENT_LOOKBACK: Final = timedelta(hours=24)
@@ -64,16 +64,19 @@ def _growth(con: Connection, settings: Settings, now: datetime) -> Criterion:
 
 def _same_error(con: Connection, settings: Settings, _now: datetime) -> Criterion:
     limit = settings.escalation.same_error_above
-    where, params = IN_BACKLOG.where(settings.dlq_topic)
-    rows = con.execute(
-        f"""
-        SELECT error_signature, count(*) AS n, count(DISTINCT "domain") AS domains
-        FROM records r
-        WHERE {where} AND error_signature IS NOT NULL
-        GROUP BY error_signature HAVING count(*) > $limit ORDER BY n DESC
-        """,
-        {**params, "limit": limit},
-    ).fetchall()
+    # Counted per (signature, domain) pair on its kept hash, then per signature here: a
+    # signature's domains are its pairs' (a domain is never empty: NULL or a host), with no
+    # count(DISTINCT) over every record of the backlog.
+    per_signature: dict[str, tuple[int, set[str]]] = {}
+    for signature, domain, n in signatures_by_domain(con, settings.dlq_topic, IN_BACKLOG):
+        total, domains = per_signature.get(signature, (0, set()))
+        if domain is not None:
+            domains.add(domain)
+        per_signature[signature] = (total + n, domains)
+    rows = sorted(
+        ((s, n, len(domains)) for s, (n, domains) in per_signature.items() if n > limit),
+        key=lambda row: (-row[1], row[0]),
+    )
     return Criterion(
         "same_error",
         runbook.RUNBOOK.escalation.same_error.format(limit=f"{limit:,}"),

@@ -10,7 +10,6 @@ from typing import Final
 from dashboard.adapters.db import Connection
 from dashboard.adapters.record_states import replay_outcomes_sql
 from dashboard.triage.states import (
-    BACKLOG,
     BACKLOG_STATES,
     IN_KAFKA,
     LATEST_WATERMARKS_SQL,
@@ -18,6 +17,7 @@ from dashboard.triage.states import (
     READY_TO_RESOLVE,
     REPLAY_FAILED,
     REPLAYED_WAITING,
+    RESOLVED,
     STATES,
     StateCounts,
     choices_condition,
@@ -77,17 +77,26 @@ def freshness(con: Connection, topic: str, now: datetime, stale_after: timedelta
 
 
 def dlq_size(con: Connection, topic: str) -> DlqSize:
-    # Counted per (partition, state) and spread here: a group on two small keys is cheaper
-    # over millions of records than a filtered count per state.
+    # One pass counts per (partition, state, still in Kafka, unparseable), spread here: a
+    # group on a few small keys is cheaper over millions of records than a filtered count
+    # per figure, and a second pass for the gone and unparseable counts would read the
+    # records again.
     held: dict[int, dict[str, int]] = {}
-    for p, state, n in con.execute(
+    gone = unparseable = 0
+    for p, state, in_kafka, unreadable, n in con.execute(
         f"""
-        SELECT "partition", state, count(*) FROM records
-        WHERE topic = $topic AND {IN_KAFKA} GROUP BY ALL
+        SELECT "partition", state, {IN_KAFKA} AS in_kafka, parse_error IS NOT NULL, count(*)
+        FROM records WHERE topic = $topic GROUP BY ALL
         """,
         {"topic": topic},
     ).fetchall():
-        held.setdefault(p, {})[state] = int(n)
+        if not in_kafka:
+            gone += int(n)
+            continue
+        counts = held.setdefault(p, {})
+        counts[state] = counts.get(state, 0) + int(n)
+        if unreadable and state is not None and state != RESOLVED:  # in the backlog
+            unparseable += int(n)
     rows = con.execute(
         f"""
         SELECT "partition", low_offset, high_offset, committed_offset, taken_at
@@ -109,15 +118,6 @@ def dlq_size(con: Connection, topic: str) -> DlqSize:
                 not_ingested=max(0, (high - low) - sum(counts.values())),
             )
         )
-    extra = con.execute(
-        f"""
-        SELECT count(*) FILTER (WHERE NOT {IN_KAFKA}),
-               count(*) FILTER (WHERE {choices_condition((BACKLOG,))} AND parse_error IS NOT NULL)
-        FROM records r WHERE topic = $topic
-        """,
-        {"topic": topic},
-    ).fetchone()
-    gone, unparseable = (int(extra[0]), int(extra[1])) if extra else (0, 0)
     return DlqSize(
         in_topic=sum(p.in_topic for p in partitions),
         states=sum((p.states for p in partitions), StateCounts()),

@@ -147,21 +147,20 @@ def bursts(
     with at least `min_records` records within `window_minutes` minutes at some point;
     `peak_at` is the first minute it peaked."""
     where, params = flt.where(topic)
-    # SQL hands over one hash and one minute per record, or per (pair, minute) with its
+    # SQL hands over one key and one minute per record, or per (pair, minute) with its
     # count in a large snapshot, and the sliding window runs in numpy
-    # (dashboard.triage.sliding_peaks), so no window function sorts every record. The
-    # category is part of the key only without a signature: a signature already names the
-    # failure, whatever category a pipeline version gave it. A pair's names come from one
-    # of its records, by rowid: one transaction keeps the rowids valid for that look-up.
+    # (dashboard.triage.sliding_peaks), so no window function sorts every record. The key
+    # is the pair's hash the ingest kept (dashboard.adapters.failure_pairs). A pair's names
+    # come from one of its records, by rowid: one transaction keeps the rowids valid for
+    # that look-up.
     with transaction(con):
         counted = _snapshot_records(con) > COUNT_PER_MINUTE_ABOVE
-        per = "count(*) AS n, min(rowid) AS rid" if counted else "rowid AS rid"
+        # Any record of a pair names it: any_value, not min, which costs a comparison per row.
+        per = "count(*) AS n, any_value(rowid) AS rid" if counted else "rowid AS rid"
         # Arrow hands the columns over whole; fetchnumpy converts them chunk by chunk.
         cells = con.sql(
             f"""
-            SELECT hash(error_signature,
-                        CASE WHEN error_signature IS NULL THEN coalesce(error_category, '') END,
-                        coalesce("domain", '')) AS k,
+            SELECT pair_hash AS k,
                    floor(epoch_us(kafka_timestamp) / 60000000)::BIGINT AS minute, {per}
             FROM records r
             WHERE {where} AND kafka_timestamp IS NOT NULL
@@ -215,6 +214,33 @@ def bursts(
         )
     )
     return found_bursts
+
+
+def signatures_by_domain(
+    con: Connection, topic: Topics, flt: RecordFilter
+) -> list[tuple[str, str | None, int]]:
+    """(error signature, domain, records) for each failure pair with error text among the
+    records `flt` selects. Counted on the pair hash the ingest kept
+    (dashboard.adapters.failure_pairs), one fixed-width key, rather than on two text columns;
+    a pair's names come from one of its records, by rowid, in the same transaction."""
+    where, params = flt.where(topic)
+    with transaction(con):
+        counted = con.execute(
+            f"""
+            SELECT count(*), any_value(rowid) FROM records r
+            WHERE {where} AND error_signature IS NOT NULL GROUP BY pair_hash
+            """,
+            params,
+        ).fetchall()
+        names = {
+            rowid: (signature, domain)
+            for rowid, signature, domain in con.execute(
+                'SELECT rowid, error_signature, "domain" FROM records '
+                "WHERE rowid IN (SELECT unnest($rowids))",
+                {"rowids": [rowid for _, rowid in counted]},
+            ).fetchall()
+        }
+    return [(*names[rowid], int(n)) for n, rowid in counted]
 
 
 def _minute_time(epoch_minute: np.int64) -> datetime:

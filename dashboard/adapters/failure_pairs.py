@@ -1,0 +1,39 @@
+"""Each record's failure pair, kept as a hash: the burst scan's key.
+
+A burst is a (signature, domain) pair, or a (category, domain) pair for records without
+error text, with many records within a few minutes (dashboard.triage.patterns.bursts).
+Hashing three text columns of every record in the selection per scan grows with the
+snapshot; `records.pair_hash` holds the hash, set by the ingest as it inserts a record
+(ingest.store.KEPT_AT_INSERT) and back-filled once by migration 0010, so the scan reads one
+fixed-width column.
+
+The hash is MD5's (its upper 64 bits), not DuckDB's own `hash`, which may change between
+versions: a pair's records hashed by one version must share the key with those the next
+one hashes. The parts are length-prefixed, so no two different pairs hash the same text; a
+64-bit collision would merge two pairs' counts (odds of about n^2 / 2^65 for n pairs).
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+# The ingest's expression, also the back-fill's and the tests' derivation. A record without
+# error text is keyed on its category (NULL and '' alike), one with text on the text alone:
+# a signature already names the failure, whatever category a pipeline version gave it.
+# A NULL domain and an empty one are one pair, as the burst scan has always counted them.
+PAIR_HASH_SQL: Final = (
+    "(md5_number(concat("
+    "CASE WHEN {signature} IS NULL "
+    "THEN 'c' || length(coalesce({category}, '')) || ':' || coalesce({category}, '') "
+    "ELSE 's' || length({signature}) || ':' || {signature} END, "
+    "coalesce({domain}, ''))) >> 64)::UBIGINT"
+)
+
+
+def pair_hash_sql(signature: str, category: str, domain: str) -> str:
+    """PAIR_HASH_SQL over the given column expressions."""
+    return PAIR_HASH_SQL.format(signature=signature, category=category, domain=domain)
+
+
+# Over a `records` row: the ingest's insert and the back-fill.
+RECORD_PAIR_HASH_SQL: Final = pair_hash_sql("error_signature", "error_category", '"domain"')
