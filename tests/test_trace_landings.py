@@ -96,3 +96,16 @@ def test_the_kept_hash_is_md5_number_lower_so_hashes_kept_before_still_match() -
             [traces],
         ).fetchall()
     assert rows == []
+
+
+def test_a_hash_two_trace_ids_share_lists_neither(tmp_path: Path) -> None:
+    path = tmp_path / "s.duckdb"
+    write_snapshot(path, [record(0, 0, "a"), record(0, 1, "a"), record(0, 2, "x")])
+    write_snapshot(path, [record(0, 3, "y")])
+    with Database(path).write() as con:  # as if "x" and "y" had the same 64-bit hash
+        con.execute(
+            "UPDATE records SET trace_hash = 42, trace_repeated = true WHERE trace_id IN ('x', 'y')"
+        )
+    with Database(path).read() as con:
+        found = escalation.CRITERIA[3](con, Settings(), VARIED_AT + timedelta(hours=1))
+    assert [(e["trace id"], e["landings"]) for e in found.evidence] == [("a", 2)]

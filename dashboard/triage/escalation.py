@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Final
 
-from dashboard.adapters.db import Connection
+from dashboard.adapters.db import Connection, transaction
 from dashboard.settings import Settings
 from dashboard.triage import alerts, runbook
 from dashboard.triage.filters import IN_BACKLOG, RecordFilter
@@ -142,20 +142,31 @@ def _unknown(con: Connection, settings: Settings, _now: datetime) -> Criterion:
 def _replay_failures(con: Connection, settings: Settings, _now: datetime) -> Criterion:
     """A trace id that lands in the DLQ more than once was replayed and failed again."""
     # The records sharing a trace id with another are kept flagged where they are ingested
-    # (dashboard.adapters.trace_landings); only those are grouped, on the trace id's text
-    # (a hash collision flags a pair the grouping drops).
-    rows = con.execute(
-        """
-        SELECT trace_id, count(*) AS landings, min(kafka_timestamp), max(kafka_timestamp),
-               count(*) OVER () AS trace_ids
-        FROM records
-        WHERE topic = $topic AND trace_repeated
-        GROUP BY trace_id HAVING count(*) > 1
-        ORDER BY max(kafka_timestamp) DESC LIMIT 500
-        """,
-        {"topic": settings.dlq_topic},
-    ).fetchall()
-    count = int(rows[0][4]) if rows else 0
+    # (dashboard.adapters.trace_landings). They are grouped on the kept hash (fixed width),
+    # and the listed ones again on their trace id's text, so a hash two trace ids share (a
+    # 64-bit collision) lists neither; the total counts such a hash as one trace id (odds of
+    # about n^2 / 2^65 for n trace ids).
+    with transaction(con):
+        latest = con.execute(
+            """
+            SELECT trace_hash, count(*) OVER () AS trace_ids FROM records
+            WHERE topic = $topic AND trace_repeated
+            GROUP BY trace_hash HAVING count(*) > 1
+            ORDER BY max(kafka_timestamp) DESC LIMIT 500
+            """,
+            {"topic": settings.dlq_topic},
+        ).fetchall()
+        named = con.execute(
+            """
+            SELECT trace_id, count(*) AS landings, min(kafka_timestamp), max(kafka_timestamp)
+            FROM records
+            WHERE topic = $topic AND trace_repeated AND trace_hash IN (SELECT unnest($hashes))
+            GROUP BY trace_id HAVING count(*) > 1
+            ORDER BY max(kafka_timestamp) DESC, trace_id
+            """,
+            {"topic": settings.dlq_topic, "hashes": [h for h, _ in latest]},
+        ).fetchall()
+    count = int(latest[0][1]) if named else 0
     return Criterion(
         "replay_failures",
         runbook.RUNBOOK.escalation.replay_failures,
@@ -163,8 +174,8 @@ def _replay_failures(con: Connection, settings: Settings, _now: datetime) -> Cri
         f"{count:,} trace id{'s' if count != 1 else ''} landed in the DLQ again"
         if count
         else "no trace id landed in the DLQ twice",
-        [{"trace id": t, "landings": n, "first": a, "last": b} for t, n, a, b, _ in rows],
-        [{"trace": t} for t, *_ in rows],
+        [{"trace id": t, "landings": n, "first": a, "last": b} for t, n, a, b in named],
+        [{"trace": t} for t, *_ in named],
     )
 
 

@@ -10,7 +10,6 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
-from dashboard.adapters import trace_landings
 from dashboard.adapters.db import Connection, transaction
 from dashboard.triage.filters import RecordFilter, Topics
 from dashboard.triage.records import RecordRow, row_sql
@@ -163,27 +162,17 @@ def record_detail(con: Connection, topic: str, partition: int, offset: int) -> R
     )
 
 
-_TRACE_HASH_OF_PARAMETER: Final = trace_landings.TRACE_HASH_SQL.format(
-    parse_error="NULL", trace_id="$trace"
-)
-
-
 def _history(
     con: Connection, topic: str, trace_id: str, partition: int, offset: int
 ) -> list[RecordRow]:
-    # The kept trace hash (dashboard.adapters.trace_landings) narrows the scan to a fixed-width
-    # column before any text is compared; unreadable records keep none but may carry the trace
-    # id (from their key), so they are compared on the text.
     rows = con.execute(
         f"""
         SELECT {row_sql()}
         FROM records r
-        WHERE topic = $topic
-          AND (trace_hash = {_TRACE_HASH_OF_PARAMETER} OR parse_error IS NOT NULL)
-          AND trace_id = $trace AND NOT ("partition" = $partition AND "offset" = $offset)
+        WHERE topic = ? AND trace_id = ? AND NOT ("partition" = ? AND "offset" = ?)
         ORDER BY kafka_timestamp, "partition", "offset" LIMIT 200
         """,
-        {"topic": topic, "trace": trace_id, "partition": partition, "offset": offset},
+        [topic, trace_id, partition, offset],
     ).fetchall()
     return [RecordRow(*row) for row in rows]
 
