@@ -11,7 +11,13 @@ from datetime import UTC, datetime
 
 import pyarrow as pa
 
-from dashboard.adapters import failure_pairs, record_states, trace_landings, url_folders
+from dashboard.adapters import (
+    failure_pairs,
+    pair_minutes,
+    record_states,
+    trace_landings,
+    url_folders,
+)
 from dashboard.adapters.db import Connection, insert_rows, register, transaction
 from dashboard.adapters.kafka import PartitionOffsets
 from dashboard.adapters.processes import process_alive
@@ -185,6 +191,7 @@ def write_parsed(
                     )
             record_states.after_ingest(con, topic, "new_rows", committed or {})
             trace_landings.after_ingest(con, topic, run_id)
+            pair_minutes.after_ingest(con, "new_rows")
             # The batch's own next offsets and the partition ends, in one statement (each
             # statement costs milliseconds, and this runs once per transaction).
             positions = next_offsets(parsed)

@@ -12,7 +12,7 @@ import pytest
 
 from dashboard.adapters.db import Connection, Database
 from dashboard.settings import Settings
-from dashboard.triage import escalation, overview, patterns
+from dashboard.triage import burst_cells, escalation, overview, patterns
 from dashboard.triage.dimensions import DIMENSIONS
 from dashboard.triage.filters import IN_BACKLOG
 from dashboard.triage.messages import search
@@ -181,7 +181,7 @@ def test_a_burst_peaking_twice_reports_its_first_peak_and_its_own_text(
     # Both ways of handing the records over: one row each, or counted per pair and minute
     # (what a snapshot of millions of records takes).
     if counted_in_sql:
-        monkeypatch.setattr(patterns, "COUNT_PER_MINUTE_ABOVE", -1)
+        monkeypatch.setattr(burst_cells, "COUNT_PER_MINUTE_ABOVE", -1)
     db = tmp_path / "s.duckdb"
     first = burst_records(60, 5, T0 + timedelta(hours=3))  # last record at +4 min 55 s
     again = burst_records(60, 5, T0 + timedelta(hours=8), first_offset=100)
@@ -302,7 +302,7 @@ def test_bursts_counted_per_minute_in_sql_equal_those_from_every_record(
     write_snapshot(db, demo_records(3000, now=T0))
     for con in read(db):
         each = patterns.bursts(con, TOPIC, IN_BACKLOG, min_records=20, window_minutes=10)
-        monkeypatch.setattr(patterns, "COUNT_PER_MINUTE_ABOVE", -1)
+        monkeypatch.setattr(burst_cells, "COUNT_PER_MINUTE_ABOVE", -1)
         counted = patterns.bursts(con, TOPIC, IN_BACKLOG, min_records=20, window_minutes=10)
     assert each  # the demo's bursts
     assert counted == each

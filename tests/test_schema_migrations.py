@@ -10,7 +10,7 @@ import pyarrow as pa
 import pytest
 
 from dashboard.adapters import migrations as schema
-from dashboard.adapters import record_states, trace_landings
+from dashboard.adapters import pair_minutes, record_states, trace_landings
 from dashboard.adapters.db import Database
 from ingest import store
 from tests.snapshots import demo_records, write_snapshot
@@ -62,6 +62,8 @@ def as_released_before(patched: pytest.MonkeyPatch, migration: str) -> tuple[sch
             if all(c != column or m in names_released for m, c in INSERTED_COLUMNS_ADDED.items())
         },
     )
+    if "0011_pair_minutes" not in names_released:
+        patched.setattr(pair_minutes, "after_ingest", lambda *a, **k: None)
     if "0008_records_trace_landings" not in {m.name for m in released}:
         patched.setattr(trace_landings, "after_ingest", lambda *a, **k: None)
     if "0006_records_kept_state" not in {m.name for m in released}:

@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass
 
 from dashboard.adapters.failure_pairs import RECORD_PAIR_HASH_SQL
+from dashboard.adapters.pair_minutes import BACKFILL_SQL as PAIR_MINUTES_BACKFILL
 from dashboard.adapters.record_states import OPEN, refresh_sql
 from dashboard.adapters.trace_landings import MARK_ALL_SQL, TRACE_HASH_SQL
 from dashboard.adapters.url_folders import URL_FOLDER_MACROS
@@ -297,6 +298,10 @@ ALTER TABLE records ADD COLUMN pair_hash UBIGINT;
 UPDATE records SET pair_hash = {RECORD_PAIR_HASH_SQL};
 """
 
+# Records per failure pair and minute (dashboard.adapters.pair_minutes): the burst scan over
+# every record of a span reads these counts instead of grouping the span's records again.
+PAIR_MINUTES = PAIR_MINUTES_BACKFILL
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration("0001_records_and_ingest_state", RECORDS),
     Migration("0002_resolutions", RESOLUTIONS),
@@ -308,4 +313,5 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration("0008_records_trace_landings", RECORDS_TRACE_LANDINGS),
     Migration("0009_records_without_primary_key", RECORDS_WITHOUT_PRIMARY_KEY),
     Migration("0010_records_pair_hash", RECORDS_PAIR_HASH),
+    Migration("0011_pair_minutes", PAIR_MINUTES),
 )

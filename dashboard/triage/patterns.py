@@ -16,6 +16,7 @@ from typing import Final
 import numpy as np
 
 from dashboard.adapters.db import Connection, transaction
+from dashboard.triage import burst_cells
 from dashboard.triage.dimensions import DIMENSIONS, NO_TEXT_LABEL, NONE_LABEL
 from dashboard.triage.filters import RecordFilter, Topics
 from dashboard.triage.runbook import RUNBOOK
@@ -125,81 +126,39 @@ class Burst:
         )
 
 
-# Counting per (pair, minute) in SQL costs a hash aggregate over the cells; handing over
-# every record costs numpy work per record. The first pays once records far outnumber the
-# cells they fall in (a day has 1,440 minutes per pair), as in a large snapshot.
-COUNT_PER_MINUTE_ABOVE: Final = 3_000_000
-
-
-def _snapshot_records(con: Connection) -> int:
-    """How many records the snapshot holds, from DuckDB's table statistics (no scan)."""
-    rows = con.execute(
-        "SELECT estimated_size FROM duckdb_tables() "
-        "WHERE table_name = 'records' AND database_name = current_database()"
-    ).fetchall()
-    return int(rows[0][0]) if rows and rows[0][0] is not None else 0
-
-
 def bursts(
     con: Connection, topic: Topics, flt: RecordFilter, min_records: int, window_minutes: int
 ) -> list[Burst]:
     """(signature, domain) pairs, and (category, domain) pairs of records without error text,
     with at least `min_records` records within `window_minutes` minutes at some point;
     `peak_at` is the first minute it peaked."""
-    where, params = flt.where(topic)
-    # SQL hands over one key and one minute per record, or per (pair, minute) with its
-    # count in a large snapshot, and the sliding window runs in numpy
-    # (dashboard.triage.sliding_peaks), so no window function sorts every record. The key
-    # is the pair's hash the ingest kept (dashboard.adapters.failure_pairs). A pair's names
-    # come from one of its records, by rowid: one transaction keeps the rowids valid for
-    # that look-up.
+    # SQL hands over the (pair, minute) cells (dashboard.triage.burst_cells) and the sliding
+    # window runs in numpy (dashboard.triage.sliding_peaks), so no window function sorts
+    # every record. One transaction keeps the samples' rowids valid for naming the pairs.
     with transaction(con):
-        counted = _snapshot_records(con) > COUNT_PER_MINUTE_ABOVE
-        # Any record of a pair names it: any_value, not min, which costs a comparison per row.
-        per = "count(*) AS n, any_value(rowid) AS rid" if counted else "rowid AS rid"
-        # Arrow hands the columns over whole; fetchnumpy converts them chunk by chunk.
-        cells = con.sql(
-            f"""
-            SELECT pair_hash AS k,
-                   floor(epoch_us(kafka_timestamp) / 60000000)::BIGINT AS minute, {per}
-            FROM records r
-            WHERE {where} AND kafka_timestamp IS NOT NULL
-            {"GROUP BY ALL" if counted else ""}
-            """,
-            params=params,
-        ).to_arrow_table()
-        assert cells is not None
-        column = {name: cells[name].to_numpy() for name in cells.column_names}
+        cells = burst_cells.of_selection(con, topic, flt)
         found = busiest_windows(
-            column["k"],
-            column["minute"],
+            cells.keys,
+            cells.minutes,
             window_minutes,
-            counts=column.get("n"),
+            counts=cells.counts,
             # Counted cells are already few: the pre-selection of keys pays on records.
-            at_least=1 if counted else min_records,
+            at_least=1 if cells.counted else min_records,
         )
         hits = [int(i) for i in np.flatnonzero(found.peak >= min_records)]
-        samples = [int(column["rid"][found.first_index[i]]) for i in hits]
-        names = {
-            rowid: (signature, category, domain)
-            for rowid, signature, category, domain in con.execute(
-                'SELECT rowid, error_signature, error_category, "domain" FROM records '
-                "WHERE rowid IN (SELECT unnest($rowids))",
-                {"rowids": samples},
-            ).fetchall()
-        }
+        named = burst_cells.names(con, cells, [int(found.first_index[i]) for i in hits])
     found_bursts = [
         Burst(
-            signature=names[sample][0],
-            category=names[sample][1] if names[sample][0] is None else None,
-            domain=names[sample][2],
+            signature=signature,
+            category=category if signature is None else None,
+            domain=domain,
             peak=int(found.peak[i]),
             peak_at=_minute_time(found.peak_minute[i]),
             total=int(found.total[i]),
             first_seen=_minute_time(found.first_minute[i]),
             last_seen=_minute_time(found.last_minute[i]),
         )
-        for i, sample in zip(hits, samples, strict=True)
+        for i, (signature, category, domain) in zip(hits, named, strict=True)
     ]
     # Largest first; NULLs after named values, as SQL would order them.
     found_bursts.sort(

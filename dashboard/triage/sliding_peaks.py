@@ -48,7 +48,8 @@ def busiest_windows(
     any `window` consecutive minutes.
 
     `keys[i]` and `minutes[i]` describe one event, or `counts[i]` (at least one) events when
-    given (events counted per key and minute); minutes are integers (e.g. epoch minutes). A
+    given (events counted per key and minute; a key's minute may come more than once, and its
+    counts add up); minutes are integers (e.g. epoch minutes). A
     window of `window` minutes ending at minute t covers t - window + 1 .. t. Every key
     whose peak reaches `at_least` is in the result; some below it may be too.
     """
