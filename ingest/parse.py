@@ -13,6 +13,7 @@ from __future__ import annotations
 from array import array
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from functools import cache
 from importlib import resources
 from itertools import accumulate
@@ -22,8 +23,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from dashboard.adapters.db import Connection, Relation, register, scratch_connection
+from dashboard.adapters.db import Connection, register, scratch_connection
 from dashboard.adapters.kafka import Message
+from ingest.prepared import PreparedSelect
+from ingest.sql_macros import expanded, macros_of
 
 HEADER_TYPE = pa.struct([("key", pa.string()), ("value", pa.large_binary())])
 
@@ -65,15 +68,16 @@ def _sql(name: str) -> str:
 
 
 def parse_select_sql() -> str:
-    """The SELECT that turns the relation `staged` (numbered, see `numbered`) into parsed
-    record columns, in `staged` order, with NULL where the raw key, headers, value and error
-    signature go, and `staged_row` last."""
+    """The SELECT that turns the relation `dlq_input` (a staged batch, numbered: see
+    `numbered`) into parsed record columns, in that order, with NULL where the raw key,
+    headers, value and error signature go, and `staged_row` last. It calls the macros of
+    `install_macros`."""
     return _sql("parse.sql")
 
 
 def signatures_sql() -> str:
-    """The SELECT that turns the relation `messages` (column `message`) into one error
-    signature each, in order.
+    """The SELECT that turns the relation `dlq_input` (column `message`) into one error
+    signature each, in order. It calls the macros of `install_macros`.
 
     One signature per distinct message of a batch: a batch repeats few distinct texts, and
     the signature's regular expressions are among the parse's costliest steps. The
@@ -128,14 +132,38 @@ def with_raw_columns(parsed: pa.Table, staged: pa.Table) -> pa.Table:
     return parsed
 
 
+# A failed_at later than this after the parse is "in the future" (a parse warning).
+FUTURE_TOLERANCE = timedelta(minutes=5)
+
+
 def numbered(staged: pa.Table) -> pa.Table:
     """`staged` with `staged_row`, each row's position: the parse returns rows in this order."""
     rows = pa.array(np.arange(staged.num_rows, dtype=np.int64))
     return staged.append_column("staged_row", rows)
 
 
+def parse_input(staged: pa.Table, formats: Formats | None) -> pa.Table:
+    """The relation parse.sql reads: `staged` numbered, with each row's DLQ format and the
+    moment after which a failed_at is in the future, re-cut into PARSE_CHUNK_ROWS chunks."""
+    # Numbered first, so the order check in with_raw_columns covers the re-cut too
+    # (zero-copy slices).
+    rows = numbered(staged)
+    rows = rows.append_column("dlq_format", format_column(rows["topic"], formats))
+    future = pa.scalar(datetime.now(UTC) + FUTURE_TOLERANCE, pa.timestamp("us", "UTC"))
+    rows = rows.append_column("future_from", pa.repeat(future, rows.num_rows))
+    return pa.Table.from_batches(rows.to_batches(PARSE_CHUNK_ROWS), rows.schema)
+
+
 def install_macros(con: Connection) -> None:
+    """The macros parse.sql and signatures.sql call, as temporary macros on `con` (the
+    parser itself writes them into its queries instead: see ingest.sql_macros)."""
     con.execute(_sql("macros.sql"))
+
+
+@cache
+def prepared_sql(sql: str) -> str:
+    """`sql` with the macros of `install_macros` written in."""
+    return expanded(sql, macros_of(_sql("macros.sql")))
 
 
 class BatchParser:
@@ -150,50 +178,36 @@ class BatchParser:
         self._formats = dict(formats or {})
         self._own = con is None
         self._con = con
-        self._query: Relation | None = None
-        self._signatures: Relation | None = None
+        self._query: PreparedSelect | None = None
+        self._signatures: PreparedSelect | None = None
 
     def parse(self, staged: pa.Table) -> pa.Table:
-        con = self._con
-        if con is None:
-            con = self._con = scratch_connection(threads=1)
-        # Numbered first, so the order check in with_raw_columns covers the re-cut too
-        # (zero-copy slices).
-        rows = numbered(staged)
-        rows = rows.append_column("dlq_format", format_column(rows["topic"], self._formats))
-        register(
-            con, "staged", pa.Table.from_batches(rows.to_batches(PARSE_CHUNK_ROWS), rows.schema)
-        )
-        try:
-            if self._query is None:
-                install_macros(con)
-                # Built once and run for every batch (it reads whatever `staged` is then).
-                # DuckDB still parses, binds and plans the text on each run (most of the
-                # parse's fixed cost per batch); a new relation each time would bind it again.
-                self._query = con.sql(parse_select_sql())
-            parsed = self._query.to_arrow_table()
-        finally:
-            con.unregister("staged")
-        return with_raw_columns(self._with_signatures(con, parsed), staged)
+        if self._query is None or self._signatures is None:
+            if self._con is None:
+                self._con = scratch_connection(threads=1)
+            # Prepared once and run for every batch.
+            self._query = PreparedSelect(self._con, prepared_sql(parse_select_sql()))
+            self._signatures = PreparedSelect(self._con, prepared_sql(signatures_sql()))
+        parsed = self._query.run(parse_input(staged, self._formats))
+        return with_raw_columns(self._with_signatures(self._signatures, parsed), staged)
 
-    def _with_signatures(self, con: Connection, parsed: pa.Table) -> pa.Table:
+    def _with_signatures(self, signatures_of: PreparedSelect, parsed: pa.Table) -> pa.Table:
         """`parsed` with its error_signature column filled in, from one signature per
         distinct error message."""
         messages = parsed["error_message"]
         distinct = pc.unique(messages).drop_null()
-        register(con, "messages", pa.table({"message": distinct}))
-        try:
-            if self._signatures is None:
-                self._signatures = con.sql(signatures_sql())
-            signatures = self._signatures.to_arrow_table()["signature"]
-        finally:
-            con.unregister("messages")
+        signatures = signatures_of.run(pa.table({"message": distinct}))["signature"]
         # Row i of `signatures` is distinct[i]'s (a projection keeps its input's order).
         column = signatures.take(pc.index_in(messages, value_set=distinct))
         index = parsed.schema.get_field_index("error_signature")
         return parsed.set_column(index, parsed.schema.field(index), column)
 
     def close(self) -> None:
+        if not self._own:
+            # The connection stays the caller's; the statements prepared on it go.
+            for prepared in (self._query, self._signatures):
+                if prepared is not None:
+                    prepared.close()
         self._query = None
         self._signatures = None
         if self._own and self._con is not None:
