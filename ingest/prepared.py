@@ -7,7 +7,7 @@ from itertools import count
 
 import pyarrow as pa
 
-from dashboard.adapters.db import Connection
+from dashboard.adapters.db import Connection, run_to_arrow
 
 
 class _Input:
@@ -59,7 +59,7 @@ class PreparedSelect:
                 self.close()
                 con.execute(f"PREPARE {self._name} AS {self._sql}")
                 self._schema = table.schema
-            return con.sql(f"EXECUTE {self._name}").to_arrow_table()
+            return run_to_arrow(con, f"EXECUTE {self._name}")
         finally:
             self._input.table = None
 
