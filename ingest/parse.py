@@ -10,13 +10,11 @@ same SQL serves the ingest job and the tests (`parse_raw_records`).
 
 from __future__ import annotations
 
-from array import array
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import cache
 from importlib import resources
-from itertools import accumulate
 from typing import Any, cast
 
 import numpy as np
@@ -242,7 +240,8 @@ def stage_messages(messages: Sequence[Message]) -> pa.Table:
             pa.array([m.offset() for m in messages], pa.int64()),
             pa.array([kind for kind, _ in stamps], pa.int8()),
             pa.array([ms if kind else None for kind, ms in stamps], pa.int64()),
-            binary_array([m.key() for m in messages]),
+            # Keys are short: pa.array() converts them faster than a joined buffer would.
+            pa.array([m.key() for m in messages], pa.large_binary()),
             value,
             pa.array([m.headers() for m in messages], pa.list_(HEADER_TYPE)),
             text,
@@ -261,7 +260,8 @@ def binary_array(items: Sequence[bytes | None]) -> pa.Array:
     if has_null:
         present = [item for item in items if item is not None]
     lengths = map(_len_or_zero, items) if has_null else map(len, present)
-    offsets = array("q", accumulate(lengths, initial=0))
+    offsets = np.zeros(count + 1, dtype=np.int64)
+    np.cumsum(np.fromiter(lengths, np.int64, count), out=offsets[1:])
     data = b"".join(present)
     validity = None
     if has_null:
@@ -276,14 +276,18 @@ def _len_or_zero(item: bytes | None) -> int:
     return 0 if item is None else len(item)
 
 
+# Rows checked at once by Arrow when a batch holds a value that is not UTF-8.
+UTF8_CHECK_ROWS = 256
+
+
 def value_columns(values: Sequence[bytes | None]) -> tuple[pa.Array, pa.Array]:
     """The values as large_binary, and the same buffers as large_string, NULL where a value
     is not UTF-8 (or is NULL).
 
     The parse reads values as text; DuckDB's decode() would check and copy every value (a
     second copy of each transaction's values in fresh memory). Here the check is Arrow's
-    over the whole column, and only where that fails Python's per value: `isascii()`, then
-    a strict decode. DuckDB
+    over the whole column, and where that fails, over each UTF8_CHECK_ROWS rows, and only
+    in the rows that fail Python's per value: `isascii()`, then a strict decode. DuckDB
     must never be handed a VARCHAR that is not UTF-8, and Python's decoder is the strict one
     (it refuses surrogates and overlong forms)."""
     binary = binary_array(values)
@@ -292,10 +296,18 @@ def value_columns(values: Sequence[bytes | None]) -> tuple[pa.Array, pa.Array]:
     try:
         # Arrow's check of the whole column at once, as strict as Python's decoder (it
         # refuses surrogates, overlong forms and code points past U+10FFFF too): the usual
-        # batch is all UTF-8, and only a batch holding an exception is checked value by value.
+        # batch is all UTF-8, and only rows near an exception are checked value by value.
         text.validate(full=True)
     except pa.ArrowInvalid:
-        readable = [value is not None and (value.isascii() or _is_utf8(value)) for value in values]
+        readable = binary.is_valid().to_numpy(zero_copy_only=False, writable=True)
+        for start in range(0, len(values), UTF8_CHECK_ROWS):
+            try:
+                text.slice(start, UTF8_CHECK_ROWS).validate(full=True)
+            except pa.ArrowInvalid:
+                for i in range(start, min(start + UTF8_CHECK_ROWS, len(values))):
+                    value = values[i]
+                    if value is not None and not (value.isascii() or _is_utf8(value)):
+                        readable[i] = False
         validity = pa.array(readable, pa.bool_()).buffers()[1]
         text = pa.Array.from_buffers(pa.large_string(), len(binary), [validity, offsets, data])
     return binary, text
