@@ -50,7 +50,9 @@ def plain(messages: list[Message]) -> pa.Table:
 def messages(values: list[bytes | None], topic: str = "t") -> list[Message]:
     found = []
     for n, value in enumerate(values):
-        headers = None if n % 5 == 0 else [] if n % 5 == 1 else [("h", None), ("é", b"\xff")]
+        headers: list[tuple[str, str | bytes | None]] | None = (
+            None if n % 5 == 0 else [] if n % 5 == 1 else [("h", None), ("é", b"\xff")]
+        )
         found.append(
             Message(
                 topic=topic if n % 7 else "other",
