@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import cache
 from importlib import resources
-from itertools import chain
 from typing import Any, cast
 
 import numpy as np
@@ -220,9 +219,6 @@ class BatchParser:
         self.close()
 
 
-Headers = Sequence[tuple[str, str | bytes | None]]
-
-
 def stage_messages(messages: Sequence[Message]) -> pa.Table:
     """Arrow columns of the raw parts of consumed messages, in STAGED_SCHEMA.
 
@@ -247,36 +243,10 @@ def stage_messages(messages: Sequence[Message]) -> pa.Table:
             # Keys are short: pa.array() converts them faster than a joined buffer would.
             pa.array([m.key() for m in messages], pa.large_binary()),
             value,
-            # A consumed message's headers are a list of pairs (a dict only when producing).
-            headers_array(cast(list[Headers | None], [m.headers() for m in messages])),
+            pa.array([m.headers() for m in messages], pa.list_(HEADER_TYPE)),
             text,
         ],
         schema=STAGED_SCHEMA,
-    )
-
-
-def headers_array(items: Sequence[Headers | None]) -> pa.Array:
-    """The messages' headers as list<struct<key, value>>, equal to pa.array()'s conversion:
-    built from flat key and value columns, since pyarrow converts a list of tuples into
-    structs pair by pair (most of the staging's time, for a few headers a record)."""
-    count = len(items)
-    has_null = None in items
-    present: Sequence[Headers] = (
-        [h or () for h in items] if has_null else cast(Sequence[Headers], items)
-    )
-    offsets = np.zeros(count + 1, dtype=np.int32)
-    np.cumsum(np.fromiter(map(len, present), np.int32, count), out=offsets[1:])
-    pairs = list(chain.from_iterable(present))
-    struct = pa.StructArray.from_arrays(
-        [
-            pa.array([k for k, _ in pairs], pa.string()),
-            pa.array([v for _, v in pairs], pa.large_binary()),
-        ],
-        fields=list(HEADER_TYPE),
-    )
-    mask = pa.array([h is None for h in items], pa.bool_()) if has_null else None
-    return pa.ListArray.from_arrays(
-        pa.array(offsets), struct, type=pa.list_(HEADER_TYPE), mask=mask
     )
 
 

@@ -9,13 +9,7 @@ import pyarrow as pa
 from confluent_kafka import Message
 
 from dashboard.devtools.demo_data import generate
-from ingest.parse import (
-    HEADER_TYPE,
-    STAGED_SCHEMA,
-    UTF8_CHECK_ROWS,
-    headers_array,
-    stage_messages,
-)
+from ingest.parse import HEADER_TYPE, STAGED_SCHEMA, UTF8_CHECK_ROWS, stage_messages
 
 NOT_UTF8 = [
     b"\xff\xfe\x00garbage\x80\x81",
@@ -99,22 +93,3 @@ def test_values_that_are_not_utf8_are_no_text_wherever_they_fall() -> None:
     assert_staged_plainly(messages(values))
     assert_staged_plainly(messages([None, *NOT_UTF8]))
     assert_staged_plainly(messages([None]))
-
-
-def test_headers_of_every_shape_are_staged_as_plain_pyarrow_would() -> None:
-    """None (no headers), empty, NULL values, text values, repeated and non-ASCII keys."""
-    shapes: list[list[tuple[str, str | bytes | None]] | None] = [
-        None,
-        [],
-        [("h", None)],
-        [("é", b"\xff\x00"), ("é", b"")],
-        [("text", "a str value"), ("k", b"v"), ("", None)],
-    ]
-    for first in range(len(shapes)):
-        batch = [shapes[(first + n) % len(shapes)] for n in range(23)]
-        expected = pa.array(batch, pa.list_(HEADER_TYPE))
-        staged = headers_array(batch)
-        assert staged.equals(expected)
-        assert staged.to_pylist() == expected.to_pylist()
-    assert headers_array([]).equals(pa.array([], pa.list_(HEADER_TYPE)))
-    assert headers_array([None]).equals(pa.array([None], pa.list_(HEADER_TYPE)))
