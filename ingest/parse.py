@@ -10,20 +10,21 @@ same SQL serves the ingest job and the tests (`parse_raw_records`).
 
 from __future__ import annotations
 
-from array import array
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from functools import cache
 from importlib import resources
-from itertools import accumulate
 from typing import Any, cast
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from dashboard.adapters.db import Connection, Relation, register, scratch_connection
+from dashboard.adapters.db import Connection, register, scratch_connection
 from dashboard.adapters.kafka import Message
+from ingest.prepared import PreparedSelect
+from ingest.sql_macros import expanded, macros_of
 
 HEADER_TYPE = pa.struct([("key", pa.string()), ("value", pa.large_binary())])
 
@@ -65,15 +66,16 @@ def _sql(name: str) -> str:
 
 
 def parse_select_sql() -> str:
-    """The SELECT that turns the relation `staged` (numbered, see `numbered`) into parsed
-    record columns, in `staged` order, with NULL where the raw key, headers, value and error
-    signature go, and `staged_row` last."""
+    """The SELECT that turns the relation `dlq_input` (a staged batch, numbered: see
+    `numbered`) into parsed record columns, in that order, with NULL where the raw key,
+    headers, value and error signature go, and `staged_row` last. It calls the macros of
+    `install_macros`."""
     return _sql("parse.sql")
 
 
 def signatures_sql() -> str:
-    """The SELECT that turns the relation `messages` (column `message`) into one error
-    signature each, in order.
+    """The SELECT that turns the relation `dlq_input` (column `message`) into one error
+    signature each, in order. It calls the macros of `install_macros`.
 
     One signature per distinct message of a batch: a batch repeats few distinct texts, and
     the signature's regular expressions are among the parse's costliest steps. The
@@ -128,14 +130,38 @@ def with_raw_columns(parsed: pa.Table, staged: pa.Table) -> pa.Table:
     return parsed
 
 
+# A failed_at later than this after the parse is "in the future" (a parse warning).
+FUTURE_TOLERANCE = timedelta(minutes=5)
+
+
 def numbered(staged: pa.Table) -> pa.Table:
     """`staged` with `staged_row`, each row's position: the parse returns rows in this order."""
     rows = pa.array(np.arange(staged.num_rows, dtype=np.int64))
     return staged.append_column("staged_row", rows)
 
 
+def parse_input(staged: pa.Table, formats: Formats | None) -> pa.Table:
+    """The relation parse.sql reads: `staged` numbered, with each row's DLQ format and the
+    moment after which a failed_at is in the future, re-cut into PARSE_CHUNK_ROWS chunks."""
+    # Numbered first, so the order check in with_raw_columns covers the re-cut too
+    # (zero-copy slices).
+    rows = numbered(staged)
+    rows = rows.append_column("dlq_format", format_column(rows["topic"], formats))
+    future = pa.scalar(datetime.now(UTC) + FUTURE_TOLERANCE, pa.timestamp("us", "UTC"))
+    rows = rows.append_column("future_from", pa.repeat(future, rows.num_rows))
+    return pa.Table.from_batches(rows.to_batches(PARSE_CHUNK_ROWS), rows.schema)
+
+
 def install_macros(con: Connection) -> None:
+    """The macros parse.sql and signatures.sql call, as temporary macros on `con` (the
+    parser itself writes them into its queries instead: see ingest.sql_macros)."""
     con.execute(_sql("macros.sql"))
+
+
+@cache
+def prepared_sql(sql: str) -> str:
+    """`sql` with the macros of `install_macros` written in."""
+    return expanded(sql, macros_of(_sql("macros.sql")))
 
 
 class BatchParser:
@@ -150,50 +176,36 @@ class BatchParser:
         self._formats = dict(formats or {})
         self._own = con is None
         self._con = con
-        self._query: Relation | None = None
-        self._signatures: Relation | None = None
+        self._query: PreparedSelect | None = None
+        self._signatures: PreparedSelect | None = None
 
     def parse(self, staged: pa.Table) -> pa.Table:
-        con = self._con
-        if con is None:
-            con = self._con = scratch_connection(threads=1)
-        # Numbered first, so the order check in with_raw_columns covers the re-cut too
-        # (zero-copy slices).
-        rows = numbered(staged)
-        rows = rows.append_column("dlq_format", format_column(rows["topic"], self._formats))
-        register(
-            con, "staged", pa.Table.from_batches(rows.to_batches(PARSE_CHUNK_ROWS), rows.schema)
-        )
-        try:
-            if self._query is None:
-                install_macros(con)
-                # Built once and run for every batch (it reads whatever `staged` is then).
-                # DuckDB still parses, binds and plans the text on each run (most of the
-                # parse's fixed cost per batch); a new relation each time would bind it again.
-                self._query = con.sql(parse_select_sql())
-            parsed = self._query.to_arrow_table()
-        finally:
-            con.unregister("staged")
-        return with_raw_columns(self._with_signatures(con, parsed), staged)
+        if self._query is None or self._signatures is None:
+            if self._con is None:
+                self._con = scratch_connection(threads=1)
+            # Prepared once and run for every batch.
+            self._query = PreparedSelect(self._con, prepared_sql(parse_select_sql()))
+            self._signatures = PreparedSelect(self._con, prepared_sql(signatures_sql()))
+        parsed = self._query.run(parse_input(staged, self._formats))
+        return with_raw_columns(self._with_signatures(self._signatures, parsed), staged)
 
-    def _with_signatures(self, con: Connection, parsed: pa.Table) -> pa.Table:
+    def _with_signatures(self, signatures_of: PreparedSelect, parsed: pa.Table) -> pa.Table:
         """`parsed` with its error_signature column filled in, from one signature per
         distinct error message."""
         messages = parsed["error_message"]
         distinct = pc.unique(messages).drop_null()
-        register(con, "messages", pa.table({"message": distinct}))
-        try:
-            if self._signatures is None:
-                self._signatures = con.sql(signatures_sql())
-            signatures = self._signatures.to_arrow_table()["signature"]
-        finally:
-            con.unregister("messages")
+        signatures = signatures_of.run(pa.table({"message": distinct}))["signature"]
         # Row i of `signatures` is distinct[i]'s (a projection keeps its input's order).
         column = signatures.take(pc.index_in(messages, value_set=distinct))
         index = parsed.schema.get_field_index("error_signature")
         return parsed.set_column(index, parsed.schema.field(index), column)
 
     def close(self) -> None:
+        if not self._own:
+            # The connection stays the caller's; the statements prepared on it go.
+            for prepared in (self._query, self._signatures):
+                if prepared is not None:
+                    prepared.close()
         self._query = None
         self._signatures = None
         if self._own and self._con is not None:
@@ -228,7 +240,8 @@ def stage_messages(messages: Sequence[Message]) -> pa.Table:
             pa.array([m.offset() for m in messages], pa.int64()),
             pa.array([kind for kind, _ in stamps], pa.int8()),
             pa.array([ms if kind else None for kind, ms in stamps], pa.int64()),
-            binary_array([m.key() for m in messages]),
+            # Keys are short: pa.array() converts them faster than a joined buffer would.
+            pa.array([m.key() for m in messages], pa.large_binary()),
             value,
             pa.array([m.headers() for m in messages], pa.list_(HEADER_TYPE)),
             text,
@@ -247,7 +260,8 @@ def binary_array(items: Sequence[bytes | None]) -> pa.Array:
     if has_null:
         present = [item for item in items if item is not None]
     lengths = map(_len_or_zero, items) if has_null else map(len, present)
-    offsets = array("q", accumulate(lengths, initial=0))
+    offsets = np.zeros(count + 1, dtype=np.int64)
+    np.cumsum(np.fromiter(lengths, np.int64, count), out=offsets[1:])
     data = b"".join(present)
     validity = None
     if has_null:
@@ -262,14 +276,18 @@ def _len_or_zero(item: bytes | None) -> int:
     return 0 if item is None else len(item)
 
 
+# Rows checked at once by Arrow when a batch holds a value that is not UTF-8.
+UTF8_CHECK_ROWS = 256
+
+
 def value_columns(values: Sequence[bytes | None]) -> tuple[pa.Array, pa.Array]:
     """The values as large_binary, and the same buffers as large_string, NULL where a value
     is not UTF-8 (or is NULL).
 
     The parse reads values as text; DuckDB's decode() would check and copy every value (a
     second copy of each transaction's values in fresh memory). Here the check is Arrow's
-    over the whole column, and only where that fails Python's per value: `isascii()`, then
-    a strict decode. DuckDB
+    over the whole column, and where that fails, over each UTF8_CHECK_ROWS rows, and only
+    in the rows that fail Python's per value: `isascii()`, then a strict decode. DuckDB
     must never be handed a VARCHAR that is not UTF-8, and Python's decoder is the strict one
     (it refuses surrogates and overlong forms)."""
     binary = binary_array(values)
@@ -278,10 +296,18 @@ def value_columns(values: Sequence[bytes | None]) -> tuple[pa.Array, pa.Array]:
     try:
         # Arrow's check of the whole column at once, as strict as Python's decoder (it
         # refuses surrogates, overlong forms and code points past U+10FFFF too): the usual
-        # batch is all UTF-8, and only a batch holding an exception is checked value by value.
+        # batch is all UTF-8, and only rows near an exception are checked value by value.
         text.validate(full=True)
     except pa.ArrowInvalid:
-        readable = [value is not None and (value.isascii() or _is_utf8(value)) for value in values]
+        readable = binary.is_valid().to_numpy(zero_copy_only=False, writable=True)
+        for start in range(0, len(values), UTF8_CHECK_ROWS):
+            try:
+                text.slice(start, UTF8_CHECK_ROWS).validate(full=True)
+            except pa.ArrowInvalid:
+                for i in range(start, min(start + UTF8_CHECK_ROWS, len(values))):
+                    value = values[i]
+                    if value is not None and not (value.isascii() or _is_utf8(value)):
+                        readable[i] = False
         validity = pa.array(readable, pa.bool_()).buffers()[1]
         text = pa.Array.from_buffers(pa.large_string(), len(binary), [validity, offsets, data])
     return binary, text

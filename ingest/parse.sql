@@ -1,9 +1,12 @@
 -- Turns raw Kafka records into `records` rows (minus the ingest bookkeeping columns).
 --
--- Input: a relation named `staged` with the columns of ingest.parse.STAGED_SCHEMA (the
--- value's bytes also as text, NULL where they are not UTF-8), `staged_row`, each row's
--- position in it, and `dlq_format`, the shape its DLQ's settings give (see
--- dashboard.settings.DLQ_FORMATS; dlq-other-formats.md). Output: one row per staged row, in that order
+-- Input: a relation named `dlq_input` (ingest.parse.PreparedSelect) with the columns of
+-- ingest.parse.STAGED_SCHEMA (the value's bytes also as text, NULL where they are not UTF-8),
+-- `staged_row`, each row's position in it, `dlq_format`, the shape its DLQ's settings give (see
+-- dashboard.settings.DLQ_FORMATS; dlq-other-formats.md), and `future_from`, the moment after
+-- which a failed_at is in the future (the parse's moment plus a tolerance, given from
+-- Python: now() here would have DuckDB bind the query anew on every run, as would
+-- TIMESTAMPTZ arithmetic). Output: one row per staged row, in that order
 -- (every step is a projection, which keeps its input's order; `staged_row` comes out last,
 -- to be checked), with the raw key, headers and value left NULL: they pass around the parse
 -- untouched and are put back by position (ingest.parse.with_raw_columns), so no copy of
@@ -26,7 +29,7 @@ WITH decoded AS (
         "text" AS text_value,                         -- NULL: tombstone or not UTF-8
         coalesce(try(decode("key")), CAST("key" AS VARCHAR)) AS key_text,
         list_transform(headers, lambda h: h."key") AS header_keys
-    FROM staged
+    FROM dlq_input
 ),
 first_chars AS (
     SELECT
@@ -236,7 +239,7 @@ judged AS (
         dlq_url_host(r_url) AS r_domain
     FROM resolved
 )
--- The rows, in `staged` order (a projection keeps its input's order).
+-- The rows, in `dlq_input` order (a projection keeps its input's order).
 SELECT
     topic,
     "partition",
@@ -257,14 +260,14 @@ SELECT
     END, '[\x00-\x08\x0B-\x1F\x7F]', '�', 'g') END AS value_preview,
     r_parse_error AS parse_error,
     CASE WHEN v_trace_id IS NULL OR (v_failed_at IS NOT NULL AND v_failed_at_naive)
-              OR v_failed_at > now() + INTERVAL 5 MINUTE OR (r_url IS NOT NULL AND r_domain IS NULL)
+              OR v_failed_at > future_from OR (r_url IS NOT NULL AND r_domain IS NULL)
         THEN list_filter([
             CASE WHEN v_trace_id IS NULL AND r_trace_id IS NOT NULL AND record_format = 'pipeline'
                 AND dlq_format <> 'envelope'
                 THEN 'trace_id taken from the record key' END,
             CASE WHEN v_failed_at IS NOT NULL AND v_failed_at_naive
                 THEN 'failed_at has no UTC offset; read as UTC' END,
-            CASE WHEN v_failed_at > now() + INTERVAL 5 MINUTE
+            CASE WHEN v_failed_at > future_from
                 THEN 'failed_at is in the future' END,
             CASE WHEN r_url IS NOT NULL AND r_domain IS NULL
                 THEN CASE dlq_format WHEN 'claimx-download' THEN 'download_url'

@@ -1,5 +1,5 @@
 -- One error signature per distinct error text (ingest.parse, `BatchParser`): the relation
--- `messages` (column `message`) in, `signature` out, in the same order (every step is a
+-- `dlq_input` (column `message`) in, `signature` out, in the same order (every step is a
 -- projection, which keeps its input's order).
 --
 -- The first steps (URLs, credentials, timestamps) each need a character the text may lack
@@ -11,7 +11,7 @@ WITH urls AS (
     SELECT message, CASE WHEN contains(message, '://') THEN regexp_replace(message,
         '[A-Za-z][A-Za-z0-9+.-]*://[^\s"''<>]+', '<url>', 'g')
         ELSE message END AS m
-    FROM messages
+    FROM dlq_input
 ),
 credentials AS (
     SELECT message, CASE WHEN contains(message, '=') OR contains(message, '%') THEN regexp_replace(m,

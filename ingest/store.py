@@ -9,7 +9,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from dashboard.adapters import (
     failure_pairs,
@@ -133,6 +135,34 @@ def mark_gone(con: Connection, topic: str, offsets: Mapping[int, PartitionOffset
     return total
 
 
+@dataclass
+class WriteSession:
+    """What a writer that keeps its connection across transactions knows between them, for
+    one topic: the stored positions and the trace ids of the topic's replayed records.
+
+    While a write connection is open nobody else writes the file (DuckDB lets one process
+    write it, and `Database.write` holds this process's lock), so both stay true until the
+    connection closes: no transaction reads them again, and the rows already stored are
+    left out in Arrow rather than by a join in every statement that reads the batch."""
+
+    topic: str
+    positions: dict[int, int]  # partition -> next offset stored
+    replayed_traces: pa.Array  # trace ids of the topic's replayed records (few)
+
+
+def prepare(con: Connection, topic: str) -> WriteSession:
+    """Make `con` ready for `write_parsed` on `topic`: the macros its insert uses (temporary,
+    so once per connection) and what it needs to know of the file (`WriteSession`)."""
+    url_folders.install(con)
+    replayed = con.execute(
+        "SELECT DISTINCT trace_id FROM replays WHERE topic = ? AND trace_id IS NOT NULL",
+        [topic],
+    ).fetchall()
+    return WriteSession(
+        topic, stored_positions(con, topic), pa.array([t for (t,) in replayed], pa.string())
+    )
+
+
 def write_parsed(
     con: Connection,
     run_id: int,
@@ -141,10 +171,10 @@ def write_parsed(
     ends: Mapping[int, int] | None = None,
     committed: Mapping[int, int | None] | None = None,
     phases: Phases | None = None,
-    prepared: bool = False,
+    session: WriteSession | None = None,
 ) -> BatchResult:
-    """Insert a parsed batch (from ingest.parse.BatchParser) and advance the positions, in
-    one transaction.
+    """Insert a parsed batch (from ingest.parse.BatchParser) of `topic`'s records and advance
+    the positions, in one transaction.
 
     Rows below the stored position are skipped: another ingest (a `dlq list` refresh beside
     `dlq ingest --follow`, say) may have stored them first, and a record is stored once.
@@ -152,46 +182,17 @@ def write_parsed(
     offsets but are never delivered); it is written with the batch that holds the records
     before that end, never ahead of them. Rows below the review group's `committed` offset
     (as the run found it) were resolved before the dashboard saw them, and are recorded so.
-    `prepared`: `prepare` has run on `con` (a writer keeping its connection across
-    transactions prepares it once).
+    `session`: from `prepare` on `con` (a writer keeping its connection across transactions
+    prepares it once); without one, the transaction prepares its own.
     """
     started = time.perf_counter()
-    if not prepared:
-        prepare(con)
-    register(con, "parsed_batch", parsed)
-    try:
-        with transaction(con):
-            con.execute(
-                "CREATE OR REPLACE TEMP VIEW new_rows AS "
-                "SELECT s.* FROM parsed_batch s "
-                "LEFT JOIN ingest_positions p "
-                'ON p.topic = s.topic AND p."partition" = s."partition" '
-                'WHERE s."offset" >= coalesce(p.next_offset, -1)'
-            )
-            # No RETURNING: it would keep DuckDB from writing a large batch straight to
-            # the table. The insert reports its row count; the run counts the rest at its end.
-            kept = "".join(f", {sql} AS {column}" for column, sql in KEPT_AT_INSERT.items())
-            counted = con.execute(
-                # By name: columns added by later migrations come last in the table.
-                "INSERT INTO records BY NAME SELECT new_rows.*, ? AS ingest_run_id, "
-                f"now() AS ingested_at{kept} FROM new_rows",
-                [run_id],
-            ).fetchone()
-            inserted = int(counted[0]) if counted else 0
-            # Before the positions move: `new_rows` holds exactly the rows just inserted.
-            for partition, offset in (committed or {}).items():
-                if offset is not None:
-                    con.execute(
-                        "INSERT INTO resolutions "
-                        '(topic, "partition", "offset", resolved_at, source) '
-                        'SELECT topic, "partition", "offset", now(), \'before-dashboard\' '
-                        'FROM new_rows WHERE "partition" = ? AND "offset" < ? '
-                        "ON CONFLICT DO NOTHING",
-                        [partition, offset],
-                    )
-            record_states.after_ingest(con, topic, "new_rows", committed or {})
-            trace_landings.after_ingest(con, topic, run_id)
-            pair_minutes.after_ingest(con, "new_rows")
+    with transaction(con):
+        if session is None:
+            session = prepare(con, topic)
+        new_rows = not_stored(parsed, session.positions)
+        register(con, "new_rows", new_rows)
+        try:
+            inserted = _insert(con, run_id, topic, new_rows, committed or {}, session)
             # The batch's own next offsets and the partition ends, in one statement (each
             # statement costs milliseconds, and this runs once per transaction).
             positions = next_offsets(parsed)
@@ -204,18 +205,67 @@ def write_parsed(
                 [inserted, run_id],
             )
             inserted_at = time.perf_counter()
-    finally:
-        con.unregister("parsed_batch")
+        finally:
+            con.unregister("new_rows")
+    # Committed: the session's positions move as the file's did.
+    for (t, partition), offset in positions.items():
+        if t == topic:
+            session.positions[partition] = max(session.positions.get(partition, offset), offset)
     if phases is not None:
         phases.add("insert", inserted_at - started)
         phases.add("commit", time.perf_counter() - inserted_at)
-    return BatchResult(inserted, stored_positions(con, topic))
+    return BatchResult(inserted, dict(session.positions))
 
 
-def prepare(con: Connection) -> None:
-    """Make `con` ready for `write_parsed`: the macros its insert uses (temporary, so once
-    per connection)."""
-    url_folders.install(con)
+def _insert(
+    con: Connection,
+    run_id: int,
+    topic: str,
+    new_rows: pa.Table,
+    committed: Mapping[int, int | None],
+    session: WriteSession,
+) -> int:
+    """Insert `new_rows` (registered under that name) and bring what is kept about them and
+    the records they touch up to date; return how many rows were inserted."""
+    # No RETURNING: it would keep DuckDB from writing a large batch straight to the table.
+    # The insert reports its row count; the run counts the rest at its end.
+    kept = "".join(f", {sql} AS {column}" for column, sql in KEPT_AT_INSERT.items())
+    counted = con.execute(
+        # By name: columns added by later migrations come last in the table.
+        "INSERT INTO records BY NAME SELECT new_rows.*, ? AS ingest_run_id, "
+        f"now() AS ingested_at{kept} FROM new_rows",
+        [run_id],
+    ).fetchone()
+    inserted = int(counted[0]) if counted else 0
+    for partition, offset in committed.items():
+        if offset is not None:
+            con.execute(
+                "INSERT INTO resolutions "
+                '(topic, "partition", "offset", resolved_at, source) '
+                'SELECT topic, "partition", "offset", now(), \'before-dashboard\' '
+                'FROM new_rows WHERE "partition" = ? AND "offset" < ? '
+                "ON CONFLICT DO NOTHING",
+                [partition, offset],
+            )
+    returning = len(session.replayed_traces) > 0 and bool(
+        pc.any(pc.is_in(new_rows["trace_id"], value_set=session.replayed_traces)).as_py()
+    )
+    record_states.after_ingest(con, topic, "new_rows", committed, replays_may_return=returning)
+    trace_landings.after_ingest(con, topic, run_id)
+    pair_minutes.after_ingest(con, "new_rows")
+    return inserted
+
+
+def not_stored(parsed: pa.Table, positions: Mapping[int, int]) -> pa.Table:
+    """The rows of `parsed` (one topic's) at or after their partition's stored position."""
+    if not positions or not parsed.num_rows:
+        return parsed
+    partition = parsed["partition"].to_numpy()
+    offset = parsed["offset"].to_numpy()
+    stored = np.zeros(len(offset), dtype=bool)
+    for p, next_offset in positions.items():
+        stored |= (partition == p) & (offset < next_offset)
+    return parsed.filter(pa.array(~stored)) if stored.any() else parsed
 
 
 def set_positions(con: Connection, topic: str, positions: Mapping[int, int]) -> None:

@@ -157,6 +157,7 @@ class TransactionWriter:
     def _run(self) -> None:
         stack = ExitStack()
         con: Connection | None = None
+        session: store.WriteSession | None = None
         opened = 0.0
         plan = self._plan
         try:
@@ -165,10 +166,17 @@ class TransactionWriter:
                 del item
                 if con is None:
                     con = stack.enter_context(self._db.write())
-                    store.prepare(con)
+                    session = store.prepare(con, plan.topic)
                     opened = time.monotonic()
                 store.write_parsed(
-                    con, plan.run_id, plan.topic, parsed, ends, plan.committed, self._phases, True
+                    con,
+                    plan.run_id,
+                    plan.topic,
+                    parsed,
+                    ends,
+                    plan.committed,
+                    self._phases,
+                    session,
                 )
                 del parsed  # freed before waiting for the next: three transactions at most
                 if time.monotonic() - opened >= self._hold:

@@ -9,12 +9,15 @@ import os
 import random
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 import pytest
 
+from dashboard.adapters import record_states
 from dashboard.adapters.db import Database
 from dashboard.devtools.demo_data import generate
 from ingest import store
@@ -27,7 +30,8 @@ from ingest.parse import (
     stage_raw,
     with_raw_columns,
 )
-from tests.snapshots import TOPIC
+from tests.snapshots import TOPIC, add_replay, pipeline_record
+from tests.test_kept_state import mismatches
 
 NAIVE_FAILED_AT = "2026-11-20T10:00:00"
 REPO = Path(__file__).resolve().parent.parent
@@ -206,3 +210,37 @@ def test_parse_rows_out_of_the_staged_order_are_refused() -> None:
     )
     with pytest.raises(ValueError, match="out of the staged order"):
         with_raw_columns(shuffled, staged)
+
+
+def test_a_writer_session_skips_what_it_stored_and_sees_a_replayed_trace_id_return(
+    tmp_path: Path,
+) -> None:
+    """One connection, several transactions (as the ingest's writer): the positions and the
+    replayed trace ids it keeps between them give the same rows and states as reading the
+    file each time."""
+    at = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
+    first = [pipeline_record(0, i, at) for i in range(3)]
+    returning = pipeline_record(0, 3, at + timedelta(minutes=5), trace_id="evt-0-1")
+    unrelated = pipeline_record(0, 4, at + timedelta(minutes=5))
+    db = Database(tmp_path / "s.duckdb")
+    with BatchParser() as parser, db.write() as con:
+        run_id = store.start_run(con, TOPIC)
+        store.write_parsed(con, run_id, TOPIC, parser.parse(stage_raw(first)))
+        add_replay(con, 0, 1, at + timedelta(minutes=1))
+    with BatchParser() as parser, db.write() as con:
+        session = store.prepare(con, TOPIC)
+        assert session.positions == {0: 3}
+        assert session.replayed_traces.to_pylist() == ["evt-0-1"]
+        run_id = store.start_run(con, TOPIC)
+        write = partial(store.write_parsed, con, run_id, TOPIC, session=session)
+        # The whole partition again, then one record that does not bring the trace id back.
+        assert write(parser.parse(stage_raw([*first, returning]))).inserted == 1
+        assert session.positions == {0: 4}
+        assert write(parser.parse(stage_raw([returning, unrelated]))).inserted == 1
+        assert session.positions == {0: 5}
+        assert con.execute("SELECT count(*) FROM records").fetchone() == (5,)
+        states = con.execute(
+            "SELECT \"offset\", state FROM records WHERE state <> 'open' ORDER BY ALL"
+        ).fetchall()
+        assert states == [(1, record_states.REPLAY_FAILED)]
+        assert mismatches(con) == []

@@ -42,7 +42,7 @@ def signatures(sql: str, messages: list[str | None]) -> list[str | None]:
     con = scratch_connection(threads=1)
     try:
         install_macros(con)
-        register(con, "messages", pa.table({"message": pa.array(messages, pa.string())}))
+        register(con, "dlq_input", pa.table({"message": pa.array(messages, pa.string())}))
         found: list[str | None] = con.sql(sql).to_arrow_table()["signature"].to_pylist()
         return found
     finally:

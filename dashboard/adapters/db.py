@@ -206,6 +206,20 @@ def register(con: Connection, name: str, data: pa.Table) -> None:
     con.register(name, data)
 
 
+def run_to_arrow(con: Connection, statement: str) -> pa.Table:
+    """The rows of a statement that is not a SELECT (an EXECUTE of a prepared one), as Arrow.
+
+    `con.sql()` runs such a statement at once and keeps its rows in DuckDB, to be read
+    again into Arrow: a second copy of every row. The duckdb package's own
+    `to_arrow_table()` asks its engine for Arrow straight from the run (`_seam.submit`);
+    so does this, where that exists."""
+    submit = getattr(getattr(duckdb, "_seam", None), "submit", None)
+    if submit is None:
+        return con.sql(statement).to_arrow_table()
+    con.complete()
+    return submit(con, statement, None, "arrow").arrow_table()
+
+
 def insert_rows(
     con: Connection, table: str, columns: Sequence[str], rows: Sequence[Sequence[object]]
 ) -> None:

@@ -182,15 +182,24 @@ def _refresh_replayed(con: Connection, which: str, params: object = None) -> Non
 
 
 def after_ingest(
-    con: Connection, topic: str, new_rows: str, committed: Mapping[int, int | None]
+    con: Connection,
+    topic: str,
+    new_rows: str,
+    committed: Mapping[int, int | None],
+    *,
+    replays_may_return: bool = True,
 ) -> None:
     """`new_rows` (a relation of records of `topic` just inserted, 'open' by default) holds
     records below the review group's `committed` offsets, just resolved, and may bring back
     the trace id of a replayed record: that replay failed. Only the batch and the replayed
-    records are looked at."""
+    records are looked at. `replays_may_return=False`: the caller knows that no replayed
+    record's trace id is among `new_rows` (the ingest's writer keeps the few replayed trace
+    ids), so the replayed records need no look."""
     for partition, offset in committed.items():
         if offset is not None:
             mark_resolved_below(con, topic, partition, offset, among=new_rows)
+    if not replays_may_return:
+        return
     _refresh_replayed(
         con,
         f"p.trace_id IN (SELECT n.trace_id FROM {new_rows} n "
