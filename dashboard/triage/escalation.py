@@ -146,10 +146,12 @@ def _replay_failures(con: Connection, settings: Settings, _now: datetime) -> Cri
     # and the listed ones again on their trace id's text, so a hash two trace ids share (a
     # 64-bit collision) lists neither; the total counts such a hash as one trace id (odds of
     # about n^2 / 2^65 for n trace ids).
+    # The listed hashes' records are taken again by rowid (one transaction keeps them valid),
+    # not by their hashes, which would read the text of every flagged record.
     with transaction(con):
         latest = con.execute(
             """
-            SELECT trace_hash, count(*) OVER () AS trace_ids FROM records
+            SELECT count(*) OVER () AS trace_ids, list(rowid) FROM records
             WHERE topic = $topic AND trace_repeated
             GROUP BY trace_hash HAVING count(*) > 1
             ORDER BY max(kafka_timestamp) DESC LIMIT 500
@@ -159,14 +161,13 @@ def _replay_failures(con: Connection, settings: Settings, _now: datetime) -> Cri
         named = con.execute(
             """
             SELECT trace_id, count(*) AS landings, min(kafka_timestamp), max(kafka_timestamp)
-            FROM records
-            WHERE topic = $topic AND trace_repeated AND trace_hash IN (SELECT unnest($hashes))
+            FROM records WHERE rowid IN (SELECT unnest($rowids))
             GROUP BY trace_id HAVING count(*) > 1
             ORDER BY max(kafka_timestamp) DESC, trace_id
             """,
-            {"topic": settings.dlq_topic, "hashes": [h for h, _ in latest]},
+            {"rowids": [rowid for _, rowids in latest for rowid in rowids]},
         ).fetchall()
-    count = int(latest[0][1]) if named else 0
+    count = int(latest[0][0]) if named else 0
     return Criterion(
         "replay_failures",
         runbook.RUNBOOK.escalation.replay_failures,
