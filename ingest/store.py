@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import socket
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -33,7 +33,12 @@ KEPT_AT_INSERT: dict[str, str] = {
     "trace_hash": trace_landings.TRACE_HASH_SQL.format(
         parse_error="parse_error", trace_id="trace_id"
     ),
-    "pair_hash": failure_pairs.RECORD_PAIR_HASH_SQL,
+}
+
+# Kept columns computed on the batch in Arrow before the insert, once per distinct value
+# rather than per record (the failure pair's MD5: a batch holds few pairs).
+KEPT_FROM_BATCH: dict[str, Callable[[pa.Table], pa.Array]] = {
+    "pair_hash": failure_pairs.pair_hashes,
 }
 
 
@@ -190,6 +195,8 @@ def write_parsed(
         if session is None:
             session = prepare(con, topic)
         new_rows = not_stored(parsed, session.positions)
+        for column, compute in KEPT_FROM_BATCH.items():
+            new_rows = new_rows.append_column(column, compute(new_rows))
         register(con, "new_rows", new_rows)
         try:
             inserted = _insert(con, run_id, topic, new_rows, committed or {}, session)

@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 import pytest
 
 from dashboard.adapters import failure_pairs
@@ -98,3 +99,21 @@ def test_the_migration_keeps_what_the_ingest_would_have(
     with Database(now).read() as ingested:
         assert kept == ingested.execute(query).fetchall()
     assert all(h is not None for *_, h in kept)
+
+
+def test_the_writers_arrow_hash_equals_the_sql_one_on_odd_text() -> None:
+    texts = [None, "", "a", "ab", "é😀\x00", "x" * 5_000, "9:z", "s1:a", "\u200b", "tab\there"]
+    rows = pa.table(
+        {
+            "error_signature": [s for s in texts for _ in texts for _ in (0, 1)],
+            "error_category": [c for _ in texts for c in texts for _ in (0, 1)],
+            "domain": [d for _ in texts for _ in texts for d in (None, "files.example.com")],
+        }
+    )
+    sql = failure_pairs.pair_hash_sql("error_signature", "error_category", "domain")
+    with duckdb.connect() as con:
+        con.register("batch", rows)
+        expected = [h for (h,) in con.execute(f"SELECT {sql} FROM batch").fetchall()]
+    assert failure_pairs.pair_hashes(rows).to_pylist() == expected
+    # Pairs: 9 texts x 2 domains, and without text 9 categories (NULL and '' are one) x 2.
+    assert len(set(expected)) == 36

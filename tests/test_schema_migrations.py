@@ -62,6 +62,15 @@ def as_released_before(patched: pytest.MonkeyPatch, migration: str) -> tuple[sch
             if all(c != column or m in names_released for m, c in INSERTED_COLUMNS_ADDED.items())
         },
     )
+    patched.setattr(
+        store,
+        "KEPT_FROM_BATCH",
+        {
+            column: compute
+            for column, compute in store.KEPT_FROM_BATCH.items()
+            if all(c != column or m in names_released for m, c in INSERTED_COLUMNS_ADDED.items())
+        },
+    )
     if "0011_pair_minutes" not in names_released:
         patched.setattr(pair_minutes, "after_ingest", lambda *a, **k: None)
     if "0008_records_trace_landings" not in {m.name for m in released}:

@@ -15,7 +15,11 @@ one hashes. The parts are length-prefixed, so no two different pairs hash the sa
 
 from __future__ import annotations
 
+import hashlib
 from typing import Final
+
+import pyarrow as pa
+import pyarrow.compute as pc
 
 # The ingest's expression, also the back-fill's and the tests' derivation. A record without
 # error text is keyed on its category (NULL and '' alike), one with text on the text alone:
@@ -37,3 +41,29 @@ def pair_hash_sql(signature: str, category: str, domain: str) -> str:
 
 # Over a `records` row: the ingest's insert and the back-fill.
 RECORD_PAIR_HASH_SQL: Final = pair_hash_sql("error_signature", "error_category", '"domain"')
+
+
+def pair_hashes(rows: pa.Table) -> pa.Array:
+    """PAIR_HASH_SQL's value for each of `rows` (with error_signature, error_category and
+    domain columns), computed in Arrow: the text hashed is built per row, MD5 runs once per
+    distinct text (a batch holds few pairs). Equal to the SQL's (tests/test_failure_pairs.py)."""
+    signature = rows["error_signature"]
+    category = pc.fill_null(rows["error_category"], "")
+    with_text = _length_prefixed("s", signature)  # NULL where there is no error text
+    without_text = _length_prefixed("c", category)
+    text = pc.binary_join_element_wise(
+        pc.coalesce(with_text, without_text), pc.fill_null(rows["domain"], ""), ""
+    )
+    encoded = pc.dictionary_encode(text).combine_chunks()
+    # md5_number's upper 64 bits are the digest's last eight bytes, little-endian.
+    distinct = [
+        int.from_bytes(hashlib.md5(value.encode(), usedforsecurity=False).digest()[8:], "little")
+        for value in encoded.dictionary.to_pylist()
+    ]
+    return pa.array(distinct, pa.uint64()).take(encoded.indices)
+
+
+def _length_prefixed(tag: str, values: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray:
+    """tag || length(value) || ':' || value, as the SQL builds it (length in characters)."""
+    length = pc.cast(pc.utf8_length(values), pa.string())
+    return pc.binary_join_element_wise(tag, length, ":", values, "")

@@ -11,16 +11,14 @@ equal a count over the records; `derived_sql` computes that count for the test t
 Records without a Kafka timestamp have no minute and are left out, as the burst scan leaves
 them out.
 
-The pair hash is the one `records.pair_hash` keeps (dashboard.adapters.failure_pairs); the
-ingest computes it here per group of the batch (its signature, category and domain), not
-per record, from the rows it is inserting.
+The pair hash is the one `records.pair_hash` keeps (dashboard.adapters.failure_pairs).
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Final
 
-from dashboard.adapters.failure_pairs import RECORD_PAIR_HASH_SQL, pair_hash_sql
+from dashboard.adapters.failure_pairs import RECORD_PAIR_HASH_SQL
 
 if TYPE_CHECKING:  # db imports the migrations, which import this module
     from dashboard.adapters.db import Connection
@@ -60,21 +58,13 @@ BACKFILL_SQL: Final = f"{TABLE_SQL}\nINSERT INTO pair_minutes {counts_sql('pair_
 
 def after_ingest(con: Connection, new_rows: str) -> None:
     """Within the ingest's transaction: count the records of `new_rows` (a relation of the
-    rows being inserted, with the parsed columns) per pair and minute. Grouped on the
-    pair's own columns first, so the hash is computed once per group, not per record."""
+    rows being inserted, with their `pair_hash`) per pair and minute."""
     con.execute(
         f"""
         INSERT INTO pair_minutes
-        SELECT topic, {pair_hash_sql("error_signature", "category", "dom")}, minute, n, sample
-        FROM (
-            SELECT topic, error_signature,
-                   CASE WHEN error_signature IS NULL THEN coalesce(error_category, '') END
-                       AS category,
-                   coalesce("domain", '') AS dom,
-                   {MINUTE_SQL.format(timestamp="kafka_timestamp")} AS minute,
-                   count(*) AS n, {_SAMPLE_SQL} AS sample
-            FROM {new_rows} WHERE kafka_timestamp IS NOT NULL
-            GROUP BY ALL
-        )
+        SELECT topic, pair_hash, {MINUTE_SQL.format(timestamp="kafka_timestamp")} AS minute,
+               count(*), {_SAMPLE_SQL}
+        FROM {new_rows} WHERE kafka_timestamp IS NOT NULL
+        GROUP BY ALL
         """
     )
