@@ -40,6 +40,10 @@ Relation = duckdb.DuckDBPyRelation
 _LOCK_MESSAGES = ("Could not set lock", "Conflicting lock")
 ROW_GROUP_SIZE = 16_384
 WRITER_MEMORY_LIMIT = "256MB"
+# The ingest job's writer: DuckDB keeps the blocks it writes in its buffer pool up to its
+# limit, which the job's peak memory (its budget is 400 MB) would otherwise carry; its
+# transactions need far less. Migrations run before it applies, with the usual limit.
+INGEST_WRITER_MEMORY_LIMIT = "128MB"
 # DuckDB draws a progress bar on stdout for any statement that runs over two seconds (a
 # migration, a dashboard query on a large snapshot): it would land inside `--format json`
 # output and the Streamlit server's log.
@@ -67,6 +71,8 @@ class Database:
     lock_timeout: float = 30.0
     # Rows per row group this process writes (the ingest job: one per transaction).
     row_group_size: int = ROW_GROUP_SIZE
+    # DuckDB's memory limit of a write connection, once migrated.
+    memory_limit: str = WRITER_MEMORY_LIMIT
     # DuckDB threads of a write connection; None: one per core. The ingest job writes on one:
     # its reading thread (which also parses) has the other core's worth of work already.
     writer_threads: int | None = None
@@ -82,6 +88,7 @@ class Database:
             settings.db,
             settings.db_lock_timeout_seconds,
             row_group_size=settings.ingest.transaction_records,
+            memory_limit=INGEST_WRITER_MEMORY_LIMIT,
             writer_threads=1,
         )
 
@@ -103,6 +110,8 @@ class Database:
                 # Migrations may set their own (a rebuild keeps the rows' order): this
                 # connection's writes need none.
                 apply_migrations(con, MIGRATIONS)
+                if self.memory_limit != WRITER_MEMORY_LIMIT:
+                    con.execute(f"SET memory_limit = '{self.memory_limit}'")
                 con.execute("SET preserve_insertion_order = false")
                 yield con
             finally:
