@@ -10,7 +10,9 @@ Three sources, one result (tests/test_burst_cells.py holds them equal):
   incident window), the counts the ingest keeps per pair and minute
   (dashboard.adapters.pair_minutes), with the records of the span's partial first and last
   minutes counted from `records`.
-The key is the pair's hash the ingest kept (dashboard.adapters.failure_pairs).
+The key is the pair's hash the ingest kept (dashboard.adapters.failure_pairs); a pair's
+names come from one of its records, found through the kept counts (any record of a pair
+names it), so no cell carries a record of its own.
 """
 
 from __future__ import annotations
@@ -37,19 +39,11 @@ _MINUTE: Final = MINUTE_SQL.format(timestamp="kafka_timestamp")
 Names = tuple[str | None, str | None, str | None]  # signature, category, domain
 
 
-# Where a cell's sample is: a rowid of `records`, or of `pair_minutes` (whose row names one
-# record by its topic, partition and offset).
-IN_RECORDS: Final = 0
-IN_PAIR_MINUTES: Final = 1
-
-
 @dataclass(frozen=True)
 class Cells:
     keys: npt.NDArray[np.uint64]
     minutes: npt.NDArray[np.int64]
     counts: npt.NDArray[np.int64] | None  # None: one record per cell
-    samples: npt.NDArray[np.int64]  # per cell, the rowid of one of its records or kept rows
-    sources: npt.NDArray[np.int64]  # per cell, where its sample is: IN_RECORDS, IN_PAIR_MINUTES
 
     @property
     def counted(self) -> bool:
@@ -62,18 +56,16 @@ def spans_every_record(flt: RecordFilter) -> bool:
 
 
 def of_selection(con: Connection, topic: Topics, flt: RecordFilter) -> Cells:
-    """The cells of the records `flt` selects (in a transaction: rowids name the samples)."""
+    """The cells of the records `flt` selects."""
     if spans_every_record(flt):
         return _kept(con, topic, flt.since, flt.until)
     where, params = flt.where(topic)
     counted = _snapshot_records(con) > COUNT_PER_MINUTE_ABOVE
-    # Any record of a pair names it: any_value, not min, which costs a comparison per row.
-    per = "count(*) AS n, any_value(rowid) AS s" if counted else "rowid AS s"
-    per += f", {IN_RECORDS} AS src"
+    per = ", count(*) AS n" if counted else ""
     # Arrow hands the columns over whole; fetchnumpy converts them chunk by chunk.
     table = con.sql(
         f"""
-        SELECT pair_hash AS k, {_MINUTE} AS minute, {per}
+        SELECT pair_hash AS k, {_MINUTE} AS minute{per}
         FROM records r
         WHERE {where} AND kafka_timestamp IS NOT NULL
         {"GROUP BY ALL" if counted else ""}
@@ -83,47 +75,34 @@ def of_selection(con: Connection, topic: Topics, flt: RecordFilter) -> Cells:
     return _cells(table)
 
 
-def names(con: Connection, cells: Cells, indices: list[int]) -> list[Names]:
-    """The names of the pairs of the cells at `indices`, from each cell's sample record."""
-    picked = [(int(cells.sources[i]), int(cells.samples[i])) for i in indices]
-    kept = [rowid for source, rowid in picked if source == IN_PAIR_MINUTES]
-    record_of = (
-        {
-            rowid: (topic, partition, offset)
-            for rowid, topic, partition, offset in con.execute(
-                'SELECT rowid, topic, sample."partition", sample."offset" FROM pair_minutes '
-                "WHERE rowid IN (SELECT unnest($rowids))",
-                {"rowids": kept},
-            ).fetchall()
-        }
-        if kept
-        else {}
-    )
-    by_key: dict[tuple[str, int, int], Names] = {}
-    if record_of:
-        for topic, partition, offset, *named in con.execute(
-            'SELECT topic, "partition", "offset", error_signature, error_category, "domain" '
-            'FROM records WHERE "offset" IN (SELECT unnest($offsets))',
-            {"offsets": sorted({o for _, _, o in record_of.values()})},
-        ).fetchall():
-            by_key[(topic, partition, offset)] = (named[0], named[1], named[2])
-    rowids = [rowid for source, rowid in picked if source == IN_RECORDS]
-    by_rowid: dict[int, Names] = (
-        {
-            rowid: (signature, category, domain)
-            for rowid, signature, category, domain in con.execute(
-                'SELECT rowid, error_signature, error_category, "domain" FROM records '
-                "WHERE rowid IN (SELECT unnest($rowids))",
-                {"rowids": rowids},
-            ).fetchall()
-        }
-        if rowids
-        else {}
-    )
-    return [
-        by_rowid[rowid] if source == IN_RECORDS else by_key[record_of[rowid]]
-        for source, rowid in picked
-    ]
+def names(con: Connection, keys: list[int]) -> dict[int, Names]:
+    """Each pair's names (signature, category, domain), from one of its records: the one a
+    row of the kept counts names (in a transaction: the rowids stay valid)."""
+    if not keys:
+        return {}
+    kept = con.execute(
+        "SELECT pair_hash, any_value(rowid) FROM pair_minutes "
+        "WHERE pair_hash IN (SELECT unnest($keys)) GROUP BY pair_hash",
+        {"keys": keys},
+    ).fetchall()
+    record_of = {
+        (topic, partition, offset): pair
+        for pair, topic, partition, offset in con.execute(
+            'SELECT pair_hash, topic, sample."partition", sample."offset" FROM pair_minutes '
+            "WHERE rowid IN (SELECT unnest($rowids))",
+            {"rowids": [rowid for _, rowid in kept]},
+        ).fetchall()
+    }
+    named: dict[int, Names] = {}
+    for topic, partition, offset, *found in con.execute(
+        'SELECT topic, "partition", "offset", error_signature, error_category, "domain" '
+        'FROM records WHERE "offset" IN (SELECT unnest($offsets))',
+        {"offsets": sorted({o for _, _, o in record_of})},
+    ).fetchall():
+        pair = record_of.get((topic, partition, offset))
+        if pair is not None:
+            named[pair] = (found[0], found[1], found[2])
+    return named
 
 
 def _kept(con: Connection, topic: Topics, since: datetime | None, until: datetime | None) -> Cells:
@@ -154,7 +133,7 @@ def _kept(con: Connection, topic: Topics, since: datetime | None, until: datetim
     edges = (
         f"""
         UNION ALL
-        SELECT pair_hash, {_MINUTE}, count(*), any_value(rowid), {IN_RECORDS} FROM records r
+        SELECT pair_hash, {_MINUTE}, count(*) FROM records r
         WHERE {topics} AND kafka_timestamp IS NOT NULL
           AND ({" OR ".join(f"({p})" for p in partial)})
         GROUP BY ALL
@@ -165,7 +144,7 @@ def _kept(con: Connection, topic: Topics, since: datetime | None, until: datetim
     # One row per kept (pair, minute) row, unsummed: the windows add a minute's rows up.
     table = con.sql(
         f"""
-        SELECT pair_hash AS k, minute, records AS n, rowid AS s, {IN_PAIR_MINUTES} AS src
+        SELECT pair_hash AS k, minute, records AS n
         FROM pair_minutes WHERE {" AND ".join(whole)}
         {edges}
         """,
@@ -179,8 +158,6 @@ def _cells(table: pa.Table) -> Cells:
         keys=table["k"].to_numpy(),
         minutes=table["minute"].to_numpy(),
         counts=table["n"].to_numpy() if "n" in table.column_names else None,
-        samples=table["s"].to_numpy(),
-        sources=table["src"].to_numpy(),
     )
 
 

@@ -134,7 +134,7 @@ def bursts(
     `peak_at` is the first minute it peaked."""
     # SQL hands over the (pair, minute) cells (dashboard.triage.burst_cells) and the sliding
     # window runs in numpy (dashboard.triage.sliding_peaks), so no window function sorts
-    # every record. One transaction keeps the samples' rowids valid for naming the pairs.
+    # every record. One transaction keeps the rowids that name the pairs valid.
     with transaction(con):
         cells = burst_cells.of_selection(con, topic, flt)
         found = busiest_windows(
@@ -146,7 +146,7 @@ def bursts(
             at_least=1 if cells.counted else min_records,
         )
         hits = [int(i) for i in np.flatnonzero(found.peak >= min_records)]
-        named = burst_cells.names(con, cells, [int(found.first_index[i]) for i in hits])
+        named = burst_cells.names(con, [int(found.keys[i]) for i in hits])
     found_bursts = [
         Burst(
             signature=signature,
@@ -158,7 +158,8 @@ def bursts(
             first_seen=_minute_time(found.first_minute[i]),
             last_seen=_minute_time(found.last_minute[i]),
         )
-        for i, (signature, category, domain) in zip(hits, named, strict=True)
+        for i in hits
+        for signature, category, domain in (named[int(found.keys[i])],)
     ]
     # Largest first; NULLs after named values, as SQL would order them.
     found_bursts.sort(
