@@ -19,6 +19,9 @@ from ingest.phases import Phases
 # One DuckDB transaction holds at most this many bytes of staged records (and at most
 # settings.ingest.transaction_records rows).
 TRANSACTION_BYTES = 64 * 1024 * 1024
+# The run's first transaction holds at most this many rows: the writer waits for the first
+# one to be read and parsed, and a short one sets it to work sooner.
+FIRST_TRANSACTION_ROWS = 2_048
 
 
 class IngestError(Exception):
@@ -67,6 +70,7 @@ class TransactionWriter:
         self._plan = plan
         self._hold = hold_seconds
         self._pending: list[pa.Table] = []
+        self._handed_over = 0  # transactions handed to the writer so far
         self._pending_ends: dict[int, int] = {}
         # One parsed transaction waits while another is written. The reader parses the next
         # only once the writer has taken that one (`_parse_slot`): the parse's working memory
@@ -111,6 +115,12 @@ class TransactionWriter:
 
     def _cut(self, *, final: bool) -> None:
         rows = sum(t.num_rows for t in self._pending)
+        first = min(FIRST_TRANSACTION_ROWS, self._transaction_rows)
+        if not self._handed_over and not final and rows >= first:
+            batch = pa.concat_tables(self._pending)
+            self._pending = [batch.slice(first)]
+            self._hand_over(batch.slice(0, first), {})
+            rows -= first
         oversized = sum(t.nbytes for t in self._pending) >= TRANSACTION_BYTES
         if not final and not oversized and rows < self._transaction_rows:
             return
@@ -131,6 +141,7 @@ class TransactionWriter:
         self._pending_ends = {}
 
     def _hand_over(self, transaction: pa.Table, ends: dict[int, int]) -> None:
+        self._handed_over += 1
         with self._phases.timed("wait_for_writer"):
             while not self._parse_slot.acquire(timeout=0.2):
                 self.check()

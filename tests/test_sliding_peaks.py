@@ -15,12 +15,10 @@ Event = tuple[int, int]  # (key, minute)
 
 
 def by_brute_force(events: list[Event], window: int) -> dict[int, tuple[int, ...]]:
-    """key -> (peak, first minute at peak, total, first minute, last minute, first index)."""
+    """key -> (peak, first minute at peak, total, first minute, last minute)."""
     minutes: defaultdict[int, list[int]] = defaultdict(list)
-    first_index: dict[int, int] = {}
-    for i, (key, minute) in enumerate(events):
+    for key, minute in events:
         minutes[key].append(minute)
-        first_index.setdefault(key, i)
     found: dict[int, tuple[int, ...]] = {}
     for key, seen in minutes.items():
         per_minute = Counter(seen)
@@ -29,7 +27,7 @@ def by_brute_force(events: list[Event], window: int) -> dict[int, tuple[int, ...
             inside = sum(per_minute[m] for m in range(end - window + 1, end + 1))
             if inside > best:
                 best, best_at = inside, end
-        found[key] = (best, best_at, len(seen), min(seen), max(seen), first_index[key])
+        found[key] = (best, best_at, len(seen), min(seen), max(seen))
     return found
 
 
@@ -41,7 +39,6 @@ def as_dict(peaks: KeyPeaks) -> dict[int, tuple[int, ...]]:
             int(peaks.total[i]),
             int(peaks.first_minute[i]),
             int(peaks.last_minute[i]),
-            int(peaks.first_index[i]),
         )
         for i, key in enumerate(peaks.keys)
     }
@@ -79,7 +76,7 @@ def test_both_paths_agree_with_counting_every_window(
 def test_a_tie_reports_the_first_minute_at_the_peak(max_grid_cells: int) -> None:
     # Three in minutes 10-12, three again in minutes 50-52; a 5-minute window.
     events = [(7, m) for m in (10, 11, 12, 50, 51, 52)]
-    assert run(events, 5, max_grid_cells)[7] == (3, 12, 6, 10, 52, 0)
+    assert run(events, 5, max_grid_cells)[7] == (3, 12, 6, 10, 52)
 
 
 @pytest.mark.parametrize("max_grid_cells", [10**9, 0])
@@ -117,9 +114,7 @@ def test_events_counted_per_key_and_minute_give_the_same_windows(
     )
     expected = by_brute_force(events, window)
     found = as_dict(aggregated)
-    # Everything but where a key is first seen, which is a cell of that key here.
-    assert {k: v[:5] for k, v in found.items()} == {k: v[:5] for k, v in expected.items()}
-    assert all(cells[v[5]][0] == k for k, v in found.items())
+    assert found == expected
 
 
 # Dense events, and a threshold at or next to one key's own peak: the pre-selection by
@@ -156,5 +151,5 @@ def test_keys_that_may_reach_a_peak_are_kept_whole(
     )
     every = as_dict(busiest_windows(keys, minutes, window, counts=counts))
     assert {k for k, v in expected.items() if v[0] >= at_least} <= found.keys()
-    assert {k: v[:5] for k, v in found.items()} == {k: expected[k][:5] for k in found}
-    assert {k: v[5] for k, v in found.items()} == {k: every[k][5] for k in found}
+    assert found == {k: expected[k] for k in found}
+    assert found == {k: every[k] for k in found}

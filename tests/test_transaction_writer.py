@@ -72,6 +72,31 @@ def test_batches_are_written_once_in_full_transactions_with_the_ends_last(
         assert store.stored_positions(con, TOPIC) == {0: 3_105}
 
 
+def test_the_first_transaction_is_short_so_the_writer_starts_sooner(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    staged = stage_raw(demo_records(2_600, partitions=1))
+    written: list[int] = []
+    write_parsed = store.write_parsed
+
+    def spy(con: Connection, run_id: int, topic: str, parsed: pa.Table, *args: object) -> object:
+        written.append(parsed.num_rows)
+        return write_parsed(con, run_id, topic, parsed, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(store, "write_parsed", spy)
+    monkeypatch.setattr(ingest_writer, "FIRST_TRANSACTION_ROWS", 300)
+    db = Database(tmp_path / "s.duckdb")
+    writer = writer_for(db)
+    writer.start()
+    for part in batches(staged, [250, 250, 2_100]):
+        writer.put(part, {})
+    writer.finish()
+    # The first as soon as 300 rows are read, then full ones, the rest last.
+    assert written == [300, 1_000, 1_000, 300]
+    with db.read() as con:
+        assert con.execute('SELECT count(DISTINCT "offset") FROM records').fetchone() == (2_600,)
+
+
 def test_a_failed_write_stops_the_reader_with_the_cause_and_keeps_what_was_committed(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -32,7 +32,6 @@ class KeyPeaks:
     total: Int64s
     first_minute: Int64s
     last_minute: Int64s
-    first_index: Int64s  # position in the input of the key's first event
 
 
 def busiest_windows(
@@ -61,13 +60,11 @@ def busiest_windows(
         raise ValueError("keys, minutes and counts differ in length")
     if len(minute) == 0:
         empty = np.zeros(0, np.int64)
-        return KeyPeaks(np.zeros(0, np.uint64), empty, empty, empty, empty, empty, empty)
+        return KeyPeaks(np.zeros(0, np.uint64), empty, empty, empty, empty, empty)
     # Hash-based (linear time): a sort would cost more than everything else here together.
     encoded = pa.array(keys, pa.uint64()).dictionary_encode()
     codes = encoded.indices.to_numpy().astype(np.int64)
     distinct = encoded.dictionary.to_numpy()
-    first_index = np.full(len(distinct), len(codes), np.int64)
-    np.minimum.at(first_index, codes, np.arange(len(codes), dtype=np.int64))
     low = int(minute.min())
     span = int(minute.max()) - low + 1
     offsets = minute - low
@@ -75,7 +72,7 @@ def busiest_windows(
         counts = _minute_counts(codes, offsets, weight, len(distinct), span)
         if at_least > 1:
             chosen = _may_reach(_per_block(counts, window), at_least)
-            distinct, first_index, counts = distinct[chosen], first_index[chosen], counts[chosen]
+            distinct, counts = distinct[chosen], counts[chosen]
         found = _on_grid(counts, window)
     else:
         if at_least > 1:
@@ -92,12 +89,12 @@ def busiest_windows(
                 inside = kept >= 0
                 codes, offsets = kept[inside], offsets[inside]
                 weight = None if weight is None else weight[inside]
-                distinct, first_index = distinct[chosen], first_index[chosen]
+                distinct = distinct[chosen]
             if len(chosen) == 0:
-                return KeyPeaks(distinct, *(np.zeros(0, np.int64),) * 6)
+                return KeyPeaks(distinct, *(np.zeros(0, np.int64),) * 5)
         found = _sorted(codes, offsets, weight, span, window)
     peak, peak_at, total, first, last = found
-    return KeyPeaks(distinct, peak, peak_at + low, total, first + low, last + low, first_index)
+    return KeyPeaks(distinct, peak, peak_at + low, total, first + low, last + low)
 
 
 def _may_reach(per_block: Int64s, at_least: int) -> Int64s:
