@@ -53,24 +53,18 @@ def as_released_before(patched: pytest.MonkeyPatch, migration: str) -> tuple[sch
     released = schema.MIGRATIONS[: names.index(migration)]
     patched.setattr("dashboard.adapters.db.MIGRATIONS", released)
     names_released = {m.name for m in released}
-    patched.setattr(
-        store,
-        "KEPT_AT_INSERT",
-        {
-            column: sql
-            for column, sql in store.KEPT_AT_INSERT.items()
-            if all(c != column or m in names_released for m, c in INSERTED_COLUMNS_ADDED.items())
-        },
-    )
-    patched.setattr(
-        store,
-        "KEPT_FROM_BATCH",
-        {
-            column: compute
-            for column, compute in store.KEPT_FROM_BATCH.items()
-            if all(c != column or m in names_released for m, c in INSERTED_COLUMNS_ADDED.items())
-        },
-    )
+    for kept in ("KEPT_AT_INSERT", "KEPT_FROM_BATCH"):  # columns the ingest computes
+        patched.setattr(
+            store,
+            kept,
+            {
+                column: how
+                for column, how in getattr(store, kept).items()
+                if all(
+                    c != column or m in names_released for m, c in INSERTED_COLUMNS_ADDED.items()
+                )
+            },
+        )
     if "0011_pair_minutes" not in names_released:
         patched.setattr(pair_minutes, "after_ingest", lambda *a, **k: None)
     if "0008_records_trace_landings" not in {m.name for m in released}:
