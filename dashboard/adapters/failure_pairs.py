@@ -3,9 +3,9 @@
 A burst is a (signature, domain) pair, or a (category, domain) pair for records without
 error text, with many records within a few minutes (dashboard.triage.patterns.bursts).
 Hashing three text columns of every record in the selection per scan grows with the
-snapshot; `records.pair_hash` holds the hash, set by the ingest as it inserts a record
-(ingest.store.KEPT_AT_INSERT) and back-filled once by migration 0010, so the scan reads one
-fixed-width column.
+snapshot; `records.pair_hash` holds the hash, computed by the ingest on each batch before
+the insert (ingest.store.KEPT_FROM_BATCH, `pair_hashes`) and back-filled once by migration
+0010 (`RECORD_PAIR_HASH_SQL`), so the scan reads one fixed-width column.
 
 The hash is MD5's (its upper 64 bits), not DuckDB's own `hash`, which may change between
 versions: a pair's records hashed by one version must share the key with those the next
@@ -21,7 +21,7 @@ from typing import Final
 import pyarrow as pa
 import pyarrow.compute as pc
 
-# The ingest's expression, also the back-fill's and the tests' derivation. A record without
+# The back-fill's expression and the tests' derivation (`pair_hashes` equals it). A record without
 # error text is keyed on its category (NULL and '' alike), one with text on the text alone:
 # a signature already names the failure, whatever category a pipeline version gave it.
 # A NULL domain and an empty one are one pair, as the burst scan has always counted them.
@@ -39,7 +39,7 @@ def pair_hash_sql(signature: str, category: str, domain: str) -> str:
     return PAIR_HASH_SQL.format(signature=signature, category=category, domain=domain)
 
 
-# Over a `records` row: the ingest's insert and the back-fill.
+# Over a `records` row: the back-fill and the tests' derivation.
 RECORD_PAIR_HASH_SQL: Final = pair_hash_sql("error_signature", "error_category", '"domain"')
 
 

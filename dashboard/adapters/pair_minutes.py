@@ -7,7 +7,7 @@ of grouping every record of the span again.
 smallest (partition, offset)) to name the pair by. Rows are only added: a pair's minute may
 have several rows (records of one minute ingested by different transactions), summed when
 read. Records are never deleted from the snapshot (retention only flags them), so the sums
-equal a count over the records; `derived_sql` computes that count for the test that says so.
+equal a count over the records; `DERIVED_SQL` computes that count for the test that says so.
 Records without a Kafka timestamp have no minute and are left out, as the burst scan leaves
 them out.
 

@@ -77,20 +77,16 @@ def of_selection(con: Connection, topic: Topics, flt: RecordFilter) -> Cells:
 
 def names(con: Connection, keys: list[int]) -> dict[int, Names]:
     """Each pair's names (signature, category, domain), from one of its records: the one a
-    row of the kept counts names (in a transaction: the rowids stay valid)."""
+    row of the kept counts names."""
     if not keys:
         return {}
-    kept = con.execute(
-        "SELECT pair_hash, any_value(rowid) FROM pair_minutes "
-        "WHERE pair_hash IN (SELECT unnest($keys)) GROUP BY pair_hash",
-        {"keys": keys},
-    ).fetchall()
     record_of = {
-        (topic, partition, offset): pair
-        for pair, topic, partition, offset in con.execute(
-            'SELECT pair_hash, topic, sample."partition", sample."offset" FROM pair_minutes '
-            "WHERE rowid IN (SELECT unnest($rowids))",
-            {"rowids": [rowid for _, rowid in kept]},
+        (sample["topic"], sample["partition"], sample["offset"]): pair
+        for pair, sample in con.execute(
+            "SELECT pair_hash, min({'topic': topic, 'partition': sample.\"partition\", "
+            "'offset': sample.\"offset\"}) FROM pair_minutes "
+            "WHERE pair_hash IN (SELECT unnest($keys)) GROUP BY pair_hash",
+            {"keys": keys},
         ).fetchall()
     }
     named: dict[int, Names] = {}

@@ -134,7 +134,7 @@ def bursts(
     `peak_at` is the first minute it peaked."""
     # SQL hands over the (pair, minute) cells (dashboard.triage.burst_cells) and the sliding
     # window runs in numpy (dashboard.triage.sliding_peaks), so no window function sorts
-    # every record. One transaction keeps the rowids that name the pairs valid.
+    # every record. One transaction: the cells and the names from one snapshot.
     with transaction(con):
         cells = burst_cells.of_selection(con, topic, flt)
         found = busiest_windows(
@@ -147,20 +147,21 @@ def bursts(
         )
         hits = [int(i) for i in np.flatnonzero(found.peak >= min_records)]
         named = burst_cells.names(con, [int(found.keys[i]) for i in hits])
-    found_bursts = [
-        Burst(
-            signature=signature,
-            category=category if signature is None else None,
-            domain=domain,
-            peak=int(found.peak[i]),
-            peak_at=_minute_time(found.peak_minute[i]),
-            total=int(found.total[i]),
-            first_seen=_minute_time(found.first_minute[i]),
-            last_seen=_minute_time(found.last_minute[i]),
+    found_bursts = []
+    for i in hits:
+        signature, category, domain = named[int(found.keys[i])]
+        found_bursts.append(
+            Burst(
+                signature=signature,
+                category=category if signature is None else None,
+                domain=domain,
+                peak=int(found.peak[i]),
+                peak_at=_minute_time(found.peak_minute[i]),
+                total=int(found.total[i]),
+                first_seen=_minute_time(found.first_minute[i]),
+                last_seen=_minute_time(found.last_minute[i]),
+            )
         )
-        for i in hits
-        for signature, category, domain in (named[int(found.keys[i])],)
-    ]
     # Largest first; NULLs after named values, as SQL would order them.
     found_bursts.sort(
         key=lambda b: (
