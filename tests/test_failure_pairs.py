@@ -115,5 +115,10 @@ def test_the_writers_arrow_hash_equals_the_sql_one_on_odd_text() -> None:
         con.register("batch", rows)
         expected = [h for (h,) in con.execute(f"SELECT {sql} FROM batch").fetchall()]
     assert failure_pairs.pair_hashes(rows).to_pylist() == expected
+    # A batch as the parse hands it over: in chunks, each with dictionaries of its own.
+    chunked = pa.Table.from_batches(rows.to_batches(max_chunksize=7))
+    assert chunked["domain"].num_chunks > 1
+    assert failure_pairs.pair_hashes(chunked).to_pylist() == expected
+    assert failure_pairs.pair_hashes(rows.slice(0, 0)).to_pylist() == []
     # Pairs: 9 texts x 2 domains, and without text 9 categories (NULL and '' are one) x 2.
     assert len(set(expected)) == 36

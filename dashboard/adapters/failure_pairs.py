@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 from typing import Final
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -45,25 +46,48 @@ RECORD_PAIR_HASH_SQL: Final = pair_hash_sql("error_signature", "error_category",
 
 def pair_hashes(rows: pa.Table) -> pa.Array:
     """PAIR_HASH_SQL's value for each of `rows` (with error_signature, error_category and
-    domain columns), computed in Arrow: the text hashed is built per row, MD5 runs once per
-    distinct text (a batch holds few pairs). Equal to the SQL's (tests/test_failure_pairs.py)."""
-    signature = rows["error_signature"]
-    category = pc.fill_null(rows["error_category"], "")
-    with_text = _length_prefixed("s", signature)  # NULL where there is no error text
-    without_text = _length_prefixed("c", category)
-    text = pc.binary_join_element_wise(
-        pc.coalesce(with_text, without_text), pc.fill_null(rows["domain"], ""), ""
-    )
-    encoded = pc.dictionary_encode(text).combine_chunks()
+    domain columns), computed in Arrow and numpy: the distinct (signature, category,
+    domain) triples are found from each column's dictionary indices, and the text is built
+    and hashed once per triple (a batch holds few pairs), not once per row. Equal to the
+    SQL's (tests/test_failure_pairs.py)."""
+    dictionaries: list[list[str | None]] = []
+    key = np.zeros(rows.num_rows, dtype=np.int64)
+    sizes: list[int] = []
+    for name in ("error_signature", "error_category", "domain"):
+        column = rows[name].combine_chunks().cast(pa.string())
+        # NULL gets an index of its own, so every row has one.
+        encoded = pc.dictionary_encode(column, null_encoding="encode")
+        values = encoded.dictionary.to_pylist()
+        indices = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+        # One number per triple: the indices as the digits of a mixed-radix number (at most
+        # a batch's rows per digit, so three fit in 64 bits for any batch under two million).
+        key = key * max(len(values), 1) + indices
+        dictionaries.append(values)
+        sizes.append(max(len(values), 1))
+    triples, position = np.unique(key, return_inverse=True)
+    signatures, categories, domains = dictionaries
+    hashes = []
+    for triple in triples.tolist():
+        triple, domain_index = divmod(triple, sizes[2])
+        signature_index, category_index = divmod(triple, sizes[1])
+        hashes.append(
+            _hash(
+                signatures[signature_index],
+                categories[category_index],
+                domains[domain_index],
+            )
+        )
+    return pa.array(hashes, pa.uint64()).take(pa.array(position.reshape(-1)))
+
+
+def _hash(signature: str | None, category: str | None, domain: str | None) -> int:
+    """PAIR_HASH_SQL's value for one pair (length in characters, as DuckDB counts them)."""
+    if signature is None:
+        category = category or ""
+        text = f"c{len(category)}:{category}"
+    else:
+        text = f"s{len(signature)}:{signature}"
+    text += domain or ""
     # md5_number's upper 64 bits are the digest's last eight bytes, little-endian.
-    distinct = [
-        int.from_bytes(hashlib.md5(value.encode(), usedforsecurity=False).digest()[8:], "little")
-        for value in encoded.dictionary.to_pylist()
-    ]
-    return pa.array(distinct, pa.uint64()).take(encoded.indices)
-
-
-def _length_prefixed(tag: str, values: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray:
-    """tag || length(value) || ':' || value, as the SQL builds it (length in characters)."""
-    length = pc.cast(pc.utf8_length(values), pa.string())
-    return pc.binary_join_element_wise(tag, length, ":", values, "")
+    digest = hashlib.md5(text.encode(), usedforsecurity=False).digest()
+    return int.from_bytes(digest[8:], "little")
