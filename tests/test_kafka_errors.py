@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from confluent_kafka import KafkaError, KafkaException
+from typing import cast
+
+from confluent_kafka import KafkaError, KafkaException, Producer
 
 from dashboard.adapters.kafka import in_words
+from dashboard.adapters.kafka.delivery import Delivery, Sender
 from dashboard.settings import Settings
 
 AT = "broker:9093"
@@ -39,3 +42,54 @@ def test_kafka_properties_stay_out_of_the_settings_repr() -> None:
     settings = Settings.model_validate({"kafka": {"sasl.password": "s3cret-value"}})
     assert "s3cret-value" not in repr(settings)
     assert "s3cret-value" not in str(settings)
+
+
+class _RefusingProducer:
+    """A producer already in librdkafka's fatal state: produce() says only "Fatal error", and
+    the reason is an event that poll() raises, `reason_after` polls later (never if None)."""
+
+    def __init__(self, reason_after: int | None) -> None:
+        self.reason_after = reason_after
+        self.polls = 0
+
+    def produce(self, *_args: object, **_kwargs: object) -> None:
+        raise KafkaException(
+            KafkaError(KafkaError._FATAL, "Unable to produce message: Local: Fatal error")
+        )
+
+    def poll(self, _timeout: float) -> int:
+        self.polls += 1
+        if self.reason_after is not None and self.polls > self.reason_after:
+            raise KafkaException(
+                KafkaError(
+                    KafkaError.CLUSTER_AUTHORIZATION_FAILED,
+                    "Failed to acquire idempotence PID from broker: Cluster authorization failed",
+                    fatal=True,
+                )
+            )
+        return 0
+
+
+def _send_one(producer: _RefusingProducer) -> list[Delivery]:
+    sender = Sender(cast(Producer, producer), delivery_timeout=5.0, bootstrap=AT)
+    reports: list[Delivery] = []
+    sender.send("t", [(0, (b"k", b"v", (), 0))], lambda _key, d: reports.append(d))
+    return reports
+
+
+def test_a_refused_send_names_the_fatal_errors_reason_even_when_it_comes_late() -> None:
+    # librdkafka refuses produce() the moment its fatal state is set; the event that says
+    # why may be served by the next poll or one a moment later.
+    for reason_after in (0, 3):
+        (report,) = _send_one(_RefusingProducer(reason_after))
+        assert report.status == "failed"
+        assert report.error == (
+            "Kafka at broker:9093 refused: the Kafka user is not authorized (Failed to acquire "
+            "idempotence PID from broker: Cluster authorization failed)"
+        )
+
+
+def test_a_refused_send_without_a_reason_says_fatal_error_and_returns() -> None:
+    (report,) = _send_one(_RefusingProducer(None))
+    assert report.status == "failed"
+    assert report.error is not None and "Fatal error" in report.error

@@ -31,6 +31,8 @@ PRODUCER_TUNING: Mapping[str, Any] = {
 _REPORT_GRACE_SECONDS = 5.0
 # Sends between two polls for delivery reports: served now and then, not per record.
 _POLL_EVERY = 500
+# How long a producer refused with a bare "Fatal error" waits for the error's reason.
+_FATAL_REASON_SECONDS = 1.0
 
 # What became of one record sent: the broker acknowledged it; librdkafka gave up on it (it
 # says why); or no report came before the wait ended (it may still have landed).
@@ -167,7 +169,17 @@ class Sender:
                     return
             except KafkaException as exc:  # a fatal error: this producer will never send
                 self.fatal = in_words(exc, self._bootstrap)
+                self._await_fatal_reason()
                 return
+
+    def _await_fatal_reason(self) -> None:
+        """produce() refused with librdkafka's bare "Local: Fatal error": the reason (a user
+        without the right to write, say) comes as an event of its own, which poll() raises
+        (see _poll). It may be a moment behind the refusal; without it, the bare words stay."""
+        bare = self.fatal
+        deadline = time.monotonic() + _FATAL_REASON_SECONDS
+        while self.fatal == bare and time.monotonic() < deadline:
+            self._poll(0.1)
 
     def close(self) -> None:
         """Wait (up to the delivery timeout) for anything still queued."""
