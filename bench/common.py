@@ -325,7 +325,7 @@ def recording(
         started_at=started,
         finished_at=datetime.now(UTC),
         commit=_git("rev-parse", "HEAD") or "unknown",
-        dirty=bool(_git("status", "--porcelain", "--untracked-files=no")),
+        dirty=tree_changed(),
         machine=this_machine(),
         load_average=load,
         parameters=record.parameters,
@@ -357,6 +357,13 @@ def this_machine() -> Machine:
         platform=platform.platform(),
         python=platform.python_version(),
     )
+
+
+def tree_changed() -> bool:
+    """Whether the tracked files differ from the commit, the benches' own output aside: a
+    second `make bench` before the first one's runs are committed ran the same code."""
+    own = (":(exclude)BENCHMARKS.md", ":(exclude)benchmarks/runs")
+    return bool(_git("status", "--porcelain", "--untracked-files=no", "--", ".", *own))
 
 
 def _git(*args: str) -> str:
