@@ -24,6 +24,10 @@ TRANSACTION_BYTES = 64 * 1024 * 1024
 FIRST_TRANSACTION_ROWS = 2_048
 
 
+class _Idle(Exception):
+    """The writer held the file for its whole hold with nothing to write."""
+
+
 class IngestError(Exception):
     """The run could not finish; every batch written before the error stays written."""
 
@@ -51,7 +55,8 @@ class TransactionWriter:
 
     The writer keeps the DuckDB file open across consecutive transactions but lets go of it
     at least every `hold_seconds` (and pauses a moment) so that readers in other processes
-    get a turn while a long backlog is being copied.
+    get a turn while a long backlog is being copied, and as soon as the hold runs out with
+    nothing to write (Kafka slow, or gone while the reading side waits out its stall limit).
     """
 
     RELEASE_PAUSE = 0.05
@@ -159,9 +164,14 @@ class TransactionWriter:
             except queue.Full:
                 continue
 
-    def _waited_for(self) -> tuple[pa.Table, dict[int, int]] | None:
+    def _waited_for(self, hold_left: float | None) -> tuple[pa.Table, dict[int, int]] | None:
+        """The next transaction, or None at the end. While the file is held (`hold_left`
+        seconds of the hold remain), waits no longer than that: _Idle when nothing came."""
         with self._phases.timed("wait_for_work"):
-            item = self._queue.get()
+            try:
+                item = self._queue.get(timeout=None if hold_left is None else max(0.0, hold_left))
+            except queue.Empty:
+                raise _Idle from None
         self._parse_slot.release()
         return item
 
@@ -172,7 +182,19 @@ class TransactionWriter:
         opened = 0.0
         plan = self._plan
         try:
-            while (item := self._waited_for()) is not None:
+            while True:
+                hold_left = None if con is None else opened + self._hold - time.monotonic()
+                try:
+                    item = self._waited_for(hold_left)
+                except _Idle:
+                    # Nothing to write for the rest of the hold (Kafka slow, or gone until
+                    # the reading side's stall limit): readers in other processes get the
+                    # file meanwhile.
+                    stack.close()
+                    con = None
+                    continue
+                if item is None:
+                    break
                 parsed, ends = item
                 del item
                 if con is None:

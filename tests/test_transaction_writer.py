@@ -4,7 +4,11 @@ Kafka is not involved: staged batches go straight in, as `_copy` hands them over
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
+import time
 from pathlib import Path
 
 import pyarrow as pa
@@ -17,6 +21,7 @@ from ingest.parse import stage_raw
 from tests.snapshots import TOPIC, demo_records
 
 TRANSACTION_ROWS = 1_000
+REPO = Path(__file__).resolve().parent.parent
 
 
 def writer_for(db: Database) -> ingest_writer.TransactionWriter:
@@ -137,4 +142,58 @@ def test_a_failed_write_stops_the_reader_with_the_cause_and_keeps_what_was_commi
         writer.finish()
     with db.read() as con:
         assert con.execute("SELECT count(*) FROM records").fetchone() == (TRANSACTION_ROWS,)
+        assert store.stored_positions(con, TOPIC) == {0: TRANSACTION_ROWS}
+
+
+# Opens the snapshot read-only from another process, as the dashboard does, waiting up to
+# the lock timeout given; prints the rows and how long the open waited.
+_OTHER_PROCESS_READ = """
+import sys, time
+from pathlib import Path
+from dashboard.adapters.db import Database
+started = time.monotonic()
+with Database(Path(sys.argv[1]), lock_timeout=float(sys.argv[2])).read() as con:
+    waited = time.monotonic() - started
+    print(con.execute("SELECT count(*) FROM records").fetchone()[0], round(waited, 2))
+"""
+
+
+def test_a_writer_with_nothing_to_write_lets_go_of_the_file_after_its_hold(
+    tmp_path: Path,
+) -> None:
+    # Kafka goes quiet in the middle of a run (the broker stopped, say): the reading side
+    # waits for records, up to its stall limit, and the writer must not keep the file from
+    # the dashboard all that while.
+    staged = stage_raw(demo_records(TRANSACTION_ROWS, partitions=1))
+    db = Database(tmp_path / "s.duckdb")
+    with db.write() as con:
+        run_id = store.start_run(con, TOPIC)
+    plan = ingest_writer.Plan(run_id=run_id, topic=TOPIC, start={}, end={}, committed={})
+    hold = 1.0
+    writer = ingest_writer.TransactionWriter(db, plan, hold, TRANSACTION_ROWS)
+    writer.start()
+    try:
+        writer.put(staged, {})  # one full transaction, then nothing more for a while
+        deadline = time.monotonic() + 30
+        read = None
+        while time.monotonic() < deadline:
+            done = subprocess.run(
+                [sys.executable, "-c", _OTHER_PROCESS_READ, str(db.path), "10"],
+                capture_output=True,
+                text=True,
+                env={**os.environ, "PYTHONPATH": str(REPO)},
+                timeout=60,
+            )
+            assert done.returncode == 0, done.stderr
+            read = done.stdout.split()
+            if read[0] == str(TRANSACTION_ROWS):
+                break
+        # The transaction was committed, and the other process got in within the hold
+        # (plus its own start), not after its 10 s lock timeout.
+        assert read is not None and read[0] == str(TRANSACTION_ROWS)
+        assert float(read[1]) < hold + 3
+        writer.put(None, {0: TRANSACTION_ROWS})  # the writer still takes work afterwards
+    finally:
+        writer.finish()
+    with db.read() as con:
         assert store.stored_positions(con, TOPIC) == {0: TRANSACTION_ROWS}
