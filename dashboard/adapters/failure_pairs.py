@@ -59,11 +59,12 @@ def pair_hashes(rows: pa.Table) -> pa.Array:
         encoded = pc.dictionary_encode(column, null_encoding="encode")
         values = encoded.dictionary.to_pylist()
         indices = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+        size = max(len(values), 1)
         # One number per triple: the indices as the digits of a mixed-radix number (at most
         # a batch's rows per digit, so three fit in 64 bits for any batch under two million).
-        key = key * max(len(values), 1) + indices
+        key = key * size + indices
         dictionaries.append(values)
-        sizes.append(max(len(values), 1))
+        sizes.append(size)
     triples, position = np.unique(key, return_inverse=True)
     signatures, categories, domains = dictionaries
     hashes = []
