@@ -102,12 +102,17 @@ def send_chunk(
         sender.enqueue(target, paced(items), chunk.deliveries.__setitem__)
 
 
-def settle_chunk(sender: Sender, chunk: ReplayChunk, cancelled: bool) -> str | None:
+def settle_chunk(
+    sender: Sender,
+    chunk: ReplayChunk,
+    cancelled: bool,
+    on_slow: Callable[[], None] | None = None,
+) -> str | None:
     """Wait for every report on the chunk's sends (it must be the only chunk in flight) and
     give each its outcome: a replay not acknowledged is a failure. Returns why the run
     should stop (Kafka stopped acknowledging), or None. Records left unsent by a cancel
-    get no outcome."""
-    sender.wait()
+    get no outcome. `on_slow`: called once if the reports are slow to come (Sender.wait)."""
+    sender.wait(on_slow)
     timeout = sender.delivery_timeout
     deliveries = chunk.deliveries
     unanswered = sum(1 for d in deliveries.values() if d.status == "unacknowledged" or d.timed_out)

@@ -199,8 +199,9 @@ class _Runner:
     @contextmanager
     def connection(self) -> Iterator[Connection]:
         """A write connection for one step. Unthrottled, the run keeps one open from start to
-        end (it is busy all along, and a bulk would otherwise spend its time opening the file);
-        at a velocity limit each step opens and closes it, so other processes get their turn."""
+        end (it is busy all along, and a bulk would otherwise spend its time opening the file)
+        but while Kafka is slow to acknowledge (`_await`); at a velocity limit each step opens
+        and closes it, so other processes get their turn."""
         if self.request.rate:
             with self.db.write() as con:
                 yield con
@@ -210,6 +211,7 @@ class _Runner:
         yield self._held
 
     def release(self) -> None:
+        """Let go of the file if this run holds it (it may open it again later)."""
         try:
             # Entries copied without waiting (see _copy) are acknowledged, or reported
             # missing, before another process may append its own.
@@ -365,7 +367,11 @@ class _Runner:
 
     def _await(self, chunk: ReplayChunk) -> None:
         if self._sender is not None and chunk.pending:
-            stopped = settle_chunk(self._sender, chunk, self.cancelled)
+            # Acknowledgements slow to come (the broker gone, say, and the delivery timeout
+            # to wait out): an unthrottled run holding the file lets go of it meanwhile, so
+            # the dashboard and the ingest are not kept out for as long.
+            let_go = self.release if self._held is not None else None
+            stopped = settle_chunk(self._sender, chunk, self.cancelled, let_go)
             self.report.stopped = self.report.stopped or stopped
 
     def _record_replays(self, chunk: ReplayChunk) -> None:

@@ -16,8 +16,8 @@ import pytest
 from dashboard.actions import audit
 from dashboard.actions.identity import Identity
 from dashboard.actions.interrupted import settle_before_preview
-from dashboard.actions.run import execute
-from dashboard.actions.values import RecordRef, Request
+from dashboard.actions.run import UNTHROTTLED_CHUNK, execute
+from dashboard.actions.values import Progress, RecordRef, Request
 from dashboard.adapters.db import Database
 from dashboard.adapters.kafka import KafkaGateway, OutgoingRecord
 from dashboard.devtools.broker import launcher
@@ -156,5 +156,69 @@ def test_the_broker_stopping_mid_bulk_never_counts_an_unacknowledged_replay(
             ).fetchall()
         assert sorted(replayed) == sorted(on_pending)
         ingest_once(settings)
+    finally:
+        launcher.stop(data_dir)
+
+
+_READ_FROM_ANOTHER_PROCESS = """
+import sys, time
+from pathlib import Path
+from dashboard.adapters.db import Database
+with Database(Path(sys.argv[1]), lock_timeout=120).read() as con:
+    con.execute("SELECT count(*) FROM records").fetchone()
+    print(time.time())
+"""
+
+
+def test_an_unthrottled_bulk_waiting_on_a_dead_broker_lets_the_dashboard_read(
+    make_settings: Any, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    # Without a velocity limit a bulk keeps the DuckDB file open from chunk to chunk. When
+    # the broker dies it waits out the delivery timeout for its acknowledgements: the
+    # dashboard (another process) must get the file meanwhile, not only once the action ends.
+    data_dir = tmp_path_factory.mktemp("doomed-kafka")
+    bootstrap = launcher.start(data_dir, launcher.free_port(), tie_to_parent=True).state.bootstrap
+    try:
+        settings: Settings = make_settings(bootstrap_servers=bootstrap, audit_topic="off")
+        settings = settings.model_copy(
+            update={
+                "actions": settings.actions.model_copy(update={"delivery_timeout_seconds": 10.0})
+            }
+        )
+        gateway = KafkaGateway(settings, timeout=5)
+        total = 3 * UNTHROTTLED_CHUNK
+        setup_dlq(settings, gateway, _records(total))
+        refs = [RecordRef(settings.dlq_topic, 0, i) for i in range(total)]
+        read_at: list[float] = []
+
+        def read_in_another_process() -> None:
+            done = subprocess.run(
+                [sys.executable, "-c", _READ_FROM_ANOTHER_PROCESS, str(settings.db)],
+                capture_output=True,
+                text=True,
+                env={**os.environ, "PYTHONPATH": str(REPO)},
+                timeout=180,
+            )
+            assert done.returncode == 0, done.stderr
+            read_at.append(float(done.stdout))
+
+        reader = threading.Thread(target=read_in_another_process)
+
+        def broker_dies_after_the_first_chunk(progress: Progress) -> None:
+            if reader.ident is None:  # not started yet
+                launcher.stop(data_dir)
+                reader.start()
+
+        report = execute(
+            settings,
+            Request("replay", refs, Identity("ana", "settings", True), "INC-9"),
+            gateway=gateway,
+            progress=broker_dies_after_the_first_chunk,
+        )
+        returned_at = time.time()
+        reader.join(timeout=180)
+        assert report.stopped and report.count("failure") > 0, report.summary()
+        # The read got in while the action still waited for Kafka.
+        assert read_at and read_at[0] < returned_at
     finally:
         launcher.stop(data_dir)

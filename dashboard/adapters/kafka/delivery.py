@@ -121,12 +121,18 @@ class Sender:
                 self._poll(0)
         return sent
 
-    def wait(self) -> None:
+    def wait(self, on_slow: Callable[[], None] | None = None, slow_after: float = 1.0) -> None:
         """Wait for the report of every record enqueued; those with none in time are
-        reported "unacknowledged" (or failed, after a fatal error), in the order sent."""
-        deadline = time.monotonic() + self.delivery_timeout + _REPORT_GRACE_SECONDS
+        reported "unacknowledged" (or failed, after a fatal error), in the order sent.
+        `on_slow` is called once if the reports take longer than `slow_after` seconds (a
+        caller holding something others wait for lets go of it there)."""
+        started = time.monotonic()
+        deadline = started + self.delivery_timeout + _REPORT_GRACE_SECONDS
         while self._waiting and self.fatal is None and time.monotonic() < deadline:
             self._poll(0.1)
+            if on_slow is not None and self._waiting and time.monotonic() - started > slow_after:
+                on_slow()
+                on_slow = None
         late = list(self._waiting.items())
         self._waiting.clear()
         for (_call, key), report in late:
