@@ -206,6 +206,11 @@ def bulk_progress() -> None:
         if st.button("Cancel the bulk action", icon=":material/stop_circle:"):
             job.cancel.set()
         return
+    if not job.page_refreshed:
+        # This fragment reruns alone while the job runs: the rest of the page (the incident
+        # and its button, the counts) still shows the records before the action. Once.
+        job.page_refreshed = True
+        st.rerun(scope="app")
     if job.error:
         st.error(f"The bulk action stopped: {ui.plain(job.error)}")
     elif job.report is not None:
