@@ -1,11 +1,11 @@
 """Where an ingest run's time goes, phase by phase (consume, stage, parse, write, waits).
 
 Each phase is timed by the one thread that runs it (the reading thread: consume, stage,
-parse and waiting for the writer; the writer thread: insert, commit and waiting for work),
-so the two threads' sums each add up to about the run's wall time, and a phase that grows
-says which side holds the other up. The process's CPU time beside the wall time says how
-much of the two cores the run used. `dlq ingest --format json` reports them; the ingest
-bench records them with its figures.
+parse and waiting for the writer; the writer thread: insert, commit, opening and closing the
+file, and waiting for work), so the two threads' sums each add up to about the run's wall
+time, and a phase that grows says which side holds the other up. The process's CPU time
+beside the wall time says how much of the two cores the run used. `dlq ingest --format
+json` reports them; the ingest bench records them with its figures.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 # Reading thread, then writer thread: the order the bench prints them in.
 READER_PHASES = ("consume", "stage", "parse", "wait_for_writer")
-WRITER_PHASES = ("insert", "commit", "wait_for_work")
+WRITER_PHASES = ("insert", "commit", "open_and_close", "wait_for_work")
 
 
 @dataclass

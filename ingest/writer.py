@@ -190,7 +190,8 @@ class TransactionWriter:
                     # Nothing to write for the rest of the hold (Kafka slow, or gone until
                     # the reading side's stall limit): readers in other processes get the
                     # file meanwhile.
-                    stack.close()
+                    with self._phases.timed("open_and_close"):
+                        stack.close()
                     con = None
                     continue
                 if item is None:
@@ -198,8 +199,9 @@ class TransactionWriter:
                 parsed, ends = item
                 del item
                 if con is None:
-                    con = stack.enter_context(self._db.write())
-                    session = store.prepare(con, plan.topic)
+                    with self._phases.timed("open_and_close"):
+                        con = stack.enter_context(self._db.write())
+                        session = store.prepare(con, plan.topic)
                     opened = time.monotonic()
                 store.write_parsed(
                     con,
@@ -213,9 +215,10 @@ class TransactionWriter:
                 )
                 del parsed  # freed before waiting for the next: three transactions at most
                 if time.monotonic() - opened >= self._hold:
-                    stack.close()
-                    con = None
-                    time.sleep(self.RELEASE_PAUSE)
+                    with self._phases.timed("open_and_close"):
+                        stack.close()
+                        con = None
+                        time.sleep(self.RELEASE_PAUSE)
         except BaseException as exc:  # noqa: BLE001 (handed to the reading thread)
             self._error = exc
             # Drain so the reading side never blocks on a dead writer.
@@ -226,4 +229,5 @@ class TransactionWriter:
                 except queue.Empty:
                     break
         finally:
-            stack.close()
+            with self._phases.timed("open_and_close"):
+                stack.close()

@@ -18,6 +18,7 @@ from dashboard.adapters.db import Connection, Database
 from ingest import store
 from ingest import writer as ingest_writer
 from ingest.parse import stage_raw
+from ingest.phases import WRITER_PHASES, Phases
 from tests.snapshots import TOPIC, demo_records
 
 TRANSACTION_ROWS = 1_000
@@ -197,3 +198,21 @@ def test_a_writer_with_nothing_to_write_lets_go_of_the_file_after_its_hold(
         writer.finish()
     with db.read() as con:
         assert store.stored_positions(con, TOPIC) == {0: TRANSACTION_ROWS}
+
+
+def test_the_writer_times_each_of_its_phases(tmp_path: Path) -> None:
+    # The ingest bench reads where the writer's time went from these (opening and closing the
+    # file included: it lets go of it on a schedule), so each must be there.
+    staged = stage_raw(demo_records(2 * TRANSACTION_ROWS, partitions=1))
+    db = Database(tmp_path / "s.duckdb")
+    with db.write() as con:
+        run_id = store.start_run(con, TOPIC)
+    plan = ingest_writer.Plan(run_id=run_id, topic=TOPIC, start={}, end={}, committed={})
+    phases = Phases()
+    writer = ingest_writer.TransactionWriter(db, plan, 2.0, TRANSACTION_ROWS, phases)
+    writer.start()
+    writer.put(staged, {0: staged.num_rows})
+    writer.finish()
+    timed = phases.as_dict()
+    assert set(WRITER_PHASES) | {"parse"} <= set(timed)
+    assert all(timed[name] > 0 for name in ("insert", "commit", "open_and_close", "parse"))
