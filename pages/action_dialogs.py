@@ -121,6 +121,7 @@ class BulkJob:
     error: str | None = None
     started: float = field(default_factory=time.monotonic)
     thread: threading.Thread | None = None
+    seen_running: bool = False  # a progress run saw the job still running
     page_refreshed: bool = False  # the whole page ran again once the job had finished
 
     def start(self, settings: Settings) -> None:

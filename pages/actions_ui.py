@@ -203,10 +203,11 @@ def bulk_progress() -> None:
         ),
     )
     if job.running:
+        job.seen_running = True
         if st.button("Cancel the bulk action", icon=":material/stop_circle:"):
             job.cancel.set()
         return
-    if not job.page_refreshed:
+    if job.seen_running and not job.page_refreshed:
         # This fragment reruns alone while the job runs: the rest of the page (the incident
         # and its button, the counts) still shows the records before the action. Once.
         job.page_refreshed = True

@@ -200,8 +200,8 @@ class _Runner:
     def connection(self) -> Iterator[Connection]:
         """A write connection for one step. Unthrottled, the run keeps one open from start to
         end (it is busy all along, and a bulk would otherwise spend its time opening the file)
-        but while Kafka is slow to acknowledge (`_await`); at a velocity limit each step opens
-        and closes it, so other processes get their turn."""
+        except while Kafka is slow to acknowledge (`_await`); at a velocity limit each step
+        opens and closes it, so other processes get their turn."""
         if self.request.rate:
             with self.db.write() as con:
                 yield con
@@ -221,10 +221,11 @@ class _Runner:
             self._stack.close()
 
     def _copy(self, made: list[audit.AuditEntry]) -> None:
-        """Copy entries just committed. Unthrottled, the run holds the DuckDB file from start
-        to end, so the audit topic's acknowledgement is waited for once, at the end
-        (`release`), not chunk by chunk; at a velocity limit the file is let go after each
-        step, so each copy is acknowledged before it is."""
+        """Copy entries just committed. Unthrottled, the run holds the DuckDB file across
+        chunks, so the audit topic's acknowledgement is waited for only when it lets go of
+        the file (`release`: at the end, or while Kafka is slow to acknowledge), not chunk
+        by chunk; at a velocity limit the file is let go after each step, so each copy is
+        acknowledged before it is."""
         self.report.audit_missing += self.copies.write(made, wait=bool(self.request.rate))
 
     def audit_only(self, entries: list[audit.NewEntry]) -> None:
@@ -370,9 +371,16 @@ class _Runner:
             # Acknowledgements slow to come (the broker gone, say, and the delivery timeout
             # to wait out): an unthrottled run holding the file lets go of it meanwhile, so
             # the dashboard and the ingest are not kept out for as long.
-            let_go = self.release if self._held is not None else None
+            let_go = self._let_go_while_waiting if self._held is not None else None
             stopped = settle_chunk(self._sender, chunk, self.cancelled, let_go)
             self.report.stopped = self.report.stopped or stopped
+
+    def _let_go_while_waiting(self) -> None:
+        # A close that fails (a full disk, say) must not end the wait for acknowledgements:
+        # every send gets its outcome, and the next step opens the file again and meets the
+        # problem there, where a failure to record is handled.
+        with contextlib.suppress(Exception):
+            self.release()
 
     def _record_replays(self, chunk: ReplayChunk) -> None:
         request = self.request

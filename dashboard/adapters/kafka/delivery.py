@@ -125,14 +125,17 @@ class Sender:
         """Wait for the report of every record enqueued; those with none in time are
         reported "unacknowledged" (or failed, after a fatal error), in the order sent.
         `on_slow` is called once if the reports take longer than `slow_after` seconds (a
-        caller holding something others wait for lets go of it there)."""
+        caller holding something others wait for lets go of it there); the time it takes
+        is added to the wait, so reports that came meanwhile are served, not given up on."""
         started = time.monotonic()
         deadline = started + self.delivery_timeout + _REPORT_GRACE_SECONDS
         while self._waiting and self.fatal is None and time.monotonic() < deadline:
             self._poll(0.1)
             if on_slow is not None and self._waiting and time.monotonic() - started > slow_after:
+                called = time.monotonic()
                 on_slow()
                 on_slow = None
+                deadline += time.monotonic() - called
         late = list(self._waiting.items())
         self._waiting.clear()
         for (_call, key), report in late:
