@@ -190,8 +190,7 @@ class TransactionWriter:
                     # Nothing to write for the rest of the hold (Kafka slow, or gone until
                     # the reading side's stall limit): readers in other processes get the
                     # file meanwhile.
-                    with self._phases.timed("open_and_close"):
-                        stack.close()
+                    self._let_go(stack)
                     con = None
                     continue
                 if item is None:
@@ -215,10 +214,8 @@ class TransactionWriter:
                 )
                 del parsed  # freed before waiting for the next: three transactions at most
                 if time.monotonic() - opened >= self._hold:
-                    with self._phases.timed("open_and_close"):
-                        stack.close()
-                        con = None
-                        time.sleep(self.RELEASE_PAUSE)
+                    self._let_go(stack, self.RELEASE_PAUSE)
+                    con = None
         except BaseException as exc:  # noqa: BLE001 (handed to the reading thread)
             self._error = exc
             # Drain so the reading side never blocks on a dead writer.
@@ -229,5 +226,12 @@ class TransactionWriter:
                 except queue.Empty:
                     break
         finally:
-            with self._phases.timed("open_and_close"):
-                stack.close()
+            self._let_go(stack)
+
+    def _let_go(self, stack: ExitStack, pause: float = 0.0) -> None:
+        """Close the write connection `stack` holds, if any; then pause, so that a reader
+        waiting for the file gets in before the writer opens it again."""
+        with self._phases.timed("open_and_close"):
+            stack.close()
+            if pause:
+                time.sleep(pause)

@@ -121,8 +121,9 @@ class BulkJob:
     error: str | None = None
     started: float = field(default_factory=time.monotonic)
     thread: threading.Thread | None = None
-    seen_running: bool = False  # a progress run saw the job still running
-    page_refreshed: bool = False  # the whole page ran again once the job had finished
+    # A progress run saw the job running: the rest of the page still shows the records as
+    # they were before it, until the whole page runs again.
+    page_stale: bool = False
 
     def start(self, settings: Settings) -> None:
         def work() -> None:

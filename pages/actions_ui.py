@@ -203,14 +203,14 @@ def bulk_progress() -> None:
         ),
     )
     if job.running:
-        job.seen_running = True
+        # This fragment reruns alone while the job runs: the rest of the page (the incident
+        # and its button, the counts) keeps the records as they were before the action.
+        job.page_stale = True
         if st.button("Cancel the bulk action", icon=":material/stop_circle:"):
             job.cancel.set()
         return
-    if job.seen_running and not job.page_refreshed:
-        # This fragment reruns alone while the job runs: the rest of the page (the incident
-        # and its button, the counts) still shows the records before the action. Once.
-        job.page_refreshed = True
+    if job.page_stale:
+        job.page_stale = False
         st.rerun(scope="app")
     if job.error:
         st.error(f"The bulk action stopped: {ui.plain(job.error)}")
