@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import statistics
 import time
@@ -157,10 +158,15 @@ PAGES = (
 
 def apptest_runs(settings: Settings, repeat: int = 3) -> dict[str, tuple[float, float]]:
     import streamlit as st
-    from streamlit import logger
     from streamlit.testing.v1 import AppTest
 
-    logger.set_log_level("error")  # no "bare mode" warnings on every run
+    # Clearing the caches from this process (no Streamlit runtime) warns each time; AppTest
+    # sets the log level again on every run, so the two loggers are switched off instead.
+    for name in (
+        "streamlit.runtime.caching.cache_data_api",
+        "streamlit.runtime.scriptrunner_utils.script_run_context",
+    ):
+        logging.getLogger(name).disabled = True
 
     os.environ["DLQ_DB"] = str(settings.db)
     os.environ["DLQ_TOPIC"] = settings.dlq_topic
