@@ -126,9 +126,7 @@ table = st.dataframe(
     [
         {
             **({"DLQ": scope.name_of(row.topic)} if scope.across_all else {}),
-            "state": row.state
-            + (", unparseable" if row.parse_error else "")
-            + (", gone" if row.gone else ""),
+            "state": row.state_label,
             "record": row.coordinates,
             "time (UTC)": row.timestamp,
             "retry": row.retry_count,
@@ -242,7 +240,7 @@ if detail.history:
     st.dataframe(
         [
             {
-                "state": h.state,
+                "state": h.state_label,
                 "record": h.coordinates,
                 "time (UTC)": h.timestamp,
                 "retry": h.retry_count,

@@ -17,7 +17,7 @@ from dashboard.settings import DashboardRules
 from dashboard.triage.overview import freshness
 from pages import ui
 from tests.conftest import REPO
-from tests.snapshots import TOPIC, demo_records, write_snapshot
+from tests.snapshots import TOPIC, add_replay, demo_records, write_snapshot, write_varied
 
 
 @pytest.fixture(scope="module")
@@ -160,6 +160,20 @@ def test_messages_page_filters_from_the_url_and_opens_a_record(
         r["field"]: r["value"] for df in detail.dataframe[1:6] for r in df.value.to_dict("records")
     }
     assert fields["Trace ID"] == trace and fields["Offset"] == str(offset)
+
+
+def test_messages_tables_name_states_as_every_other_page_does(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = write_varied(tmp_path / "varied.duckdb")
+    with Database(db).write() as con:
+        add_replay(con, 0, 1, datetime.now(UTC))
+    at = app(db, monkeypatch, "messages")
+    table = at.dataframe[0].value
+    states = dict(zip(table["record"], table["state"], strict=True))
+    assert states[f"{TOPIC}:0:1"] == "replayed, waiting"
+    assert states[f"{TOPIC}:1:1"] == "open, unparseable"
+    assert states[f"{TOPIC}:1:0"] == "resolved"
 
 
 def test_an_empty_dlq_is_said_plainly(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

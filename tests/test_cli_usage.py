@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import socket
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
+from dashboard.actions.identity import Identity
+from dashboard.actions.values import ItemResult, RecordRef, Report, Request
 from dashboard.cli.main import build_parser, main
 
 
@@ -37,3 +41,53 @@ def test_time_options_take_what_their_help_shows(capsys: pytest.CaptureFixture[s
     assert exit_info.value.code == 2
     err = capsys.readouterr().err
     assert "'yesterday' is not a time" in err and "fromisoformat" not in err
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["metrics", "--port", "99999"],
+        ["metrics", "--port", "-1"],
+        ["metrics", "--port", "0"],
+        ["ingest", "--follow", "5", "--metrics-port", "70000"],
+    ],
+)
+def test_a_port_out_of_range_is_one_line_and_exit_2(
+    argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "must be from 1 to 65,535" in err
+    assert "Traceback" not in err and err.count("\n") == 1
+
+
+def test_a_port_in_use_names_the_address(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "dlq.toml"
+    config.write_text(f'db = "{tmp_path / "dlq.duckdb"}"\n')
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        code = main(["--config", str(config), "metrics", "--port", str(port)])
+    assert code == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"dlq: cannot serve metrics on 127.0.0.1:{port}: ")
+    assert "in use" in err
+
+
+def test_a_dry_run_with_a_missing_audit_copy_does_not_say_the_action_happened() -> None:
+    identity = Identity("amy", "settings", can_act=True)
+    ref = RecordRef("xact.downloads.dlq", 0, 2)
+    dry = Report(Request("replay", [ref], identity, "why", dry_run=True), None)
+    dry.results.append(ItemResult(ref, "t", "dry-run"))
+    dry.audit_missing.append("entry 3 missing in the audit topic a (Kafka down)")
+    assert dry.summary().startswith("dry run: would replay 1 record. Nothing was changed")
+    assert "happened" not in dry.summary()
+    real = Report(Request("replay", [ref], identity, "why"), None)
+    real.results.append(ItemResult(ref, "t", "success"))
+    real.audit_missing.append("entry 4 missing in the audit topic a (Kafka down)")
+    assert "The action happened but its audit is incomplete" in real.summary()

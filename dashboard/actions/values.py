@@ -212,7 +212,11 @@ class Report:
             parts.append(f"review group committed {moved}")
         text = "; ".join(parts)
         if self.audit_missing:
-            text += ". The action happened but its audit is incomplete: " + "; ".join(
-                self.audit_missing
+            # A dry run acts on nothing: only its own audit entry is incomplete.
+            happened = (
+                "Nothing was changed, but the dry run's audit is incomplete: "
+                if self.request.dry_run
+                else "The action happened but its audit is incomplete: "
             )
+            text += ". " + happened + "; ".join(self.audit_missing)
         return text

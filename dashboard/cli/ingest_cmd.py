@@ -11,7 +11,7 @@ from types import FrameType
 from dashboard.adapters.db import DatabaseBusy
 from dashboard.adapters.kafka import BrokerUnreachable, TopicMissing
 from dashboard.cli.context import all_dlqs_settings, settings_from
-from dashboard.cli.metrics_cmd import add_address_argument, serve
+from dashboard.cli.metrics_cmd import PORT, add_address_argument, serve
 from dashboard.cli.output import err, print_json
 from dashboard.settings import Settings
 from ingest.job import IngestError, IngestSummary, Progress, ingest_once
@@ -32,7 +32,7 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     ingest.add_argument("--quiet", action="store_true", help="no progress lines")
     ingest.add_argument(
         "--metrics-port",
-        type=int,
+        type=PORT,
         metavar="PORT",
         help="with --follow: serve Prometheus metrics on this port (default: off)",
     )

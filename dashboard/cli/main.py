@@ -107,6 +107,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         BrokerError,
         IngestError,
         KafkaException,
+        metrics_cmd.MetricsUnavailable,
     ) as exc:
         err(f"dlq: {exc}")
         return EXIT_FAILED

@@ -11,6 +11,7 @@ from types import FrameType
 
 from prometheus_client import start_http_server
 
+from dashboard.cli.arguments import whole
 from dashboard.cli.context import all_dlqs_settings
 from dashboard.cli.output import err
 from dashboard.exports.alert_rules import rules_yaml
@@ -19,6 +20,12 @@ from dashboard.settings import Settings
 
 DEFAULT_PORT = 9464
 DEFAULT_ADDRESS = "127.0.0.1"
+# A TCP port to listen on: 0 would pick a random one, which nothing could scrape.
+PORT = whole(1, 65_535)
+
+
+class MetricsUnavailable(Exception):
+    """The metrics server could not listen where it was told to."""
 
 
 def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -27,7 +34,10 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="serve Prometheus metrics read from the snapshot, or print the alert rules",
     )
     metrics.add_argument(
-        "--port", type=int, default=DEFAULT_PORT, help=f"HTTP port (default {DEFAULT_PORT})"
+        "--port",
+        type=PORT,
+        default=DEFAULT_PORT,
+        help=f"HTTP port (default {DEFAULT_PORT})",
     )
     add_address_argument(metrics, "--address")
     metrics.add_argument(
@@ -49,9 +59,15 @@ def add_address_argument(parser: argparse.ArgumentParser, flag: str) -> None:
 
 
 def serve(settings: Settings, address: str, port: int) -> None:
-    """Serve /metrics in a background thread; every scrape reads the snapshot."""
-    start_http_server(port, addr=address, registry=registry_for(settings))
+    """Serve /metrics in a background thread; every scrape reads the snapshot. A port that
+    cannot be had (in use, not allowed, an address not of this host) is a MetricsUnavailable
+    naming the address, not the socket library's bare words."""
     host = f"[{address}]" if ":" in address else address
+    try:
+        start_http_server(port, addr=address, registry=registry_for(settings))
+    except OSError as exc:
+        why = exc.strerror or str(exc)
+        raise MetricsUnavailable(f"cannot serve metrics on {host}:{port}: {why}") from None
     err(f"metrics: http://{host}:{port}/metrics")
 
 
