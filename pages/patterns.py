@@ -177,10 +177,15 @@ else:
     figure = charts.group_figure(labels, counts, title, source)
 ui.plot(figure, key=f"groups-{dimension_key}", filename=f"dlq-by-{dimension_key}")
 
-new_groups = [g for g in groups if g.is_new and g.value is not None]
-if new_groups and dimension_key == "error_signature":
+new_signatures = (
+    ui.cached(settings, patterns.new_signatures, topic, selection, burst_keys)
+    if dimension_key == "error_signature"
+    else []
+)
+if new_signatures:
     st.warning(
-        f"{len(new_groups)} error signature{'s' if len(new_groups) != 1 else ''} match none of "
+        f"{len(new_signatures)} error signature{'s' if len(new_signatures) != 1 else ''} "
+        "match none of "
         "the runbook's patterns: new failure modes (an escalation criterion).",
         icon=":material/fiber_new:",
     )

@@ -295,6 +295,39 @@ def test_escalation_criteria_against_known_data(tmp_path: Path) -> None:
     }
 
 
+def test_escalation_and_patterns_call_the_same_signatures_new(tmp_path: Path) -> None:
+    """A signature mostly inside a systematic burst is pattern 5's: neither the Patterns
+    page nor the escalation criterion counts it among the signatures no pattern explains."""
+    db = tmp_path / "s.duckdb"
+    now = T0 + timedelta(minutes=30)
+    burst = [
+        pipeline_record(0, i, now - timedelta(seconds=30 + i % 50), error="SSL certificate expired")
+        for i in range(120)
+    ]
+    odd = [
+        pipeline_record(1, 0, T0, error="Quantum flux inversion on attempt 3"),
+        pipeline_record(1, 1, T0, error="HTTP 404: Not Found - URL no longer available"),
+    ]
+    write_snapshot(db, burst + odd)
+    settings = Settings(dlq_topic=TOPIC)
+    rules = settings.rules
+    for con in read(db):
+        found = patterns.bursts(
+            con, TOPIC, IN_BACKLOG, rules.systematic_min_records, rules.systematic_window_minutes
+        )
+        keys = [b.key for b in found]
+        assert [b.signature for b in found] == ["SSL certificate expired"]
+        groups = patterns.groups(con, TOPIC, IN_BACKLOG, "error_signature", keys, limit=1000)
+        new = patterns.new_signatures(con, TOPIC, IN_BACKLOG, keys)
+        unknown = {c.key: c for c in escalation.check(con, settings, now)}["unknown"]
+    assert new == [("Quantum flux inversion on attempt <n>", 1)]
+    assert [(g.value, g.count) for g in groups if g.is_new] == new
+    assert unknown.met and unknown.evidence == [
+        {"what": "error pattern", "value": "Quantum flux inversion on attempt <n>", "records": 1}
+    ]
+    assert "1 error signature matching none" in unknown.summary
+
+
 def test_bursts_counted_per_minute_in_sql_equal_those_from_every_record(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
