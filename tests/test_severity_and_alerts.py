@@ -31,17 +31,17 @@ T0 = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
     ],
 )
 def test_rate_bands_edges(per_10min: float, per_min: float, level: Level) -> None:
-    assert classify_rate(per_10min, per_min, BANDS).level == level
+    assert classify_rate(per_10min, per_min, BANDS, 5).level == level
 
 
 def test_each_severity_carries_the_runbooks_action_and_response_time() -> None:
-    assert (classify_rate(0, 0, BANDS).action, classify_rate(0, 0, BANDS).response_time) == (
+    assert (classify_rate(0, 0, BANDS, 5).action, classify_rate(0, 0, BANDS, 5).response_time) == (
         "Monitor",
         "Daily review",
     )
-    warning = classify_rate(6, 0.6, BANDS)
+    warning = classify_rate(6, 0.6, BANDS, 5)
     assert (warning.action, warning.response_time) == ("Investigate within 4 hours", "Same day")
-    critical = classify_rate(200, 20, BANDS)
+    critical = classify_rate(200, 20, BANDS, 5)
     assert (critical.action, critical.response_time) == ("Immediate investigation", "< 1 hour")
     size = classify_size(1001, BANDS)
     assert (size.level, size.action, size.response_time) == (
@@ -49,15 +49,23 @@ def test_each_severity_carries_the_runbooks_action_and_response_time() -> None:
         "Manual review required",
         "< 4 hours",
     )
-    assert "above the Warning band" in classify_rate(50, 5, BANDS).reason
+    assert "above the Warning band" in classify_rate(50, 5, BANDS, 5).reason
+    # After a burst: the 10 minutes hold 243, the rule's 5 minutes 2.6 a minute. Each figure
+    # is said with its window, so "not above 10/min" does not contradict "243".
+    calmed = classify_rate(243, 2.6, BANDS, 5)
+    assert calmed.level == Level.WARNING
+    assert calmed.reason == (
+        "243 records in the last 10 min: above the Warning band (5-10/10 min); "
+        "2.6 records/min over the last 5 min, not above 10/min"
+    )
 
 
 def test_size_band_edge_and_overall() -> None:
     assert classify_size(1000, BANDS).level == Level.NORMAL
     assert classify_size(1001, BANDS).level == Level.WARNING
-    rate, size = classify_rate(0, 0, BANDS), classify_size(5000, BANDS)
+    rate, size = classify_rate(0, 0, BANDS, 5), classify_size(5000, BANDS)
     assert overall(rate, size) is size
-    critical = classify_rate(500, 50, BANDS)
+    critical = classify_rate(500, 50, BANDS, 5)
     assert overall(critical, size) is critical
 
 

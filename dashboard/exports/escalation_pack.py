@@ -89,7 +89,9 @@ def build(
     per_window = overview.count_between(
         con, topic, as_of - timedelta(minutes=window_minutes), as_of
     )
-    growth_severity = classify_rate(per_10min, per_window / window_minutes, settings.severity)
+    growth_severity = classify_rate(
+        per_10min, per_window / window_minutes, settings.severity, window_minutes
+    )
     size = overview.dlq_size(con, topic)
     size_severity = classify_size(size.backlog, settings.severity)
     statuses = escalation.alert_states(con, settings, as_of)

@@ -33,7 +33,7 @@ def growth_now(con: Connection, settings: Settings, as_of: datetime) -> severity
     window = settings.rules.rate_window_minutes
     last_10 = count_between(con, topic, as_of - timedelta(minutes=10), as_of)
     last_window = count_between(con, topic, as_of - timedelta(minutes=window), as_of)
-    return severity.classify_rate(last_10, last_window / window, settings.severity)
+    return severity.classify_rate(last_10, last_window / window, settings.severity, window)
 
 
 def severity_of(growth: severity.Severity, backlog: int, settings: Settings) -> SeverityNow:

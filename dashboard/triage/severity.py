@@ -46,31 +46,36 @@ _ACTIONS = {
 }
 
 
-def classify_rate(per_10min: float, per_min: float, bands: SeverityBands) -> Severity:
+def classify_rate(
+    per_10min: float, per_min: float, bands: SeverityBands, window_minutes: int
+) -> Severity:
     """Severity of the DLQ's growth: `per_10min` records in the last 10 minutes and
-    `per_min` the per-minute rate over the window the Critical rule looks at."""
+    `per_min` the per-minute rate over the last `window_minutes`, the window the Critical
+    rule looks at. Each figure is quoted with its window: after a burst, the 10 minutes can
+    hold far more than 10 a minute while the rule's shorter window has calmed down."""
+    rate = f"{per_min:,.1f} records/min over the last {window_minutes:g} min"
     if per_min > bands.critical_above_per_min:
         return Severity(
             Level.CRITICAL,
-            f"{per_min:,.1f} records/min > {bands.critical_above_per_min:g}/min",
+            f"{rate} > {bands.critical_above_per_min:g}/min",
             *_ACTIONS["rate_critical"],
         )
     if per_10min >= bands.warning_from_per_10min:
         if per_10min > bands.warning_to_per_10min:
             reason = (
-                f"{per_10min:,.0f} records/10 min: above the Warning band "
-                f"({bands.warning_from_per_10min:g}-{bands.warning_to_per_10min:g}/10 min), "
-                f"not above {bands.critical_above_per_min:g}/min"
+                f"{per_10min:,.0f} records in the last 10 min: above the Warning band "
+                f"({bands.warning_from_per_10min:g}-{bands.warning_to_per_10min:g}/10 min); "
+                f"{rate}, not above {bands.critical_above_per_min:g}/min"
             )
         else:
             reason = (
-                f"{per_10min:,.0f} records/10 min in "
+                f"{per_10min:,.0f} records in the last 10 min, in "
                 f"{bands.warning_from_per_10min:g}-{bands.warning_to_per_10min:g}/10 min"
             )
         return Severity(Level.WARNING, reason, *_ACTIONS["rate_warning"])
     return Severity(
         Level.NORMAL,
-        f"{per_10min:,.0f} records/10 min < {bands.warning_from_per_10min:g}/10 min",
+        f"{per_10min:,.0f} records in the last 10 min < {bands.warning_from_per_10min:g}/10 min",
         *_ACTIONS["rate_normal"],
     )
 
