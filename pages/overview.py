@@ -106,7 +106,7 @@ with ui.reads_of_this_run():
     backlog_minutes, per_minute = ui.cached(
         settings, overview.backlog_and_arrivals, topic, as_of - lookback, as_of, 1
     )
-    statuses = alerts.evaluate_all(settings.alerts, per_minute, backlog_minutes, window)
+    statuses = alerts.evaluate_all(settings.alerts, per_minute, backlog_minutes, window, lookback)
 
     st.dataframe(
         [

@@ -17,7 +17,7 @@ from dashboard.adapters.db import Database, insert_rows
 from dashboard.exports import escalation_pack
 from dashboard.exports.file_names import export_name
 from dashboard.settings import AlertRule, Settings
-from dashboard.triage import escalation
+from dashboard.triage import alerts, escalation, overview
 from dashboard.triage.alerts import AlertStatus
 from ingest.parse import RawRecord
 from tests.snapshots import TOPIC, pipeline_record, write_snapshot
@@ -200,6 +200,17 @@ def test_firing_since_is_exact_or_said_to_begin_before_the_data(tmp_path: Path) 
         rule, "firing", 30.0, END - timedelta(hours=1), END - timedelta(minutes=30), False
     )
     assert exact.since_text == "since 2026-11-29 10:00 UTC"
+
+    # A page that looks at the last day only (Overview, incident panel, All DLQs) says the
+    # alert held all of it, not that the data starts there: the data starts days before.
+    with Database(path).read() as con:
+        backlog, per_minute = overview.backlog_and_arrivals(
+            con, TOPIC, END - timedelta(hours=24), END, 1
+        )
+    (last_day,) = alerts.evaluate_all((rule,), per_minute, backlog, 5, timedelta(hours=24))
+    assert last_day.state == "firing" and last_day.since_before_window
+    assert last_day.since_text.startswith(f"since before {END - timedelta(hours=24):%Y-%m-%d} ")
+    assert last_day.since_text.endswith(" UTC: held all of the last 24 hours looked at")
 
 
 def test_a_backlog_over_its_line_for_days_does_not_start_the_incident(

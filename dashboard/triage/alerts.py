@@ -39,6 +39,9 @@ class AlertStatus:
     active_since: datetime | None  # first evaluation of the current run where it held
     firing_since: datetime | None
     since_before_window: bool  # it already held at the first evaluation we could make
+    # How far back the evaluations went, when less than all the data: an alert held at the
+    # first of them has held that long at least, not since the data starts.
+    lookback: timedelta | None = None
 
     @property
     def condition(self) -> str:
@@ -48,12 +51,17 @@ class AlertStatus:
     @property
     def since_text(self) -> str:
         """When the current state began ("since ... UTC"), or that it began before the data
-        starts; empty while the alert is ok."""
+        starts, or before the span looked at (held all of it); empty while the alert is ok."""
         moment = self.firing_since if self.state == "firing" else self.active_since
         if moment is None:
             return ""
         if self.since_before_window:
             held = self.active_since or moment
+            if self.lookback is not None:
+                return (
+                    f"since before {held:%Y-%m-%d %H:%M} UTC: held all of the last "
+                    f"{_span(self.lookback)} looked at"
+                )
             return f"since before {held:%Y-%m-%d %H:%M} UTC, when the data starts"
         return f"since {moment:%Y-%m-%d %H:%M} UTC"
 
@@ -67,8 +75,16 @@ class AlertStatus:
         return f"{self.value:,.0f}"
 
 
-def evaluate(rule: AlertRule, samples: Sequence[Sample]) -> AlertStatus:
-    """The alert's state after the last sample (samples ascending, one per evaluation)."""
+def _span(length: timedelta) -> str:
+    hours = length / timedelta(hours=1)
+    return f"{hours:g} hours" if hours < 48 else f"{hours / 24:g} days"
+
+
+def evaluate(
+    rule: AlertRule, samples: Sequence[Sample], lookback: timedelta | None = None
+) -> AlertStatus:
+    """The alert's state after the last sample (samples ascending, one per evaluation).
+    `lookback`: the samples cover only that much of the data (None: from its start)."""
     hold = timedelta(minutes=rule.for_minutes)
     active_since: datetime | None = None
     firing_since: datetime | None = None
@@ -92,6 +108,7 @@ def evaluate(rule: AlertRule, samples: Sequence[Sample]) -> AlertStatus:
         active_since=active_since,
         firing_since=firing_since,
         since_before_window=bool(samples) and active_since == samples[0].at,
+        lookback=lookback,
     )
 
 
@@ -118,7 +135,12 @@ def evaluate_all(
     per_minute: Sequence[Bucket],
     backlog_per_minute: Sequence[BacklogPoint],
     window_minutes: int,
+    lookback: timedelta | None = None,
 ) -> list[AlertStatus]:
+    """Each rule's state. `lookback`: the buckets and points cover only that much before now
+    (a page's last day), so an alert held at their start is said to have held all of it."""
     rates = rate_samples(per_minute, window_minutes)
     sizes = size_samples(backlog_per_minute)
-    return [evaluate(rule, rates if rule.kind == "rate_per_min" else sizes) for rule in rules]
+    return [
+        evaluate(rule, rates if rule.kind == "rate_per_min" else sizes, lookback) for rule in rules
+    ]

@@ -97,7 +97,7 @@ def summarize_all(con: Connection, settings: Settings, as_of: datetime) -> list[
         size = overview.dlq_size(con, dlq.topic)
         backlog, per_minute = backlog_and_arrivals(con, dlq.topic, day, as_of, 1)
         statuses = alerts.evaluate_all(
-            one.alerts, per_minute, backlog, one.rules.rate_window_minutes
+            one.alerts, per_minute, backlog, one.rules.rate_window_minutes, as_of - day
         )
         rows.append(
             DlqSummary(

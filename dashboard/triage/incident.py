@@ -134,6 +134,6 @@ def of(
     the last day), for a page that has them already."""
     rules = settings.rules
     statuses = alerts.evaluate_all(
-        settings.alerts, per_minute, backlog_per_minute, rules.rate_window_minutes
+        settings.alerts, per_minute, backlog_per_minute, rules.rate_window_minutes, LOOKBACK
     )
     return summarize(found, statuses, _scanned(as_of), as_of, rules.systematic_window_minutes)
