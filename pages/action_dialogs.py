@@ -22,6 +22,7 @@ from dashboard.actions.preview import (
 from dashboard.actions.replay_formats import replay_key_field
 from dashboard.actions.run import execute
 from dashboard.actions.values import Preview, Progress, RecordRef, Refused, Report, Request
+from dashboard.adapters.kafka import ANSWER_TIMEOUT_SECONDS
 from dashboard.settings import Settings
 from dashboard.text.urls import mask_url
 from pages import ui
@@ -87,7 +88,10 @@ def single_dialog(
             reason=reason,
             new_url=new_url or None,
         )
-        run_and_report(settings, request)
+        with st.spinner(
+            f"{label} of {ref}: waiting for Kafka (at most {ANSWER_TIMEOUT_SECONDS:g} s)…"
+        ):
+            run_and_report(settings, request)
     if right.button("Cancel"):
         st.session_state.pop(PENDING, None)
         st.rerun()
@@ -101,6 +105,11 @@ def run_and_report(settings: Settings, request: Request) -> None:
         return
     except Exception as exc:  # noqa: BLE001 (Kafka or DuckDB trouble: say it, keep the page)
         st.error(f"Failed: {exc}")
+        return
+    if report.error:
+        # Nothing was done (Kafka not answering): said here, in the dialog the operator is
+        # looking at, which stays open to try again or cancel.
+        st.error(ui.plain(report.summary()))
         return
     st.session_state.pop(PENDING, None)
     st.session_state["last_report"] = report.summary() + "".join(

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from dashboard.actions import audit
+from dashboard.actions.audit_copies import AuditCopies
 from dashboard.actions.audit_entries import audit_look
 from dashboard.actions.audit_verify import verify_all
 from dashboard.actions.identity import Identity
@@ -79,3 +81,22 @@ def test_a_full_disk_under_the_log_is_reported_at_once_and_named_by_verify(
     check = verify_all(readable)
     assert not check.ok
     assert any("entry 1 is in the database" in line for line in check.lines), check.lines
+
+
+def test_once_kafka_is_known_down_entries_are_reported_missing_from_the_topic_at_once(
+    make_settings: SettingsFactory,
+) -> None:
+    # Port 9 (discard) has no broker: a write that tried the topic would wait out its
+    # timeout and create a client; one told Kafka is down does neither.
+    settings = make_settings(bootstrap_servers="127.0.0.1:9", audit_topic="audit.t")
+    with Database(settings.db).write() as con, transaction(con):
+        made = audit.append(con, [audit.NewEntry("list", "ana", "success")])
+    copies = AuditCopies(settings)
+    copies.kafka_down("Kafka at 127.0.0.1:9 is not answering")
+    missing = copies.write(made)
+    assert missing == [
+        f"audit entry {made[0].audit_id} missing in the audit topic audit.t "
+        "(Kafka at 127.0.0.1:9 is not answering)"
+    ]
+    assert copies._sender is None  # no client was made, so nothing waited for one
+    assert settings.audit_log.read_text().count("\n") == 1  # the log file still has it

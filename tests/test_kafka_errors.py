@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 from typing import cast
 
 from confluent_kafka import KafkaError, KafkaException, Producer
 
-from dashboard.adapters.kafka import in_words
+from dashboard.adapters.kafka import RepeatFilter, in_words
 from dashboard.adapters.kafka.delivery import Delivery, Sender
 from dashboard.settings import Settings
 
@@ -93,3 +94,20 @@ def test_a_refused_send_without_a_reason_says_fatal_error_and_returns() -> None:
     (report,) = _send_one(_RefusingProducer(None))
     assert report.status == "failed"
     assert report.error is not None and "Fatal error" in report.error
+
+
+def test_librdkafkas_repeated_lines_are_let_through_once_a_minute() -> None:
+    """A broker down had every client log each connection retry: thousands of lines."""
+    repeats = RepeatFilter(interval=60.0)
+
+    def line(text: str) -> logging.LogRecord:
+        return logging.LogRecord("dlq.librdkafka", logging.ERROR, "", 0, text, None, None)
+
+    first = "FAIL [rdkafka#producer-1] [thrd:b]: Connect failed (after 0ms in state CONNECT)"
+    again = "FAIL [rdkafka#producer-25] [thrd:b]: Connect failed (after 12ms in state CONNECT)"
+    other = "FAIL [rdkafka#consumer-2] [thrd:b]: SASL authentication failed"
+    assert repeats.filter(line(first))
+    assert not repeats.filter(line(again))  # the same line from another client
+    assert repeats.filter(line(other))
+    repeats.interval = 0.0  # a minute later
+    assert repeats.filter(line(again))

@@ -119,6 +119,14 @@ class AuditCopies:
         self._sender: Sender | None = None
         # Entries the audit topic refused or did not acknowledge, not yet reported: id, why.
         self._failed: list[tuple[int, str]] = []
+        # Why Kafka is known not to answer (see `kafka_down`); None: try the topic.
+        self._kafka_down: str | None = None
+
+    def kafka_down(self, why: str) -> None:
+        """Kafka was just found not answering (the request's own check timed out): entries
+        written from now on are reported missing in the audit topic at once, rather than
+        each waiting out the topic's timeout on top of the check's."""
+        self._kafka_down = why
 
     def write(self, entries: Sequence[AuditEntry], *, wait: bool = True) -> list[str]:
         """Copy `entries`; returns, in words, each copy they are missing from and why.
@@ -139,7 +147,11 @@ class AuditCopies:
             why = exc.strerror or str(exc)
             missing.append(f"{which(entries)} missing in the log file {path} ({why})")
         topic = self.settings.audit_topic_name
-        if topic is not None:
+        if topic is not None and self._kafka_down is not None:
+            missing.append(
+                f"{which(entries)} missing in the audit topic {topic} ({self._kafka_down})"
+            )
+        elif topic is not None:
             try:
                 self._enqueue(topic, entries, texts)
                 if wait:

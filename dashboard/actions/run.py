@@ -100,6 +100,7 @@ def _run(
         except BrokerUnreachable as exc:
             # Nothing was attempted; the attempt is audited as one failure with the reason.
             report.error = str(exc)
+            copies.kafka_down(str(exc))
             entry = request_entry(report, "failure", str(exc))
             report.audit_missing += audit_only(db.write(), copies, [entry])
             return report

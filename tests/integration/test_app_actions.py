@@ -87,6 +87,28 @@ def test_replay_through_the_confirmation_dialog(
     assert entries[0].reason == "INC-100 vendor back"
 
 
+def test_a_replay_kafka_does_not_answer_is_said_in_the_dialog_which_stays_open(
+    kafka_settings: Settings, gateway: KafkaGateway, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    setup_dlq(kafka_settings, gateway, [(b"evt-down", pipeline_value("evt-down"), [], NOW_MS)])
+    # The snapshot is there; the broker the app is told of does not answer (port 9: discard).
+    down = kafka_settings.model_copy(update={"bootstrap_servers": "127.0.0.1:9"})
+    record = f"{down.dlq_topic}:0:0"
+    at = open_page(down, monkeypatch, "messages", record=record)
+    button(at, "Replay…").click().run()  # type: ignore[attr-defined]
+    at.text_input(key="action_reason").input("INC-101").run()
+    button(at, "Replay").click().run()  # type: ignore[attr-defined]
+    assert not at.exception
+    assert any("replay failed, nothing done" in e.value for e in at.error)
+    assert not at.success and not at.warning  # no report drawn at the page's top
+    assert any(b.label == "Replay" for b in at.button)  # the dialog is still open
+    with Database.of(down).read() as con:
+        failures = con.execute(
+            "SELECT count(*) FROM audit_log WHERE action = 'replay' AND result = 'failure'"
+        ).fetchone()
+    assert failures == (1,)  # the attempt is audited, nothing claimed
+
+
 def test_a_viewer_sees_no_actions(
     kafka_settings: Settings, gateway: KafkaGateway, monkeypatch: pytest.MonkeyPatch
 ) -> None:

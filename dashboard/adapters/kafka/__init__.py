@@ -11,11 +11,12 @@ loop (`Sender.send`): a record counts as delivered only once the broker acknowle
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 from confluent_kafka import (
     OFFSET_BEGINNING,
@@ -48,6 +49,7 @@ from dashboard.adapters.kafka.reading import read_until_now
 from dashboard.settings import Settings
 
 __all__ = [
+    "ANSWER_TIMEOUT_SECONDS",
     "OFFSET_BEGINNING",
     "READER_GROUP",
     "BrokerUnreachable",
@@ -60,6 +62,7 @@ __all__ = [
     "Message",
     "OutgoingRecord",
     "PartitionOffsets",
+    "RepeatFilter",
     "Sender",
     "TopicMissing",
     "in_words",
@@ -68,6 +71,35 @@ __all__ = [
 ]
 
 LIBRDKAFKA_LOGGER = logging.getLogger("dlq.librdkafka")
+
+
+class RepeatFilter(logging.Filter):
+    """Lets a librdkafka line through once per `interval` seconds. While a broker is down,
+    every client retries its connection a few times a second, each retry a line: the app's
+    log got thousands in a few minutes. Lines that differ only in the client's name or a
+    duration count as the same line."""
+
+    _VARYING = re.compile(r"rdkafka#[\w.-]+|\d+ms")
+
+    def __init__(self, interval: float = 60.0) -> None:
+        super().__init__()
+        self.interval = interval
+        self._last: dict[str, float] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        key = self._VARYING.sub("", record.getMessage())
+        now = time.monotonic()
+        if now - self._last.get(key, -self.interval) < self.interval:
+            return False
+        if len(self._last) > 1_000:  # bounded: a long-lived app sees many distinct lines
+            self._last.clear()
+        self._last[key] = now
+        return True
+
+
+LIBRDKAFKA_LOGGER.addFilter(RepeatFilter())
+# How long a cluster question (metadata, offsets) waits for an answer by default.
+ANSWER_TIMEOUT_SECONDS: Final = 10.0
 
 # The group id of every consumer that only reads by assign(): librdkafka wants one, and looks
 # up its coordinator, so on a cluster with ACLs the tool's user needs READ on it; it never
@@ -146,7 +178,7 @@ class PartitionOffsets:
 class KafkaGateway:
     """Kafka clients and the few cluster questions the dashboard asks, from one Settings."""
 
-    def __init__(self, settings: Settings, timeout: float = 10.0) -> None:
+    def __init__(self, settings: Settings, timeout: float = ANSWER_TIMEOUT_SECONDS) -> None:
         self.settings = settings
         self.timeout = timeout
         self._admin: AdminClient | None = None
