@@ -152,20 +152,36 @@ class AuditCopies:
                 f"{which(entries)} missing in the audit topic {topic} ({self._kafka_down})"
             )
         elif topic is not None:
-            try:
-                self._enqueue(topic, entries, texts)
-                if wait:
-                    self._wait()
-            except (BrokerUnreachable, KafkaException) as exc:
-                # BrokerUnreachable is already in words; a client's own error is not yet.
-                why = (
-                    str(exc)
-                    if isinstance(exc, BrokerUnreachable)
-                    else in_words(exc, self.settings.bootstrap_servers)
-                )
-                missing.append(f"{which(entries)} missing in the audit topic {topic} ({why})")
+            missing += self._to_topic(topic, entries, texts, wait=wait)
+        return missing
+
+    def to_topic_only(self, entries: Sequence[AuditEntry]) -> list[str]:
+        """Copy `entries` to the audit topic alone, waiting for its acknowledgement (`dlq
+        audit resend`: entries the table and the log file hold already); returns, in words,
+        those it lacks."""
+        topic = self.settings.audit_topic_name
+        if topic is None or not entries:
+            return []
+        return self._to_topic(topic, entries, [entry_json(e) for e in entries], wait=True)
+
+    def _to_topic(
+        self, topic: str, entries: Sequence[AuditEntry], texts: Sequence[str], *, wait: bool
+    ) -> list[str]:
+        missing: list[str] = []
+        try:
+            self._enqueue(topic, entries, texts)
             if wait:
-                missing += self.flush()
+                self._wait()
+        except (BrokerUnreachable, KafkaException) as exc:
+            # BrokerUnreachable is already in words; a client's own error is not yet.
+            why = (
+                str(exc)
+                if isinstance(exc, BrokerUnreachable)
+                else in_words(exc, self.settings.bootstrap_servers)
+            )
+            missing.append(f"{which(entries)} missing in the audit topic {topic} ({why})")
+        if wait:
+            missing += self.flush()
         return missing
 
     def flush(self) -> list[str]:

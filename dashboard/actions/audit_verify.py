@@ -120,13 +120,41 @@ def _missing(reader: _Reader, target: int) -> str:
     return f"missing from the {name} (it goes on at entry {reader.head.audit_id})"
 
 
+def in_id_order(entries: Iterable[AuditEntry]) -> tuple[list[AuditEntry], list[str]]:
+    """The audit topic's entries by id, and a note when some came after later ones: `dlq
+    audit resend` appends those Kafka missed while it was down. An entry sent twice (its
+    acknowledgement lost, then resent) counts once; two different entries under one id are
+    both kept, so the comparison names it."""
+    late: list[int] = []
+    newest = 0
+    unique: dict[tuple[int, str], AuditEntry] = {}
+    for entry in entries:
+        if entry.audit_id < newest:
+            late.append(entry.audit_id)
+        newest = max(newest, entry.audit_id)
+        unique.setdefault((entry.audit_id, entry.hash), entry)
+    ordered = sorted(unique.values(), key=lambda e: e.audit_id)
+    notes = []
+    if late:
+        ids = (
+            f"entry {late[0]}"
+            if len(late) == 1
+            else f"{len(late)} entries ({min(late)}-{max(late)})"
+        )
+        notes.append(f"{ids} came after later ones (resent by dlq audit resend); compared by id")
+    return ordered, notes
+
+
 def verify_all(settings: Settings, log: Path | None = None) -> CopiesCheck:
     """Verify the table, the log file (`log`, default the setting) and the audit topic (when
     it is on): each chain, and the three against each other."""
     path = log or settings.audit_log
     topic = settings.audit_topic_name
+    notes: list[str] = []
     try:
-        in_topic = list(topic_entries(settings, topic)) if topic else None
+        in_topic = None
+        if topic:
+            in_topic, notes = in_id_order(topic_entries(settings, topic))
     except (BrokerUnreachable, ValueError) as exc:
         return CopiesCheck(False, [f"audit topic {topic}: cannot be read ({exc})"])
     with Database.of(settings).read() as con:
@@ -140,4 +168,16 @@ def verify_all(settings: Settings, log: Path | None = None) -> CopiesCheck:
             return CopiesCheck(False, [str(exc)])
     if topic is None:
         check.lines.append("audit topic: off (the audit_topic setting)")
+    check.lines += [f"audit topic {topic}: {note}" for note in notes]
+    lacks_topic = [
+        line
+        for line in check.lines
+        if line.startswith("copies disagree")
+        and f"audit topic {topic}" in line.partition(" but ")[2]
+    ]
+    if lacks_topic:
+        check.lines.append(
+            "if Kafka was down when they were written, `dlq audit resend` copies to the topic "
+            "the entries the database and the log file hold alike"
+        )
     return check

@@ -1,4 +1,5 @@
-"""`dlq audit list|verify`: read the audit trail, check its hash chain and its copies."""
+"""`dlq audit list|verify|resend`: read the audit trail, check its hash chain and its copies,
+copy to the audit topic what it missed while Kafka was down."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import sys
 from pathlib import Path
 
 from dashboard.actions import audit
+from dashboard.actions.audit_resend import resend_missing
 from dashboard.actions.audit_verify import verify_all
 from dashboard.adapters.db import Database
 from dashboard.cli import arguments
@@ -45,12 +47,30 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "hold the same entries",
     )
     verify.add_argument("--file", help="the JSON-lines log to check (default: the setting)")
+    verbs.add_parser(
+        "resend",
+        help="copy to the audit topic the entries it lacks (Kafka was down when they were "
+        "written) that the database and the log file hold alike",
+    )
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     settings = settings_from(args)
     db = Database.of(settings)
+    if args.audit_action == "resend":
+        resent = resend_missing(settings)
+        if not resent.ids:
+            print("the audit topic lacks no entry: nothing to resend")
+            return 0
+        ids = resent.ids
+        named = f"entry {ids[0]}" if len(ids) == 1 else f"{len(ids)} entries ({ids[0]}-{ids[-1]})"
+        for line in resent.missing:
+            err(f"dlq: {line}")
+        if resent.missing:
+            return 1
+        print(f"resent {named} to the audit topic {settings.audit_topic_name}")
+        return 0
     if args.audit_action == "verify":
         path = None if args.file is None else Path(args.file)
         if path is not None and not path.exists():
