@@ -179,10 +179,18 @@ _FOCUS_FIRST_EMPTY_FIELD = """
 
 @st.dialog("Confirm bulk action", width="large", on_dismiss=dismissed)
 def bulk_dialog(
-    settings: Settings, request: Request, plan: Preview, *, ask_reason: bool = False
+    settings: Settings,
+    request: Request,
+    plan: Preview,
+    *,
+    ask_reason: bool = False,
+    note: str | None = None,
 ) -> None:
     """Confirm `request`. With `ask_reason` the dialog itself asks for the reason and shows
-    the preview (it was opened straight from a button, not from the bulk panel)."""
+    the preview (it was opened straight from a button, not from the bulk panel). `note`:
+    said first (the selection changed since the button that opened it was drawn)."""
+    if note:
+        st.info(ui.plain(note), icon=":material/update:")
     verb = "Replay" if request.action == "replay" else "Resolve"
     where = (
         replay_destination(settings, plan.origins, code=True)

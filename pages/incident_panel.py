@@ -13,6 +13,7 @@ from dashboard.actions.values import Request
 from dashboard.settings import Settings
 from dashboard.triage import incident, overview
 from dashboard.triage.filters import RecordFilter
+from dashboard.triage.incident import grown_note
 from pages import actions_ui, ui
 from pages.action_dialogs import PENDING, bulk_dialog
 
@@ -49,25 +50,30 @@ def incident_section(settings: Settings, as_of: datetime) -> None:
             st.caption(f":material/lock: {ui.plain(who.why_not or 'Read-only')}")
             return
         left, right = st.columns([2, 3])
-        if left.button(
+        # Callbacks, not the buttons' return values: their arguments are the count and the
+        # selection the operator saw when clicking, not those of the rerun the click causes
+        # (a live burst grows in between).
+        left.button(
             f"Bulk replay these {found.burst.total:,} records…",
             type="primary",
             icon=":material/replay:",
             key="incident_replay",
             help="Opens the replay of exactly these records with its preview: "
             + found.selection.describe(),
-        ):
-            _open(settings, found.selection)
+            on_click=_open,
+            args=(settings, found.selection, found.burst.total),
+        )
         for i, (other, selection) in enumerate(found.others):
-            if right.button(
+            right.button(
                 f"Bulk replay the {other.total:,} records: {other.label}…",
                 type="tertiary",
                 key=f"incident_other_{i}",
                 help=selection.describe(),
-            ):
-                _open(settings, selection)
+                on_click=_open,
+                args=(settings, selection, other.total),
+            )
     if st.session_state.get(PENDING, {}).get("kind") == "incident":
-        refs, plan, selection = st.session_state[_SCOPE]
+        refs, plan, selection, shown = st.session_state[_SCOPE]
         request = Request(
             action="replay",
             refs=refs,
@@ -76,12 +82,14 @@ def incident_section(settings: Settings, as_of: datetime) -> None:
             rate=settings.actions.max_records_per_second,
             selection=selection.describe(),
         )
-        bulk_dialog(settings, request, plan, ask_reason=True)
+        bulk_dialog(settings, request, plan, ask_reason=True, note=grown_note(shown, len(refs)))
 
 
-def _open(settings: Settings, selection: RecordFilter) -> None:
+def _open(settings: Settings, selection: RecordFilter, shown: int) -> None:
+    """The button's callback: the burst's records as they are now, previewed; `shown`, the
+    count its label said."""
     with ui.database(settings).read() as con:
         refs = matching(con, settings.dlq_topic, selection)
         plan = preview(con, "replay", refs, settings=settings)
-    st.session_state[_SCOPE] = (refs, plan, selection)
+    st.session_state[_SCOPE] = (refs, plan, selection, shown)
     st.session_state[PENDING] = {"kind": "incident"}

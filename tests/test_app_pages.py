@@ -12,12 +12,21 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
+from dashboard.actions.selection import matching
 from dashboard.adapters.db import Database
-from dashboard.settings import DashboardRules
+from dashboard.settings import DashboardRules, Settings
+from dashboard.triage import incident
 from dashboard.triage.overview import freshness
 from pages import ui
 from tests.conftest import REPO
-from tests.snapshots import TOPIC, add_replay, demo_records, write_snapshot, write_varied
+from tests.snapshots import (
+    TOPIC,
+    add_replay,
+    add_resolution,
+    demo_records,
+    write_snapshot,
+    write_varied,
+)
 
 
 @pytest.fixture(scope="module")
@@ -174,6 +183,32 @@ def test_messages_tables_name_states_as_every_other_page_does(
     assert states[f"{TOPIC}:0:1"] == "replayed, waiting"
     assert states[f"{TOPIC}:1:1"] == "open, unparseable"
     assert states[f"{TOPIC}:1:0"] == "resolved"
+
+
+def test_the_incident_dialog_says_the_burst_changed_since_its_button_counted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = tmp_path / "burst.duckdb"
+    write_snapshot(db, demo_records(4000, now=datetime.now(UTC), seed=21))
+    monkeypatch.setenv("DLQ_OPERATOR", "ana")
+    at = app(db, monkeypatch)
+    [open_button] = [b for b in at.button if b.label.startswith("Bulk replay these ")]
+    shown = int(open_button.label.split()[3].replace(",", ""))
+    # Someone resolves three of the burst's records between the drawing and the click.
+    with Database(db).write() as con:
+        found = incident.current(con, Settings(dlq_topic=TOPIC, db=db), datetime.now(UTC))
+        assert found is not None and found.selection is not None
+        refs = matching(con, TOPIC, found.selection)
+        assert len(refs) == shown
+        for ref in refs[:3]:
+            add_resolution(con, ref.partition, ref.offset, datetime.now(UTC))
+    open_button.click().run()
+    assert not at.exception
+    notes = texts(at.info)
+    assert any(
+        f"3 of the {shown:,} records the button counted are no longer open" in n for n in notes
+    ), notes
+    assert any(b.label == f"Replay {shown - 3:,} records" for b in at.button)
 
 
 def test_an_empty_dlq_is_said_plainly(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -137,3 +137,20 @@ def of(
         settings.alerts, per_minute, backlog_per_minute, rules.rate_window_minutes, LOOKBACK
     )
     return summarize(found, statuses, _scanned(as_of), as_of, rules.systematic_window_minutes)
+
+
+def grown_note(shown: int, now: int) -> str | None:
+    """What to say when a burst's selection holds `now` records where its button said
+    `shown` (a live burst grows between the page's drawing and the click; someone may have
+    acted on some meanwhile); None when they are the same."""
+    if now > shown:
+        return (
+            f"{now - shown:,} more record{'s' if now - shown != 1 else ''} of this burst "
+            f"arrived after the button said {shown:,}: all {now:,} are previewed here."
+        )
+    if now < shown:
+        return (
+            f"{shown - now:,} of the {shown:,} records the button counted are no longer open "
+            f"(replayed or resolved since): {now:,} are previewed here."
+        )
+    return None
