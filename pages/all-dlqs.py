@@ -34,18 +34,12 @@ def overview_link(name: str) -> str:
     return "./?" + urlencode({DLQ_PARAM: name})
 
 
-def alerts_text(firing: tuple[str, ...], pending: tuple[str, ...]) -> str:
-    parts = [f"FIRING {', '.join(firing)}"] if firing else []
-    parts += [f"pending {', '.join(pending)}"] if pending else []
-    return "; ".join(parts) or "-"
-
-
 st.dataframe(
     [
         {
             "DLQ": overview_link(r.name),
             "severity": r.severity.label,
-            "alerts": alerts_text(r.firing, r.pending),
+            "alerts": r.alerts_counted,
             "backlog": r.backlog,
             "last hour": r.entered_last_hour,
             "topic": r.topic,
@@ -57,19 +51,24 @@ st.dataframe(
     hide_index=True,
     column_config={
         "DLQ": st.column_config.LinkColumn(
-            "DLQ", display_text=rf"\?{DLQ_PARAM}=(.+)$", help="Opens the DLQ's Overview", width=90
+            "DLQ", display_text=rf"\?{DLQ_PARAM}=(.+)$", help="Opens the DLQ's Overview", width=140
         ),
-        "severity": st.column_config.TextColumn("severity", width=80),
-        "alerts": ui.long_text("alerts", 150, "the DLQ's Overview"),
+        "severity": st.column_config.TextColumn("severity", width=75),
+        "alerts": st.column_config.TextColumn(
+            "alerts", width=110, help="Firing and pending alerts; named under the table"
+        ),
         "backlog": st.column_config.NumberColumn("backlog", format="localized", width=80),
         "last hour": st.column_config.NumberColumn(
             "last hour", format="localized", width=80, help="Records that entered in the last hour"
         ),
         "topic": ui.long_text("topic", 170, "the DLQ's Overview"),
         "format": st.column_config.TextColumn("format", width=115),
-        "replays to": ui.long_text("replays to", 150, "the DLQ's Overview"),
+        "replays to": ui.long_text("replays to", 170, "the DLQ's Overview"),
     },
 )
+named = [r for r in rows if r.alerts_named]
+if named:
+    st.markdown("  \n".join(f"**{ui.plain(r.name)}**: {ui.plain(r.alerts_named)}" for r in named))
 # The same, in this tab: the table's links open a new one.
 columns = st.columns(min(len(rows), 6) or 1)
 for i, r in enumerate(rows):

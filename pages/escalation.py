@@ -135,7 +135,8 @@ notes = notes_box.text_area(
     height=68,
     placeholder="e.g. 10:05 download-worker 2.14 rolled out; partner rotated its TLS certificate",
 )
-if st.button("Prepare the escalation pack", icon=":material/package_2:"):
+# Under the window's start, beside the notes: on the same 1400x900 screen as the rest.
+if since_box.button("Prepare the escalation pack", icon=":material/package_2:"):
     with st.spinner("Drawing the charts..."):
         final = ui.cached(settings, escalation_pack.build, settings, as_of, notes, since)
         images, problem = ui.chart_images(

@@ -3,6 +3,7 @@ the URL, the All DLQs page, and the pages that work on one DLQ or across all of 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -131,6 +132,10 @@ def test_all_dlqs_lists_each_dlq_most_urgent_first_with_a_link_to_its_overview()
     assert list(table["severity"]) == ["Warning", "Normal", "Normal"]
     assert list(table["backlog"]) == [12, 6, 3]
     assert list(table["last hour"]) == [0, 6, 0]
+    # Alerts are counted in the table (a narrow column at 1400 px) and named under it.
+    assert all(
+        re.fullmatch(r"-|\d+ FIRING(, \d+ pending)?|\d+ pending", cell) for cell in table["alerts"]
+    )
     assert list(table["format"]) == ["envelope", "xact-download", "claimx-download"]
     assert list(table["replays to"]) == [
         "origin",

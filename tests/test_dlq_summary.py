@@ -4,12 +4,15 @@ the most urgent first, in the table and as JSON."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from dashboard.cli.main import main
+from dashboard.triage.dlq_summary import DlqSummary
+from dashboard.triage.severity import Level
 from tests.snapshots import pipeline_record, write_snapshot
 
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -86,3 +89,17 @@ def test_dlq_list_all_dlqs_lists_each_dlq_in_turn(
     # Without --all-dlqs, the first configured DLQ only.
     assert main(["--config", str(two_dlqs), "list", "--no-refresh", "--format", "json"]) == 0
     assert json.loads(capsys.readouterr().out)["topic"] == QUIET
+
+
+def test_alerts_are_counted_for_the_table_and_named_for_the_line_under_it() -> None:
+    quiet = DlqSummary("a", "t", "xact-download", "p", 0, 0, 0, Level.NORMAL, (), ())
+    assert (quiet.alerts_counted, quiet.alerts_named) == ("-", "")
+    loud = replace(
+        quiet,
+        firing=("KafkaDLQGrowthRapid", "KafkaDLQSizeHigh"),
+        pending=("KafkaDLQGrowthWarning",),
+    )
+    assert loud.alerts_counted == "2 FIRING, 1 pending"
+    assert loud.alerts_named == (
+        "FIRING KafkaDLQGrowthRapid, KafkaDLQSizeHigh; pending KafkaDLQGrowthWarning"
+    )

@@ -57,6 +57,20 @@ class DlqSummary:
     pending: tuple[str, ...]
     discovered: bool = False  # found by the `discover` pattern, not configured
 
+    @property
+    def alerts_counted(self) -> str:
+        """"2 FIRING, 1 pending", or "-": short enough for a table's column."""
+        parts = [f"{len(self.firing)} FIRING"] if self.firing else []
+        parts += [f"{len(self.pending)} pending"] if self.pending else []
+        return ", ".join(parts) or "-"
+
+    @property
+    def alerts_named(self) -> str:
+        """"FIRING A, B; pending C", or "" when none is."""
+        parts = [f"FIRING {', '.join(self.firing)}"] if self.firing else []
+        parts += [f"pending {', '.join(self.pending)}"] if self.pending else []
+        return "; ".join(parts)
+
     def as_dict(self) -> dict[str, object]:
         return {
             "name": self.name,
