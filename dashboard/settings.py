@@ -502,6 +502,8 @@ def load_settings(
 def _config_file(config_path: Path | str | None, cwd: Path | None) -> Path | None:
     if config_path is not None:
         path = Path(config_path)
+        if path.is_dir():
+            raise SettingsError(f"config file {path} is a folder, not a file")
         if not path.is_file():
             raise SettingsError(f"config file {path} does not exist")
         return path
@@ -541,20 +543,24 @@ def _set_dotted(target: dict[str, Any], dotted: str, value: object) -> None:
 
 
 def _describe(exc: ValidationError, origin: Mapping[str, str]) -> str:
-    first = exc.errors()[0]
-    dotted = ".".join(str(part) for part in first["loc"])
+    """Every problem, each naming its setting and where it came from: one fix per run of
+    the command would make a file with three mistakes take three runs."""
+    problems = [_problem(error, origin) for error in exc.errors()]
+    if len(problems) == 1:
+        return problems[0]
+    return f"{len(problems)} problems: " + "; ".join(problems)
+
+
+def _problem(error: Any, origin: Mapping[str, str]) -> str:
+    dotted = ".".join(str(part) for part in error["loc"])
     source = _origin_of(dotted, origin)
     where = f" (from {source})" if source else ""
-    more = exc.error_count() - 1
-    extra = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
-    message = first["msg"].removeprefix("Value error, ")
-    if first["type"] == "extra_forbidden":
+    message = error["msg"].removeprefix("Value error, ")
+    if error["type"] == "extra_forbidden":
         message = "unknown setting"
-    elif first["type"] == "value_error":
-        message = message.removeprefix("Value error, ")
     if not dotted:  # a rule across settings: its message names them
-        return f"settings: {message}{extra}"
-    return f"setting {dotted}{where}: {message}{extra}"
+        return f"settings: {message}"
+    return f"setting {dotted}{where}: {message}"
 
 
 def _origin_of(dotted: str, origin: Mapping[str, str]) -> str | None:

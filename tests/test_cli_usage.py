@@ -91,3 +91,13 @@ def test_a_dry_run_with_a_missing_audit_copy_does_not_say_the_action_happened() 
     real.results.append(ItemResult(ref, "t", "success"))
     real.audit_missing.append("entry 4 missing in the audit topic a (Kafka down)")
     assert "The action happened but its audit is incomplete" in real.summary()
+
+
+@pytest.mark.parametrize("argv", [["view", ""], ["view", "  "], ["replay", "", "--reason", "x"]])
+def test_an_empty_record_name_is_bad_input(
+    argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(argv) == 2
+    assert (
+        "an empty record name: give a trace id or topic:partition:offset" in capsys.readouterr().err
+    )

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+from concurrent.futures import Future
 from typing import cast
 
+import pytest
 from confluent_kafka import KafkaError, KafkaException, Producer
 
-from dashboard.adapters.kafka import RepeatFilter, in_words
+from dashboard.adapters.kafka import BrokerUnreachable, KafkaGateway, RepeatFilter, in_words
 from dashboard.adapters.kafka.delivery import Delivery, Sender
 from dashboard.settings import Settings
 
@@ -111,3 +113,10 @@ def test_librdkafkas_repeated_lines_are_let_through_once_a_minute() -> None:
     assert repeats.filter(line(other))
     repeats.interval = 0.0  # a minute later
     assert repeats.filter(line(again))
+
+
+def test_an_admin_request_without_an_answer_names_where_it_waited() -> None:
+    gateway = KafkaGateway(Settings(bootstrap_servers="127.0.0.1:9"), timeout=0.05)
+    never: Future[None] = Future()
+    with pytest.raises(BrokerUnreachable, match=r"^no answer from 127\.0\.0\.1:9 within 0\.05s$"):
+        gateway._answer(never)

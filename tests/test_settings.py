@@ -119,9 +119,24 @@ def test_unknown_settings_are_refused(tmp_path: Path) -> None:
         load_settings(environ={}, cwd=tmp_path)
 
 
+def test_every_bad_setting_is_named_at_once(tmp_path: Path) -> None:
+    (tmp_path / "dlq.toml").write_text(
+        "[severity]\nsize_review_above = 'lots'\ncritical_per_min = 3\n"
+    )
+    with pytest.raises(SettingsError) as caught:
+        load_settings(environ={}, cwd=tmp_path)
+    text = str(caught.value)
+    assert text.startswith("2 problems: setting severity.")
+    assert "severity.size_review_above (from " in text
+    assert "severity.critical_per_min (from " in text and "unknown setting" in text
+    assert "\n" not in text
+
+
 def test_unreadable_config_files(tmp_path: Path) -> None:
     with pytest.raises(SettingsError, match="does not exist"):
         load_settings(tmp_path / "missing.toml", environ={})
+    with pytest.raises(SettingsError, match="is a folder, not a file"):
+        load_settings(tmp_path, environ={})
     broken = tmp_path / "broken.toml"
     broken.write_text("dlq_topic = \n")
     with pytest.raises(SettingsError, match="not valid TOML"):

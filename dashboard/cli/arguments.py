@@ -63,10 +63,17 @@ def output_file(text: str) -> Path:
 
 
 def malformed_refs(command: str, names: Iterable[str]) -> bool:
-    """Say so (and return True) when a name looks like topic:partition:offset but is not
-    one (trace ids hold no colon; partitions and offsets are whole numbers, 0 or more)."""
-    bad = [n for n in names if ":" in n and RecordRef.parse(n) is None]
+    """Say so (and return True) when a name is empty, or looks like topic:partition:offset
+    but is not one (trace ids hold no colon; partitions and offsets are whole numbers, 0 or
+    more)."""
+    bad = [n for n in names if not n.strip() or (":" in n and RecordRef.parse(n) is None)]
     for name in bad:
+        if not name.strip():
+            print(
+                f"dlq {command}: an empty record name: give a trace id or topic:partition:offset",
+                file=sys.stderr,
+            )
+            continue
         print(
             f"dlq {command}: {name!r} is not topic:partition:offset "
             "(a partition and an offset are whole numbers, 0 or more)",

@@ -59,14 +59,14 @@ class DlqSummary:
 
     @property
     def alerts_counted(self) -> str:
-        """"2 FIRING, 1 pending", or "-": short enough for a table's column."""
+        """ "2 FIRING, 1 pending", or "-": short enough for a table's column."""
         parts = [f"{len(self.firing)} FIRING"] if self.firing else []
         parts += [f"{len(self.pending)} pending"] if self.pending else []
         return ", ".join(parts) or "-"
 
     @property
     def alerts_named(self) -> str:
-        """"FIRING A, B; pending C", or "" when none is."""
+        """ "FIRING A, B; pending C", or "" when none is."""
         parts = [f"FIRING {', '.join(self.firing)}"] if self.firing else []
         parts += [f"pending {', '.join(self.pending)}"] if self.pending else []
         return "; ".join(parts)

@@ -14,6 +14,8 @@ import logging
 import re
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Final
@@ -280,7 +282,7 @@ class KafkaGateway:
             operation_timeout=self.timeout,
         )
         try:
-            futures[topic].result(timeout=self.timeout)
+            self._answer(futures[topic])
         except KafkaException as exc:
             if exc.args[0].code() == KafkaError.TOPIC_ALREADY_EXISTS:
                 return False
@@ -289,7 +291,7 @@ class KafkaGateway:
 
     def delete_topic(self, topic: str) -> None:
         futures = self.admin.delete_topics([topic], operation_timeout=self.timeout)
-        futures[topic].result(timeout=self.timeout)
+        self._answer(futures[topic])
 
     def delete_records_before(self, topic: str, offsets: Mapping[int, int]) -> None:
         """Delete each partition's records below the given offset (what retention does)."""
@@ -298,7 +300,17 @@ class KafkaGateway:
             request_timeout=self.timeout,
         )
         for future in futures.values():
-            future.result(timeout=self.timeout)
+            self._answer(future)
+
+    def _answer(self, future: Future[Any]) -> Any:
+        """An admin request's result; BrokerUnreachable, in words, when none comes in time
+        (the future's own TimeoutError says nothing of where it waited)."""
+        try:
+            return future.result(timeout=self.timeout)
+        except FutureTimeout:
+            raise BrokerUnreachable(
+                f"no answer from {self.settings.bootstrap_servers} within {self.timeout:g}s"
+            ) from None
 
     def watermarks(self, topic: str, partitions: Iterable[int]) -> dict[int, PartitionOffsets]:
         parts = list(partitions)
