@@ -32,6 +32,12 @@ if not scope.across_all:
 # -- filters (each widget is bound to the query parameter of the same name) -----------------
 q: Literal["query-params"] = "query-params"
 ui.drop_unusable_numbers(("partition", "offset_from", "offset_to", "hour"))
+# Checked after the widgets: a value a bound widget cannot take is dropped without a word
+# (earlier versions' state words are today's first, so they are not counted as dropped).
+ui.accept_earlier_state_words()
+given = ui.url_params(
+    ("category", "retry_count", "states", "from", "until", "sort", "desc", "size")
+)
 a, b, c = st.columns(3)
 a.text_input("Trace ID contains", key="trace", bind=q)
 b.text_input("URL contains", key="url", bind=q)
@@ -45,7 +51,6 @@ a.multiselect(
     accept_new_options=True,
 )
 b.pills("Retry count", ["0", "1", "2", "3", "4"], selection_mode="multi", key="retry_count", bind=q)
-ui.accept_earlier_state_words()
 # A row of its own: every state's pill whole at 1400 px (a narrow column scrolls them away).
 st.pills(
     "State",
@@ -91,6 +96,7 @@ show_secrets = d.toggle(
     help="Presigned URLs carry credentials; they are masked by default. Showing them is "
     "for operators, and audited.",
 ) and actions_ui.reveal(settings, who)
+ui.say_ignored_params(given)
 page = int(st.session_state.get("page_number", 1))
 result = ui.cached(settings, messages.search, topic, flt, sort, descending, page, page_size)
 

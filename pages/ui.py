@@ -116,6 +116,28 @@ def drop_unusable_numbers(names: tuple[str, ...]) -> None:
             )
 
 
+def url_params(names: tuple[str, ...]) -> dict[str, list[str]]:
+    """The values the URL gave these parameters, before the widgets bound to them read it
+    (see `say_ignored_params`)."""
+    return {name: st.query_params.get_all(name) for name in names if name in st.query_params}
+
+
+def say_ignored_params(given: dict[str, list[str]]) -> None:
+    """After the widgets bound to the URL have read it: name each value they could not take
+    (a state misspelt in a shared link, a date that is not one), which Streamlit drops
+    without a word, so the page would show more than the link meant."""
+    for name, values in given.items():
+        kept = set(st.query_params.get_all(name))
+        dropped = [v for v in values if v not in kept]
+        if dropped:
+            shown = ", ".join(plain(v[:40]) for v in dropped[:5])
+            st.caption(
+                f":material/warning: The {name} value{'s' if len(dropped) != 1 else ''} in the "
+                f"URL ({shown}) {'are' if len(dropped) != 1 else 'is'} not one the page can "
+                "take; ignored."
+            )
+
+
 def _forget_initial_param(name: str) -> None:
     # Streamlit 1.67 seeds a bound widget from the URL as the page first loaded, and its
     # integer number_input raises OverflowError on "inf" or "1e309" (only ValueError and

@@ -211,6 +211,28 @@ def test_the_incident_dialog_says_the_burst_changed_since_its_button_counted(
     assert any(b.label == f"Replay {shown - 3:,} records" for b in at.button)
 
 
+def test_filters_a_shared_link_gives_that_the_page_cannot_take_are_named(
+    demo_db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    at = app(
+        demo_db,
+        monkeypatch,
+        "messages",
+        states="opne",
+        retry_count="x",
+        size="7",
+        trace="evt-",
+        **{"from": "2026-13-45"},
+    )
+    assert not at.exception
+    notes = " ".join(texts(at.caption))
+    assert "The states value in the URL (opne) is not one the page can take" in notes
+    assert "The retry_count value in the URL (x)" in notes
+    assert "The size value in the URL (7)" in notes
+    assert "The from value in the URL (2026" in notes
+    assert "trace value" not in notes  # a filter the page took is not named
+
+
 def test_an_empty_dlq_is_said_plainly(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     db = tmp_path / "empty.duckdb"
     write_snapshot(db, [])
