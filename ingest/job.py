@@ -16,6 +16,7 @@ transaction while a writer thread inserts the previous one (DuckDB releases the 
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Callable
@@ -23,7 +24,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from dashboard.adapters.collector import cycle_collector_paused
-from dashboard.adapters.db import Database
+from dashboard.adapters.db import Database, DatabaseBusy, DatabaseError
 from dashboard.adapters.kafka import (
     BrokerUnreachable,
     KafkaGateway,
@@ -175,9 +176,18 @@ def _ingest_topic(
     topic = settings.dlq_topic
     db = Database.of(settings, ingest=True)
 
-    partitions = kafka.partitions(topic)
-    offsets = kafka.watermarks(topic, partitions)
-    committed = kafka.committed_offsets(settings.review_group, topic, partitions)
+    try:
+        partitions = kafka.partitions(topic)
+        offsets = kafka.watermarks(topic, partitions)
+        committed = kafka.committed_offsets(settings.review_group, topic, partitions)
+    except BrokerUnreachable as exc:
+        # Said where the dashboard looks (its stale-snapshot banner), best effort: the
+        # failure itself is what the caller reports. Never the first write of a snapshot:
+        # an empty file would hide that none has been taken yet.
+        if db.path.exists():
+            with contextlib.suppress(DatabaseBusy, DatabaseError), db.write() as con:
+                store.record_failed_attempt(con, topic, str(exc))
+        raise
 
     with db.write() as con:
         run_id = store.start_run(con, topic)

@@ -67,6 +67,26 @@ def start_run(con: Connection, topic: str) -> int:
     return int(row[0])
 
 
+def record_failed_attempt(con: Connection, topic: str, error: str) -> None:
+    """A run that could not start (Kafka not answering), so the dashboard can say that the
+    ingest is trying and why; it stored nothing and is no refresh of the snapshot. While the
+    same failure repeats (a follower retrying through an outage) the one row is carried on:
+    it started when the failures began and finished at the latest attempt."""
+    latest = con.execute(
+        "SELECT run_id, status, records_ingested, error FROM ingest_runs WHERE topic = ? "
+        "AND finished_at IS NOT NULL ORDER BY finished_at DESC LIMIT 1",
+        [topic],
+    ).fetchone()
+    if latest is not None and latest[1] == "failed" and latest[2] == 0 and latest[3] == error:
+        con.execute("UPDATE ingest_runs SET finished_at = now() WHERE run_id = ?", [latest[0]])
+        return
+    con.execute(
+        "INSERT INTO ingest_runs (run_id, topic, started_at, finished_at, status, pid, host, "
+        "error) VALUES (nextval('ingest_run_ids'), ?, now(), now(), 'failed', ?, ?, ?)",
+        [topic, os.getpid(), socket.gethostname(), error],
+    )
+
+
 def stored_positions(con: Connection, topic: str) -> dict[int, int]:
     rows = con.execute(
         'SELECT "partition", next_offset FROM ingest_positions WHERE topic = ?', [topic]

@@ -219,13 +219,20 @@ def snapshot_freshness(settings: Settings) -> Freshness:
 
 def freshness_banner(settings: Settings, fresh: Freshness) -> None:
     """A visible warning when the snapshot is older than a few ingest intervals."""
+    # Why: the ingest's own latest failure (Kafka not answering) when it has one; the
+    # follower not running is only the guess when nothing failed.
+    why = " Is `dlq ingest --follow` running?"
+    if fresh.failure is not None and fresh.failing_since is not None:
+        why = (
+            f" Ingest has failed since {fresh.failing_since:%Y-%m-%d %H:%M} UTC: "
+            f"{plain(fresh.failure)}"
+        )
     if fresh.last_ingest_at is None:
-        st.warning("Nothing has been ingested yet.", icon=":material/warning:")
+        st.warning("Nothing has been ingested yet." + why, icon=":material/warning:")
     elif fresh.stale and fresh.age is not None:
         st.warning(
-            f"The snapshot is {_age(fresh.age)} old (last ingest "
-            f"{fresh.last_ingest_at:%Y-%m-%d %H:%M} UTC, {fresh.last_status}). Figures "
-            "below are as of then. Is `dlq ingest --follow` running?",
+            f"The snapshot is {_age(fresh.age)} old (last successful ingest "
+            f"{fresh.last_ingest_at:%Y-%m-%d %H:%M} UTC). Figures below are as of then." + why,
             icon=":material/history:",
         )
 

@@ -16,7 +16,9 @@ from dashboard.actions.selection import matching
 from dashboard.adapters.db import Database
 from dashboard.settings import DashboardRules, Settings
 from dashboard.triage import incident
+from dashboard.triage.monitoring import monitoring_numbers
 from dashboard.triage.overview import freshness
+from ingest import store
 from pages import ui
 from tests.conftest import REPO
 from tests.snapshots import (
@@ -274,6 +276,32 @@ def test_a_stale_snapshot_is_flagged_with_its_age(
         "The snapshot is 300 minutes old" in t or "The snapshot is 5 hours old" in t
         for t in texts(at.warning)
     )
+
+
+def test_a_stale_snapshot_says_the_ingest_fails_and_why_when_it_does(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A follower retrying through a Kafka outage: the banner says so, not 'is it running?'."""
+    db = tmp_path / "outage.duckdb"
+    write_snapshot(db, demo_records(50, now=datetime.now(UTC) - timedelta(hours=1)))
+    with Database(db).write() as con:
+        con.execute("UPDATE ingest_runs SET finished_at = now() - INTERVAL 1 HOUR")
+        for _ in range(3):  # three attempts of one outage: one row, carried on
+            store.record_failed_attempt(con, TOPIC, "Kafka at 127.0.0.1:9092 is not answering")
+        runs = con.execute("SELECT status, count(*) FROM ingest_runs GROUP BY ALL").fetchall()
+    assert sorted(runs) == [("failed", 1), ("ok", 1)]
+    at = app(db, monkeypatch)
+    [banner] = [t for t in texts(at.warning) if "The snapshot is" in t]
+    assert "60 minutes old (last successful ingest" in banner
+    assert "Ingest has failed since" in banner and "is not answering" in banner
+    assert "--follow` running?" not in banner
+    with Database(db).read() as con:
+        fresh = freshness(con, TOPIC, datetime.now(UTC), timedelta(minutes=5))
+        numbers = monitoring_numbers(con, TOPIC)
+    assert fresh.stale and fresh.last_status == "failed"
+    # The snapshot's age (what Prometheus is told) still counts from the last good run.
+    assert numbers.last_ok_at is not None and fresh.last_ingest_at == numbers.last_ok_at
+    assert datetime.now(UTC) - numbers.last_ok_at > timedelta(minutes=59)
 
 
 def test_a_bad_setting_is_one_clear_message(demo_db: Path, monkeypatch: pytest.MonkeyPatch) -> None:

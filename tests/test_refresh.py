@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import pytest
+
+from dashboard.adapters.db import Database
+from dashboard.adapters.kafka import BrokerUnreachable, KafkaGateway
+from ingest.job import ingest_once
 from ingest.refresh import refresh_within
 from tests.conftest import SettingsFactory
+from tests.snapshots import write_snapshot
 
 
 def test_a_broker_that_does_not_answer_is_an_answer_not_a_crash(
@@ -14,3 +20,22 @@ def test_a_broker_that_does_not_answer_is_an_answer_not_a_crash(
     assert done.summary is None
     assert done.failure == "Kafka at 127.0.0.1:1 is not answering"
     assert not settings.db.exists()  # nothing written for a refresh that read nothing
+
+
+def test_an_ingest_kafka_does_not_answer_is_recorded_for_the_stale_banner(
+    make_settings: SettingsFactory,
+) -> None:
+    settings = make_settings(bootstrap_servers="127.0.0.1:1")
+    write_snapshot(settings.db, [], topic=settings.dlq_topic)  # one good run, long ago
+    quick = KafkaGateway(settings, timeout=1.0)
+    for _ in range(2):  # a follower's two attempts through one outage
+        with pytest.raises(BrokerUnreachable):
+            ingest_once(settings, gateway=quick)
+    with Database(settings.db).read() as con:
+        runs = con.execute(
+            "SELECT status, error, records_ingested FROM ingest_runs ORDER BY run_id"
+        ).fetchall()
+    assert runs == [
+        ("ok", None, 0),
+        ("failed", "Kafka at 127.0.0.1:1 is not answering", 0),
+    ]

@@ -238,8 +238,10 @@ def families(
     out.add_each("dlq_resolutions_total", topic, numbers.resolutions, RESOLUTION_SOURCES)
     out.add("dlq_replay_returns_total", numbers.replay_returns, topic)
     last = numbers.last_ingest
+    if numbers.last_ok_at is not None:
+        # A failed attempt (Kafka not answering) refreshes nothing: the age keeps growing.
+        out.add("dlq_snapshot_age_seconds", (now - numbers.last_ok_at).total_seconds(), topic)
     if last is not None:
-        out.add("dlq_snapshot_age_seconds", (now - last.finished_at).total_seconds(), topic)
         out.add("dlq_last_ingest_duration_seconds", last.seconds, topic)
         out.add("dlq_last_ingest_success", float(last.status == "ok"), topic)
     out.add_each("dlq_ingest_runs_total", topic, numbers.ingest_runs, INGEST_STATUSES)

@@ -41,7 +41,8 @@ class MonitoringNumbers:
     resolutions: dict[str, int]  # resolved records, by how (dashboard, review-group, ...)
     replay_returns: int  # records that arrived again after a replay of their trace id
     ingest_runs: dict[str, int]  # by status
-    last_ingest: LastIngest | None
+    last_ingest: LastIngest | None  # the latest run, whatever its status
+    last_ok_at: datetime | None  # when the last run that finished ok did: the snapshot's age
     backlog_by_category: dict[str | None, int]  # raw category (lower case; None: none)
 
 
@@ -76,6 +77,7 @@ def monitoring_numbers(con: Connection, topic: str) -> MonitoringNumbers:
             topic,
         ),
         last_ingest=_last_ingest(con, topic),
+        last_ok_at=_last_ok(con, topic),
         backlog_by_category=_by_category(con, topic),
     )
 
@@ -110,6 +112,13 @@ def _last_ingest(con: Connection, topic: str) -> LastIngest | None:
         return None
     took: timedelta = row[1]
     return LastIngest(row[0], took.total_seconds(), str(row[2]), int(row[3]))
+
+
+def _last_ok(con: Connection, topic: str) -> datetime | None:
+    row = con.execute(
+        "SELECT max(finished_at) FROM ingest_runs WHERE topic = ? AND status = 'ok'", [topic]
+    ).fetchone()
+    return row[0] if row is not None else None
 
 
 def _by_category(con: Connection, topic: str) -> dict[str | None, int]:

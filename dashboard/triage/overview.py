@@ -52,10 +52,13 @@ class DlqSize:
 
 @dataclass(frozen=True)
 class Freshness:
-    last_ingest_at: datetime | None
-    last_status: str | None
-    age: timedelta | None
+    last_ingest_at: datetime | None  # when the last run that finished ok did
+    last_status: str | None  # the latest run's status, whatever it was
+    age: timedelta | None  # since last_ingest_at
     stale: bool
+    # The latest run failed: since when the runs fail, and why (Kafka not answering).
+    failing_since: datetime | None = None
+    failure: str | None = None
 
 
 @dataclass(frozen=True)
@@ -65,15 +68,25 @@ class Bucket:
 
 
 def freshness(con: Connection, topic: str, now: datetime, stale_after: timedelta) -> Freshness:
-    row = con.execute(
-        "SELECT finished_at, status FROM ingest_runs WHERE topic = ? AND finished_at IS NOT NULL "
-        "ORDER BY finished_at DESC LIMIT 1",
+    """How old the snapshot is: since the last run that finished ok (a failed attempt, Kafka
+    not answering, refreshes nothing), and whether the latest run failed, since when, why."""
+    ok = con.execute(
+        "SELECT max(finished_at) FROM ingest_runs WHERE topic = ? AND status = 'ok'", [topic]
+    ).fetchone()
+    latest = con.execute(
+        "SELECT started_at, status, error FROM ingest_runs WHERE topic = ? "
+        "AND finished_at IS NOT NULL ORDER BY finished_at DESC LIMIT 1",
         [topic],
     ).fetchone()
-    if row is None:
-        return Freshness(None, None, None, True)
-    age = now - row[0]
-    return Freshness(row[0], row[1], age, age > stale_after)
+    status = latest[1] if latest is not None else None
+    failing = latest is not None and status == "failed"
+    since = latest[0] if failing and latest is not None else None
+    failure = latest[2] if failing and latest is not None else None
+    last_ok = ok[0] if ok is not None else None
+    if last_ok is None:
+        return Freshness(None, status, None, True, since, failure)
+    age = now - last_ok
+    return Freshness(last_ok, status, age, age > stale_after, since, failure)
 
 
 def dlq_size(con: Connection, topic: str) -> DlqSize:

@@ -143,8 +143,12 @@ def snapshot_info(con: Connection, topic: str) -> SnapshotInfo:
         "ORDER BY run_id DESC LIMIT 1",
         [topic],
     ).fetchone()
+    # As of the last run that finished ok: a failed attempt refreshed nothing.
+    ok = con.execute(
+        "SELECT max(finished_at) FROM ingest_runs WHERE topic = ? AND status = 'ok'", [topic]
+    ).fetchone()
     return SnapshotInfo(
         int(count[0]) if count else 0,
-        last[0] if last else None,
+        ok[0] if ok else None,
         last[1] if last else None,
     )
