@@ -117,7 +117,7 @@ def ingest_once(
         settings = settings.with_discovered(kafka.topic_names())
     summaries: list[IngestSummary] = []
     missing: list[TopicMissing] = []
-    for dlq in settings.dlq_list:
+    for i, dlq in enumerate(settings.dlq_list):
         try:
             summaries.append(
                 _ingest_topic(
@@ -132,6 +132,11 @@ def ingest_once(
             )
         except TopicMissing as exc:
             missing.append(exc)
+        except BrokerUnreachable as exc:
+            # The DLQs after it are not tried: Kafka is the same. Their banners say why too.
+            for later in settings.dlq_list[i + 1 :]:
+                _note_failed_attempt(Database.of(settings), later.topic, str(exc))
+            raise
     if not summaries:
         raise missing[0]
     summary = summaries[0] if len(summaries) == 1 else _added_up(summaries)
@@ -181,12 +186,7 @@ def _ingest_topic(
         offsets = kafka.watermarks(topic, partitions)
         committed = kafka.committed_offsets(settings.review_group, topic, partitions)
     except BrokerUnreachable as exc:
-        # Said where the dashboard looks (its stale-snapshot banner), best effort: the
-        # failure itself is what the caller reports. Never the first write of a snapshot:
-        # an empty file would hide that none has been taken yet.
-        if db.path.exists():
-            with contextlib.suppress(DatabaseBusy, DatabaseError), db.write() as con:
-                store.record_failed_attempt(con, topic, str(exc))
+        _note_failed_attempt(db, topic, str(exc))
         raise
 
     with db.write() as con:
@@ -232,6 +232,15 @@ def _ingest_topic(
                 error=error,
             )
     return summary
+
+
+def _note_failed_attempt(db: Database, topic: str, error: str) -> None:
+    """Say where the dashboard looks (its stale-snapshot banner) that a run could not start,
+    best effort: the failure itself is what the caller reports. Never the first write of a
+    snapshot: an empty file would hide that none has been taken yet."""
+    if db.path.exists():
+        with contextlib.suppress(DatabaseBusy, DatabaseError), db.write() as con:
+            store.record_failed_attempt(con, topic, error)
 
 
 def _start_positions(

@@ -86,7 +86,13 @@ flt = RecordFilter.from_widgets(st.session_state.to_dict())
 
 a, b, c, d = st.columns([2, 1, 1, 2])
 sort = a.selectbox("Sort by", list(messages.SORT_COLUMNS), key="sort", bind=q)
-descending = b.toggle("Newest/largest first", value=True, key="desc", bind=q)
+descending = b.toggle(
+    "Descending",
+    value=True,
+    key="desc",
+    bind=q,
+    help="Newest first by time, highest first by offset or retry count, Z to A by text.",
+)
 page_size = c.selectbox("Per page", [25, 50, 100, 200], index=1, key="size", bind=q)
 show_secrets = d.toggle(
     "Show URL credentials",

@@ -209,8 +209,10 @@ def test_firing_since_is_exact_or_said_to_begin_before_the_data(tmp_path: Path) 
         )
     (last_day,) = alerts.evaluate_all((rule,), per_minute, backlog, 5, timedelta(hours=24))
     assert last_day.state == "firing" and last_day.since_before_window
-    assert last_day.since_text.startswith(f"since before {END - timedelta(hours=24):%Y-%m-%d} ")
-    assert last_day.since_text.endswith(" UTC: held all of the last 24 hours looked at")
+    assert last_day.since_text.startswith(
+        f"for over 24 hours (since before {END - timedelta(hours=24):%Y-%m-%d} "
+    )
+    assert last_day.since_text.endswith(" UTC)")
 
 
 def test_a_backlog_over_its_line_for_days_does_not_start_the_incident(

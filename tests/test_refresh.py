@@ -6,6 +6,7 @@ import pytest
 
 from dashboard.adapters.db import Database
 from dashboard.adapters.kafka import BrokerUnreachable, KafkaGateway
+from dashboard.settings import DlqSettings
 from ingest.job import ingest_once
 from ingest.refresh import refresh_within
 from tests.conftest import SettingsFactory
@@ -25,17 +26,29 @@ def test_a_broker_that_does_not_answer_is_an_answer_not_a_crash(
 def test_an_ingest_kafka_does_not_answer_is_recorded_for_the_stale_banner(
     make_settings: SettingsFactory,
 ) -> None:
-    settings = make_settings(bootstrap_servers="127.0.0.1:1")
-    write_snapshot(settings.db, [], topic=settings.dlq_topic)  # one good run, long ago
+    first = make_settings(bootstrap_servers="127.0.0.1:1")
+    second = first.dlq_topic + ".other"
+    settings = first.model_copy(
+        update={
+            "dlqs": (
+                DlqSettings(name="one", topic=first.dlq_topic, review_group="g1"),
+                DlqSettings(name="two", topic=second, review_group="g2"),
+            )
+        }
+    )
+    write_snapshot(settings.db, [], topic=first.dlq_topic)  # one good run, long ago
     quick = KafkaGateway(settings, timeout=1.0)
     for _ in range(2):  # a follower's two attempts through one outage
         with pytest.raises(BrokerUnreachable):
             ingest_once(settings, gateway=quick)
     with Database(settings.db).read() as con:
         runs = con.execute(
-            "SELECT status, error, records_ingested FROM ingest_runs ORDER BY run_id"
+            "SELECT topic, status, error FROM ingest_runs ORDER BY run_id"
         ).fetchall()
+    not_answering = "Kafka at 127.0.0.1:1 is not answering"
+    # One failed run per DLQ for the outage (the second DLQ was not tried: Kafka is the same).
     assert runs == [
-        ("ok", None, 0),
-        ("failed", "Kafka at 127.0.0.1:1 is not answering", 0),
+        (first.dlq_topic, "ok", None),
+        (first.dlq_topic, "failed", not_answering),
+        (second, "failed", not_answering),
     ]

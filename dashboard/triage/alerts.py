@@ -57,11 +57,8 @@ class AlertStatus:
             return ""
         if self.since_before_window:
             held = self.active_since or moment
-            if self.lookback is not None:
-                return (
-                    f"since before {held:%Y-%m-%d %H:%M} UTC: held all of the last "
-                    f"{_span(self.lookback)} looked at"
-                )
+            if self.lookback is not None:  # held at the first of the evaluations
+                return f"for over {_span(self.lookback)} (since before {held:%Y-%m-%d %H:%M} UTC)"
             return f"since before {held:%Y-%m-%d %H:%M} UTC, when the data starts"
         return f"since {moment:%Y-%m-%d %H:%M} UTC"
 
