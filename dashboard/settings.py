@@ -16,7 +16,7 @@ import re
 import tomllib
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 from pydantic import (
     BaseModel,
@@ -422,10 +422,12 @@ class Settings(_Strict):
 
     @property
     def audit_topic_name(self) -> str | None:
-        """The audit topic, or None when it is off."""
+        """The audit topic, or None when it is off. One for every DLQ (the first DLQ's name by
+        default, whichever DLQ these settings are narrowed to): the table holds one chain of
+        every DLQ's entries, and a topic per DLQ could witness none of it whole."""
         if self.audit_topic.strip().lower() == "off":
             return None
-        return self.audit_topic.strip() or f"{self.dlq_topic}.audit"
+        return self.audit_topic.strip() or f"{self.dlq_list[0].topic}.audit"
 
     @field_validator("kafka")
     @classmethod
@@ -545,10 +547,39 @@ def _set_dotted(target: dict[str, Any], dotted: str, value: object) -> None:
 def _describe(exc: ValidationError, origin: Mapping[str, str]) -> str:
     """Every problem, each naming its setting and where it came from: one fix per run of
     the command would make a file with three mistakes take three runs."""
-    problems = [_problem(error, origin) for error in exc.errors()]
+    problems: list[str] = []
+    for errors in _by_setting(exc.errors()).values():
+        if len(errors) == 1:
+            problems.append(_problem(errors[0], origin))
+            continue
+        # A value no member of a union took: one problem, naming what it may be.
+        kinds = [_KIND_WORDS.get(str(e["loc"][-1]), str(e["loc"][-1])) for e in errors]
+        allowed = ", ".join(kinds[:-1]) + " or " + kinds[-1]
+        value = repr(errors[0].get("input"))[:60]
+        union = {**errors[0], "loc": errors[0]["loc"][:-1], "type": "union"}
+        problems.append(_problem({**union, "msg": f"{value} is not {allowed}"}, origin))
     if len(problems) == 1:
         return problems[0]
     return f"{len(problems)} problems: " + "; ".join(problems)
+
+
+# Pydantic names each member of a union it tried last in an error's location.
+_KIND_WORDS: Final = {
+    "str": "a string",
+    "int": "a whole number",
+    "float": "a number",
+    "bool": "a boolean",
+}
+
+
+def _by_setting(errors: list[Any]) -> dict[tuple[Any, ...], list[Any]]:
+    """Errors grouped by the setting they are about: a union's members' errors together."""
+    grouped: dict[tuple[Any, ...], list[Any]] = {}
+    for error in errors:
+        loc = tuple(error["loc"])
+        member = len(loc) > 1 and str(loc[-1]) in _KIND_WORDS
+        grouped.setdefault(loc[:-1] if member else loc, []).append(error)
+    return grouped
 
 
 def _problem(error: Any, origin: Mapping[str, str]) -> str:

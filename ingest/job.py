@@ -31,6 +31,7 @@ from dashboard.adapters.kafka import (
     Message,
     PartitionOffsets,
     TopicMissing,
+    TopicUnreadable,
     in_words,
     is_partition_eof,
 )
@@ -114,7 +115,12 @@ def ingest_once(
     started = time.monotonic()
     kafka = gateway or KafkaGateway(settings)
     if settings.discover:
-        settings = settings.with_discovered(kafka.topic_names())
+        try:
+            settings = settings.with_discovered(kafka.topic_names())
+        except BrokerUnreachable as exc:
+            for dlq in settings.dlq_list:  # the configured ones: none was tried
+                _note_failed_attempt(Database.of(settings), dlq.topic, str(exc))
+            raise
     summaries: list[IngestSummary] = []
     missing: list[TopicMissing] = []
     for i, dlq in enumerate(settings.dlq_list):
@@ -133,9 +139,11 @@ def ingest_once(
         except TopicMissing as exc:
             missing.append(exc)
         except BrokerUnreachable as exc:
-            # The DLQs after it are not tried: Kafka is the same. Their banners say why too.
-            for later in settings.dlq_list[i + 1 :]:
-                _note_failed_attempt(Database.of(settings), later.topic, str(exc))
+            # The DLQs after it are not tried: Kafka is the same, so their banners say why
+            # too; not for one topic's own refusal, which says nothing of the others.
+            if not isinstance(exc, TopicUnreadable):
+                for later in settings.dlq_list[i + 1 :]:
+                    _note_failed_attempt(Database.of(settings), later.topic, str(exc))
             raise
     if not summaries:
         raise missing[0]
@@ -216,7 +224,10 @@ def _ingest_topic(
             with cycle_collector_paused():
                 _copy(kafka, db, settings, plan, summary, reporting, deadline, stop, phases)
     except BaseException as exc:
-        status, error = "failed", f"{type(exc).__name__}: {exc}"
+        # Kafka's own failure in the words the next attempt's record uses, so an outage's
+        # runs read alike (and carry on one row: store.record_failed_attempt).
+        why = str(exc) if isinstance(exc, BrokerUnreachable) else f"{type(exc).__name__}: {exc}"
+        status, error = "failed", why
         raise
     finally:
         summary.seconds = time.monotonic() - started

@@ -82,7 +82,13 @@ def incident_section(settings: Settings, as_of: datetime) -> None:
             rate=settings.actions.max_records_per_second,
             selection=selection.describe(),
         )
-        bulk_dialog(settings, request, plan, ask_reason=True, note=grown_note(shown, len(refs)))
+        bulk_dialog(
+            settings,
+            request,
+            plan,
+            ask_reason=True,
+            note=grown_note(shown, len(refs), selection.until),
+        )
 
 
 def _open(settings: Settings, selection: RecordFilter, shown: int) -> None:

@@ -32,6 +32,9 @@ if not scope.across_all:
 # -- filters (each widget is bound to the query parameter of the same name) -----------------
 q: Literal["query-params"] = "query-params"
 ui.drop_unusable_numbers(("partition", "offset_from", "offset_to", "hour"))
+# A link's time bound with a time of day or a time ago (an alert's `from=10m`) applies
+# below, beside the date widgets, which take whole days only.
+link_moments = ui.link_moments(("from", "until"))
 # Checked after the widgets: a value a bound widget cannot take is dropped without a word
 # (earlier versions' state words are today's first, so they are not counted as dropped).
 ui.accept_earlier_state_words()
@@ -73,8 +76,15 @@ with st.expander("More filters"):
     a, b, c, d = st.columns(4)
     a.number_input("Offset from", min_value=0, value=None, step=1, key="offset_from", bind=q)
     b.number_input("Offset to", min_value=0, value=None, step=1, key="offset_to", bind=q)
-    c.date_input("Arrived from (UTC)", value=None, key="from", bind=q)
-    d.date_input("Arrived until (UTC, inclusive)", value=None, key="until", bind=q)
+    # Unbound while the link gives a time (see ui.link_moments): a day picked here wins.
+    for box, name, title in (
+        (c, "from", "Arrived from (UTC)"),
+        (d, "until", "Arrived until (UTC, inclusive)"),
+    ):
+        if name in link_moments:
+            box.date_input(title, value=None, key=f"{name}_day")
+        else:
+            box.date_input(title, value=None, key=name, bind=q)
     a, b, c, d = st.columns(4)
     a.number_input(
         "Hour of day (UTC)", min_value=0, max_value=23, value=None, step=1, key="hour", bind=q
@@ -82,7 +92,16 @@ with st.expander("More filters"):
     b.text_input("Day (YYYY-MM-DD)", key="day", bind=q)
     c.text_input("Header name contains", key="header_key", bind=q)
     d.text_input("Header value contains", key="header_value", bind=q)
-flt = RecordFilter.from_widgets(st.session_state.to_dict())
+widgets = st.session_state.to_dict()
+for name, (raw, moment) in link_moments.items():
+    day = widgets.get(f"{name}_day")
+    widgets[name] = day if day is not None else moment
+    if day is None:
+        bound = "since" if name == "from" else "before"
+        st.caption(
+            f"Arrived {bound} {moment:%Y-%m-%d %H:%M} UTC: the link's {name}={ui.plain(raw)}."
+        )
+flt = RecordFilter.from_widgets(widgets)
 
 a, b, c, d = st.columns([2, 1, 1, 2])
 sort = a.selectbox("Sort by", list(messages.SORT_COLUMNS), key="sort", bind=q)

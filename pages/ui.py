@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal, NoReturn, TypeVar
+from typing import Any, Final, Literal, NoReturn, TypeVar
 
 import streamlit as st
 from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_run_ctx
@@ -17,8 +18,9 @@ from dashboard.exports.charts import PLOTLY_CONFIG
 from dashboard.settings import Settings, SettingsError, load_settings
 from dashboard.text.safe_text import markdown_text
 from dashboard.triage.dlq_summary import with_snapshot_dlqs
+from dashboard.triage.filters import RecordFilter
 from dashboard.triage.overview import Freshness, freshness
-from dashboard.triage.states import canonical
+from dashboard.triage.states import STATE_CHOICES, canonical, label
 from ingest.refresh import refresh_within
 from pages.dlq_choice import ALL_DLQS, DlqScope, chosen_dlq, one_dlq_only
 
@@ -116,6 +118,26 @@ def drop_unusable_numbers(names: tuple[str, ...]) -> None:
             )
 
 
+def link_moments(names: tuple[str, ...]) -> dict[str, tuple[str, datetime]]:
+    """The URL's time bounds (`from`, `until`) that hold a time of day or a time ago (an
+    alert's link says `from=10m`), which a date widget bound to the URL cannot take (whole
+    days only) and would drop: the page leaves such a widget unbound, so the URL keeps the
+    value, and applies the moment itself. A value that is no time is left to the widgets."""
+    found: dict[str, tuple[str, datetime]] = {}
+    for name in names:
+        raw = st.query_params.get(name)
+        if raw is None or re.fullmatch(r"\d{4}-\d{2}-\d{2}", raw.strip()):
+            continue
+        try:
+            parsed = RecordFilter.from_params({name: raw})
+        except ValueError:
+            continue
+        moment = parsed.since if name == "from" else parsed.until
+        if moment is not None:
+            found[name] = (raw, moment)
+    return found
+
+
 def url_params(names: tuple[str, ...]) -> dict[str, list[str]]:
     """The values the URL gave these parameters, before the widgets bound to them read it
     (see `say_ignored_params`)."""
@@ -127,7 +149,9 @@ def say_ignored_params(given: dict[str, list[str]]) -> None:
     (a state misspelt in a shared link, a date that is not one), which Streamlit drops
     without a word, so the page would show more than the link meant."""
     for name, values in given.items():
-        kept = set(st.query_params.get_all(name))
+        # Streamlit also drops a value equal to the widget's default from the URL: the
+        # widget's own value says it was taken.
+        kept = set(st.query_params.get_all(name)) | _as_texts(st.session_state.get(name))
         dropped = [v for v in values if v not in kept]
         if dropped:
             shown = ", ".join(plain(v[:40]) for v in dropped[:5])
@@ -138,15 +162,39 @@ def say_ignored_params(given: dict[str, list[str]]) -> None:
             )
 
 
-def _forget_initial_param(name: str) -> None:
-    # Streamlit 1.67 seeds a bound widget from the URL as the page first loaded, and its
-    # integer number_input raises OverflowError on "inf" or "1e309" (only ValueError and
-    # TypeError are caught there), so the first-load copy must lose the value too.
+def _as_texts(value: object) -> set[str]:
+    """A widget's value as the URL spells it: "true", "50", "2026-11-30", each of a list."""
+    if value is None:
+        return set()
+    if isinstance(value, list | tuple | set):
+        return {text for item in value for text in _as_texts(item)}
+    if isinstance(value, bool):
+        return {str(value).lower()}
+    return {str(value)}
+
+
+def _initial_params() -> dict[str, list[str]] | None:
+    # Streamlit 1.67 seeds a bound widget from the URL as the page first loaded, not from
+    # st.query_params as this run left it: a value rewritten or dropped before a widget
+    # reads it must be rewritten or dropped in that first-load copy too.
     ctx = get_script_run_ctx()
     state = getattr(getattr(ctx, "session_state", None), "_state", None)
     initial = getattr(getattr(state, "query_params", None), "_initial_query_params", None)
-    if isinstance(initial, dict):
+    return initial if isinstance(initial, dict) else None
+
+
+def _forget_initial_param(name: str) -> None:
+    # An integer number_input raises OverflowError on "inf" or "1e309" (only ValueError and
+    # TypeError are caught there), so the first-load copy must lose the value too.
+    initial = _initial_params()
+    if initial is not None:
         initial.pop(name, None)
+
+
+def _set_initial_param(name: str, values: list[str]) -> None:
+    initial = _initial_params()
+    if initial is not None and name in initial:
+        initial[name] = values
 
 
 def reads_of_this_run() -> AbstractContextManager[None]:
@@ -283,13 +331,23 @@ def plot(figure: Any, key: str, filename: str) -> None:
     st.plotly_chart(figure, key=key, config=config)
 
 
+# A state's label ("Replayed, waiting") -> its word ("replayed-waiting").
+WORD_OF_LABEL: Final = {label(word): word for word in STATE_CHOICES}
+
+
 def accept_earlier_state_words() -> None:
-    """Rewrite a link's `states` in earlier versions' words ("unresolved", "replayed") to
-    today's, before a widget bound to it reads them."""
+    """Rewrite a link's `states` as the pills bound to it read them, before they do: each
+    word (earlier versions' "unresolved", "replayed" too) as its label ("Backlog",
+    "Replayed, waiting"). Streamlit matches a bound widget's URL value against its options'
+    formatted labels, while links (RecordFilter.to_params, the alert rules) carry the words:
+    `states=backlog` was dropped without a word. A value that is neither stays, to be named
+    as ignored."""
     given = st.query_params.get_all("states")
-    words = list(canonical(given))
-    if words != given:
-        st.query_params["states"] = words
+    words = canonical(WORD_OF_LABEL.get(value, value) for value in given)
+    labels = [label(word) if word in STATE_CHOICES else word for word in words]
+    if labels != given:
+        st.query_params["states"] = labels
+        _set_initial_param("states", labels)
 
 
 def plain(text: str) -> str:

@@ -14,6 +14,7 @@ from streamlit.testing.v1 import AppTest
 
 from dashboard.actions.selection import matching
 from dashboard.adapters.db import Database
+from dashboard.exports.metrics import families
 from dashboard.settings import DashboardRules, Settings
 from dashboard.triage import incident
 from dashboard.triage.monitoring import monitoring_numbers
@@ -235,6 +236,34 @@ def test_filters_a_shared_link_gives_that_the_page_cannot_take_are_named(
     assert "trace value" not in notes  # a filter the page took is not named
 
 
+def test_an_alerts_link_with_a_time_ago_filters_by_it_and_says_so(
+    demo_db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # What a growth alert's link says (dashboard.exports.alert_rules.dashboard_link), with
+    # values equal to their widgets' defaults, which Streamlit leaves out of the URL.
+    at = app(
+        demo_db,
+        monkeypatch,
+        "messages",
+        states="backlog",
+        desc="true",
+        size="50",
+        **{"from": "30m"},
+    )
+    assert not at.exception
+    notes = " ".join(texts(at.caption))
+    assert "not one the page can take" not in notes, notes
+    assert "Arrived since " in notes and "the link's from=30m" in notes
+    # Links carry the state words; the page's pills read labels (both were dropped before).
+    assert re.search(r"records match \([^)]*states\\?=backlog\)", notes), notes
+    matched = re.search(r"([\d,]+) records? match", notes)
+    assert matched is not None
+    shown = int(matched.group(1).replace(",", ""))
+    with Database(demo_db).read() as con:
+        total = con.execute("SELECT count(*) FROM records").fetchone()
+    assert total is not None and 0 < shown < total[0]  # the last half hour, not everything
+
+
 def test_an_empty_dlq_is_said_plainly(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     db = tmp_path / "empty.duckdb"
     write_snapshot(db, [])
@@ -302,6 +331,14 @@ def test_a_stale_snapshot_says_the_ingest_fails_and_why_when_it_does(
     # The snapshot's age (what Prometheus is told) still counts from the last good run.
     assert numbers.last_ok_at is not None and fresh.last_ingest_at == numbers.last_ok_at
     assert datetime.now(UTC) - numbers.last_ok_at > timedelta(minutes=59)
+    exported = {
+        m.name: m.samples[0].value
+        for m in families(numbers, TOPIC, Settings(dlq_topic=TOPIC, db=db), datetime.now(UTC))
+        if m.samples
+    }
+    assert exported["dlq_snapshot_age_seconds"] > 59 * 60
+    assert exported["dlq_last_ingest_success"] == 0.0
+    assert "dlq_last_ingest_duration_seconds" not in exported  # the outage, not a run
 
 
 def test_a_bad_setting_is_one_clear_message(demo_db: Path, monkeypatch: pytest.MonkeyPatch) -> None:

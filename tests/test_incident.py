@@ -184,9 +184,10 @@ def test_the_text_rules_agree_with_their_sql_form(tmp_path: Path) -> None:
 
 def test_the_dialog_says_how_the_burst_changed_since_its_button_counted() -> None:
     assert incident.grown_note(316, 316) is None
-    assert incident.grown_note(316, 328) == (
+    through = datetime(2026, 11, 30, 9, 20, tzinfo=UTC)
+    assert incident.grown_note(316, 328, through) == (
         "12 more records of this burst arrived after the button said 316: "
-        "all 328 are previewed here."
+        "the 328 through 09:20 UTC are previewed here."
     )
     assert incident.grown_note(316, 313) == (
         "3 of the 316 records the button counted are no longer open (replayed or resolved "

@@ -31,8 +31,10 @@ def test_an_ingest_kafka_does_not_answer_is_recorded_for_the_stale_banner(
     settings = first.model_copy(
         update={
             "dlqs": (
-                DlqSettings(name="one", topic=first.dlq_topic, review_group="g1"),
-                DlqSettings(name="two", topic=second, review_group="g2"),
+                DlqSettings.model_validate(
+                    {"name": "one", "topic": first.dlq_topic, "review_group": "g1"}
+                ),
+                DlqSettings.model_validate({"name": "two", "topic": second, "review_group": "g2"}),
             )
         }
     )

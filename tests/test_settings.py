@@ -132,6 +132,15 @@ def test_every_bad_setting_is_named_at_once(tmp_path: Path) -> None:
     assert "\n" not in text
 
 
+def test_a_value_no_member_of_a_union_takes_is_one_problem(tmp_path: Path) -> None:
+    (tmp_path / "dlq.toml").write_text('[kafka]\n"socket.timeout.ms" = [1, 2]\n')
+    with pytest.raises(SettingsError) as caught:
+        load_settings(environ={}, cwd=tmp_path)
+    text = str(caught.value)
+    assert text.startswith("setting kafka.socket.timeout.ms (from ")
+    assert text.endswith(": [1, 2] is not a string, a whole number, a number or a boolean")
+
+
 def test_unreadable_config_files(tmp_path: Path) -> None:
     with pytest.raises(SettingsError, match="does not exist"):
         load_settings(tmp_path / "missing.toml", environ={})

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from dashboard.settings import SettingsError, load_settings
+from dashboard.settings import Settings, SettingsError, load_settings
 
 THREE_DLQS = """
 bootstrap_servers = "broker:9092"
@@ -149,3 +149,16 @@ def test_bad_dlq_configurations_are_refused_with_one_line(
         load_settings(environ=env, cwd=tmp_path)
     assert message in str(caught.value)
     assert "\n" not in str(caught.value)
+
+
+def test_every_dlq_writes_to_one_audit_topic_the_whole_chain_goes_to() -> None:
+    settings = Settings.model_validate(
+        {
+            "dlqs": [
+                {"name": "xact", "topic": "xact.downloads.dlq", "review_group": "g1"},
+                {"name": "workers", "topic": "workers.dlq", "review_group": "g2"},
+            ]
+        }
+    )
+    names = {settings.for_dlq(d.name).audit_topic_name for d in settings.dlq_list}
+    assert names == {"xact.downloads.dlq.audit"}

@@ -37,10 +37,11 @@ ACTIONS: Final = (
     "bulk-start",
     "bulk-finish",
     "bulk-cancel",
+    "audit-resend",  # entries copied to the audit topic late (dashboard.actions.audit_resend)
 )
 RESULTS: Final = ("success", "failure", "refused", "dry-run")
-# What changed something (or tried to), as opposed to someone looking.
-CHANGING_ACTIONS: Final = tuple(a for a in ACTIONS if a not in ("view", "list"))
+# What changed something (or tried to), as opposed to someone looking or the audit's upkeep.
+CHANGING_ACTIONS: Final = tuple(a for a in ACTIONS if a not in ("view", "list", "audit-resend"))
 
 
 @dataclass(frozen=True)

@@ -8,11 +8,12 @@ from its low watermark: entries before its first one are noted, not counted agai
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dashboard.actions.audit import AuditEntry, ChainCheck, stored_entries
+from dashboard.actions.audit import AuditEntry, AuditFilter, ChainCheck, query, stored_entries
 from dashboard.actions.audit_copies import file_entries, topic_entries
 from dashboard.adapters.db import Database
 from dashboard.adapters.kafka import BrokerUnreachable
@@ -120,29 +121,52 @@ def _missing(reader: _Reader, target: int) -> str:
     return f"missing from the {name} (it goes on at entry {reader.head.audit_id})"
 
 
-def in_id_order(entries: Iterable[AuditEntry]) -> tuple[list[AuditEntry], list[str]]:
-    """The audit topic's entries by id, and a note when some came after later ones: `dlq
-    audit resend` appends those Kafka missed while it was down. An entry sent twice (its
-    acknowledgement lost, then resent) counts once; two different entries under one id are
-    both kept, so the comparison names it."""
+def in_id_order(entries: Iterable[AuditEntry]) -> tuple[list[AuditEntry], list[int]]:
+    """The audit topic's entries by id, and the ids of those that came after later ones
+    (only a resend writes them so: `verify_all` checks an audit-resend entry names each).
+    An entry sent twice alike (its acknowledgement lost, then sent again) counts once; two
+    different entries under one id, even with the same claimed hash, are both kept, so the
+    comparison names it."""
     late: list[int] = []
     newest = 0
-    unique: dict[tuple[int, str], AuditEntry] = {}
+    unique: dict[AuditEntry, None] = {}
     for entry in entries:
         if entry.audit_id < newest:
             late.append(entry.audit_id)
         newest = max(newest, entry.audit_id)
-        unique.setdefault((entry.audit_id, entry.hash), entry)
-    ordered = sorted(unique.values(), key=lambda e: e.audit_id)
-    notes = []
-    if late:
-        ids = (
-            f"entry {late[0]}"
-            if len(late) == 1
-            else f"{len(late)} entries ({min(late)}-{max(late)})"
+        unique.setdefault(entry, None)
+    return sorted(unique, key=lambda e: e.audit_id), late
+
+
+def _ids_text(ids: Sequence[int]) -> str:
+    if len(ids) == 1:
+        return f"entry {ids[0]}"
+    return f"{len(ids)} entries ({min(ids)}-{max(ids)})"
+
+
+def _resend_notes(settings: Settings, topic: str, late: list[int]) -> tuple[list[str], bool]:
+    """Who copied which entries to the topic late, from the table's audit-resend entries;
+    False when an entry came late that none names (nothing but a resend writes so)."""
+    with Database.of(settings).read() as con:
+        resends = query(con, AuditFilter(actions=("audit-resend",)), 10_000)
+    notes: list[str] = []
+    named: set[int] = set()
+    for resend in reversed(resends):  # oldest first
+        ids = [int(i) for i in json.loads(resend.details).get("ids", [])]
+        named.update(ids)
+        if ids:
+            notes.append(
+                f"audit topic {topic}: {_ids_text(ids)} copied to it late by a resend, entry "
+                f"{resend.audit_id} by {resend.actor} at {resend.logged_at:%Y-%m-%d %H:%M} "
+                f"UTC ({resend.reason})"
+            )
+    unnamed = [i for i in late if i not in named]
+    if unnamed:
+        notes.append(
+            f"audit topic {topic}: {_ids_text(unnamed)} came after later ones, and no "
+            "audit-resend entry names them"
         )
-        notes.append(f"{ids} came after later ones (resent by dlq audit resend); compared by id")
-    return ordered, notes
+    return notes, not unnamed
 
 
 def verify_all(settings: Settings, log: Path | None = None) -> CopiesCheck:
@@ -150,11 +174,11 @@ def verify_all(settings: Settings, log: Path | None = None) -> CopiesCheck:
     it is on): each chain, and the three against each other."""
     path = log or settings.audit_log
     topic = settings.audit_topic_name
-    notes: list[str] = []
+    late: list[int] = []
     try:
         in_topic = None
         if topic:
-            in_topic, notes = in_id_order(topic_entries(settings, topic))
+            in_topic, late = in_id_order(topic_entries(settings, topic))
     except (BrokerUnreachable, ValueError) as exc:
         return CopiesCheck(False, [f"audit topic {topic}: cannot be read ({exc})"])
     with Database.of(settings).read() as con:
@@ -168,7 +192,10 @@ def verify_all(settings: Settings, log: Path | None = None) -> CopiesCheck:
             return CopiesCheck(False, [str(exc)])
     if topic is None:
         check.lines.append("audit topic: off (the audit_topic setting)")
-    check.lines += [f"audit topic {topic}: {note}" for note in notes]
+    if topic is not None:
+        notes, accounted = _resend_notes(settings, topic, late)
+        check.lines += notes
+        check.ok = check.ok and accounted
     lacks_topic = [
         line
         for line in check.lines
@@ -177,7 +204,7 @@ def verify_all(settings: Settings, log: Path | None = None) -> CopiesCheck:
     ]
     if lacks_topic:
         check.lines.append(
-            "if Kafka was down when they were written, `dlq audit resend` copies to the topic "
-            "the entries the database and the log file hold alike"
+            "if Kafka was down when they were written, `dlq audit resend --reason ...` copies "
+            "to the topic the entries the database and the log file hold alike (audited)"
         )
     return check

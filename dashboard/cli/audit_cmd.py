@@ -7,7 +7,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from dashboard.actions import audit
+from dashboard.actions import audit, identity
 from dashboard.actions.audit_resend import resend_missing
 from dashboard.actions.audit_verify import verify_all
 from dashboard.adapters.db import Database
@@ -47,11 +47,12 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "hold the same entries",
     )
     verify.add_argument("--file", help="the JSON-lines log to check (default: the setting)")
-    verbs.add_parser(
+    resend = verbs.add_parser(
         "resend",
         help="copy to the audit topic the entries it lacks (Kafka was down when they were "
-        "written) that the database and the log file hold alike",
+        "written) that the database and the log file hold alike; audited",
     )
+    resend.add_argument("--reason", required=True, help="why (a ticket or a note); audited")
     parser.set_defaults(run=run)
 
 
@@ -59,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
     settings = settings_from(args)
     db = Database.of(settings)
     if args.audit_action == "resend":
-        resent = resend_missing(settings)
+        resent = resend_missing(settings, identity.resolve(settings), args.reason)
         if not resent.ids:
             print("the audit topic lacks no entry: nothing to resend")
             return 0

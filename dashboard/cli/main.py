@@ -21,6 +21,7 @@ from dashboard.adapters.kafka import (
     LIBRDKAFKA_LOGGER,
     BrokerUnreachable,
     KafkaException,
+    RepeatFilter,
     TopicMissing,
 )
 from dashboard.cli import (
@@ -148,6 +149,9 @@ def _configure_logging(verbose: bool) -> None:
     # connection retries ("Connect to ipv4#... failed") only show with --verbose.
     logging.basicConfig(format="%(name)s: %(message)s", level=logging.WARNING)
     LIBRDKAFKA_LOGGER.setLevel(logging.DEBUG if verbose else logging.CRITICAL + 1)
+    if verbose:  # every line asked for, repeats too
+        for repeats in [f for f in LIBRDKAFKA_LOGGER.filters if isinstance(f, RepeatFilter)]:
+            LIBRDKAFKA_LOGGER.removeFilter(repeats)
 
 
 if __name__ == "__main__":

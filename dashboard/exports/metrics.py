@@ -126,8 +126,16 @@ METRICS: Final = (
         "Records that arrived in the DLQ again after a replay of their trace id (replay "
         "failures, a runbook escalation criterion).",
     ),
-    MetricSpec("dlq_snapshot_age_seconds", "gauge", "Time since the last ingest run finished."),
-    MetricSpec("dlq_last_ingest_duration_seconds", "gauge", "How long the last ingest run took."),
+    MetricSpec(
+        "dlq_snapshot_age_seconds",
+        "gauge",
+        "Time since the last ingest run that finished ok (a failed attempt refreshes nothing).",
+    ),
+    MetricSpec(
+        "dlq_last_ingest_duration_seconds",
+        "gauge",
+        "How long the last ingest run that read Kafka took (not a failed attempt to reach it).",
+    ),
     MetricSpec(
         "dlq_last_ingest_success",
         "gauge",
@@ -242,7 +250,8 @@ def families(
         # A failed attempt (Kafka not answering) refreshes nothing: the age keeps growing.
         out.add("dlq_snapshot_age_seconds", (now - numbers.last_ok_at).total_seconds(), topic)
     if last is not None:
-        out.add("dlq_last_ingest_duration_seconds", last.seconds, topic)
+        if not last.failed_to_start:  # an outage's attempts: its length, not a run's
+            out.add("dlq_last_ingest_duration_seconds", last.seconds, topic)
         out.add("dlq_last_ingest_success", float(last.status == "ok"), topic)
     out.add_each("dlq_ingest_runs_total", topic, numbers.ingest_runs, INGEST_STATUSES)
     return list(out.families.values())

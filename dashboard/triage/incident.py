@@ -139,14 +139,16 @@ def of(
     return summarize(found, statuses, _scanned(as_of), as_of, rules.systematic_window_minutes)
 
 
-def grown_note(shown: int, now: int) -> str | None:
+def grown_note(shown: int, now: int, through: datetime | None = None) -> str | None:
     """What to say when a burst's selection holds `now` records where its button said
     `shown` (a live burst grows between the page's drawing and the click; someone may have
-    acted on some meanwhile); None when they are the same."""
+    acted on some meanwhile); None when they are the same. `through`: the selection's end
+    (it stops at the burst's last minute as drawn; later arrivals wait for the next look)."""
     if now > shown:
+        until = f" through {through:%H:%M} UTC" if through is not None else ""
         return (
             f"{now - shown:,} more record{'s' if now - shown != 1 else ''} of this burst "
-            f"arrived after the button said {shown:,}: all {now:,} are previewed here."
+            f"arrived after the button said {shown:,}: the {now:,}{until} are previewed here."
         )
     if now < shown:
         return (

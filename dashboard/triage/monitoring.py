@@ -28,6 +28,12 @@ class LastIngest:
     status: str  # ok, failed, interrupted
     records: int
 
+    @property
+    def failed_to_start(self) -> bool:
+        """An outage's failed attempts (ingest.store.record_failed_attempt): its time is
+        the outage's length so far, not a run's."""
+        return self.status == "failed" and self.records == 0
+
 
 @dataclass(frozen=True)
 class MonitoringNumbers:

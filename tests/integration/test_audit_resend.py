@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -50,7 +51,10 @@ def test_entries_missed_while_kafka_was_down_are_resent_and_verify_agrees(
     assert any("dlq audit resend" in line for line in broken.lines)
 
     env = {**settings_env(settings), "PYTHONPATH": str(REPO)}
-    done = run_cli(["audit", "resend"], env, tmp_path)
+    anonymous = run_cli(["audit", "resend", "--reason", "INC-3"], env, tmp_path)
+    assert anonymous.returncode == 1 and "refused" in anonymous.stderr  # no operator
+    env["DLQ_OPERATOR"] = "ana"
+    done = run_cli(["audit", "resend", "--reason", "INC-3 Kafka was down"], env, tmp_path)
     assert done.returncode == 0, done.stderr
     assert (
         done.stdout.strip()
@@ -59,10 +63,36 @@ def test_entries_missed_while_kafka_was_down_are_resent_and_verify_agrees(
 
     mended = verify_all(settings)
     assert mended.ok, mended.lines
-    assert any(f"entry {missed} came after later ones" in line for line in mended.lines)
-    assert resend_missing(settings).ids == []  # a second run finds nothing to resend
+    # Who copied it late, and why: the resend is itself an entry of every copy.
+    assert any(
+        f"entry {missed} copied to it late by a resend" in line
+        and "by ana at" in line
+        and "(INC-3 Kafka was down)" in line
+        for line in mended.lines
+    ), mended.lines
+    assert resend_missing(settings, ANA, "again").ids == []  # nothing left to resend
     again = run_cli(["audit", "verify"], env, tmp_path)
     assert again.returncode == 0, again.stdout + again.stderr
+
+
+def test_an_entry_that_reached_the_topic_late_without_a_resend_fails_verify(
+    kafka_settings: Settings,
+) -> None:
+    settings = kafka_settings
+    assert audit_look(settings, ANA, "list") == []
+    missed = _written_while_kafka_was_down(settings)
+    assert audit_look(settings, ANA, "list") == []
+    # Copied to the topic by hand, around the resend and its audit entry.
+    with Database.of(settings).read() as con:
+        [entry] = [e for e in audit.stored_entries(con) if e.audit_id == missed]
+    with closing(AuditCopies(settings)) as copies:
+        assert copies.to_topic_only([entry]) == []
+    check = verify_all(settings)
+    assert not check.ok
+    assert any(
+        f"entry {missed} came after later ones, and no audit-resend entry names them" in line
+        for line in check.lines
+    ), check.lines
 
 
 def test_an_entry_the_table_alone_holds_is_not_resent(kafka_settings: Settings) -> None:
@@ -72,5 +102,5 @@ def test_an_entry_the_table_alone_holds_is_not_resent(kafka_settings: Settings) 
     with Database.of(settings).write() as con, transaction(con):
         audit.append(con, [audit.NewEntry("replay", "mallory", "success")])
     with pytest.raises(Refused, match="the table and the log file do not agree"):
-        resend_missing(settings)
+        resend_missing(settings, ANA, "INC-4")
     assert not verify_all(settings).ok

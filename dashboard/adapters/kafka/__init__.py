@@ -44,6 +44,7 @@ from dashboard.adapters.kafka.errors import (
     BrokerUnreachable,
     ConnectionRefused,
     TopicMissing,
+    TopicUnreadable,
     in_words,
     is_partition_eof,
 )
@@ -67,6 +68,7 @@ __all__ = [
     "RepeatFilter",
     "Sender",
     "TopicMissing",
+    "TopicUnreadable",
     "in_words",
     "is_partition_eof",
     "read_until_now",
@@ -251,7 +253,7 @@ class KafkaGateway:
                 KafkaError._UNKNOWN_TOPIC,
             ):
                 raise missing
-            raise BrokerUnreachable(
+            raise TopicUnreadable(
                 f"topic {topic}: {in_words(described.error, self.settings.bootstrap_servers)}"
             )
         return sorted(described.partitions)

@@ -87,6 +87,11 @@ class BrokerUnreachable(Exception):
     """Kafka did not answer in time."""
 
 
+class TopicUnreadable(BrokerUnreachable):
+    """Kafka answered, but refused one topic's metadata (an ACL, a broken partition): the
+    other topics may well be readable."""
+
+
 class ConnectionRefused(BrokerUnreachable):
     """Kafka answered but refused the connection (credentials, TLS): no retry can help.
     A kind of BrokerUnreachable, so every place that copes with an unusable Kafka copes."""
