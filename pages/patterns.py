@@ -177,16 +177,16 @@ else:
     figure = charts.group_figure(labels, counts, title, source)
 ui.plot(figure, key=f"groups-{dimension_key}", filename=f"dlq-by-{dimension_key}")
 
-new_signatures = (
-    ui.cached(settings, patterns.new_signatures, topic, selection, burst_keys)
+unmatched = (
+    ui.cached(settings, patterns.unmatched_signatures, topic, selection)
     if dimension_key == "error_signature"
     else []
 )
-if new_signatures:
+if unmatched:
     st.warning(
-        f"{len(new_signatures)} error signature{'s' if len(new_signatures) != 1 else ''} "
-        "match none of "
-        "the runbook's patterns: new failure modes (an escalation criterion).",
+        f"{len(unmatched)} error signature{'s' if len(unmatched) != 1 else ''} match none of "
+        "the runbook's error patterns (1-4): new failure modes unless a systematic burst (5) "
+        "explains them, and an escalation criterion.",
         icon=":material/fiber_new:",
     )
 

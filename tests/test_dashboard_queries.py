@@ -295,9 +295,10 @@ def test_escalation_criteria_against_known_data(tmp_path: Path) -> None:
     }
 
 
-def test_escalation_and_patterns_call_the_same_signatures_new(tmp_path: Path) -> None:
-    """A signature mostly inside a systematic burst is pattern 5's: neither the Patterns
-    page nor the escalation criterion counts it among the signatures no pattern explains."""
+def test_escalation_and_patterns_count_the_same_unmatched_signatures(tmp_path: Path) -> None:
+    """The escalation's "error signatures matching none of the runbook's patterns" and the
+    Patterns page's warning are one list: every signature no text rule (1-4) matches, a
+    bursting one too (pattern 5 is a shape, not a cause), not only the largest groups."""
     db = tmp_path / "s.duckdb"
     now = T0 + timedelta(minutes=30)
     burst = [
@@ -310,22 +311,15 @@ def test_escalation_and_patterns_call_the_same_signatures_new(tmp_path: Path) ->
     ]
     write_snapshot(db, burst + odd)
     settings = Settings(dlq_topic=TOPIC)
-    rules = settings.rules
     for con in read(db):
-        found = patterns.bursts(
-            con, TOPIC, IN_BACKLOG, rules.systematic_min_records, rules.systematic_window_minutes
-        )
-        keys = [b.key for b in found]
-        assert [b.signature for b in found] == ["SSL certificate expired"]
-        groups = patterns.groups(con, TOPIC, IN_BACKLOG, "error_signature", keys, limit=1000)
-        new = patterns.new_signatures(con, TOPIC, IN_BACKLOG, keys)
+        unmatched = patterns.unmatched_signatures(con, TOPIC, IN_BACKLOG)
         unknown = {c.key: c for c in escalation.check(con, settings, now)}["unknown"]
-    assert new == [("Quantum flux inversion on attempt <n>", 1)]
-    assert [(g.value, g.count) for g in groups if g.is_new] == new
-    assert unknown.met and unknown.evidence == [
-        {"what": "error pattern", "value": "Quantum flux inversion on attempt <n>", "records": 1}
+    assert unmatched == [
+        ("SSL certificate expired", 120),
+        ("Quantum flux inversion on attempt <n>", 1),
     ]
-    assert "1 error signature matching none" in unknown.summary
+    assert unknown.met and [(e["value"], e["records"]) for e in unknown.evidence] == unmatched
+    assert "2 error signatures matching none" in unknown.summary
 
 
 def test_bursts_counted_per_minute_in_sql_equal_those_from_every_record(

@@ -13,7 +13,7 @@ from dashboard.settings import Settings
 from dashboard.triage import alerts, runbook
 from dashboard.triage.filters import IN_BACKLOG, RecordFilter
 from dashboard.triage.overview import arrivals, backlog_and_arrivals, floor_to
-from dashboard.triage.patterns import Burst, bursts, new_signatures, signatures_by_domain
+from dashboard.triage.patterns import Burst, bursts, signatures_by_domain, unmatched_signatures
 
 # How far back an incident's start is looked for (alerts evaluated, bursts searched).
 INCIDENT_LOOKBACK: Final = timedelta(hours=24)
@@ -101,17 +101,8 @@ def _unknown(con: Connection, settings: Settings, _now: datetime) -> Criterion:
         """,
         {**params, "known": known},
     ).fetchall()
-    # As the Patterns page decides it: a signature mostly inside a systematic burst is
-    # pattern 5's, not unknown.
-    rules = settings.rules
-    found = bursts(
-        con,
-        settings.dlq_topic,
-        IN_BACKLOG,
-        rules.systematic_min_records,
-        rules.systematic_window_minutes,
-    )
-    patternless = new_signatures(con, settings.dlq_topic, IN_BACKLOG, [b.key for b in found])
+    # Counted as the Patterns page says it (patterns.unmatched_signatures).
+    patternless = unmatched_signatures(con, settings.dlq_topic, IN_BACKLOG)
     evidence = [
         {"what": "error category", "value": c if c is not None else "(none)", "records": n}
         for c, n in categories

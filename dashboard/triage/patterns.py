@@ -204,24 +204,18 @@ def signatures_by_domain(
     return [(*names[rowid], int(n)) for n, rowid in counted]
 
 
-def new_signatures(
-    con: Connection, topic: Topics, flt: RecordFilter, burst_keys: list[tuple[str | None, str, str]]
+def unmatched_signatures(
+    con: Connection, topic: Topics, flt: RecordFilter
 ) -> list[tuple[str, int]]:
-    """(error signature, records) for each signature among `flt`'s records that no runbook
-    pattern explains, largest first: no text rule matches it, and fewer than half of its
-    records are in a systematic burst's pair. `Group.is_new` decided for every signature (not
-    only the largest groups), so the Patterns page and the escalation criterion count alike."""
-    burst_pairs = {(s, d) for s, _, d in burst_keys if s is not None}
-    per_signature: dict[str, tuple[int, int]] = {}
-    for signature, domain, n in signatures_by_domain(con, topic, flt):
-        total, in_bursts = per_signature.get(signature, (0, 0))
-        bursting = (signature, domain or "") in burst_pairs
-        per_signature[signature] = (total + n, in_bursts + (n if bursting else 0))
-    found = [
-        (signature, total)
-        for signature, (total, in_bursts) in per_signature.items()
-        if text_pattern(signature) is None and in_bursts / total < 0.5
-    ]
+    """(error signature, records) for every signature among `flt`'s records that no text
+    rule of the runbook (patterns 1-4) matches, largest first: what the escalation criterion
+    "unknown error pattern" counts and the Patterns page says, alike. A systematic burst
+    (pattern 5) is a shape, not a cause, so it does not make its error known; counted on the
+    kept pair hashes (signatures_by_domain), it costs no scan of every record's text."""
+    per_signature: dict[str, int] = {}
+    for signature, _, n in signatures_by_domain(con, topic, flt):
+        per_signature[signature] = per_signature.get(signature, 0) + n
+    found = [(s, n) for s, n in per_signature.items() if text_pattern(s) is None]
     return sorted(found, key=lambda row: (-row[1], row[0]))
 
 
