@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from dashboard.adapters.db import Connection
-from dashboard.triage.overview import DlqSize, dlq_size, oldest_open
+from dashboard.triage.overview import DlqSize, dlq_size, last_good_ingest, oldest_open
 from dashboard.triage.states import IN_KAFKA, RESOLVED
 
 # The audit's actions that replay one record (a dry run's single entry names no record).
@@ -83,7 +83,7 @@ def monitoring_numbers(con: Connection, topic: str) -> MonitoringNumbers:
             topic,
         ),
         last_ingest=_last_ingest(con, topic),
-        last_ok_at=_last_ok(con, topic),
+        last_ok_at=last_good_ingest(con, topic),
         backlog_by_category=_by_category(con, topic),
     )
 
@@ -118,13 +118,6 @@ def _last_ingest(con: Connection, topic: str) -> LastIngest | None:
         return None
     took: timedelta = row[1]
     return LastIngest(row[0], took.total_seconds(), str(row[2]), int(row[3]))
-
-
-def _last_ok(con: Connection, topic: str) -> datetime | None:
-    row = con.execute(
-        "SELECT max(finished_at) FROM ingest_runs WHERE topic = ? AND status = 'ok'", [topic]
-    ).fetchone()
-    return row[0] if row is not None else None
 
 
 def _by_category(con: Connection, topic: str) -> dict[str | None, int]:

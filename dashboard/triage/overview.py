@@ -67,12 +67,19 @@ class Bucket:
     count: int
 
 
+def last_good_ingest(con: Connection, topic: str) -> datetime | None:
+    """When the last ingest run that finished ok did: what the snapshot is as of (a failed
+    attempt, Kafka not answering, refreshed nothing)."""
+    row = con.execute(
+        "SELECT max(finished_at) FROM ingest_runs WHERE topic = ? AND status = 'ok'", [topic]
+    ).fetchone()
+    return row[0] if row is not None else None
+
+
 def freshness(con: Connection, topic: str, now: datetime, stale_after: timedelta) -> Freshness:
     """How old the snapshot is: since the last run that finished ok (a failed attempt, Kafka
     not answering, refreshes nothing), and whether the latest run failed, since when, why."""
-    ok = con.execute(
-        "SELECT max(finished_at) FROM ingest_runs WHERE topic = ? AND status = 'ok'", [topic]
-    ).fetchone()
+    last_ok = last_good_ingest(con, topic)
     latest = con.execute(
         "SELECT started_at, status, error FROM ingest_runs WHERE topic = ? "
         "AND finished_at IS NOT NULL ORDER BY finished_at DESC LIMIT 1",
@@ -82,7 +89,6 @@ def freshness(con: Connection, topic: str, now: datetime, stale_after: timedelta
     failing = latest is not None and status == "failed"
     since = latest[0] if failing and latest is not None else None
     failure = latest[2] if failing and latest is not None else None
-    last_ok = ok[0] if ok is not None else None
     if last_ok is None:
         return Freshness(None, status, None, True, since, failure)
     age = now - last_ok

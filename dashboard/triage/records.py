@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from dashboard.adapters.db import Connection
+from dashboard.triage.overview import last_good_ingest
 from dashboard.triage.states import (
     BACKLOG,
     UNPARSEABLE,
@@ -143,12 +144,8 @@ def snapshot_info(con: Connection, topic: str) -> SnapshotInfo:
         "ORDER BY run_id DESC LIMIT 1",
         [topic],
     ).fetchone()
-    # As of the last run that finished ok: a failed attempt refreshed nothing.
-    ok = con.execute(
-        "SELECT max(finished_at) FROM ingest_runs WHERE topic = ? AND status = 'ok'", [topic]
-    ).fetchone()
     return SnapshotInfo(
         int(count[0]) if count else 0,
-        ok[0] if ok else None,
+        last_good_ingest(con, topic),
         last[1] if last else None,
     )
