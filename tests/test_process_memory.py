@@ -81,3 +81,63 @@ def test_a_process_that_has_pandas_already_keeps_it() -> None:
 
     assert keep_pandas_out() is False
     assert "pandas" in sys.modules
+
+
+# Stages, parses and writes demo records as the ingest job does, in a fresh interpreter.
+INGEST_PATH_PROBE = """
+import json, sys, tempfile
+from pathlib import Path
+from dashboard.adapters.db import Database
+from ingest import store
+from ingest.parse import BatchParser, stage_raw
+from tests.snapshots import TOPIC, demo_records
+staged = stage_raw(demo_records(600, partitions=3))
+positions = store.next_offsets(staged)
+with BatchParser() as parser:
+    parsed = parser.parse(staged)
+with tempfile.TemporaryDirectory() as scratch:
+    with Database(Path(scratch) / "s.duckdb").write() as con:
+        run_id = store.start_run(con, TOPIC)
+        inserted = store.write_parsed(con, run_id, TOPIC, parsed).inserted
+print(json.dumps({"inserted": inserted, "positions": len(positions),
+                  "loaded": sorted(m for m in ("pyarrow.acero", "pyarrow.dataset")
+                                   if m in sys.modules)}))
+"""
+
+
+def test_the_ingest_path_never_loads_pyarrow_dataset() -> None:
+    # pyarrow.dataset (and pyarrow.acero, which imports it) is about 50 MB of pages that the
+    # ingest process would carry for its whole run; Table.group_by imports it.
+    out = subprocess.run(
+        [sys.executable, "-c", INGEST_PATH_PROBE],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    result = json.loads(out.stdout)
+    assert result["inserted"] == 600
+    assert result["positions"] == 3
+    assert result["loaded"] == []
+
+
+def test_next_offsets_is_the_offset_after_each_partitions_last_row() -> None:
+    import pyarrow as pa
+
+    from ingest.store import next_offsets
+
+    rows = pa.table(
+        {
+            "topic": ["a", "a", "b", "a", "a", "b"],
+            "partition": pa.array([0, 1, 0, 0, 1, 0], pa.int32()),
+            "offset": pa.array([5, 7, 3, 9, 2, 1], pa.int64()),
+        }
+    )
+    assert next_offsets(rows) == {("a", 0): 10, ("a", 1): 8, ("b", 0): 4}
+    # The same as Arrow's own grouping, on rows in several chunks.
+    chunked = pa.Table.from_batches(rows.to_batches(max_chunksize=2))
+    grouped = rows.group_by(["topic", "partition"]).aggregate([("offset", "max")]).to_pylist()
+    assert next_offsets(chunked) == {
+        (g["topic"], g["partition"]): g["offset_max"] + 1 for g in grouped
+    }
+    assert next_offsets(rows.slice(0, 0)) == {}
