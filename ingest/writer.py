@@ -83,6 +83,9 @@ class TransactionWriter:
         self._queue: queue.Queue[tuple[pa.Table, dict[int, int]] | None] = queue.Queue(1)
         self._parse_slot = threading.Semaphore(1)
         self._error: BaseException | None = None
+        # Set when a transaction was lost on the reading side (its parse failed): nothing
+        # read after it may be written (see `_hand_over`).
+        self._lost: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="dlq-ingest-writer", daemon=True)
         self._parser = BatchParser(formats={plan.topic: plan.dlq_format})
 
@@ -93,6 +96,8 @@ class TransactionWriter:
         """Take a staged batch and the partition ends reached with it; parse and hand over
         every transaction they complete."""
         self.check()
+        if self._lost is not None:
+            raise IngestError("a transaction was lost: this run takes no more records")
         if staged is not None:
             self._pending.append(staged)
         self._pending_ends.update(ends)
@@ -101,7 +106,7 @@ class TransactionWriter:
     def finish(self) -> None:
         """Write what is left (a last, shorter transaction), then stop the writer."""
         try:
-            if self._error is None and self._thread.is_alive():
+            if self._error is None and self._lost is None and self._thread.is_alive():
                 self._cut(final=True)
         finally:
             while self._thread.is_alive():
@@ -150,8 +155,19 @@ class TransactionWriter:
         with self._phases.timed("wait_for_writer"):
             while not self._parse_slot.acquire(timeout=0.2):
                 self.check()
-        with self._phases.timed("parse"):
-            item = (self._parser.parse(transaction), ends)
+        try:
+            with self._phases.timed("parse"):
+                item = (self._parser.parse(transaction), ends)
+        except BaseException as exc:
+            # The transaction is lost: rows read after it (or a partition's end) written now
+            # would move the position past records never stored. The run ends here; the
+            # writer still writes what it was handed before, and the next run reads again
+            # from there. The slot goes back, or finishing the writer would wait on it.
+            self._lost = exc
+            self._parse_slot.release()
+            if isinstance(exc, Exception):
+                raise IngestError(f"parsing the records failed: {exc}") from exc
+            raise
         with self._phases.timed("wait_for_writer"):
             self._put(item)
 

@@ -146,6 +146,55 @@ def test_a_failed_write_stops_the_reader_with_the_cause_and_keeps_what_was_commi
         assert store.stored_positions(con, TOPIC) == {0: TRANSACTION_ROWS}
 
 
+@pytest.mark.parametrize("failing_parse", [1, 2])
+def test_a_failed_parse_stops_the_run_without_skipping_a_record(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, failing_parse: int
+) -> None:
+    # A parse that raises (DuckDB out of memory, a bug a record's bytes trigger) must end the
+    # run with its cause, promptly, and store nothing past the transaction it lost: rows read
+    # after it, or the partition's end, written by the run's `finally` would move the
+    # position past records never stored, and the next run would not read them again.
+    staged = stage_raw(demo_records(3_000, partitions=1))
+    db = Database(tmp_path / "s.duckdb")
+    writer = writer_for(db)
+    parse = writer._parser.parse
+    calls = 0
+
+    def fails_once(table: pa.Table) -> pa.Table:
+        nonlocal calls
+        calls += 1
+        if calls == failing_parse:
+            raise MemoryError("out of memory in the parse")
+        return parse(table)
+
+    monkeypatch.setattr(writer._parser, "parse", fails_once)
+    writer.start()
+    outcome: list[BaseException] = []
+
+    def read_everything() -> None:
+        try:
+            try:
+                parts = batches(staged, [1_500, 1_500])
+                writer.put(parts[0], {})
+                writer.put(parts[1], {0: 3_000})
+            finally:
+                writer.finish()  # as the job's `finally` does
+        except BaseException as exc:  # noqa: BLE001 (inspected below)
+            outcome.append(exc)
+
+    reader = threading.Thread(target=read_everything)
+    reader.start()
+    reader.join(timeout=60)
+    assert not reader.is_alive(), "the run hung after a failed parse"
+    (error,) = outcome
+    assert isinstance(error, ingest_writer.IngestError)
+    assert "out of memory in the parse" in str(error)
+    stored = TRANSACTION_ROWS * (failing_parse - 1)
+    with db.read() as con:
+        assert con.execute("SELECT count(*) FROM records").fetchone() == (stored,)
+        assert store.stored_positions(con, TOPIC) == ({0: stored} if stored else {})
+
+
 # Opens the snapshot read-only from another process, as the dashboard does, waiting up to
 # the lock timeout given; prints the rows and how long the open waited.
 _OTHER_PROCESS_READ = """
