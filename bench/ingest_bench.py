@@ -85,20 +85,23 @@ def count(
 
 
 def add_phases(record: Recording, summary: dict[str, object], seconds: float) -> None:
-    """The main run's phases, each with its share of the run's wall time, and the cores its
-    CPU time kept busy."""
+    """The main run's phases, each with its share of the run's wall time and its thread's CPU
+    time within it, and the cores the run's CPU time kept busy."""
     phases = summary.get("phases")
     if not isinstance(phases, dict):
         return
     for thread, names in (("reading", READER_PHASES), ("writer", WRITER_PHASES)):
         for name in names:
             value = float(phases.get(name, 0.0))
+            # The thread's CPU time within the phase: the rest of it was waiting (for
+            # Kafka's client, a core, the GIL, the disk).
+            cpu = float(phases.get(f"{name}_cpu", 0.0))
             record.add(
                 f"phase_{name}",
                 f"  {thread} thread: {name.replace('_', ' ')}",
                 value,
                 "s",
-                note=f"{value / seconds:.0%} of the run",
+                note=f"{value / seconds:.0%} of the run; {cpu:.2f}s of it on the CPU",
             )
     cpu = float(phases.get("cpu", 0.0))
     record.add(

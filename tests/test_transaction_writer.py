@@ -265,3 +265,10 @@ def test_the_writer_times_each_of_its_phases(tmp_path: Path) -> None:
     timed = phases.seconds
     assert set(WRITER_PHASES) | {"parse"} <= set(timed)
     assert all(timed[name] > 0 for name in ("insert", "commit", "open_and_close", "parse"))
+    # Each phase's CPU time is its thread's, within it: the work of DuckDB's queries (run on
+    # the calling thread) counts, waiting for work does not.
+    cpu = phases.thread_cpu
+    assert all(0 < cpu[name] <= timed[name] * 1.05 + 0.01 for name in ("insert", "commit", "parse"))
+    assert cpu["wait_for_work"] < timed["wait_for_work"] / 2 + 0.01
+    reported = phases.as_dict()
+    assert reported["insert_cpu"] == round(cpu["insert"], 3)
