@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
-from dashboard.adapters.db import Connection, Database
+from dashboard.adapters.db import Connection, Database, first_line
 from ingest import store
 from ingest.parse import STAGED_SCHEMA, BatchParser
 from ingest.phases import Phases
@@ -121,7 +121,11 @@ class TransactionWriter:
 
     def check(self) -> None:
         if self._error is not None:
-            raise IngestError(f"writing the snapshot failed: {self._error}") from self._error
+            # DuckDB's first line says what failed; the lines after it are tuning advice
+            # (SET threads, memory_limit) for whoever wrote the query, not for an operator.
+            raise IngestError(
+                f"writing the snapshot failed: {first_line(self._error)}"
+            ) from self._error
 
     def _cut(self, *, final: bool) -> None:
         rows = sum(t.num_rows for t in self._pending)
@@ -166,7 +170,7 @@ class TransactionWriter:
             self._lost = exc
             self._parse_slot.release()
             if isinstance(exc, Exception):
-                raise IngestError(f"parsing the records failed: {exc}") from exc
+                raise IngestError(f"parsing the records failed: {first_line(exc)}") from exc
             raise
         with self._phases.timed("wait_for_writer"):
             self._put(item)

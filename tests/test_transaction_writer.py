@@ -164,7 +164,8 @@ def test_a_failed_parse_stops_the_run_without_skipping_a_record(
         nonlocal calls
         calls += 1
         if calls == failing_parse:
-            raise MemoryError("out of memory in the parse")
+            # Worded as DuckDB words it: what failed, then advice for whoever wrote the query.
+            raise MemoryError("out of memory in the parse\n\nPossible solutions:\n* SET threads")
         return parse(table)
 
     monkeypatch.setattr(writer._parser, "parse", fails_once)
@@ -188,7 +189,7 @@ def test_a_failed_parse_stops_the_run_without_skipping_a_record(
     assert not reader.is_alive(), "the run hung after a failed parse"
     (error,) = outcome
     assert isinstance(error, ingest_writer.IngestError)
-    assert "out of memory in the parse" in str(error)
+    assert str(error) == "parsing the records failed: out of memory in the parse"
     stored = TRANSACTION_ROWS * (failing_parse - 1)
     with db.read() as con:
         assert con.execute("SELECT count(*) FROM records").fetchone() == (stored,)
