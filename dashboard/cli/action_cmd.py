@@ -26,7 +26,7 @@ from dashboard.actions.preview import (
 from dashboard.actions.review_offsets import sync_review_group
 from dashboard.actions.run import execute
 from dashboard.actions.selection import find, matching, ready_to_resolve
-from dashboard.actions.values import Preview, Progress, RecordRef, Report, Request
+from dashboard.actions.values import ItemResult, Preview, Progress, RecordRef, Report, Request
 from dashboard.adapters.db import Database
 from dashboard.cli import arguments
 from dashboard.cli.context import settings_from
@@ -134,6 +134,9 @@ def run(args: argparse.Namespace) -> int:
     _print_preview(settings, plan, request)
     if plan.eligible == 0:
         err("nothing to do")
+        if args.format == "json":
+            # A script reads the same report whether or not anything was left to do.
+            _print_report(_nothing_done(request, plan), args.format)
         return EXIT_REFUSED if plan.refused else EXIT_OK
     if not args.dry_run and not _confirmed(settings, args, plan):
         return EXIT_REFUSED
@@ -247,6 +250,12 @@ def _progress(progress: Progress) -> None:
         f"{progress.done:,}/{progress.total:,} done: {progress.succeeded:,} {progress.word}, "
         f"{progress.failed:,} failed, {progress.refused:,} refused"
     )
+
+
+def _nothing_done(request: Request, plan: Preview) -> Report:
+    """The report of a request the preview left nothing to do: every record refused, why."""
+    refused = [ItemResult(ref, None, "refused", error=why) for ref, why in plan.refused]
+    return Report(request, bulk_id=None, results=refused)
 
 
 def _print_report(report: Report, fmt: str) -> None:
