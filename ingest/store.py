@@ -321,9 +321,9 @@ def next_offsets(rows: pa.Table) -> dict[tuple[str, int], int]:
     """(topic, partition) -> the offset after the last of `rows` there.
 
     With compute kernels, not `Table.group_by`: that imports pyarrow.acero, which imports
-    pyarrow.dataset, about 50 MB of pages the ingest process would carry for its whole run
-    (the peak RSS target; a test holds the process free of it). A batch holds one topic and
-    a few partitions, so a filter per partition costs nothing.
+    pyarrow.dataset, pages the ingest process would carry for its whole run against its
+    memory budget (a test holds the process free of them). A batch holds one topic and a
+    few partitions, so a filter per partition is cheap.
     """
     result: dict[tuple[str, int], int] = {}
     topics, partitions, offsets = rows["topic"], rows["partition"], rows["offset"]

@@ -106,8 +106,8 @@ print(json.dumps({"inserted": inserted, "positions": len(positions),
 
 
 def test_the_ingest_path_never_loads_pyarrow_dataset() -> None:
-    # pyarrow.dataset (and pyarrow.acero, which imports it) is about 50 MB of pages that the
-    # ingest process would carry for its whole run; Table.group_by imports it.
+    # pyarrow.dataset (and pyarrow.acero, which imports it) are pages the ingest process
+    # would carry for its whole run; Table.group_by imports them.
     out = subprocess.run(
         [sys.executable, "-c", INGEST_PATH_PROBE],
         cwd=REPO,

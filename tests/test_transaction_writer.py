@@ -9,6 +9,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pyarrow as pa
@@ -39,6 +40,25 @@ def batches(table: pa.Table, sizes: list[int]) -> list[pa.Table]:
         start += size
     assert start == table.num_rows
     return out
+
+
+def error_of_reading(read: Callable[[], None], hung: str) -> BaseException:
+    """Run the reading side on a thread of its own, as the job does, and return the one
+    error it raised; fails with `hung` if it has not ended within a minute."""
+    outcome: list[BaseException] = []
+
+    def reading() -> None:
+        try:
+            read()
+        except BaseException as exc:  # noqa: BLE001 (handed to the test)
+            outcome.append(exc)
+
+    reader = threading.Thread(target=reading)
+    reader.start()
+    reader.join(timeout=60)
+    assert not reader.is_alive(), hung
+    (error,) = outcome
+    return error
 
 
 def test_batches_are_written_once_in_full_transactions_with_the_ends_last(
@@ -121,21 +141,13 @@ def test_a_failed_write_stops_the_reader_with_the_cause_and_keeps_what_was_commi
     db = Database(tmp_path / "s.duckdb")
     writer = writer_for(db)
     writer.start()
-    outcome: list[BaseException] = []
 
     def read_everything() -> None:
-        try:
-            for part in batches(staged, [500] * 10):
-                writer.put(part, {})
-            writer.finish()
-        except BaseException as exc:  # noqa: BLE001 (inspected below)
-            outcome.append(exc)
+        for part in batches(staged, [500] * 10):
+            writer.put(part, {})
+        writer.finish()
 
-    reader = threading.Thread(target=read_everything)
-    reader.start()
-    reader.join(timeout=60)
-    assert not reader.is_alive(), "the reading side hung on a dead writer"
-    (error,) = outcome
+    error = error_of_reading(read_everything, "the reading side hung on a dead writer")
     assert isinstance(error, ingest_writer.IngestError)
     assert "disk full" in str(error)
     # Raised again, not swallowed, when the job's `finally` finishes the writer.
@@ -170,24 +182,16 @@ def test_a_failed_parse_stops_the_run_without_skipping_a_record(
 
     monkeypatch.setattr(writer._parser, "parse", fails_once)
     writer.start()
-    outcome: list[BaseException] = []
 
     def read_everything() -> None:
         try:
-            try:
-                parts = batches(staged, [1_500, 1_500])
-                writer.put(parts[0], {})
-                writer.put(parts[1], {0: 3_000})
-            finally:
-                writer.finish()  # as the job's `finally` does
-        except BaseException as exc:  # noqa: BLE001 (inspected below)
-            outcome.append(exc)
+            parts = batches(staged, [1_500, 1_500])
+            writer.put(parts[0], {})
+            writer.put(parts[1], {0: 3_000})
+        finally:
+            writer.finish()  # as the job's `finally` does
 
-    reader = threading.Thread(target=read_everything)
-    reader.start()
-    reader.join(timeout=60)
-    assert not reader.is_alive(), "the run hung after a failed parse"
-    (error,) = outcome
+    error = error_of_reading(read_everything, "the run hung after a failed parse")
     assert isinstance(error, ingest_writer.IngestError)
     assert str(error) == "parsing the records failed: out of memory in the parse"
     stored = TRANSACTION_ROWS * (failing_parse - 1)

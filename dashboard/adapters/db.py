@@ -43,9 +43,9 @@ WRITER_MEMORY_LIMIT = "256MB"
 # The ingest job's writer: DuckDB keeps the blocks it writes and the ones it scans (each
 # transaction's trace-landings update reads the topic's trace hashes) in its buffer pool up
 # to its limit, so the job's peak memory (its budget is 400 MB) grows with the snapshot up
-# to this limit; its transactions need far less. Each 16 MB taken off costs the writer a
-# few per cent (blocks evicted are read again; docs/ingest-design.md). Migrations run
-# before it applies, with the usual limit.
+# to this limit; its transactions need far less. A lower limit costs the writer time: the
+# blocks it evicts are read again (docs/ingest-design.md has the trade measured).
+# Migrations run before it applies, with the usual limit.
 INGEST_WRITER_MEMORY_LIMIT = "96MB"
 # DuckDB draws a progress bar on stdout for any statement that runs over two seconds (a
 # migration, a dashboard query on a large snapshot): it would land inside `--format json`
