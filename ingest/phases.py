@@ -1,12 +1,13 @@
 """Where an ingest run's time goes, phase by phase (consume, stage, parse, write, waits).
 
 Each phase is timed by the one thread that runs it (the reading thread: consume, stage,
-parse and waiting for the writer; the writer thread: insert, commit, opening and closing the
-file, and waiting for work), so the two threads' sums each add up to about the run's wall
-time, and a phase that grows says which side holds the other up. Each phase's CPU time (of
-the thread that ran it: DuckDB runs the ingest's queries on the calling thread) says how
-much of it was work; the rest was waiting (for Kafka's client, a core, the GIL, the disk).
-The process's CPU time beside the wall time says how much of the two cores the run used.
+parse and waiting for the writer; the writer thread: insert, commit, checking the trace
+landings of a hold's records, opening and closing the file, and waiting for work), so the
+two threads' sums each add up to about the run's wall time, and a phase that grows says
+which side holds the other up. Each phase's CPU time (of the thread that ran it: DuckDB runs
+the ingest's queries on the calling thread) says how much of it was work; the rest was
+waiting (for Kafka's client, a core, the GIL, the disk). The process's CPU time beside the
+wall time says how much of the two cores the run used.
 `dlq ingest --format json` reports them (a phase's CPU time as `<phase>_cpu`); the ingest
 bench records them with its figures.
 """
@@ -20,7 +21,7 @@ from dataclasses import dataclass, field
 
 # Reading thread, then writer thread: the order the bench prints them in.
 READER_PHASES = ("consume", "stage", "parse", "wait_for_writer")
-WRITER_PHASES = ("insert", "commit", "open_and_close", "wait_for_work")
+WRITER_PHASES = ("insert", "commit", "trace_landings", "open_and_close", "wait_for_work")
 
 
 @dataclass

@@ -6,7 +6,7 @@ import os
 import socket
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import numpy as np
@@ -50,7 +50,10 @@ class BatchResult:
 
 def start_run(con: Connection, topic: str) -> int:
     """Record a new run; runs left `running` by a process that no longer exists are
-    marked `interrupted` (kill -9 leaves no chance to say so itself)."""
+    marked `interrupted` (kill -9 leaves no chance to say so itself), and the records such a
+    run's writer left unchecked (dashboard.adapters.trace_landings) are checked: no writer
+    holds the file while this one does, so any left are a dead writer's."""
+    trace_landings.settle(con, topic)
     host = socket.gethostname()
     stale = con.execute(
         "SELECT run_id, pid FROM ingest_runs WHERE status = 'running' AND host = ?", [host]
@@ -168,24 +171,44 @@ class WriteSession:
     While a write connection is open nobody else writes the file (DuckDB lets one process
     write it, and `Database.write` holds this process's lock), so both stay true until the
     connection closes: no transaction reads them again, and the rows already stored are
-    left out in Arrow rather than by a join in every statement that reads the batch."""
+    left out in Arrow rather than by a join in every statement that reads the batch.
+
+    `defer_landings`: the records' trace landings are checked once, by `settle` before the
+    connection closes, not by every transaction (dashboard.adapters.trace_landings);
+    `unchecked` holds the partitions whose first unchecked record is noted."""
 
     topic: str
     positions: dict[int, int]  # partition -> next offset stored
     replayed_traces: pa.Array  # trace ids of the topic's replayed records (few)
+    defer_landings: bool = False
+    unchecked: set[int] = field(default_factory=set)
 
 
-def prepare(con: Connection, topic: str) -> WriteSession:
+def prepare(con: Connection, topic: str, *, defer_landings: bool = False) -> WriteSession:
     """Make `con` ready for `write_parsed` on `topic`: the macros its insert uses (temporary,
-    so once per connection) and what it needs to know of the file (`WriteSession`)."""
+    so once per connection) and what it needs to know of the file (`WriteSession`).
+
+    `defer_landings=True`: the caller keeps the connection across transactions and calls
+    `settle` before closing it."""
     url_folders.install(con)
     replayed = con.execute(
         "SELECT DISTINCT trace_id FROM replays WHERE topic = ? AND trace_id IS NOT NULL",
         [topic],
     ).fetchall()
     return WriteSession(
-        topic, stored_positions(con, topic), pa.array([t for (t,) in replayed], pa.string())
+        topic,
+        stored_positions(con, topic),
+        pa.array([t for (t,) in replayed], pa.string()),
+        defer_landings=defer_landings,
     )
+
+
+def settle(con: Connection, session: WriteSession) -> None:
+    """Check the trace landings of the records the session's transactions left unchecked;
+    before the connection closes (readers must not see them unchecked)."""
+    if session.unchecked:
+        trace_landings.settle(con, session.topic)
+        session.unchecked.clear()
 
 
 def write_parsed(
@@ -219,7 +242,7 @@ def write_parsed(
             new_rows = new_rows.append_column(column, compute(new_rows))
         register(con, "new_rows", new_rows)
         try:
-            inserted = _insert(con, run_id, topic, new_rows, committed or {}, session)
+            inserted, noted = _insert(con, run_id, topic, new_rows, committed or {}, session)
             # The batch's own next offsets and the partition ends, in one statement (each
             # statement costs milliseconds, and this runs once per transaction).
             positions = next_offsets(parsed)
@@ -234,7 +257,8 @@ def write_parsed(
             inserted_at, inserted_cpu = time.perf_counter(), time.thread_time()
         finally:
             con.unregister("new_rows")
-    # Committed: the session's positions move as the file's did.
+    # Committed: the session's positions move as the file's did, and its notes are there.
+    session.unchecked.update(noted)
     for (t, partition), offset in positions.items():
         if t == topic:
             session.positions[partition] = max(session.positions.get(partition, offset), offset)
@@ -253,9 +277,10 @@ def _insert(
     new_rows: pa.Table,
     committed: Mapping[int, int | None],
     session: WriteSession,
-) -> int:
+) -> tuple[int, set[int]]:
     """Insert `new_rows` (registered under that name) and bring what is kept about them and
-    the records they touch up to date; return how many rows were inserted."""
+    the records they touch up to date (their trace landings later, if the session defers
+    them); return how many rows were inserted, and the partitions newly noted unchecked."""
     # No RETURNING: it would keep DuckDB from writing a large batch straight to the table.
     # The insert reports its row count; the run counts the rest at its end.
     kept = "".join(f", {sql} AS {column}" for column, sql in KEPT_AT_INSERT.items())
@@ -280,9 +305,28 @@ def _insert(
         pc.any(pc.is_in(new_rows["trace_id"], value_set=session.replayed_traces)).as_py()
     )
     record_states.after_ingest(con, topic, "new_rows", committed, replays_may_return=returning)
-    trace_landings.after_ingest(con, topic, run_id)
+    noted: set[int] = set()
+    if session.defer_landings:
+        firsts = first_offsets(new_rows, exclude=session.unchecked)
+        trace_landings.defer(con, topic, firsts)
+        noted = set(firsts)
+    else:
+        trace_landings.after_ingest(con, topic, run_id)
     pair_minutes.after_ingest(con, "new_rows")
-    return inserted
+    return inserted, noted
+
+
+def first_offsets(rows: pa.Table, exclude: set[int]) -> dict[int, int]:
+    """Partition -> the first offset of `rows` (one topic's) there, for the partitions not in
+    `exclude`. A filter per partition, as in `next_offsets`: a batch holds few."""
+    result: dict[int, int] = {}
+    partitions, offsets = rows["partition"], rows["offset"]
+    for partition in pc.unique(partitions).to_pylist():
+        if partition is not None and partition not in exclude:
+            lowest = pc.min(offsets.filter(pc.equal(partitions, partition))).as_py()
+            if lowest is not None:
+                result[int(partition)] = int(lowest)
+    return result
 
 
 def not_stored(parsed: pa.Table, positions: Mapping[int, int]) -> pa.Table:

@@ -3,6 +3,7 @@ they are read, and written in order on a thread of their own."""
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import threading
 import time
@@ -88,6 +89,8 @@ class TransactionWriter:
         self._lost: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="dlq-ingest-writer", daemon=True)
         self._parser = BatchParser(formats={plan.topic: plan.dlq_format})
+        # The write connection and its session while the writer holds the file.
+        self._held: tuple[Connection, store.WriteSession] | None = None
 
     def start(self) -> None:
         self._thread.start()
@@ -195,6 +198,17 @@ class TransactionWriter:
         self._parse_slot.release()
         return item
 
+    def _settle(self, con: Connection, session: store.WriteSession) -> None:
+        """The trace landings of the hold's records, checked once for the hold (each check
+        scans the topic's hashes), before readers may see them. After a failed write it may
+        fail too: the records stay noted, and the next writer to open the file checks them."""
+        with self._phases.timed("trace_landings"):
+            if self._error is None:
+                store.settle(con, session)
+                return
+            with contextlib.suppress(Exception):
+                store.settle(con, session)
+
     def _run(self) -> None:
         stack = ExitStack()
         con: Connection | None = None
@@ -220,7 +234,8 @@ class TransactionWriter:
                 if con is None:
                     with self._phases.timed("open_and_close"):
                         con = stack.enter_context(self._db.write())
-                        session = store.prepare(con, plan.topic)
+                        session = store.prepare(con, plan.topic, defer_landings=True)
+                        self._held = (con, session)
                     opened = time.monotonic()
                 store.write_parsed(
                     con,
@@ -246,12 +261,22 @@ class TransactionWriter:
                 except queue.Empty:
                     break
         finally:
-            self._let_go(stack)
+            try:
+                self._let_go(stack)
+            except BaseException as exc:  # noqa: BLE001 (the last hold's check failed)
+                if self._error is None:
+                    self._error = exc
 
     def _let_go(self, stack: ExitStack, pause: float = 0.0) -> None:
-        """Close the write connection `stack` holds, if any; then pause, so that a reader
-        waiting for the file gets in before the writer opens it again."""
-        with self._phases.timed("open_and_close"):
-            stack.close()
-            if pause:
-                time.sleep(pause)
+        """Check the trace landings of the hold's records and close the write connection
+        `stack` holds, if any; then pause, so that a reader waiting for the file gets in
+        before the writer opens it again."""
+        held, self._held = self._held, None
+        try:
+            if held is not None:
+                self._settle(*held)
+        finally:
+            with self._phases.timed("open_and_close"):
+                stack.close()
+                if pause:
+                    time.sleep(pause)

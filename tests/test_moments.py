@@ -53,3 +53,15 @@ def test_anything_else_is_refused_in_words(text: str) -> None:
 def test_a_time_ago_beyond_the_calendar_is_refused_in_words() -> None:
     with pytest.raises(NotAMoment, match="further back than a date can go"):
         parse_moment("999999999w", NOW)
+
+
+def test_a_time_ago_is_to_the_whole_second_and_an_upper_bound_leaves_nothing_out() -> None:
+    # The moment a page runs has microseconds; its filter's link and description should not.
+    ran = datetime(2026, 11, 29, 10, 30, 12, 345_678, tzinfo=UTC)
+    since = parse_moment("10m", ran)
+    assert since == datetime(2026, 11, 29, 10, 20, 12, tzinfo=UTC)
+    assert since.isoformat() == "2026-11-29T10:20:12+00:00"
+    # "until now" is exclusive: rounded up, it still takes what arrived at 10:30:12.3.
+    until = parse_moment("now", ran, as_upper_bound=True)
+    assert until == datetime(2026, 11, 29, 10, 30, 13, tzinfo=UTC)
+    assert parse_moment("now", NOW, as_upper_bound=True) == NOW  # already whole

@@ -67,6 +67,11 @@ def as_released_before(patched: pytest.MonkeyPatch, migration: str) -> tuple[sch
         )
     if "0011_pair_minutes" not in names_released:
         patched.setattr(pair_minutes, "after_ingest", lambda *a, **k: None)
+    if "0012_trace_landings_unchecked" not in names_released:
+        # Each transaction checked its own records' trace landings.
+        prepare = store.prepare
+        patched.setattr(trace_landings, "settle", lambda *a, **k: False)
+        patched.setattr(store, "prepare", lambda con, topic, **_: prepare(con, topic))
     if "0008_records_trace_landings" not in {m.name for m in released}:
         patched.setattr(trace_landings, "after_ingest", lambda *a, **k: None)
     if "0006_records_kept_state" not in {m.name for m in released}:

@@ -8,15 +8,18 @@ from datetime import timedelta
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 import pytest
 
 from dashboard.adapters import trace_landings
 from dashboard.adapters.db import Connection, Database
 from dashboard.settings import Settings
 from dashboard.triage import escalation
-from ingest.parse import RawRecord
+from ingest import store
+from ingest.parse import BatchParser, RawRecord, stage_raw
 from tests.snapshots import TOPIC, VARIED_AT, demo_records, pipeline_record, write_snapshot
 from tests.test_schema_migrations import as_released_before
+from tests.test_transaction_writer import writer_for
 
 OTHER = "claimx.downloads.dlq"
 
@@ -109,3 +112,68 @@ def test_a_hash_two_trace_ids_share_lists_neither(tmp_path: Path) -> None:
     with Database(path).read() as con:
         found = escalation.CRITERIA[3](con, Settings(), VARIED_AT + timedelta(hours=1))
     assert [(e["trace id"], e["landings"]) for e in found.evidence] == [("a", 2)]
+
+
+def unchecked_notes(con: Connection) -> list[tuple[object, ...]]:
+    return con.execute("SELECT * FROM trace_landings_unchecked ORDER BY ALL").fetchall()
+
+
+def test_a_writer_holding_the_file_checks_once_per_hold_before_readers_see_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Each check scans every hash of the topic: once per transaction, the ingest's cost would
+    # grow with the square of the snapshot.
+    checks: list[str] = []
+    settle, after_ingest = trace_landings.settle, trace_landings.after_ingest
+
+    def counted_settle(con: Connection, topic: str) -> bool:
+        checked = settle(con, topic)
+        if checked:
+            checks.append("hold")
+        return checked
+
+    def counted_after_ingest(con: Connection, topic: str, run_id: int) -> None:
+        checks.append("transaction")
+        after_ingest(con, topic, run_id)
+
+    monkeypatch.setattr(trace_landings, "settle", counted_settle)
+    monkeypatch.setattr(trace_landings, "after_ingest", counted_after_ingest)
+    db = Database(tmp_path / "s.duckdb")
+    writer = writer_for(db)
+    writer.start()
+    records = demo_records(3_100)  # trace ids that land again, within and across transactions
+    for part in stage_raw(records).to_batches(max_chunksize=700):
+        writer.put(pa.Table.from_batches([part]), {})
+    writer.finish()  # four transactions, in one hold of the file
+
+    assert checks == ["hold"]
+    with db.read() as con:
+        assert unchecked_notes(con) == []
+        assert mismatches(con) == []
+        assert len(flagged(con)) > 2
+
+
+def test_records_a_killed_writer_left_unchecked_are_checked_by_the_next_one(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "s.duckdb"
+    write_snapshot(path, [record(0, 0, "a"), record(0, 1, "b")])
+    db = Database(path)
+    parsed = BatchParser().parse(stage_raw([record(0, 2, "a"), record(1, 0, "c")]))
+    later = BatchParser().parse(stage_raw([record(1, 1, "c"), record(0, 3, "d")]))
+    # A writer that holds the file across transactions, killed before it let go: its
+    # transactions are committed, their check never ran.
+    with db.write() as con:
+        run_id = store.start_run(con, TOPIC)
+        session = store.prepare(con, TOPIC, defer_landings=True)
+        store.write_parsed(con, run_id, TOPIC, parsed, session=session)
+        store.write_parsed(con, run_id, TOPIC, later, session=session)
+    with db.read() as con:
+        assert unchecked_notes(con) == [(TOPIC, 0, 2), (TOPIC, 1, 0)]
+        assert len(mismatches(con)) == 4  # (0, 0), (0, 2) share "a"; (1, 0), (1, 1) "c"
+    # The next run of the topic, whatever it finds (here: nothing new).
+    write_snapshot(path, [])
+    with db.read() as con:
+        assert unchecked_notes(con) == []
+        assert mismatches(con) == []
+        assert flagged(con) == [(TOPIC, 0, 0), (TOPIC, 0, 2), (TOPIC, 1, 0), (TOPIC, 1, 1)]

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from dashboard.adapters.failure_pairs import RECORD_PAIR_HASH_SQL
 from dashboard.adapters.pair_minutes import BACKFILL_SQL as PAIR_MINUTES_BACKFILL
 from dashboard.adapters.record_states import OPEN, refresh_sql
-from dashboard.adapters.trace_landings import MARK_ALL_SQL, TRACE_HASH_SQL
+from dashboard.adapters.trace_landings import MARK_ALL_SQL, TRACE_HASH_SQL, UNCHECKED_TABLE_SQL
 from dashboard.adapters.url_folders import URL_FOLDER_MACROS
 
 
@@ -302,6 +302,10 @@ UPDATE records SET pair_hash = {RECORD_PAIR_HASH_SQL};
 # every record of a span reads these counts instead of grouping the span's records again.
 PAIR_MINUTES = PAIR_MINUTES_BACKFILL
 
+# Where the ingest notes records whose trace landings it checks once per hold of the file,
+# not per transaction (dashboard.adapters.trace_landings): empty until an ingest writes.
+TRACE_LANDINGS_UNCHECKED = UNCHECKED_TABLE_SQL
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration("0001_records_and_ingest_state", RECORDS),
     Migration("0002_resolutions", RESOLUTIONS),
@@ -314,4 +318,5 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration("0009_records_without_primary_key", RECORDS_WITHOUT_PRIMARY_KEY),
     Migration("0010_records_pair_hash", RECORDS_PAIR_HASH),
     Migration("0011_pair_minutes", PAIR_MINUTES),
+    Migration("0012_trace_landings_unchecked", TRACE_LANDINGS_UNCHECKED),
 )

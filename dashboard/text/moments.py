@@ -23,15 +23,21 @@ class NotAMoment(ValueError):
 
 
 def parse_moment(text: str, now: datetime, *, as_upper_bound: bool = False) -> datetime:
-    """`text` as an aware UTC datetime; `now` anchors the relative forms."""
+    """`text` as an aware UTC datetime; `now` anchors the relative forms, to the whole second
+    (a filter's description and its link then read `...T13:50:12+00:00`, not the
+    microseconds of the moment a page ran, and still select exactly what they say): down,
+    or up for an upper bound, so that "until now" leaves out nothing that has arrived."""
     cleaned = text.strip()
+    anchor = now.astimezone(UTC)
+    if anchor.microsecond:
+        anchor = anchor.replace(microsecond=0) + timedelta(seconds=int(as_upper_bound))
     if cleaned.lower() == "now":
-        return now.astimezone(UTC)
+        return anchor
     ago = _AGO.match(cleaned)
     try:
         if ago:
             seconds = int(ago.group(1)) * _UNIT_SECONDS[ago.group(2).lower()]
-            return now.astimezone(UTC) - timedelta(seconds=seconds)
+            return anchor - timedelta(seconds=seconds)
         if re.fullmatch(r"\d{4}-\d{2}-\d{2}", cleaned):
             day = date.fromisoformat(cleaned)
             start = datetime.combine(day, time(), tzinfo=UTC)
