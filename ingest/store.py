@@ -74,7 +74,10 @@ def record_failed_attempt(con: Connection, topic: str, error: str) -> None:
     """A run that could not start (Kafka not answering), so the dashboard can say that the
     ingest is trying and why; it stored nothing and is no refresh of the snapshot. While the
     same failure repeats (a follower retrying through an outage) the one row is carried on:
-    it started when the failures began and finished at the latest attempt."""
+    it started when the failures began and finished at the latest attempt. Records a killed
+    run's writer left unchecked (dashboard.adapters.trace_landings) are checked all the same:
+    an outage is when the escalation's replay failures are looked at."""
+    trace_landings.settle(con, topic)
     latest = con.execute(
         "SELECT run_id, status, records_ingested, error FROM ingest_runs WHERE topic = ? "
         "AND finished_at IS NOT NULL ORDER BY finished_at DESC LIMIT 1",

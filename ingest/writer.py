@@ -201,7 +201,8 @@ class TransactionWriter:
     def _settle(self, con: Connection, session: store.WriteSession) -> None:
         """The trace landings of the hold's records, checked once for the hold (each check
         scans the topic's hashes), before readers may see them. After a failed write it may
-        fail too: the records stay noted, and the next writer to open the file checks them."""
+        fail too: the records stay noted, and the topic's next run checks them as it starts
+        (or as it fails to reach Kafka: store.record_failed_attempt)."""
         with self._phases.timed("trace_landings"):
             if self._error is None:
                 store.settle(con, session)

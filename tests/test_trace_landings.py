@@ -13,10 +13,13 @@ import pytest
 
 from dashboard.adapters import trace_landings
 from dashboard.adapters.db import Connection, Database
+from dashboard.adapters.kafka import BrokerUnreachable, KafkaGateway
 from dashboard.settings import Settings
 from dashboard.triage import escalation
 from ingest import store
+from ingest.job import ingest_once
 from ingest.parse import BatchParser, RawRecord, stage_raw
+from tests.conftest import SettingsFactory
 from tests.snapshots import TOPIC, VARIED_AT, demo_records, pipeline_record, write_snapshot
 from tests.test_schema_migrations import as_released_before
 from tests.test_transaction_writer import writer_for
@@ -139,7 +142,7 @@ def test_a_writer_holding_the_file_checks_once_per_hold_before_readers_see_it(
     monkeypatch.setattr(trace_landings, "settle", counted_settle)
     monkeypatch.setattr(trace_landings, "after_ingest", counted_after_ingest)
     db = Database(tmp_path / "s.duckdb")
-    writer = writer_for(db)
+    writer = writer_for(db, hold_seconds=600)  # one hold, however busy the machine
     writer.start()
     records = demo_records(3_100)  # trace ids that land again, within and across transactions
     for part in stage_raw(records).to_batches(max_chunksize=700):
@@ -153,16 +156,13 @@ def test_a_writer_holding_the_file_checks_once_per_hold_before_readers_see_it(
         assert len(flagged(con)) > 2
 
 
-def test_records_a_killed_writer_left_unchecked_are_checked_by_the_next_one(
-    tmp_path: Path,
-) -> None:
-    path = tmp_path / "s.duckdb"
+def killed_writer(path: Path) -> Database:
+    """A snapshot whose last writer held the file across two transactions and was killed
+    before it let go: its transactions are committed, their check never ran."""
     write_snapshot(path, [record(0, 0, "a"), record(0, 1, "b")])
     db = Database(path)
     parsed = BatchParser().parse(stage_raw([record(0, 2, "a"), record(1, 0, "c")]))
     later = BatchParser().parse(stage_raw([record(1, 1, "c"), record(0, 3, "d")]))
-    # A writer that holds the file across transactions, killed before it let go: its
-    # transactions are committed, their check never ran.
     with db.write() as con:
         run_id = store.start_run(con, TOPIC)
         session = store.prepare(con, TOPIC, defer_landings=True)
@@ -171,9 +171,30 @@ def test_records_a_killed_writer_left_unchecked_are_checked_by_the_next_one(
     with db.read() as con:
         assert unchecked_notes(con) == [(TOPIC, 0, 2), (TOPIC, 1, 0)]
         assert len(mismatches(con)) == 4  # (0, 0), (0, 2) share "a"; (1, 0), (1, 1) "c"
-    # The next run of the topic, whatever it finds (here: nothing new).
-    write_snapshot(path, [])
+    return db
+
+
+def assert_checked(db: Database) -> None:
     with db.read() as con:
         assert unchecked_notes(con) == []
         assert mismatches(con) == []
         assert flagged(con) == [(TOPIC, 0, 0), (TOPIC, 0, 2), (TOPIC, 1, 0), (TOPIC, 1, 1)]
+
+
+def test_records_a_killed_writer_left_unchecked_are_checked_by_the_next_run(
+    tmp_path: Path,
+) -> None:
+    db = killed_writer(tmp_path / "s.duckdb")
+    write_snapshot(db.path, [])  # the next run of the topic, whatever it finds
+    assert_checked(db)
+
+
+def test_they_are_checked_even_while_kafka_does_not_answer(
+    make_settings: SettingsFactory,
+) -> None:
+    # An outage is when the escalation's replay failures are looked at.
+    settings = make_settings(bootstrap_servers="127.0.0.1:1", dlq_topic=TOPIC)
+    db = killed_writer(settings.db)
+    with pytest.raises(BrokerUnreachable):
+        ingest_once(settings, gateway=KafkaGateway(settings, timeout=1.0))
+    assert_checked(db)

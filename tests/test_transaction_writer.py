@@ -26,11 +26,11 @@ TRANSACTION_ROWS = 1_000
 REPO = Path(__file__).resolve().parent.parent
 
 
-def writer_for(db: Database) -> ingest_writer.TransactionWriter:
+def writer_for(db: Database, hold_seconds: float = 2.0) -> ingest_writer.TransactionWriter:
     with db.write() as con:
         run_id = store.start_run(con, TOPIC)
     plan = ingest_writer.Plan(run_id=run_id, topic=TOPIC, start={}, end={}, committed={})
-    return ingest_writer.TransactionWriter(db, plan, 2.0, TRANSACTION_ROWS)
+    return ingest_writer.TransactionWriter(db, plan, hold_seconds, TRANSACTION_ROWS)
 
 
 def batches(table: pa.Table, sizes: list[int]) -> list[pa.Table]:

@@ -41,7 +41,7 @@ _LOCK_MESSAGES = ("Could not set lock", "Conflicting lock")
 ROW_GROUP_SIZE = 16_384
 WRITER_MEMORY_LIMIT = "256MB"
 # The ingest job's writer: DuckDB keeps the blocks it writes and the ones it scans (each
-# transaction's trace-landings update reads the topic's trace hashes) in its buffer pool up
+# hold's trace-landings check reads the topic's trace hashes) in its buffer pool up
 # to its limit, so the job's peak memory (its budget is 400 MB) grows with the snapshot up
 # to this limit; its transactions need far less. A lower limit costs the writer time: the
 # blocks it evicts are read again (docs/ingest-design.md has the trade measured).

@@ -18,9 +18,11 @@ ingest's cost grow with the square of the snapshot. The ingest's writer checks o
 of the file instead: the first transaction of a hold that stores records notes where they
 begin in `trace_landings_unchecked` (`defer`), and before letting go of the file the writer
 checks every record after that note and deletes it (`settle`). Readers cannot open the file
-while the writer holds it, so they never see the rows unchecked, except after a writer was
-killed mid-hold: its note stays, and the next ingest run of that topic checks them as it
-starts (ingest.store.start_run). The check is idempotent, so a note checked twice does no harm.
+while the writer holds it, so they never see the rows unchecked, unless the check did not
+run (a writer killed mid-hold) or failed (after a failed write): the note stays, and the
+topic's next run checks them as it starts (ingest.store.start_run), or as it finds Kafka
+not answering (ingest.store.record_failed_attempt). The check is idempotent, so a note
+checked twice does no harm.
 """
 
 from __future__ import annotations
