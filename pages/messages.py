@@ -127,7 +127,7 @@ result = ui.cached(settings, messages.search, topic, flt, sort, descending, page
 
 summary, pager = st.columns([4, 1])
 summary.caption(
-    f"{result.total:,} record{'s' if result.total != 1 else ''} match "
+    f"{result.total:,} {'record matches' if result.total == 1 else 'records match'} "
     f"({ui.plain(flt.describe())}); page {result.page} of {result.pages}."
 )
 if result.pages > 1:

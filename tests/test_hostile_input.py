@@ -221,7 +221,7 @@ def test_a_url_number_no_filter_can_take_is_ignored_with_a_note(
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     assert any("offset_from filter" in str(c.value) for c in at.caption)
-    assert any("1 record match" in str(c.value) for c in at.caption)
+    assert any("1 record matches" in str(c.value) for c in at.caption)
     # Read-only (no operator): URL credentials cannot be revealed.
     assert at.toggle(key="secrets").disabled
 

@@ -145,3 +145,9 @@ def test_the_three_runbook_alerts_together() -> None:
     assert by_name["KafkaDLQSizeHigh"].firing_since == T0 + timedelta(minutes=51)
     assert by_name["KafkaDLQSizeHigh"].value_text == "1,500"  # the backlog, resolved left out
     assert "records in the backlog" in by_name["KafkaDLQSizeHigh"].condition
+
+
+def test_one_record_is_said_in_the_singular() -> None:
+    # The escalation page's banner reads this at 3 a.m.
+    assert classify_rate(1, 0.2, BANDS, 5).reason == "1 record in the last 10 min < 5/10 min"
+    assert classify_rate(0, 0, BANDS, 5).reason.startswith("0 records in the last 10 min")

@@ -209,7 +209,8 @@ def to_markdown(pack: EscalationPack, image_names: Mapping[str, str] | None = No
         f"## {md(h.count_and_growth)}",
         "",
         f"- Records in the topic: {pack.size.in_topic:,}; {counts_line(pack.size.states)}",
-        f"- Growth: {pack.per_10min:,} records in the last 10 minutes, {pack.per_min:,.1f}/min "
+        f"- Growth: {pack.per_10min:,} record{'' if pack.per_10min == 1 else 's'} in the last "
+        f"10 minutes, {pack.per_min:,.1f}/min "
         f"over the alert window ({md(pack.growth_severity.reason)})",
         *[f"- {md(_alert_line(a))}" for a in pack.alert_states],
         "",

@@ -63,21 +63,25 @@ def classify_rate(
     if per_10min >= bands.warning_from_per_10min:
         if per_10min > bands.warning_to_per_10min:
             reason = (
-                f"{per_10min:,.0f} records in the last 10 min: above the Warning band "
+                f"{_records(per_10min)} in the last 10 min: above the Warning band "
                 f"({bands.warning_from_per_10min:g}-{bands.warning_to_per_10min:g}/10 min); "
                 f"{rate}, not above {bands.critical_above_per_min:g}/min"
             )
         else:
             reason = (
-                f"{per_10min:,.0f} records in the last 10 min, in "
+                f"{_records(per_10min)} in the last 10 min, in "
                 f"{bands.warning_from_per_10min:g}-{bands.warning_to_per_10min:g}/10 min"
             )
         return Severity(Level.WARNING, reason, *_ACTIONS["rate_warning"])
     return Severity(
         Level.NORMAL,
-        f"{per_10min:,.0f} records in the last 10 min < {bands.warning_from_per_10min:g}/10 min",
+        f"{_records(per_10min)} in the last 10 min < {bands.warning_from_per_10min:g}/10 min",
         *_ACTIONS["rate_normal"],
     )
+
+
+def _records(count: float) -> str:
+    return f"{count:,.0f} record{'' if round(count) == 1 else 's'}"
 
 
 def classify_size(backlog: int, bands: SeverityBands) -> Severity:
