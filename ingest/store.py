@@ -51,9 +51,9 @@ class BatchResult:
 def start_run(con: Connection, topic: str) -> int:
     """Record a new run; runs left `running` by a process that no longer exists are
     marked `interrupted` (kill -9 leaves no chance to say so itself), and the records such a
-    run's writer left unchecked (dashboard.adapters.trace_landings) are checked: no writer
-    holds the file while this one does, so any left are a dead writer's."""
-    trace_landings.settle(con, topic)
+    run's writer left unchecked (dashboard.adapters.trace_landings), of any topic, are
+    checked: no writer holds the file while this one does, so any left are a dead writer's."""
+    trace_landings.settle_all(con)
     host = socket.gethostname()
     stale = con.execute(
         "SELECT run_id, pid FROM ingest_runs WHERE status = 'running' AND host = ?", [host]
@@ -77,7 +77,7 @@ def record_failed_attempt(con: Connection, topic: str, error: str) -> None:
     it started when the failures began and finished at the latest attempt. Records a killed
     run's writer left unchecked (dashboard.adapters.trace_landings) are checked all the same:
     an outage is when the escalation's replay failures are looked at."""
-    trace_landings.settle(con, topic)
+    trace_landings.settle_all(con)
     latest = con.execute(
         "SELECT run_id, status, records_ingested, error FROM ingest_runs WHERE topic = ? "
         "AND finished_at IS NOT NULL ORDER BY finished_at DESC LIMIT 1",

@@ -71,6 +71,7 @@ def as_released_before(patched: pytest.MonkeyPatch, migration: str) -> tuple[sch
         # Each transaction checked its own records' trace landings.
         prepare = store.prepare
         patched.setattr(trace_landings, "settle", lambda *a, **k: False)
+        patched.setattr(trace_landings, "settle_all", lambda *a, **k: None)
         patched.setattr(store, "prepare", lambda con, topic, **_: prepare(con, topic))
     if "0008_records_trace_landings" not in {m.name for m in released}:
         patched.setattr(trace_landings, "after_ingest", lambda *a, **k: None)

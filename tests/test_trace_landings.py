@@ -189,6 +189,13 @@ def test_records_a_killed_writer_left_unchecked_are_checked_by_the_next_run(
     assert_checked(db)
 
 
+def test_the_next_run_of_any_topic_checks_them(tmp_path: Path) -> None:
+    # The killed writer's DLQ may since have been removed from the configuration.
+    db = killed_writer(tmp_path / "s.duckdb")
+    write_snapshot(db.path, [record(0, 0, "z", topic=OTHER)], topic=OTHER)
+    assert_checked(db)
+
+
 def test_they_are_checked_even_while_kafka_does_not_answer(
     make_settings: SettingsFactory,
 ) -> None:

@@ -20,8 +20,8 @@ begin in `trace_landings_unchecked` (`defer`), and before letting go of the file
 checks every record after that note and deletes it (`settle`). Readers cannot open the file
 while the writer holds it, so they never see the rows unchecked, unless the check did not
 run (a writer killed mid-hold) or failed (after a failed write): the note stays, and the
-topic's next run checks them as it starts (ingest.store.start_run), or as it finds Kafka
-not answering (ingest.store.record_failed_attempt). The check is idempotent, so a note
+next ingest run of any topic checks them as it starts (ingest.store.start_run), or as it finds
+Kafka not answering (ingest.store.record_failed_attempt). The check is idempotent, so a note
 checked twice does no harm.
 """
 
@@ -135,3 +135,12 @@ def settle(con: Connection, topic: str) -> bool:
     con.execute(_FLAG_SQL.format(hashes_sql=hashes), {"topic": topic, "lowest": int(row[0])})
     con.execute("DELETE FROM trace_landings_unchecked WHERE topic = ?", [topic])
     return True
+
+
+def settle_all(con: Connection) -> None:
+    """`settle` every topic's notes: at a run's start no writer holds the file but the
+    caller, so any notes are a dead writer's, whichever DLQ it was copying (one since
+    removed from the configuration, or deleted from Kafka, would otherwise keep them)."""
+    topics = con.execute("SELECT DISTINCT topic FROM trace_landings_unchecked").fetchall()
+    for (topic,) in topics:
+        settle(con, str(topic))
