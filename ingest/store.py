@@ -321,15 +321,8 @@ def _insert(
 
 def first_offsets(rows: pa.Table, exclude: set[int]) -> dict[int, int]:
     """Partition -> the first offset of `rows` (one topic's) there, for the partitions not in
-    `exclude`. A filter per partition, as in `next_offsets`: a batch holds few."""
-    result: dict[int, int] = {}
-    partitions, offsets = rows["partition"], rows["offset"]
-    for partition in pc.unique(partitions).to_pylist():
-        if partition is not None and partition not in exclude:
-            lowest = pc.min(offsets.filter(pc.equal(partitions, partition))).as_py()
-            if lowest is not None:
-                result[int(partition)] = int(lowest)
-    return result
+    `exclude`."""
+    return {p: first for (_, p), (first, _) in _offset_bounds(rows).items() if p not in exclude}
 
 
 def not_stored(parsed: pa.Table, positions: Mapping[int, int]) -> pa.Table:
@@ -365,21 +358,27 @@ def advance_positions(con: Connection, positions: Mapping[tuple[str, int], int])
 
 
 def next_offsets(rows: pa.Table) -> dict[tuple[str, int], int]:
-    """(topic, partition) -> the offset after the last of `rows` there.
+    """(topic, partition) -> the offset after the last of `rows` there."""
+    return {key: last + 1 for key, (_, last) in _offset_bounds(rows).items()}
+
+
+def _offset_bounds(rows: pa.Table) -> dict[tuple[str, int], tuple[int, int]]:
+    """(topic, partition) -> the first and the last offset of `rows` there.
 
     With compute kernels, not `Table.group_by`: that imports pyarrow.acero, which imports
     pyarrow.dataset, pages the ingest process would carry for its whole run against its
     memory budget (a test holds the process free of them). A batch holds one topic and a
     few partitions, so a filter per partition is cheap.
     """
-    result: dict[tuple[str, int], int] = {}
+    result: dict[tuple[str, int], tuple[int, int]] = {}
     topics, partitions, offsets = rows["topic"], rows["partition"], rows["offset"]
     for topic in pc.unique(topics).to_pylist():
         in_topic = pc.equal(topics, topic)
         for partition in pc.unique(pc.filter(partitions, in_topic)).to_pylist():
             here = pc.and_(in_topic, pc.equal(partitions, partition))
-            last = pc.max(pc.filter(offsets, here)).as_py()
-            result[(str(topic), int(partition))] = int(last) + 1
+            bounds = pc.min_max(pc.filter(offsets, here))
+            first, last = bounds["min"].as_py(), bounds["max"].as_py()
+            result[(str(topic), int(partition))] = (int(first), int(last))
     return result
 
 

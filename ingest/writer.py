@@ -203,22 +203,20 @@ class TransactionWriter:
         scans the topic's hashes), before readers may see them. After a failed write it may
         fail too: the records stay noted, and the topic's next run checks them as it starts
         (or as it fails to reach Kafka: store.record_failed_attempt)."""
-        with self._phases.timed("trace_landings"):
-            if self._error is None:
-                store.settle(con, session)
-                return
-            with contextlib.suppress(Exception):
-                store.settle(con, session)
+        after_failure = (
+            contextlib.suppress(Exception) if self._error is not None else contextlib.nullcontext()
+        )
+        with self._phases.timed("trace_landings"), after_failure:
+            store.settle(con, session)
 
     def _run(self) -> None:
         stack = ExitStack()
-        con: Connection | None = None
-        session: store.WriteSession | None = None
         opened = 0.0
         plan = self._plan
         try:
             while True:
-                hold_left = None if con is None else opened + self._hold - time.monotonic()
+                held = self._held is not None
+                hold_left = opened + self._hold - time.monotonic() if held else None
                 try:
                     item = self._waited_for(hold_left)
                 except _Idle:
@@ -226,18 +224,18 @@ class TransactionWriter:
                     # the reading side's stall limit): readers in other processes get the
                     # file meanwhile.
                     self._let_go(stack)
-                    con = None
                     continue
                 if item is None:
                     break
                 parsed, ends = item
                 del item
-                if con is None:
+                if self._held is None:
                     with self._phases.timed("open_and_close"):
-                        con = stack.enter_context(self._db.write())
-                        session = store.prepare(con, plan.topic, defer_landings=True)
-                        self._held = (con, session)
+                        opening = stack.enter_context(self._db.write())
+                        prepared = store.prepare(opening, plan.topic, defer_landings=True)
+                        self._held = (opening, prepared)
                     opened = time.monotonic()
+                con, session = self._held
                 store.write_parsed(
                     con,
                     plan.run_id,
@@ -251,7 +249,6 @@ class TransactionWriter:
                 del parsed  # freed before waiting for the next: three transactions at most
                 if time.monotonic() - opened >= self._hold:
                     self._let_go(stack, self.RELEASE_PAUSE)
-                    con = None
         except BaseException as exc:  # noqa: BLE001 (handed to the reading thread)
             self._error = exc
             # Drain so the reading side never blocks on a dead writer.
