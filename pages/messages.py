@@ -102,6 +102,10 @@ for name, (raw, moment) in link_moments.items():
             f"Arrived {bound} {moment:%Y-%m-%d %H:%M} UTC: the link's {name}={ui.plain(raw)}."
         )
 flt = RecordFilter.from_widgets(widgets)
+if (contradiction := flt.contradiction()) is not None:
+    st.warning(
+        f"{contradiction}: no record can match. Swap the bounds?", icon=":material/swap_horiz:"
+    )
 
 a, b, c, d = st.columns([2, 1, 1, 2])
 sort = a.selectbox("Sort by", list(messages.SORT_COLUMNS), key="sort", bind=q)

@@ -236,6 +236,25 @@ def test_filters_a_shared_link_gives_that_the_page_cannot_take_are_named(
     assert "trace value" not in notes  # a filter the page took is not named
 
 
+def test_bounds_the_wrong_way_round_are_named_not_just_counted_as_nothing(
+    demo_db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    at = app(
+        demo_db,
+        monkeypatch,
+        "messages",
+        **{"from": "2026-11-30", "until": "2026-11-29"},
+    )
+    warnings = " ".join(texts(at.warning))
+    assert (
+        "The time window ends before it starts (from 2026-11-30 until 2026-11-29): no record "
+        "can match." in warnings
+    ), warnings
+    assert any("0 records match" in c for c in texts(at.caption))
+    swapped = app(demo_db, monkeypatch, "messages", **{"from": "2026-11-29", "until": "2026-11-30"})
+    assert not swapped.warning
+
+
 def test_an_alerts_link_with_a_time_ago_filters_by_it_and_says_so(
     demo_db: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

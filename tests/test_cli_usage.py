@@ -101,3 +101,38 @@ def test_an_empty_record_name_is_bad_input(
     assert (
         "an empty record name: give a trace id or topic:partition:offset" in capsys.readouterr().err
     )
+
+
+@pytest.mark.parametrize(
+    ("argv", "said"),
+    [
+        (
+            ["resolve", "--since", "now", "--until", "10m", "--reason", "x"],
+            "dlq resolve: refused. The time window ends before it starts (from ",
+        ),
+        (
+            ["replay", "--offset-from", "10", "--offset-to", "5", "--reason", "x", "--yes"],
+            "dlq replay: refused. Offset from 10 is above offset to 5: no record can match.",
+        ),
+        (
+            ["audit", "list", "--since", "2026-11-30", "--until", "2026-11-29"],
+            "dlq audit list: refused. The time window ends before it starts (from 2026-11-30 "
+            "until 2026-11-29): no entry can match.",
+        ),
+    ],
+)
+def test_bounds_given_the_wrong_way_round_are_refused_in_words(
+    argv: list[str],
+    said: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Not "nothing to do" (or an empty list): the operator most likely swapped the bounds,
+    and is told so before anything is read, refreshed or asked."""
+    db = tmp_path / "snapshot.duckdb"
+    monkeypatch.setenv("DLQ_DB", str(db))
+    monkeypatch.setenv("DLQ_BOOTSTRAP_SERVERS", "127.0.0.1:1")  # nothing answers there
+    assert main(argv) == 2
+    assert said in capsys.readouterr().err
+    assert not db.exists()

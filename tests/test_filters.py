@@ -250,3 +250,27 @@ def test_several_topics_select_the_records_of_each_and_only_theirs(tmp_path: Pat
     assert flt.where(TOPIC)[0].startswith("topic = $topic")
     with pytest.raises(ValueError, match="no topic"):
         flt.where(())
+
+
+def test_bounds_that_exclude_each_other_are_named() -> None:
+    assert RecordFilter.from_params(
+        {"from": "2026-11-30", "until": "2026-11-29"}
+    ).contradiction() == (
+        "The time window ends before it starts (from 2026-11-30 until 2026-11-29)"
+    )
+    # `until` is exclusive: a window from a moment to the same moment holds nothing.
+    same = RecordFilter(since=VARIED_AT, until=VARIED_AT).contradiction()
+    assert same is not None and same.startswith("The time window ends where it starts")
+    backwards = from_cli(["--since", "now", "--until", "10m"], "resolve").contradiction()
+    assert backwards is not None and backwards.startswith("The time window ends before")
+    assert RecordFilter(offset_from=10, offset_to=5).contradiction() == (
+        "Offset from 10 is above offset to 5"
+    )
+    # A day given as both bounds is that whole day; one offset is a range of one.
+    assert (
+        RecordFilter.from_params({"from": "2026-11-30", "until": "2026-11-30"}).contradiction()
+        is None
+    )
+    assert RecordFilter(offset_from=5, offset_to=5).contradiction() is None
+    assert RecordFilter(since=VARIED_AT).contradiction() is None
+    assert EXPECTED.contradiction() is None

@@ -93,6 +93,11 @@ def _common(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     if arguments.malformed_refs(args.action, args.records):
         return EXIT_USAGE
+    contradiction = RecordFilter.from_args(args).contradiction()
+    if contradiction is not None:
+        # Refused, not "nothing to do": the bounds were most likely given the wrong way round.
+        err(f"dlq {args.action}: refused. {contradiction}: no record can match.")
+        return EXIT_USAGE
     settings = settings_from(args)
     who = identity.resolve(settings)
     if not who.can_act:

@@ -14,7 +14,7 @@ from dashboard.adapters.db import Database
 from dashboard.cli import arguments
 from dashboard.cli.context import MOMENT_HELP, settings_from
 from dashboard.cli.output import err, print_json, printable, table
-from dashboard.text.moments import argparse_moment
+from dashboard.text.moments import argparse_moment, reversed_window
 
 
 def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -82,6 +82,9 @@ def run(args: argparse.Namespace) -> int:
             print(printable(line))
         return 0 if check.ok else 1
 
+    if (why := reversed_window(args.since, args.until)) is not None:
+        err(f"dlq audit list: refused. {why}: no entry can match.")
+        return 2
     flt = audit.AuditFilter(
         actor=args.actor,
         actions=tuple(args.action),

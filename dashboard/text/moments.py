@@ -65,6 +65,39 @@ def argparse_moment(*, as_upper_bound: bool = False) -> Callable[[str], datetime
     return parse
 
 
+def since_text(value: datetime | None) -> str:
+    """A lower bound as people give it: its day alone when it is a day's first instant."""
+    if value is None:
+        return ""
+    return value.astimezone(UTC).date().isoformat() if _whole_day(value) else value.isoformat()
+
+
+def until_text(value: datetime | None) -> str:
+    """An (exclusive) upper bound as people give it: a day's first instant is the day before,
+    which `--until` with a date covers whole."""
+    if value is None or not _whole_day(value):
+        return since_text(value)
+    return (value.astimezone(UTC) - timedelta(days=1)).date().isoformat()
+
+
+def _whole_day(moment: datetime) -> bool:
+    return moment.astimezone(UTC).time() == time.min
+
+
+def reversed_window(since: datetime | None, until: datetime | None) -> str | None:
+    """Why the window from `since` (inclusive) to `until` (exclusive) holds no moment, when
+    it holds none, with its bounds as people give them; None when it holds some, or is open
+    on either side."""
+    if since is None or until is None or since < until:
+        return None
+    # Whole days: `until` names the day before the instant it holds (the day it covers).
+    before = since > until or (_whole_day(since) and _whole_day(until))
+    return (
+        f"The time window ends {'before' if before else 'where'} it starts "
+        f"(from {since_text(since)} until {until_text(until)})"
+    )
+
+
 def short_age(age: timedelta) -> str:
     """How long something has waited, in its two largest units: "45 min", "3 h 12 min",
     "2 d 4 h"."""

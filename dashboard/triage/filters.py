@@ -14,7 +14,13 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Final
 
-from dashboard.text.moments import argparse_moment, parse_moment
+from dashboard.text.moments import (
+    argparse_moment,
+    parse_moment,
+    reversed_window,
+    since_text,
+    until_text,
+)
 from dashboard.triage.dimensions import DAY_SQL, EVENT_SQL, HOUR_SQL, NO_TEXT_LABEL, NONE_LABEL
 from dashboard.triage.states import (
     ALIASES,
@@ -123,6 +129,21 @@ class RecordFilter:
 
     def is_empty(self) -> bool:
         return self == RecordFilter()
+
+    def contradiction(self) -> str | None:
+        """Why no record can match (a phrase), when its own bounds exclude each other (a window that
+        ends before it starts, an offset range upside down); None otherwise. Said rather
+        than answered with "no records": the bounds were most likely typed the wrong way
+        round, and a bulk action would otherwise report "nothing to do"."""
+        if (why := reversed_window(self.since, self.until)) is not None:
+            return why
+        if (
+            self.offset_from is not None
+            and self.offset_to is not None
+            and self.offset_from > self.offset_to
+        ):
+            return f"Offset from {self.offset_from} is above offset to {self.offset_to}"
+        return None
 
     def describe(self) -> str:
         """One line saying what the filter selects, for previews, audit reasons and titles."""
@@ -265,22 +286,6 @@ def _until(value: object) -> datetime | None:
     return _moment(value, upper=True)
 
 
-def _whole_day(moment: datetime) -> bool:
-    return moment.astimezone(UTC).time() == time.min
-
-
-def _since_text(value: datetime | None) -> str:
-    if value is None:
-        return ""
-    return value.astimezone(UTC).date().isoformat() if _whole_day(value) else value.isoformat()
-
-
-def _until_text(value: datetime | None) -> str:
-    if value is None or not _whole_day(value):
-        return _since_text(value)
-    return (value.astimezone(UTC) - timedelta(days=1)).date().isoformat()
-
-
 def _plain(value: object) -> str | list[str]:
     if isinstance(value, tuple):
         return [str(v) for v in value]
@@ -336,14 +341,14 @@ _OPTIONS: Final = (
         _since,
         param="from",
         flag="--since",
-        unparse=_since_text,
+        unparse=since_text,
         type=argparse_moment(),
     ),
     _option(
         "until",
         "arrived before (a date: through its end, UTC)",
         _until,
-        unparse=_until_text,
+        unparse=until_text,
         type=argparse_moment(as_upper_bound=True),
     ),
     _option("hour", "hour of day (UTC)", _int),
