@@ -12,11 +12,13 @@ from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
 
 from dashboard.adapters.db import Database
+from dashboard.adapters.kafka import PartitionOffsets
 from dashboard.cli.metrics_cmd import serve
 from dashboard.devtools.broker.launcher import free_port
 from dashboard.exports.metrics import METRIC_NAMES, registry_for
 from dashboard.settings import Settings
 from dashboard.triage.overview import dlq_size
+from ingest import store
 from ingest.parse import RawRecord
 from tests.snapshots import (
     TOPIC,
@@ -175,3 +177,25 @@ def test_a_dlq_discovered_after_the_exporter_started_is_scraped(tmp_path: Path) 
 def _samples(registry: CollectorRegistry) -> list[Sample]:
     text = generate_latest(registry).decode()
     return [s for family in text_string_to_metric_families(text) for s in family.samples]
+
+
+def test_a_run_that_read_kafka_and_failed_reports_its_time_an_outage_attempt_does_not(
+    tmp_path: Path,
+) -> None:
+    """Both stored no record; only the run reached Kafka (its watermarks say so). Its time is
+    a run's, worth a graph: a failed write at the first transaction, say."""
+    db = write_varied(tmp_path / "s.duckdb")
+    settings = Settings(dlq_topic=TOPIC, db=db)
+    with Database(db).write() as con:
+        run_id = store.start_run(con, TOPIC)
+        store.record_watermarks(con, run_id, TOPIC, {0: PartitionOffsets(0, 0, 8)}, {0: None})
+        con.execute("UPDATE ingest_runs SET started_at = now() - INTERVAL 7 SECOND")
+        store.finish_run(con, run_id, status="failed", missed=0, marked_gone=0, error="boom")
+    run = scrape(settings)
+    assert value(run, "dlq_last_ingest_success") == 0.0
+    assert value(run, "dlq_last_ingest_duration_seconds") >= 7.0
+    with Database(db).write() as con:
+        store.record_failed_attempt(con, TOPIC, "Kafka at 127.0.0.1:9092 is not answering")
+    outage = scrape(settings)
+    assert value(outage, "dlq_last_ingest_success") == 0.0
+    assert ("dlq_last_ingest_duration_seconds", ()) not in outage

@@ -27,12 +27,16 @@ class LastIngest:
     seconds: float
     status: str  # ok, failed, interrupted
     records: int
+    # Whether the run got Kafka's partitions (every run that starts records their
+    # watermarks as it starts; an attempt that found Kafka not answering records none).
+    reached_kafka: bool
 
     @property
     def failed_to_start(self) -> bool:
         """An outage's failed attempts (ingest.store.record_failed_attempt): its time is
-        the outage's length so far, not a run's."""
-        return self.status == "failed" and self.records == 0
+        the outage's length so far, not a run's. Not a run that read Kafka and failed
+        before it stored a record (a failed write, say): that one is a run, with its time."""
+        return self.status == "failed" and not self.reached_kafka
 
 
 @dataclass(frozen=True)
@@ -109,15 +113,17 @@ def _audit_results(con: Connection, topic: str, actions: tuple[str, ...]) -> dic
 
 def _last_ingest(con: Connection, topic: str) -> LastIngest | None:
     row = con.execute(
-        """SELECT finished_at, finished_at - started_at, status, records_ingested
-           FROM ingest_runs WHERE topic = ? AND finished_at IS NOT NULL
+        """SELECT finished_at, finished_at - started_at, status, records_ingested,
+                  EXISTS (SELECT 1 FROM partition_watermarks w
+                          WHERE w.topic = r.topic AND w.run_id = r.run_id)
+           FROM ingest_runs r WHERE topic = ? AND finished_at IS NOT NULL
            ORDER BY finished_at DESC LIMIT 1""",
         [topic],
     ).fetchone()
     if row is None:
         return None
     took: timedelta = row[1]
-    return LastIngest(row[0], took.total_seconds(), str(row[2]), int(row[3]))
+    return LastIngest(row[0], took.total_seconds(), str(row[2]), int(row[3]), bool(row[4]))
 
 
 def _by_category(con: Connection, topic: str) -> dict[str | None, int]:
