@@ -225,7 +225,7 @@ def _ingest_topic(
                 _copy(kafka, db, settings, plan, summary, reporting, deadline, stop, phases)
     except BaseException as exc:
         # Kafka's own failure in the words the next attempt's record uses, so an outage's
-        # runs read alike (and carry on one row: store.record_failed_attempt).
+        # runs read alike (its attempts then carry on one row: store.record_failed_attempt).
         why = str(exc) if isinstance(exc, BrokerUnreachable) else f"{type(exc).__name__}: {exc}"
         status, error = "failed", why
         raise

@@ -74,16 +74,21 @@ def record_failed_attempt(con: Connection, topic: str, error: str) -> None:
     """A run that could not start (Kafka not answering), so the dashboard can say that the
     ingest is trying and why; it stored nothing and is no refresh of the snapshot. While the
     same failure repeats (a follower retrying through an outage) the one row is carried on:
-    it started when the failures began and finished at the latest attempt. Records a killed
-    run's writer left unchecked (dashboard.adapters.trace_landings) are checked all the same:
-    an outage is when the escalation's replay failures are looked at."""
+    it started when the failures began and finished at the latest attempt. A run that read
+    Kafka (its watermarks are recorded) and then failed is never carried on: its time stays a
+    run's (the metrics report it), and the outage's attempts get a row of their own.
+    Records a killed run's writer left unchecked (dashboard.adapters.trace_landings) are
+    checked all the same: an outage is when the escalation's replay failures are looked at."""
     trace_landings.settle_all(con)
     latest = con.execute(
-        "SELECT run_id, status, records_ingested, error FROM ingest_runs WHERE topic = ? "
-        "AND finished_at IS NOT NULL ORDER BY finished_at DESC LIMIT 1",
+        "SELECT run_id, status, records_ingested, error, EXISTS (SELECT 1 FROM "
+        "partition_watermarks w WHERE w.topic = r.topic AND w.run_id = r.run_id) "
+        "FROM ingest_runs r WHERE topic = ? AND finished_at IS NOT NULL "
+        "ORDER BY finished_at DESC LIMIT 1",
         [topic],
     ).fetchone()
-    if latest is not None and latest[1] == "failed" and latest[2] == 0 and latest[3] == error:
+    attempt = latest is not None and latest[1] == "failed" and latest[2] == 0 and not latest[4]
+    if latest is not None and attempt and latest[3] == error:
         con.execute("UPDATE ingest_runs SET finished_at = now() WHERE run_id = ?", [latest[0]])
         return
     con.execute(

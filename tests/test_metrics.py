@@ -199,3 +199,35 @@ def test_a_run_that_read_kafka_and_failed_reports_its_time_an_outage_attempt_doe
     outage = scrape(settings)
     assert value(outage, "dlq_last_ingest_success") == 0.0
     assert ("dlq_last_ingest_duration_seconds", ()) not in outage
+
+
+def test_an_outage_after_a_run_that_read_kafka_leaves_that_run_its_own_time(
+    tmp_path: Path,
+) -> None:
+    """The run failed as Kafka went away (in the outage's words); the attempts after it carry
+    on a row of their own, so the run's time is not stretched to the outage's length."""
+    db = write_varied(tmp_path / "s.duckdb")
+    why = "Kafka at 127.0.0.1:9092 is not answering"
+    with Database(db).write() as con:
+        run_id = store.start_run(con, TOPIC)
+        store.record_watermarks(con, run_id, TOPIC, {0: PartitionOffsets(0, 0, 8)}, {0: None})
+        store.finish_run(con, run_id, status="failed", missed=0, marked_gone=0, error=why)
+        con.execute(
+            "UPDATE ingest_runs SET started_at = now() - INTERVAL 3 SECOND, "
+            "finished_at = now() - INTERVAL 1 SECOND WHERE run_id = ?",
+            [run_id],
+        )
+        # The snapshot's earlier runs finished before it: the failed run is the latest.
+        con.execute(
+            "UPDATE ingest_runs SET finished_at = now() - INTERVAL 1 HOUR WHERE run_id <> ?",
+            [run_id],
+        )
+        for _ in range(3):
+            store.record_failed_attempt(con, TOPIC, why)
+        runs = con.execute(
+            "SELECT run_id = ?, finished_at - started_at FROM ingest_runs WHERE status = 'failed'",
+            [run_id],
+        ).fetchall()
+    assert len(runs) == 2  # the run, and one row for the outage's three attempts
+    assert [took for own, took in runs if own] == [timedelta(seconds=2)]
+    assert value(scrape(Settings(dlq_topic=TOPIC, db=db)), "dlq_last_ingest_success") == 0.0
