@@ -4,7 +4,7 @@ numbers, with bounded labels."""
 from __future__ import annotations
 
 import urllib.request
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from prometheus_client import CollectorRegistry, generate_latest
@@ -17,7 +17,7 @@ from dashboard.cli.metrics_cmd import serve
 from dashboard.devtools.broker.launcher import free_port
 from dashboard.exports.metrics import METRIC_NAMES, registry_for
 from dashboard.settings import Settings
-from dashboard.triage.overview import dlq_size
+from dashboard.triage.overview import dlq_size, freshness
 from ingest import store
 from ingest.parse import RawRecord
 from tests.snapshots import (
@@ -228,6 +228,12 @@ def test_an_outage_after_a_run_that_read_kafka_leaves_that_run_its_own_time(
             "SELECT run_id = ?, finished_at - started_at FROM ingest_runs WHERE status = 'failed'",
             [run_id],
         ).fetchall()
+        began = con.execute(
+            "SELECT started_at FROM ingest_runs WHERE run_id = ?", [run_id]
+        ).fetchone()
+        fresh = freshness(con, TOPIC, datetime.now(UTC), timedelta(minutes=5))
+    # The dashboard's banner: failing since the run that failed first, not the first attempt.
+    assert began is not None and fresh.failing_since == began[0]
     assert len(runs) == 2  # the run, and one row for the outage's three attempts
     assert [took for own, took in runs if own] == [timedelta(seconds=2)]
     assert value(scrape(Settings(dlq_topic=TOPIC, db=db)), "dlq_last_ingest_success") == 0.0

@@ -87,12 +87,23 @@ def freshness(con: Connection, topic: str, now: datetime, stale_after: timedelta
     ).fetchone()
     status = latest[1] if latest is not None else None
     failing = latest is not None and status == "failed"
-    since = latest[0] if failing and latest is not None else None
+    since = _failing_since(con, topic, last_ok) if failing else None
     failure = latest[2] if failing and latest is not None else None
     if last_ok is None:
         return Freshness(None, status, None, True, since, failure)
     age = now - last_ok
     return Freshness(last_ok, status, age, age > stale_after, since, failure)
+
+
+def _failing_since(con: Connection, topic: str, last_ok: datetime | None) -> datetime | None:
+    """When the failures since the last good run began: the first of them started then (a run
+    that failed as Kafka went away, then the outage's attempts, each with a row of its own)."""
+    row = con.execute(
+        "SELECT min(started_at) FROM ingest_runs WHERE topic = ? AND status = 'failed' "
+        "AND finished_at IS NOT NULL AND (CAST(? AS TIMESTAMPTZ) IS NULL OR finished_at > ?)",
+        [topic, last_ok, last_ok],
+    ).fetchone()
+    return row[0] if row is not None else None
 
 
 def dlq_size(con: Connection, topic: str) -> DlqSize:
