@@ -76,7 +76,10 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--reason", default="", help="ticket or note (required)")
     parser.add_argument("--yes", action="store_true", help="skip the interactive confirmation")
     parser.add_argument(
-        "--count", type=arguments.whole(0), help="with --yes, the number of records expected"
+        "--count",
+        type=arguments.whole(0),
+        help="the number of records expected: refused if the selection holds another "
+        "(with --yes, needed over actions.confirm_count_above)",
     )
     parser.add_argument("--dry-run", action="store_true", help="check and audit, change nothing")
     parser.add_argument(
@@ -137,6 +140,14 @@ def run(args: argparse.Namespace) -> int:
     with Database.of(settings).read() as con:
         plan = preview(con, args.action, refs, request.override, settings)
     _print_preview(settings, plan, request)
+    if args.count is not None and args.count != plan.eligible:
+        # A count stated is checked whatever the size (a dry run's too): the selection is
+        # not what whoever wrote the command expected.
+        err(
+            f"refused: --count {args.count:,} given, but {plan.eligible:,} "
+            f"record{'s' if plan.eligible != 1 else ''} would be acted on; nothing was changed"
+        )
+        return EXIT_REFUSED
     if plan.eligible == 0:
         err("nothing to do")
         if args.format == "json":

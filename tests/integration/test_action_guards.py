@@ -71,13 +71,38 @@ def test_a_bulk_over_the_limit_needs_the_typed_count_and_a_reason(
     no_count = run_cli([*bulk, "--reason", "INC-7"], env, tmp_path)
     assert no_count.returncode == 1 and "pass --count 101" in no_count.stderr
     wrong_count = run_cli([*bulk, "--reason", "INC-7", "--count", "100"], env, tmp_path)
-    assert wrong_count.returncode == 1 and "pass --count 101" in wrong_count.stderr
+    assert wrong_count.returncode == 1
+    assert "--count 100 given, but 101 records would be acted on" in wrong_count.stderr
     with Database(kafka_settings.db).read() as con:
         assert con.execute("SELECT count(*) FROM replays").fetchone() == (0,)
 
     typed = run_cli([*bulk, "--reason", "INC-7", "--count", "101"], env, tmp_path)
     assert typed.returncode == 0, typed.stderr
     assert len(read_topic(kafka_settings, kafka_settings.pending_topic, 101)) == 101
+
+
+def test_a_stated_count_is_checked_below_the_limit_too(
+    kafka_settings: Settings, gateway: KafkaGateway, tmp_path: Path
+) -> None:
+    """Under actions.confirm_count_above no count is needed, but one given must be right: a
+    script that says it expects 999 records does not act on the 2 its filter found."""
+    records: list[OutgoingRecord] = [
+        (f"evt-{i}".encode(), pipeline_value(f"evt-{i}"), [], NOW_MS + i) for i in range(2)
+    ]
+    setup_dlq(kafka_settings, gateway, records)
+    env = {**settings_env(kafka_settings), "PYTHONPATH": str(REPO), "DLQ_OPERATOR": "ana"}
+    bulk = ["resolve", "--domain", "claims-docs", "--yes", "--no-refresh", "--reason", "INC-8"]
+    for extra in ([], ["--dry-run"]):
+        wrong = run_cli([*bulk, *extra, "--count", "999"], env, tmp_path)
+        assert wrong.returncode == 1, wrong.stderr
+        assert "--count 999 given, but 2 records would be acted on" in wrong.stderr
+    with Database(kafka_settings.db).read() as con:
+        assert con.execute("SELECT count(*) FROM resolutions").fetchone() == (0,)
+        assert con.execute("SELECT count(*) FROM audit_log").fetchone() == (0,)
+    right = run_cli([*bulk, "--count", "2"], env, tmp_path)
+    assert right.returncode == 0, right.stderr
+    with Database(kafka_settings.db).read() as con:
+        assert con.execute("SELECT count(*) FROM resolutions").fetchone() == (2,)
 
 
 def test_a_viewer_cannot_act(
