@@ -136,3 +136,38 @@ def test_bounds_given_the_wrong_way_round_are_refused_in_words(
     assert main(argv) == 2
     assert said in capsys.readouterr().err
     assert not db.exists()
+
+
+@pytest.mark.parametrize(
+    ("argv", "said"),
+    [
+        (["replay", "--reason", "INC\udcff", "--yes", "t:0:1"], "dlq replay: --reason is"),
+        (["replay", "--reason", "INC", "--dry-run", "t\udcff:0:1"], "dlq replay: the records"),
+        (["view", "\udcff"], "dlq view: the record argument is"),
+        (["resolve", "--reason", "x", "--domain", "a\udcfeb"], "dlq resolve: --domain is"),
+    ],
+)
+def test_arguments_that_are_not_utf8_are_refused_before_anything_is_done(
+    argv: list[str],
+    said: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A shell hands bytes that are not UTF-8 over as lone surrogates (os.fsdecode): no query,
+    audit entry or Kafka header can take them, and a replay once crashed on its audit entry
+    after it had been sent."""
+    db = tmp_path / "snapshot.duckdb"
+    monkeypatch.setenv("DLQ_DB", str(db))
+    monkeypatch.setenv("DLQ_OPERATOR", "ana")
+    monkeypatch.setenv("DLQ_BOOTSTRAP_SERVERS", "127.0.0.1:1")  # nothing answers there
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert said in err and "not valid UTF-8 text; nothing was done" in err, err
+    assert "Traceback" not in err
+    assert not db.exists()
+
+
+def test_an_offset_past_kafkas_range_says_the_range(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["view", "t:0:99999999999999999999999"]) == 2
+    assert "an offset below 9,223,372,036,854,775,808" in capsys.readouterr().err

@@ -76,7 +76,35 @@ def malformed_refs(command: str, names: Iterable[str]) -> bool:
             continue
         print(
             f"dlq {command}: {name!r} is not topic:partition:offset "
-            "(a partition and an offset are whole numbers, 0 or more)",
+            "(a partition and an offset are whole numbers, 0 or more, as Kafka has them: "
+            f"a partition below {2**31:,}, an offset below {2**63:,})",
             file=sys.stderr,
         )
     return bool(bad)
+
+
+def undecodable(parser: argparse.ArgumentParser, args: argparse.Namespace) -> str | None:
+    """The first option (or argument) whose text is not UTF-8, named as it was given, or
+    None. Python hands such bytes over as lone surrogates, which no query, audit entry or
+    Kafka header can take: refused before anything is read or sent, never part-way through
+    an action (a replay sent, then its audit failing)."""
+    names = {
+        action.dest: (
+            action.option_strings[0] if action.option_strings else f"the {action.dest} argument"
+        )
+        for action in parser._actions
+    }
+    for dest, value in vars(args).items():
+        texts = value if isinstance(value, list | tuple) else [value]
+        for text in texts:
+            if isinstance(text, str) and not _is_utf8(text):
+                return names.get(dest, dest)
+    return None
+
+
+def _is_utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True

@@ -90,6 +90,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if unknown:
         # argparse would print the top-level usage; the command's own usage says what it takes.
         _command_parser(parser, args).error(f"unrecognized arguments: {' '.join(unknown)}")
+    command = _command_parser(parser, args)
+    if (name := arguments.undecodable(command, args)) is not None:
+        err(f"{command.prog}: {name} is not valid UTF-8 text; nothing was done")
+        return EXIT_USAGE
     _configure_logging(args.verbose)
     try:
         code: int = args.run(args)
