@@ -13,6 +13,7 @@ import streamlit as st
 from dashboard.exports import across_dlqs as exports
 from dashboard.exports import escalation_pack, report_formats
 from dashboard.exports.file_names import export_name
+from dashboard.text.moments import shown_end
 from dashboard.triage import across_dlqs, runbook
 from pages import dlq_choice, escalation_ui, ui
 from pages.dlq_choice import DlqScope
@@ -34,8 +35,8 @@ def report(scope: DlqScope, days: int, now: datetime) -> None:
     every = scope.every
     whole = ui.cached(scope.settings, across_dlqs.report_all, every, now, days)
     st.caption(
-        f"{days} days to {now:%Y-%m-%d %H:%M} UTC, compared with the {days} days before: "
-        "every DLQ's own report, most urgent DLQ first."
+        f"{days} days to {shown_end(now):%Y-%m-%d %H:%M} UTC, compared with the {days} days "
+        "before: every DLQ's own report, most urgent DLQ first."
     )
     st.markdown(f"**All DLQs**: {ui.plain(whole.totals.line)}.")
     st.dataframe(
@@ -91,8 +92,8 @@ def escalation(scope: DlqScope, as_of: datetime) -> None:
     since = escalation_ui.incident_since(as_of, "using each DLQ's own")
     named = ui.cached(settings, exports.packs, every, as_of, "", since)
     st.caption(
-        f"As of {as_of:%Y-%m-%d %H:%M} UTC: the pack of every DLQ at Warning or worse (of "
-        "every DLQ when none is), most urgent first, in one file."
+        f"As of {shown_end(as_of):%Y-%m-%d %H:%M} UTC: the pack of every DLQ at Warning or "
+        "worse (of every DLQ when none is), most urgent first, in one file."
     )
     st.dataframe(
         [

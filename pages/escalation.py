@@ -7,6 +7,7 @@ import streamlit as st
 
 from dashboard.exports import escalation_pack
 from dashboard.exports.file_names import export_name
+from dashboard.text.moments import shown_end
 from dashboard.triage import runbook, states
 from dashboard.triage.severity import Level
 from pages import across_all, actions_ui, escalation_ui, ui
@@ -30,7 +31,7 @@ st.html("<style>.block-container{padding-top:1.2rem;padding-bottom:1rem}</style>
 head, box = st.columns([2, 3])
 head.markdown(f"#### {ui.plain(HEADINGS.title)}")
 head.caption(
-    f"`{settings.dlq_topic}` as of {as_of:%Y-%m-%d %H:%M} UTC"
+    f"`{settings.dlq_topic}` as of {shown_end(as_of):%Y-%m-%d %H:%M} UTC"
     + (" (stale snapshot)" if fresh.stale else "")
 )
 # The window's reason can be long (a burst's signature): on hover, so the header stays short.

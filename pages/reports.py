@@ -8,6 +8,7 @@ import streamlit as st
 
 from dashboard.exports import report_formats
 from dashboard.exports.file_names import export_name
+from dashboard.text.moments import shown_end
 from dashboard.triage import reports
 from pages import across_all, actions_ui, ui
 
@@ -27,7 +28,7 @@ if scope.across_all:
     st.stop()
 report = ui.cached(settings, reports.build, settings.dlq_topic, now, days)
 st.caption(
-    f"{report.start:%Y-%m-%d %H:%M} to {report.end:%Y-%m-%d %H:%M} UTC, compared with "
+    f"{report.start:%Y-%m-%d %H:%M} to {shown_end(report.end):%Y-%m-%d %H:%M} UTC, compared with "
     f"the {days} days before."
 )
 

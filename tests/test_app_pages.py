@@ -400,6 +400,17 @@ def test_escalation_page_holds_the_pack_and_downloads_it(
     assert "10:05 worker &lt;b&gt;2.14&lt;/b&gt; rolled out" in html
     assert zip_file[:2] == b"PK"
     assert len(at.get("download_button")) == 2
+    # Every "as of" printed (page, file, file name) is a minute that has begun, not the next
+    # whole minute the page counts up to.
+    opened = datetime.now(UTC)
+    stamps = re.findall(
+        r"[Aa]s of (\d{4}-\d\d-\d\d \d\d:\d\d) UTC", " ".join(texts(at.caption)) + html
+    )
+    stamps.append(datetime.strptime(name[-14:], "%Y%m%dT%H%MZ").strftime("%Y-%m-%d %H:%M"))
+    assert len(stamps) >= 3, stamps
+    for stamp in stamps:
+        shown = datetime.strptime(stamp, "%Y-%m-%d %H:%M").replace(tzinfo=UTC)
+        assert shown <= opened, (stamp, opened)
 
     # The incident window can be set by hand; the page says which one it covers.
     at.text_input(key="escalation_since").set_value("2026-01-01 00:00").run()

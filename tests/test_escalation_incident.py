@@ -233,8 +233,11 @@ def test_a_backlog_over_its_line_for_days_does_not_start_the_incident(
 
 
 def test_export_names_carry_the_topic_and_the_time() -> None:
+    """The time is the last minute the figures take in: a page counts up to the next whole
+    minute (10:30 at 10:29:40), and a file dated 10:30 would be from the future."""
     assert (
         export_name("escalation", "xact.downloads.dlq", END, "html")
-        == "dlq-escalation-xact.downloads.dlq-20261129T1030Z.html"
+        == "dlq-escalation-xact.downloads.dlq-20261129T1029Z.html"
     )
-    assert export_name("report-7d", "a/b c", END) == "dlq-report-7d-a_b_c-20261129T1030Z"
+    late = END + timedelta(seconds=12)  # a stale snapshot's as-of: its last ingest
+    assert export_name("report-7d", "a/b c", late) == "dlq-report-7d-a_b_c-20261129T1030Z"

@@ -24,6 +24,7 @@ from dashboard.adapters.db import Connection
 from dashboard.exports.charts import ChartSource, growth_figure
 from dashboard.exports.report_formats import embedded_png, page
 from dashboard.settings import Settings
+from dashboard.text.moments import shown_end
 from dashboard.text.safe_text import html_text, markdown_inline
 from dashboard.text.urls import mask_text
 from dashboard.triage import alerts, escalation, overview, runbook
@@ -167,7 +168,7 @@ def _alert_line(status: alerts.AlertStatus) -> str:
 def _window_line(pack: EscalationPack) -> str:
     w = pack.window
     return (
-        f"{w.start:%Y-%m-%d %H:%M} to {w.end:%Y-%m-%d %H:%M} UTC ({w.why}): "
+        f"{w.start:%Y-%m-%d %H:%M} to {shown_end(w.end):%Y-%m-%d %H:%M} UTC ({w.why}): "
         f"{pack.window_records:,} records entered the DLQ"
     )
 
@@ -201,7 +202,7 @@ def to_markdown(pack: EscalationPack, image_names: Mapping[str, str] | None = No
     lines = [
         f"# {md(h.title)}: {md(pack.topic)}",
         "",
-        f"As of {pack.as_of:%Y-%m-%d %H:%M} UTC. **{s.level.label}**: {s.action} "
+        f"As of {shown_end(pack.as_of):%Y-%m-%d %H:%M} UTC. **{s.level.label}**: {s.action} "
         f"(expected response {s.response_time}).",
         "",
         f"Incident window: {md(_window_line(pack))}.",
@@ -268,7 +269,7 @@ def html_body(pack: EscalationPack, images: Mapping[str, bytes] | None = None) -
 
     parts = [
         f"<h1>{html_text(h.title)}: {html_text(pack.topic)}</h1>",
-        f"<p>As of {pack.as_of:%Y-%m-%d %H:%M} UTC</p>",
+        f"<p>As of {shown_end(pack.as_of):%Y-%m-%d %H:%M} UTC</p>",
         f'<p class="severity {s.level.label.lower()}">{html_text(s.level.label)}: '
         f"{html_text(s.action)} (expected response {html_text(s.response_time)})</p>",
         f"<p>Incident window: {html_text(_window_line(pack))}.</p>",

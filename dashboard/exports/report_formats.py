@@ -16,6 +16,7 @@ from typing import Any
 import plotly.graph_objects as go
 
 from dashboard.exports.charts import ChartSource, group_figure
+from dashboard.text.moments import shown_end
 from dashboard.text.safe_text import csv_cell, html_text, markdown_inline
 from dashboard.triage.reports import Count, DlqReport
 from dashboard.triage.states import RESOLVED, counts_line, lower_label
@@ -102,7 +103,7 @@ def to_markdown(report: DlqReport, image_names: Mapping[str, str] | None = None)
     lines = [
         f"# DLQ report: {markdown_inline(report.topic)}",
         "",
-        f"{_when(report.start)} to {_when(report.end)} ({report.days:g} days), "
+        f"{_when(report.start)} to {_when(shown_end(report.end))} ({report.days:g} days), "
         f"compared with the {report.days:g} days before. Generated {_when(report.generated_at)}.",
         "",
         "| | this period | previous period | change |",
@@ -189,8 +190,9 @@ def html_body(report: DlqReport, images: Mapping[str, bytes] | None = None) -> s
 
     parts = [
         f"<h1>DLQ report: {html_text(report.topic)}</h1>",
-        f"<p>{_when(report.start)} to {_when(report.end)} ({report.days:g} days), compared "
-        f"with the {report.days:g} days before. Generated {_when(report.generated_at)}.</p>",
+        f"<p>{_when(report.start)} to {_when(shown_end(report.end))} ({report.days:g} days), "
+        f"compared with the {report.days:g} days before. Generated "
+        f"{_when(report.generated_at)}.</p>",
         table(
             ["", "this period", "previous period", "change"],
             [

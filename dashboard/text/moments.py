@@ -84,6 +84,14 @@ def _whole_day(moment: datetime) -> bool:
     return moment.astimezone(UTC).time() == time.min
 
 
+def shown_end(end: datetime) -> datetime:
+    """An exclusive end (a page's "now", a report's end) as printed: the last moment it takes
+    in. Pages count up to the next whole minute, so the current minute's arrivals are in and
+    the figures are cached for a minute; printed as that minute, they would be dated a time
+    that has not come yet (in a screenshot or an escalation pack, say)."""
+    return end - timedelta(microseconds=1)
+
+
 def reversed_window(since: datetime | None, until: datetime | None) -> str | None:
     """Why the window from `since` (inclusive) to `until` (exclusive) holds no moment, when
     it holds none, with its bounds as people give them; None when it holds some, or is open
