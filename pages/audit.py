@@ -51,28 +51,29 @@ st.caption(
     )
 )
 # What an on-call reader scans first (result, action, bulk, record) leads; long text is cut
-# to its column and is whole in the CSV download.
+# to its column and is whole in the CSV download. Absent text is an empty
+# cell: a table shows None as the word.
 st.dataframe(
     [
         {
             **(
-                {"DLQ": scope.name_of(entry.topic) if entry.topic else None}
+                {"DLQ": scope.name_of(entry.topic) if entry.topic else ""}
                 if scope.across_all
                 else {}
             ),
             "result": entry.result,
             "action": entry.action,
-            "bulk": entry.bulk_id,
-            "record": f"{entry.topic}:{entry.partition}:{entry.offset}" if entry.topic else None,
+            "bulk": entry.bulk_id or "",
+            "record": f"{entry.topic}:{entry.partition}:{entry.offset}" if entry.topic else "",
             "at (UTC)": entry.logged_at,
             "actor": entry.actor,
-            "reason": entry.reason,
-            "error": entry.error,
-            "trace id": entry.trace_id,
+            "reason": entry.reason or "",
+            "error": entry.error or "",
+            "trace id": entry.trace_id or "",
             "id": entry.audit_id,
-            "old url": entry.old_url,
-            "new url": entry.new_url,
-            "details": entry.details if entry.details != "{}" else None,
+            "old url": entry.old_url or "",
+            "new url": entry.new_url or "",
+            "details": entry.details if entry.details != "{}" else "",
         }
         for entry in entries
     ],
