@@ -7,6 +7,7 @@ from datetime import timedelta
 import streamlit as st
 
 from dashboard.exports import report_formats
+from dashboard.text.moments import since_text
 from dashboard.triage import review, states
 from dashboard.triage.patterns import RUNBOOK_PATTERNS
 from pages import across_all, actions_ui, dlq_choice, ui
@@ -22,7 +23,8 @@ if scope.across_all:
     st.stop()
 day = ui.cached(settings, review.daily, settings, now)
 report = day.report
-since = (now - timedelta(days=1)).date().isoformat()
+# The link selects what the count above it counts: the same moment, not its day's midnight.
+since = now - timedelta(days=1)
 
 st.subheader("1. Look at the trend", anchor=False)
 a, b, c = st.columns(3)
@@ -41,12 +43,12 @@ dlq_choice.page_link(
 )
 
 st.subheader("2. List recent records", anchor=False)
-st.write(f"{report.total:,} records arrived since {now - timedelta(days=1):%Y-%m-%d %H:%M} UTC.")
+st.write(f"{report.total:,} records arrived since {since:%Y-%m-%d %H:%M} UTC.")
 dlq_choice.page_link(
     "pages/messages.py",
-    label=f"Records that arrived since {since} 00:00 UTC",
+    label=f"The {report.total:,} records that arrived in the last 24 h",
     icon=":material/search:",
-    query_params={"from": since},
+    query_params={"from": since_text(since)},
 )
 
 st.subheader("3. Categorize", anchor=False)

@@ -7,6 +7,7 @@ import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from urllib.parse import unquote
 
 import pytest
 import streamlit as st
@@ -463,6 +464,13 @@ def test_daily_review_walks_the_runbook_steps_with_counts(
     assert metrics["Other categories, in the backlog"] == f"{4000 - permanent - transient:,}"
     assert metrics["Systematic bursts today"] != "0"  # the demo's SSL burst
     assert any("Systematic" in t for t in texts(at.error))
+    # Step 2's link opens the records its count counts: from the same moment, not midnight.
+    (link,) = [e.proto for e in at.get("page_link") if "last 24 h" in e.proto.label]
+    counted = re.search(r"The ([\d,]+) records that arrived in the last 24 h", link.label)
+    assert counted is not None, link.label
+    since = dict(pair.split("=", 1) for pair in link.query_string.split("&"))["from"]
+    listed = app(demo_db, monkeypatch, "messages", **{"from": unquote(since)})
+    assert any(f"{counted.group(1)} records match" in c for c in texts(listed.caption)), since
 
 
 def test_weekly_cleanup_counts_old_records_and_offers_guarded_bulk_actions(
