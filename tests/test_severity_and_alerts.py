@@ -67,6 +67,11 @@ def test_size_band_edge_and_overall() -> None:
     assert overall(rate, size) is size
     critical = classify_rate(500, 50, BANDS, 5)
     assert overall(critical, size) is critical
+    # Both Warning: the row to answer sooner (review within 4 hours, not "same day"), in
+    # either order.
+    warning = classify_rate(320, 3, BANDS, 5)
+    assert overall(warning, size) is size and overall(size, warning) is size
+    assert overall(warning, classify_size(10, BANDS)) is warning
 
 
 def test_bands_in_chart_units() -> None:
