@@ -3,12 +3,13 @@ or 1 (a fault), never a traceback, and nothing changed."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from dashboard.cli.main import main
-from tests.snapshots import TOPIC, demo_records, write_snapshot
+from tests.snapshots import TOPIC, demo_records, pipeline_record, write_snapshot
 
 
 @pytest.fixture(scope="module")
@@ -109,3 +110,23 @@ def test_audit_csv_escapes_control_characters(
     out = capsys.readouterr().out
     assert "\x1b" not in out and "\r" not in out.replace("\r\n", "\n")
     assert "\\x1b[2J" in out
+
+
+def test_a_trace_id_of_several_records_lists_them_with_what_tells_them_apart(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = tmp_path / "twice.duckdb"
+    first = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
+    write_snapshot(
+        db,
+        [
+            pipeline_record(0, 0, first, trace_id="evt-twice"),
+            pipeline_record(1, 0, first + timedelta(hours=2), trace_id="evt-twice"),
+        ],
+    )
+    monkeypatch.setenv("DLQ_DB", str(db))
+    assert main(["view", "evt-twice", NO_REFRESH]) == 1
+    err = capsys.readouterr().err
+    assert "trace id evt-twice matches 2 records" in err
+    assert f"{TOPIC}:0:0  arrived 2026-11-30 09:00:00 UTC, open" in err
+    assert f"{TOPIC}:1:0  arrived 2026-11-30 11:00:00 UTC, open" in err

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from datetime import datetime
 from typing import Final
 
 import pyarrow as pa
@@ -12,7 +13,7 @@ import pyarrow as pa
 from dashboard.actions.values import Ambiguous, Found, RecordRef
 from dashboard.adapters.db import Connection, register
 from dashboard.triage.filters import RecordFilter
-from dashboard.triage.states import READY_TO_RESOLVE
+from dashboard.triage.states import READY_TO_RESOLVE, WORDS, lower_label
 
 _REFS_SCHEMA: Final = pa.schema(
     [("topic", pa.string()), ("partition", pa.int32()), ("offset", pa.int64())]
@@ -38,17 +39,29 @@ def find(con: Connection, topic: str, names: Iterable[str]) -> Found:
                 unknown.append(name)
             continue
         rows = con.execute(
-            'SELECT topic, "partition", "offset" FROM records WHERE topic = ? AND trace_id = ? '
-            'ORDER BY kafka_timestamp, "partition", "offset"',
+            'SELECT topic, "partition", "offset", kafka_timestamp, state FROM records '
+            'WHERE topic = ? AND trace_id = ? ORDER BY kafka_timestamp, "partition", "offset"',
             [topic, name.strip()],
         ).fetchall()
         if not rows:
             unknown.append(name)
         elif len(rows) > 1:
-            ambiguous.append(Ambiguous(name, [RecordRef(*row) for row in rows]))
+            ambiguous.append(
+                Ambiguous(
+                    name,
+                    [RecordRef(*row[:3]) for row in rows],
+                    [_landing(arrived, state) for *_, arrived, state in rows],
+                )
+            )
         else:
-            refs.append(RecordRef(*rows[0]))
+            refs.append(RecordRef(*rows[0][:3]))
     return Found(refs, unknown, ambiguous)
+
+
+def _landing(arrived: datetime | None, state: str | None) -> str:
+    """What tells apart the records of one trace id: when each arrived, where it stands."""
+    when = f"arrived {arrived:%Y-%m-%d %H:%M:%S} UTC" if arrived is not None else "no timestamp"
+    return f"{when}, {lower_label(state)}" if state in WORDS else when
 
 
 def matching(con: Connection, topic: str, flt: RecordFilter) -> list[RecordRef]:

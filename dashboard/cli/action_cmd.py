@@ -193,8 +193,8 @@ def _select(
             f"trace id {printable(ambiguous.name)} matches {len(ambiguous.refs)} records and "
             "acts on none of them; name one:"
         )
-        for ref in ambiguous.refs:
-            err(f"  {ref}")
+        for line in ambiguous.lines():
+            err(f"  {printable(line)}")
     if found.unknown or found.ambiguous:
         return None, None
     return None, found.refs

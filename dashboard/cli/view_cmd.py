@@ -41,8 +41,8 @@ def run(args: argparse.Namespace) -> int:
                 f"trace id {choice.name} matches {len(choice.refs)} records; name one as "
                 "topic:partition:offset:"
             )
-            for ref in choice.refs:
-                err(f"  {ref}")
+            for line in choice.lines():
+                err(f"  {printable(line)}")
             return EXIT_REFUSED
         if not found.refs:
             err(f"no record {args.record} in the snapshot of {settings.dlq_topic}")
