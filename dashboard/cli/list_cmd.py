@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import textwrap
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -32,11 +33,23 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     listing = commands.add_parser(
         "list",
         help="list the backlog's records, with its count by state (runbook: list)",
-        description=(
-            "The backlog (records in Kafka and not resolved), oldest first, headed by its "
-            "count by state: "
-            + "; ".join(f"{lower_label(w)}: {help_text(w)}" for w in (BACKLOG, *STATES))
+        description="\n".join(
+            [
+                "The backlog (records in Kafka and not resolved), oldest first, headed by",
+                "its count by state:",
+                # One paragraph per state: each help text is sentences of its own.
+                *(
+                    textwrap.fill(
+                        f"{lower_label(w)}: {help_text(w)}",
+                        width=78,
+                        initial_indent="  ",
+                        subsequent_indent="    ",
+                    )
+                    for w in (BACKLOG, *STATES)
+                ),
+            ]
         ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     listing.add_argument(
         "--limit",
