@@ -31,7 +31,8 @@ if not scope.across_all:
 
 # -- filters (each widget is bound to the query parameter of the same name) -----------------
 q: Literal["query-params"] = "query-params"
-ui.drop_unusable_numbers(("partition", "offset_from", "offset_to", "hour"))
+ui.drop_unusable_numbers(("partition", "offset_from", "offset_to", "hour"), {"hour": (0, 23)})
+ui.drop_unusable_days(("day",))
 # A link's time bound with a time of day or a time ago (an alert's `from=10m`) applies
 # below, beside the date widgets, which take whole days only.
 link_moments = ui.link_moments(("from", "until"))
@@ -128,6 +129,13 @@ show_secrets = d.toggle(
 ui.say_ignored_params(given)
 page = int(st.session_state.get("page_number", 1))
 result = ui.cached(settings, messages.search, topic, flt, sort, descending, page, page_size)
+if result.total == 0 and flt.category:
+    unknown, known = ui.cached(settings, messages.categories_unknown, topic, flt)
+    if unknown:
+        st.caption(
+            f":material/warning: No record has the category {ui.plain(', '.join(unknown))}; "
+            f"the snapshot's categories: {ui.plain(', '.join(known) or 'none')}."
+        )
 
 summary, pager = st.columns([4, 1])
 summary.caption(

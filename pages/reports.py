@@ -18,6 +18,7 @@ who = actions_ui.page_identity(settings)
 
 st.title("DLQ report")
 q: Literal["query-params"] = "query-params"
+ui.drop_unusable_numbers(("days",), {"days": (1, 90)})
 days_box, _ = st.columns([1, 4])
 days = int(
     days_box.number_input("Days", min_value=1, max_value=90, value=7, step=1, key="days", bind=q)

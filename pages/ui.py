@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final, Literal, NoReturn, TypeVar
@@ -16,6 +16,7 @@ from dashboard.adapters.kafka.properties import check_properties
 from dashboard.exports import images
 from dashboard.exports.charts import PLOTLY_CONFIG
 from dashboard.settings import Settings, SettingsError, load_settings
+from dashboard.text.moments import NotAMoment, parse_day
 from dashboard.text.safe_text import markdown_text
 from dashboard.triage.dlq_summary import with_snapshot_dlqs
 from dashboard.triage.filters import RecordFilter
@@ -98,24 +99,44 @@ def dlq_scope() -> DlqScope:
     return DlqScope(one, every, choice)
 
 
-def drop_unusable_numbers(names: tuple[str, ...]) -> None:
-    """A shared URL may carry a number no filter can take ("1e309", "inf", "-3", 2**70):
-    that filter is ignored and the page says so, rather than failing on it."""
+def drop_unusable_numbers(
+    names: tuple[str, ...], ranges: Mapping[str, tuple[int, int]] | None = None
+) -> None:
+    """A shared URL may carry a number no filter can take ("1e309", "inf", "-3", 2**70, an
+    hour of 25): that filter is ignored and the page says so, rather than failing on it or
+    letting its widget drop it without a word. `ranges`: a name's lowest and highest."""
     for name in names:
         raw = st.query_params.get(name)
         if raw is None:
             continue
+        low, high = (ranges or {}).get(name, (0, 2**63 - 1))
         try:
-            usable = 0 <= int(raw) < 2**63
+            usable = low <= int(raw) <= high
         except ValueError:
             usable = False
         if not usable:
             del st.query_params[name]
             _forget_initial_param(name)
+            wanted = "0 or more" if high == 2**63 - 1 and low == 0 else f"from {low} to {high}"
             st.caption(
-                f"The {name} filter in the URL ({plain(raw[:40])}) is not a whole number 0 or "
-                "more; it is ignored."
+                f"The {name} filter in the URL ({plain(raw[:40])}) is not a whole number "
+                f"{wanted}; it is ignored."
             )
+
+
+def drop_unusable_days(names: tuple[str, ...]) -> None:
+    """A day in a shared URL that is no day ("2026-13-45", "yesterday") would select
+    nothing, read as "no such failures": it is ignored and the page says so."""
+    for name in names:
+        raw = st.query_params.get(name)
+        if raw is None or not raw.strip():
+            continue
+        try:
+            parse_day(raw)
+        except NotAMoment as exc:
+            del st.query_params[name]
+            _forget_initial_param(name)
+            st.caption(f"The {name} filter in the URL: {plain(str(exc)[:120])}; it is ignored.")
 
 
 def link_moments(names: tuple[str, ...]) -> dict[str, tuple[str, datetime]]:

@@ -256,6 +256,27 @@ def test_bounds_the_wrong_way_round_are_named_not_just_counted_as_nothing(
     assert not swapped.warning
 
 
+def test_link_values_that_would_select_nothing_by_mistake_are_named(
+    demo_db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Found walking the demo: each of these gave "0 records match" (or was dropped) without
+    a word, which at 3 a.m. reads as "no such failures"."""
+    bad_day = app(demo_db, monkeypatch, "messages", day="2026-13-45", hour="25")
+    notes = " ".join(texts(bad_day.caption)).replace("\\", "")  # Markdown's escapes
+    assert "The day filter in the URL: '2026-13-45' is not a day" in notes, notes
+    assert "The hour filter in the URL (25) is not a whole number from 0 to 23" in notes
+    assert "4,000 records match" in notes  # both ignored, as they say
+    typo = app(demo_db, monkeypatch, "messages", category="permanant")
+    notes = " ".join(texts(typo.caption)).replace("\\", "")
+    assert "No record has the category permanant; the snapshot's categories: " in notes, notes
+    assert "permanent" in notes.split("the snapshot's categories:")[1]
+    report = app(demo_db, monkeypatch, "reports", days="0")
+    assert any(
+        "The days filter in the URL (0) is not a whole number from 1 to 90" in c
+        for c in texts(report.caption)
+    )
+
+
 def test_an_alerts_link_with_a_time_ago_filters_by_it_and_says_so(
     demo_db: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

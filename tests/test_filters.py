@@ -190,6 +190,9 @@ def test_bad_values_are_refused() -> None:
         RecordFilter.from_params({"partition": "first"})
     with pytest.raises(SystemExit):  # argparse: a usage error
         from_cli(["--until", "yesterday"])
+    with pytest.raises(SystemExit):  # a day that is none would select nothing
+        from_cli(["--day", "2026-13-45"])
+    assert from_cli(["--day", " 2026-11-20 "]).day == "2026-11-20"
 
 
 def test_the_cli_options_sit_in_their_own_group() -> None:

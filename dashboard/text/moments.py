@@ -14,7 +14,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Final
 
 EXAMPLES: Final = "2026-11-29, 2026-11-29T10:45, 2026-11-29T10:45:00+01:00, 30m, 2h, 7d"
-_AGO: Final = re.compile(r"^(\d{1,9})\s*(s|sec|m|min|h|d|w)(?:\s+ago)?$", re.IGNORECASE)
+# Any number of digits: a time ago too far back is said to be so, not "not a time".
+_AGO: Final = re.compile(r"^(\d+)\s*(s|sec|m|min|h|d|w)(?:\s+ago)?$", re.IGNORECASE)
 _UNIT_SECONDS: Final = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
@@ -50,6 +51,25 @@ def parse_moment(text: str, now: datetime, *, as_upper_bound: bool = False) -> d
             f"{cleaned!r} is not a time: give an ISO date or time, or a time ago ({EXAMPLES})"
         ) from None
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def parse_day(text: str) -> date:
+    """`text` as a day (YYYY-MM-DD); NotAMoment, saying what would be read, otherwise."""
+    cleaned = text.strip()
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", cleaned):
+        try:
+            return date.fromisoformat(cleaned)
+        except ValueError:
+            pass
+    raise NotAMoment(f"{cleaned[:40]!r} is not a day: give one as YYYY-MM-DD, such as 2026-11-29")
+
+
+def argparse_day(text: str) -> str:
+    """An argparse `type` for a day option: the day as YYYY-MM-DD, or a usage error."""
+    try:
+        return parse_day(text).isoformat()
+    except NotAMoment as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def argparse_moment(*, as_upper_bound: bool = False) -> Callable[[str], datetime]:

@@ -15,6 +15,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Final
 
 from dashboard.text.moments import (
+    argparse_day,
     argparse_moment,
     parse_moment,
     reversed_window,
@@ -352,7 +353,7 @@ _OPTIONS: Final = (
         type=argparse_moment(as_upper_bound=True),
     ),
     _option("hour", "hour of day (UTC)", _int),
-    _option("day", "day (YYYY-MM-DD, UTC)", _text),
+    _option("day", "day (YYYY-MM-DD, UTC)", _text, type=argparse_day),
     _option("header_key", "header name contains", _text),
     _option("header_value", "header value contains", _text),
     _option(

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
 from dashboard.adapters.db import Connection, transaction
+from dashboard.triage.dimensions import NONE_LABEL
 from dashboard.triage.filters import RecordFilter, Topics
 from dashboard.triage.records import RecordRow, row_sql
 from dashboard.triage.states import records_with_details_sql
@@ -43,6 +44,23 @@ def count(con: Connection, topic: Topics, flt: RecordFilter) -> int:
     where, params = flt.where(topic)
     row = con.execute(f"SELECT count(*) FROM records r WHERE {where}", params).fetchone()
     return int(row[0]) if row else 0
+
+
+def categories_unknown(
+    con: Connection, topic: Topics, flt: RecordFilter
+) -> tuple[list[str], list[str]]:
+    """The filter's categories that no record of `topic` has (a typo in a shared link:
+    "permanant"), and the categories records do have, so a page can say why nothing
+    matched rather than let "0 records" read as "no such failures"."""
+    where, params = RecordFilter().where(topic)
+    rows = con.execute(
+        f"SELECT DISTINCT error_category FROM records r WHERE {where} "
+        "AND error_category IS NOT NULL ORDER BY 1",
+        params,
+    ).fetchall()
+    known = [str(c) for (c,) in rows]
+    named = [c for c in flt.category if c != NONE_LABEL]
+    return [c for c in named if c.lower() not in known], known
 
 
 def search(
