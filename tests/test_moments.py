@@ -65,3 +65,10 @@ def test_a_time_ago_is_to_the_whole_second_and_an_upper_bound_leaves_nothing_out
     until = parse_moment("now", ran, as_upper_bound=True)
     assert until == datetime(2026, 11, 29, 10, 30, 13, tzinfo=UTC)
     assert parse_moment("now", NOW, as_upper_bound=True) == NOW  # already whole
+
+
+def test_a_time_ago_too_far_back_says_so_whatever_its_digits() -> None:
+    now = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+    for text in ("9999999d", "99999999999d", "1" + "0" * 30 + "s"):
+        with pytest.raises(NotAMoment, match="further back than a date can go"):
+            parse_moment(text, now)
