@@ -217,10 +217,23 @@ def bulk_dialog(
             key="bulk_typed_count",
             live=True,
         )
+        if typed.strip() and not count_confirmed(settings, plan, typed):
+            # Say why the button stays grey: a disabled button alone explains nothing.
+            st.caption(
+                f":material/error: {ui.plain(typed.strip()[:20])} is not {expected}: type the "
+                "number of records this acts on."
+            )
+    if not request.reason:
+        st.caption("A reason (a ticket or a note) is needed before it can start.")
     st.html(_FOCUS_FIRST_EMPTY_FIELD, unsafe_allow_javascript=True)
     left, right = st.columns(2)
+    label = (
+        f"Dry run: check {plan.eligible:,} records"
+        if request.dry_run
+        else f"{verb} {plan.eligible:,} records"
+    )
     if left.button(
-        f"{verb} {plan.eligible:,} records",
+        label,
         type="primary",
         disabled=not request.reason or not count_confirmed(settings, plan, typed),
     ):

@@ -106,6 +106,10 @@ def test_from_the_overview_to_a_finished_bulk_replay_in_six_clicks(
     )
     page.keyboard.type("INC-777 partner certificate renewed")
     dialog.get_by_label(f"Type the number of records ({len(expected)}) to confirm").click()
+    # A wrong count says why the button stays grey.
+    page.keyboard.type(str(len(expected) - 1))
+    dialog.get_by_text(f"{len(expected) - 1} is not {len(expected)}").wait_for(timeout=10_000)
+    page.keyboard.press("Control+A")
     page.keyboard.type(str(len(expected)))
     # No Enter, no click elsewhere: the button enables as the count is typed.
     replay = dialog.get_by_role("button", name=f"Replay {len(expected):,} records")
