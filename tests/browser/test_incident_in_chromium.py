@@ -111,6 +111,7 @@ def test_from_the_overview_to_a_finished_bulk_replay_in_six_clicks(
     dialog.get_by_text(f"{len(expected) - 1} is not {len(expected)}").wait_for(timeout=10_000)
     page.keyboard.press("Control+A")
     page.keyboard.type(str(len(expected)))
+    dialog.get_by_text(f"is not {len(expected)}").wait_for(state="detached", timeout=10_000)
     # No Enter, no click elsewhere: the button enables as the count is typed.
     replay = dialog.get_by_role("button", name=f"Replay {len(expected):,} records")
     replay.wait_for(timeout=10_000)
