@@ -153,6 +153,23 @@ if result.pages > 1:
         label_visibility="collapsed",
     )
 
+_SCROLL_TO_RECORD = """
+<script>
+(() => {
+  let tries = 0;
+  const scroll = () => {
+    const heading = document.getElementById("record");
+    if (!heading) {
+      if (tries++ < 50) setTimeout(scroll, 100);
+      return;
+    }
+    heading.scrollIntoView({ block: "start" });
+  };
+  scroll();
+})();
+</script>
+"""
+
 url_of = (lambda u: u) if show_secrets else mask_url
 text_of = (lambda t: t) if show_secrets else mask_text
 
@@ -233,7 +250,12 @@ if detail is None:
     st.stop()
 
 st.divider()
-st.subheader(f"Record {record_param}", anchor=False)
+st.subheader(f"Record {record_param}", anchor="record")
+if not selected and st.session_state.get("scrolled_to_record") != record_param:
+    # A link to one record (an alert's sample, an escalation pack) opens on it, not on the
+    # table above it; once per record, so a later rerun leaves the reader where they are.
+    st.session_state["scrolled_to_record"] = record_param
+    st.html(_SCROLL_TO_RECORD, unsafe_allow_javascript=True)
 # The record's own DLQ replays and resolves it, whichever DLQ the page shows.
 settings = scope.settings_of(rec_topic)
 st.caption(scope.describe(rec_topic))

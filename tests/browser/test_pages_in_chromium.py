@@ -93,3 +93,20 @@ def test_the_escalation_page_fits_one_screenshot(app_url: str, browser_page: Any
     shot: Path = ARTIFACTS / "escalation.png"
     page.screenshot(path=str(shot))
     assert shot.stat().st_size > 50_000
+
+
+def test_a_link_to_one_record_opens_on_that_record(app_url: str, browser_page: Any) -> None:
+    """Not on the table above it: found walking the demo, where the reader had to scroll."""
+    page = browser_page
+    record = f"{TOPIC}:1:7"
+    page.goto(f"{app_url}/messages?record={record}")
+    wait_for_app(page)
+    heading = page.get_by_role("heading", name=f"Record {record}")
+    heading.wait_for(timeout=30_000)
+    page.wait_for_function(
+        "() => { const h = document.getElementById('record');"
+        " return h && h.getBoundingClientRect().top >= 0"
+        " && h.getBoundingClientRect().top < window.innerHeight / 2; }",
+        timeout=10_000,
+    )
+    page.screenshot(path=str(ARTIFACTS / "messages-record-link.png"))
