@@ -100,6 +100,10 @@ columns[-1].metric(
     help="Records whose error matches none of patterns 1-4 (some of them may be "
     "part of a systematic burst).",
 )
+st.caption(
+    f"Patterns 1-4 and No pattern split the {in_scope:,} records shown; a systematic "
+    "burst's records are also counted there, by their error, so the figures add up to more."
+)
 for pattern in RUNBOOK_PATTERNS.values():
     with st.expander(f"{pattern.number}. {pattern.title}: root cause and resolution"):
         st.markdown(f"**Symptoms**: {pattern.symptoms}  \n**Root cause**: {pattern.root_cause}")

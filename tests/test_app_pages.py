@@ -136,6 +136,13 @@ def test_patterns_page_names_the_runbook_patterns_and_the_burst(
         "5. Systematic",
     ]
     assert any("systematic burst" in t for t in texts(at.error))
+    # Patterns 1-4 and "No pattern" split the records; the systematic burst overlaps them,
+    # and the page says so (the five figures add up to more).
+    values = {m.label: int(m.value.replace(",", "")) for m in at.metric}
+    split = sum(values[k] for k in labels[:4]) + values["No pattern"]
+    shown = re.search(r"split the ([\d,]+) records shown", " ".join(texts(at.caption)))
+    assert shown is not None and int(shown.group(1).replace(",", "")) == split
+    assert values["5. Systematic"] > 0
     groups = at.dataframe[-1].value
     assert "Error signature" in groups.columns
     assert groups["records"].sum() == 4000
