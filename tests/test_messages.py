@@ -111,7 +111,7 @@ def test_a_record_in_full_with_its_history_and_masked_secrets(varied: Path) -> N
     assert dict(view_sections(twice)[0].rows)["State"].startswith("resolved (before-dashboard")
     broken_errors = dict(view_sections(broken)[2].rows)
     assert broken_errors["Parse error"] == "value is not valid UTF-8"
-    assert broken_errors["Error"] == "no error text recorded"
+    assert broken_errors["Error"] == "(no error text recorded)"
     assert raw_value(broken) == "\\xff not json"
 
 

@@ -17,6 +17,7 @@ from dashboard.actions.values import (
 from dashboard.adapters.db import Connection
 from dashboard.adapters.processes import holder_gone
 from dashboard.settings import Settings
+from dashboard.triage.dimensions import NO_TEXT_LABEL, NONE_LABEL
 from dashboard.triage.states import READY_TO_RESOLVE, REPLAYED_WAITING, records_with_details_sql
 
 
@@ -92,10 +93,10 @@ def preview(
     eligible = [c for c in found if why_not(action, c, override, settings) is None]
     refused = [(c.ref, why) for c in found if (why := why_not(action, c, override, settings))]
 
-    def top(values: Iterable[str | None]) -> list[tuple[str, int]]:
+    def top(values: Iterable[str | None], missing: str = NONE_LABEL) -> list[tuple[str, int]]:
         counts: dict[str, int] = {}
         for value in values:
-            counts[value or "(none)"] = counts.get(value or "(none)", 0) + 1
+            counts[value or missing] = counts.get(value or missing, 0) + 1
         return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:10]
 
     return Preview(
@@ -103,7 +104,7 @@ def preview(
         eligible=len(eligible),
         refused=refused,
         by_category=top(c.error_category for c in eligible),
-        by_signature=top(c.error_signature for c in eligible),
+        by_signature=top((c.error_signature for c in eligible), NO_TEXT_LABEL),
         by_domain=top(c.domain for c in eligible),
         samples=eligible[:5],
         origins=tuple(sorted({c.origin_topic for c in eligible if c.origin_topic})),

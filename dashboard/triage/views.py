@@ -8,10 +8,12 @@ from typing import Any
 
 from dashboard.text.limits import FIELD_CHARS, capped
 from dashboard.text.urls import mask_text, mask_url
+from dashboard.triage.dimensions import NO_TEXT_LABEL
 from dashboard.triage.messages import RecordDetail
 from dashboard.triage.states import OPEN, RESOLVED, lower_label
 
-NO_ERROR_TEXT = "no error text recorded"
+# One wording wherever a record has no error text (tables, views, groups, the pack).
+NO_ERROR_TEXT = NO_TEXT_LABEL
 
 
 @dataclass(frozen=True)
