@@ -7,6 +7,7 @@ from urllib.parse import urlencode
 
 import streamlit as st
 
+from dashboard.text.moments import shown_end
 from dashboard.triage.dlq_summary import summarize_all
 from pages import ui
 from pages.dlq_choice import DLQ_PARAM
@@ -21,6 +22,7 @@ st.caption(
 ui.refresh_button(settings)
 as_of = ui.snapshot_as_of(settings.for_dlq(None))  # one ingest run reads every DLQ
 rows = ui.cached(settings, summarize_all, settings, as_of)
+st.caption(f"As of {shown_end(as_of):%Y-%m-%d %H:%M} UTC.")
 if any(r.discovered for r in rows):
     st.caption(
         f"Formats marked discovered: topics matching `{ui.plain(settings.discover)}`, read as "
@@ -51,11 +53,11 @@ st.dataframe(
     hide_index=True,
     column_config={
         "DLQ": st.column_config.LinkColumn(
-            "DLQ", display_text=rf"\?{DLQ_PARAM}=(.+)$", help="Opens the DLQ's Overview", width=140
+            "DLQ", display_text=rf"\?{DLQ_PARAM}=(.+)$", help="Opens the DLQ's Overview", width=100
         ),
         "severity": st.column_config.TextColumn("severity", width=75),
         "alerts": st.column_config.TextColumn(
-            "alerts", width=110, help="Firing and pending alerts; named under the table"
+            "alerts", width=150, help="Firing and pending alerts; named under the table"
         ),
         "backlog": st.column_config.NumberColumn("backlog", format="localized", width=80),
         "last hour": st.column_config.NumberColumn(
