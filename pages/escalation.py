@@ -36,8 +36,10 @@ head.caption(
 )
 # The window's reason can be long (a burst's signature): on hover, so the header stays short.
 head.caption(
-    f"Incident from {pack.window.start:%Y-%m-%d %H:%M} UTC: {pack.window_records:,} records, "
-    f"{len(pack.bursts)} systematic burst{'s' if len(pack.bursts) != 1 else ''}",
+    # "arrived", in every state: not the Overview's count of a burst's open records.
+    f"Incident from {pack.window.start:%Y-%m-%d %H:%M} UTC: {pack.window_records:,} records "
+    f"arrived since (every state), {len(pack.bursts)} systematic "
+    f"burst{'s' if len(pack.bursts) != 1 else ''} among them",
     help=f"Where the window starts: {pack.window.why}.",
 )
 show = {Level.NORMAL: box.success, Level.WARNING: box.warning, Level.CRITICAL: box.error}

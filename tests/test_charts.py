@@ -19,7 +19,8 @@ from dashboard.triage.severity import rate_bands
 from dashboard.triage.states import StateCounts
 
 START = datetime(2026, 11, 20, tzinfo=UTC)
-SOURCE = ChartSource("xact.downloads.dlq", START + timedelta(hours=1))
+# A page's as-of is the next whole minute: the figures take in up to 01:00.
+SOURCE = ChartSource("xact.downloads.dlq", START + timedelta(hours=1, minutes=1))
 
 
 def buckets(counts: list[int]) -> list[Bucket]:

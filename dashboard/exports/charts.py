@@ -17,6 +17,7 @@ from typing import Any, Final
 
 import plotly.graph_objects as go
 
+from dashboard.text.moments import shown_end
 from dashboard.triage.overview import BacklogPoint, Bucket, FlowBucket
 from dashboard.triage.severity import Band, Level
 from dashboard.triage.states import (
@@ -67,7 +68,7 @@ class ChartSource:
     as_of: datetime
 
     def subtitle(self) -> str:
-        moment = self.as_of.astimezone(UTC)
+        moment = shown_end(self.as_of).astimezone(UTC)
         return f"{self.topic} · as of {moment:%Y-%m-%d %H:%M} UTC"
 
 
