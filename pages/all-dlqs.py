@@ -53,19 +53,19 @@ st.dataframe(
     hide_index=True,
     column_config={
         "DLQ": st.column_config.LinkColumn(
-            "DLQ", display_text=rf"\?{DLQ_PARAM}=(.+)$", help="Opens the DLQ's Overview", width=100
+            "DLQ", display_text=rf"\?{DLQ_PARAM}=(.+)$", help="Opens the DLQ's Overview", width=135
         ),
-        "severity": st.column_config.TextColumn("severity", width=75),
+        "severity": st.column_config.TextColumn("severity", width=70),
         "alerts": st.column_config.TextColumn(
-            "alerts", width=150, help="Firing and pending alerts; named under the table"
+            "alerts", width=135, help="Firing and pending alerts; named under the table"
         ),
-        "backlog": st.column_config.NumberColumn("backlog", format="localized", width=80),
+        "backlog": st.column_config.NumberColumn("backlog", format="localized", width=75),
         "last hour": st.column_config.NumberColumn(
-            "last hour", format="localized", width=80, help="Records that entered in the last hour"
+            "last hour", format="localized", width=75, help="Records that entered in the last hour"
         ),
-        "topic": ui.long_text("topic", 170, "the DLQ's Overview"),
-        "format": st.column_config.TextColumn("format", width=115),
-        "replays to": ui.long_text("replays to", 170, "the DLQ's Overview"),
+        "topic": ui.long_text("topic", 145, "the DLQ's Overview"),
+        "format": st.column_config.TextColumn("format", width=110),
+        "replays to": ui.long_text("replays to", 175, "the DLQ's Overview"),
     },
 )
 named = [r for r in rows if r.alerts_named]
