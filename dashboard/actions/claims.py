@@ -37,6 +37,7 @@ _CLAIM_COLUMNS: Final = (
     "token",
     "pid",
     "host",
+    "reason",
 )
 
 
@@ -75,6 +76,7 @@ def claim(
                 token,
                 pid,
                 host,
+                request.reason,
             ]
             for c in claimed
         ],

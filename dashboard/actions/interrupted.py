@@ -50,6 +50,7 @@ class _Claim:
     token: str
     pid: int
     host: str
+    reason: str | None  # the request's (None: claimed by a version that did not keep it)
 
 
 @dataclass(frozen=True)
@@ -86,8 +87,8 @@ def settle_interrupted(settings: Settings, kafka: KafkaGateway, copies: AuditCop
 
 def _gone_claims(con: Connection) -> list[_Claim]:
     rows = con.execute(
-        'SELECT topic, "partition", "offset", action, actor, claimed_at, token, pid, host '
-        "FROM action_claims"
+        'SELECT topic, "partition", "offset", action, actor, claimed_at, token, pid, host, '
+        "reason FROM action_claims"
     ).fetchall()
     claims = [_Claim(RecordRef(t, p, o), *rest) for t, p, o, *rest in rows]
     return [c for c in claims if holder_gone(c.pid, c.host, c.claimed_at, CLAIM_LEASE)]
@@ -186,6 +187,7 @@ def _settle(
             offset=c.ref.offset,
             error=error,
             details=details,
+            reason=c.reason,
         )
 
     entries: list[audit.NewEntry] = []

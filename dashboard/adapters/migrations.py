@@ -306,6 +306,11 @@ PAIR_MINUTES = PAIR_MINUTES_BACKFILL
 # not per transaction (dashboard.adapters.trace_landings): empty until an ingest writes.
 TRACE_LANDINGS_UNCHECKED = UNCHECKED_TABLE_SQL
 
+# A claim keeps its request's reason (masked, as the request holds it): a replay found sent
+# after its process died is audited with the reason it was sent for (actions.interrupted),
+# not without one. NULL in the claims of an earlier version.
+ACTION_CLAIMS_REASON = "ALTER TABLE action_claims ADD COLUMN reason VARCHAR;\n"
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration("0001_records_and_ingest_state", RECORDS),
     Migration("0002_resolutions", RESOLUTIONS),
@@ -319,4 +324,5 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration("0010_records_pair_hash", RECORDS_PAIR_HASH),
     Migration("0011_pair_minutes", PAIR_MINUTES),
     Migration("0012_trace_landings_unchecked", TRACE_LANDINGS_UNCHECKED),
+    Migration("0013_action_claims_reason", ACTION_CLAIMS_REASON),
 )

@@ -105,6 +105,7 @@ def test_a_killed_bulk_replay_leaves_no_claim_and_sends_nothing_twice(
     for offset, entry in settled.items():
         landed = offset in on_topic
         assert entry.result == ("success" if landed else "failure"), entry
+        assert entry.reason == "INC-9", entry  # the request's, kept with its claim
         assert (offset in replayed) == landed
     assert replayed == set(on_topic), "every message on the pending topic is recorded as replayed"
 
