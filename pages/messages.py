@@ -156,14 +156,19 @@ if result.pages > 1:
 _SCROLL_TO_RECORD = """
 <script>
 (() => {
+  // Tables above the record take their height after it is drawn: scroll again as they do,
+  // for two seconds, unless the reader scrolls first.
   let tries = 0;
+  let moved = false;
+  const stop = () => { moved = true; };
+  for (const kind of ["wheel", "touchstart", "keydown", "mousedown"]) {
+    window.addEventListener(kind, stop, { once: true, passive: true });
+  }
   const scroll = () => {
     const heading = document.getElementById("record");
-    if (!heading) {
-      if (tries++ < 50) setTimeout(scroll, 100);
-      return;
-    }
-    heading.scrollIntoView({ block: "start" });
+    if (moved) return;
+    if (heading) heading.scrollIntoView({ block: "start" });
+    if (tries++ < 20) setTimeout(scroll, 100);
   };
   scroll();
 })();

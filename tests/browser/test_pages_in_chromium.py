@@ -103,10 +103,13 @@ def test_a_link_to_one_record_opens_on_that_record(app_url: str, browser_page: A
     wait_for_app(page)
     heading = page.get_by_role("heading", name=f"Record {record}")
     heading.wait_for(timeout=30_000)
-    page.wait_for_function(
+    on_top = (
         "() => { const h = document.getElementById('record');"
-        " return h && h.getBoundingClientRect().top >= 0"
-        " && h.getBoundingClientRect().top < window.innerHeight / 2; }",
-        timeout=10_000,
+        " return h !== null && h.getBoundingClientRect().top >= 0"
+        " && h.getBoundingClientRect().top < window.innerHeight / 2; }"
     )
+    page.wait_for_function(on_top, timeout=10_000)
+    # And it stays there once the table above it has taken its height.
+    page.wait_for_timeout(3000)
+    assert page.evaluate(on_top)
     page.screenshot(path=str(ARTIFACTS / "messages-record-link.png"))
