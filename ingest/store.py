@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Final
 
 import numpy as np
 import pyarrow as pa
@@ -48,6 +49,14 @@ class BatchResult:
     positions: dict[int, int]  # partition -> next offset now stored
 
 
+# Whether the `ingest_runs` row `r` got Kafka's partitions: every run that starts records their
+# watermarks as it starts (record_watermarks); an attempt that found Kafka not answering
+# (record_failed_attempt) records none.
+REACHED_KAFKA_SQL: Final = (
+    "EXISTS (SELECT 1 FROM partition_watermarks w WHERE w.topic = r.topic AND w.run_id = r.run_id)"
+)
+
+
 def start_run(con: Connection, topic: str) -> int:
     """Record a new run; runs left `running` by a process that no longer exists are
     marked `interrupted` (kill -9 leaves no chance to say so itself), and the records such a
@@ -81,8 +90,7 @@ def record_failed_attempt(con: Connection, topic: str, error: str) -> None:
     checked all the same: an outage is when the escalation's replay failures are looked at."""
     trace_landings.settle_all(con)
     latest = con.execute(
-        "SELECT run_id, status, records_ingested, error, EXISTS (SELECT 1 FROM "
-        "partition_watermarks w WHERE w.topic = r.topic AND w.run_id = r.run_id) "
+        f"SELECT run_id, status, records_ingested, error, {REACHED_KAFKA_SQL} "
         "FROM ingest_runs r WHERE topic = ? AND finished_at IS NOT NULL "
         "ORDER BY finished_at DESC LIMIT 1",
         [topic],

@@ -51,8 +51,8 @@ st.caption(
     )
 )
 # What an on-call reader scans first (result, action, bulk, record) leads; long text is cut
-# to its column and is whole in the CSV download. Absent text is an empty
-# cell: a table shows None as the word.
+# to its column and is whole in the CSV download. Absent text is an empty cell: a table
+# shows None as the word.
 st.dataframe(
     [
         {

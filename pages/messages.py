@@ -12,7 +12,7 @@ from dashboard.actions.values import RecordRef
 from dashboard.text.limits import CELL_CHARS, FIELD_CHARS, capped
 from dashboard.text.urls import mask_text, mask_url
 from dashboard.triage import messages, views
-from dashboard.triage.dimensions import NONE_LABEL
+from dashboard.triage.dimensions import NO_TEXT_LABEL, NONE_LABEL
 from dashboard.triage.filters import RecordFilter
 from dashboard.triage.states import STATE_CHOICES, help_text, label
 from pages import actions_ui, ui
@@ -198,7 +198,7 @@ table = st.dataframe(
             "category": row.error_category,
             "error": show_text(row.error_message)
             if row.error_message
-            else (row.parse_error or views.NO_ERROR_TEXT),
+            else (row.parse_error or NO_TEXT_LABEL),
             "domain": row.domain,
             "trace id": row.trace_id,
             "url": show_url(row.attachment_url) if row.attachment_url else None,
@@ -315,7 +315,7 @@ if detail.history:
                 "time (UTC)": h.timestamp,
                 "retry": h.retry_count,
                 "category": h.error_category,
-                "error": show_text(h.error_message) if h.error_message else views.NO_ERROR_TEXT,
+                "error": show_text(h.error_message) if h.error_message else NO_TEXT_LABEL,
             }
             for h in detail.history
         ],

@@ -103,6 +103,17 @@ def test_an_empty_record_name_is_bad_input(
     )
 
 
+@pytest.fixture
+def no_snapshot(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Settings of an operator whose snapshot does not exist and whose Kafka does not
+    answer: a command refused as bad input must touch neither."""
+    db = tmp_path / "snapshot.duckdb"
+    monkeypatch.setenv("DLQ_DB", str(db))
+    monkeypatch.setenv("DLQ_OPERATOR", "ana")
+    monkeypatch.setenv("DLQ_BOOTSTRAP_SERVERS", "127.0.0.1:1")  # nothing answers there
+    return db
+
+
 @pytest.mark.parametrize(
     ("argv", "said"),
     [
@@ -122,20 +133,13 @@ def test_an_empty_record_name_is_bad_input(
     ],
 )
 def test_bounds_given_the_wrong_way_round_are_refused_in_words(
-    argv: list[str],
-    said: str,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
+    argv: list[str], said: str, no_snapshot: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Not "nothing to do" (or an empty list): the operator most likely swapped the bounds,
     and is told so before anything is read, refreshed or asked."""
-    db = tmp_path / "snapshot.duckdb"
-    monkeypatch.setenv("DLQ_DB", str(db))
-    monkeypatch.setenv("DLQ_BOOTSTRAP_SERVERS", "127.0.0.1:1")  # nothing answers there
     assert main(argv) == 2
     assert said in capsys.readouterr().err
-    assert not db.exists()
+    assert not no_snapshot.exists()
 
 
 @pytest.mark.parametrize(
@@ -148,24 +152,16 @@ def test_bounds_given_the_wrong_way_round_are_refused_in_words(
     ],
 )
 def test_arguments_that_are_not_utf8_are_refused_before_anything_is_done(
-    argv: list[str],
-    said: str,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
+    argv: list[str], said: str, no_snapshot: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """A shell hands bytes that are not UTF-8 over as lone surrogates (os.fsdecode): no query,
     audit entry or Kafka header can take them, and a replay once crashed on its audit entry
     after it had been sent."""
-    db = tmp_path / "snapshot.duckdb"
-    monkeypatch.setenv("DLQ_DB", str(db))
-    monkeypatch.setenv("DLQ_OPERATOR", "ana")
-    monkeypatch.setenv("DLQ_BOOTSTRAP_SERVERS", "127.0.0.1:1")  # nothing answers there
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert said in err and "not valid UTF-8 text; nothing was done" in err, err
     assert "Traceback" not in err
-    assert not db.exists()
+    assert not no_snapshot.exists()
 
 
 def test_an_offset_past_kafkas_range_says_the_range(capsys: pytest.CaptureFixture[str]) -> None:

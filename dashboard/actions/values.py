@@ -56,12 +56,11 @@ class Ambiguous:
     refs: list[RecordRef]
     # Each record's arrival and state, to choose one by ("arrived 2026-11-30 16:01:12 UTC,
     # open"), in the order of `refs`.
-    described: list[str] = field(default_factory=list)
+    described: list[str]
 
     def lines(self) -> list[str]:
         """One line per record: its coordinates, then what tells it apart."""
-        said = self.described or [""] * len(self.refs)
-        return [f"{ref}  {what}".rstrip() for ref, what in zip(self.refs, said, strict=True)]
+        return [f"{ref}  {what}" for ref, what in zip(self.refs, self.described, strict=True)]
 
 
 @dataclass(frozen=True)

@@ -96,8 +96,8 @@ def _common(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     if arguments.malformed_refs(args.action, args.records):
         return EXIT_USAGE
-    contradiction = RecordFilter.from_args(args).contradiction()
-    if contradiction is not None:
+    flt = RecordFilter.from_args(args)
+    if (contradiction := flt.contradiction()) is not None:
         # Refused, not "nothing to do": the bounds were most likely given the wrong way round.
         err(f"dlq {args.action}: refused. {contradiction}: no record can match.")
         return EXIT_USAGE
@@ -118,7 +118,7 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_REFUSED
     refresh_unless_asked_not_to(settings, args)
 
-    selection, refs = _select(settings, args)
+    selection, refs = _select(settings, args, flt)
     if refs is None:
         return EXIT_REFUSED
     rate = settings.actions.max_records_per_second if args.rate is None else (args.rate or None)
@@ -171,9 +171,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _select(
-    settings: Settings, args: argparse.Namespace
+    settings: Settings, args: argparse.Namespace, flt: RecordFilter
 ) -> tuple[str | None, list[RecordRef] | None]:
-    flt = RecordFilter.from_args(args)
     with Database.of(settings).read() as con:
         if getattr(args, "ready", False):
             return "replay succeeded, ready to resolve", ready_to_resolve(con, settings.dlq_topic)

@@ -132,10 +132,10 @@ class RecordFilter:
         return self == RecordFilter()
 
     def contradiction(self) -> str | None:
-        """Why no record can match (a phrase), when its own bounds exclude each other (a window that
-        ends before it starts, an offset range upside down); None otherwise. Said rather
-        than answered with "no records": the bounds were most likely typed the wrong way
-        round, and a bulk action would otherwise report "nothing to do"."""
+        """Why no record can match (a phrase), when its own bounds exclude each other (a
+        window that ends before it starts, an offset range upside down); None otherwise.
+        Said rather than answered with "no records": the bounds were most likely typed the
+        wrong way round, and a bulk action would otherwise report "nothing to do"."""
         if (why := reversed_window(self.since, self.until)) is not None:
             return why
         if (

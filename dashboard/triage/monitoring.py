@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from dashboard.adapters.db import Connection
 from dashboard.triage.overview import DlqSize, dlq_size, last_good_ingest, oldest_open
 from dashboard.triage.states import IN_KAFKA, RESOLVED
+from ingest.store import REACHED_KAFKA_SQL
 
 # The audit's actions that replay one record (a dry run's single entry names no record).
 REPLAY_ACTIONS = ("replay", "replay-with-new-url")
@@ -27,9 +28,7 @@ class LastIngest:
     seconds: float
     status: str  # ok, failed, interrupted
     records: int
-    # Whether the run got Kafka's partitions (every run that starts records their
-    # watermarks as it starts; an attempt that found Kafka not answering records none).
-    reached_kafka: bool
+    reached_kafka: bool  # ingest.store.REACHED_KAFKA_SQL
 
     @property
     def failed_to_start(self) -> bool:
@@ -113,9 +112,8 @@ def _audit_results(con: Connection, topic: str, actions: tuple[str, ...]) -> dic
 
 def _last_ingest(con: Connection, topic: str) -> LastIngest | None:
     row = con.execute(
-        """SELECT finished_at, finished_at - started_at, status, records_ingested,
-                  EXISTS (SELECT 1 FROM partition_watermarks w
-                          WHERE w.topic = r.topic AND w.run_id = r.run_id)
+        f"""SELECT finished_at, finished_at - started_at, status, records_ingested,
+                  {REACHED_KAFKA_SQL}
            FROM ingest_runs r WHERE topic = ? AND finished_at IS NOT NULL
            ORDER BY finished_at DESC LIMIT 1""",
         [topic],

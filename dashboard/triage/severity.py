@@ -107,12 +107,7 @@ def overall(*severities: Severity) -> Severity:
     """The most severe; on a tie, the one to answer soonest (a backlog over the size limit
     asks for a review within 4 hours, a Warning rate only the same day), else the first
     given (rate before size)."""
-
-    def answered_soonest(s: Severity) -> int:
-        known = s.response_time in _RESPONSE_ORDER
-        return -(_RESPONSE_ORDER.index(s.response_time) if known else len(_RESPONSE_ORDER))
-
-    return max(severities, key=lambda s: (s.level, answered_soonest(s)))
+    return max(severities, key=lambda s: (s.level, -_RESPONSE_ORDER.index(s.response_time)))
 
 
 @dataclass(frozen=True)

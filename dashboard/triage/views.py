@@ -12,9 +12,6 @@ from dashboard.triage.dimensions import NO_TEXT_LABEL
 from dashboard.triage.messages import RecordDetail
 from dashboard.triage.states import OPEN, RESOLVED, lower_label
 
-# One wording wherever a record has no error text (tables, views, groups, the pack).
-NO_ERROR_TEXT = NO_TEXT_LABEL
-
 
 @dataclass(frozen=True)
 class Section:
@@ -81,7 +78,7 @@ def view_sections(
             "Error information",
             [
                 ("Category", _text(c["error_category"])),
-                ("Error", text(c["error_message"]) if c["error_message"] else NO_ERROR_TEXT),
+                ("Error", text(c["error_message"]) if c["error_message"] else NO_TEXT_LABEL),
                 ("Error from", _text(c["error_source"])),
                 ("Signature", _text(c["error_signature"])),
                 ("Exception", _text(c["exception_class"])),
